@@ -1,0 +1,40 @@
+# The commands a newcomer types. `make demo` runs Chorus against built-in simulators;
+# `make test` runs every test (the PostgreSQL suite too when CHORUS_TEST_PG_URL is set).
+
+CARGO_TARGET_DIR ?= $(HOME)/.cache/chorus-target
+export CARGO_TARGET_DIR
+BENCH_N ?= 1000000
+export BENCH_N
+
+.PHONY: demo test bench lint fmt schemas tools
+
+## tools: check for cargo and install cargo-nextest if it is missing
+tools:
+	@command -v cargo >/dev/null || { echo "make: cargo is required: install Rust from https://rustup.rs (rustup default stable)"; exit 1; }
+	@cargo nextest --version >/dev/null 2>&1 || { echo "make: installing cargo-nextest (one time)"; cargo install cargo-nextest --locked; }
+
+## demo: sync the built-in simulators of the four sources, then serve on 127.0.0.1:8080
+demo: tools
+	cargo run -p chorus-cli --bin chorus -- demo
+
+## test: every test; set CHORUS_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/test for PostgreSQL
+test: tools
+	@if [ -z "$$CHORUS_TEST_PG_URL" ]; then echo "make: CHORUS_TEST_PG_URL not set: PostgreSQL tests will print that they skipped"; fi
+	cargo build -p chorus-cli --bin chorus
+	cargo nextest run --workspace --no-fail-fast
+
+## bench: search benchmark against SQLite FTS5 (BENCH_N items); writes docs/benchmarks.md
+bench: tools
+	cargo run --release -p chorus-index --bin chorus-bench
+
+## lint: formatting and clippy, as reviewers expect them
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## schemas: regenerate schemas/ from the Rust types (a test fails when they drift)
+schemas:
+	UPDATE_SCHEMAS=1 cargo nextest run -p chorus-cli schemas

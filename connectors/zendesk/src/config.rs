@@ -1,0 +1,226 @@
+//! The `[connectors.settings]` table of a `kind = "zendesk"` connector.
+//!
+//! Every key has a documented default except `base_url` and `auth`; unknown keys are
+//! refused (`deny_unknown_fields`) so a typo never silently falls back to a default.
+//! `validate` checks everything that can be checked without I/O; a config that passes
+//! it builds a connector that cannot fail on its own settings later.
+
+use chorus_core::{Kind, Secret};
+use chorus_sync::endpoint::parse_endpoint;
+use chorus_sync::ConnectorError;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Settings of one Zendesk Support connector.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ZendeskConfig {
+    /// The account's URL, e.g. `https://acme.zendesk.com`.
+    pub base_url: String,
+    pub auth: AuthConfig,
+    /// Unix time the first run starts the exports from (default 0: everything).
+    #[serde(default)]
+    pub start_time: i64,
+    /// Records per export page (Zendesk's maximum and default is 1000).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// Which ticket comments become item text.
+    #[serde(default)]
+    pub comments: CommentScope,
+    /// Only users with these roles become contacts (`end-user`, `agent`, `admin`).
+    #[serde(default = "default_contact_roles")]
+    pub contact_roles: Vec<String>,
+    #[serde(default)]
+    pub mapping: MappingConfig,
+    #[serde(default)]
+    pub accounts: AccountFieldsConfig,
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+}
+
+/// How requests are authorized.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthConfig {
+    /// `{email}/token` and an API token (Admin Center → Apps and integrations → Zendesk API).
+    ApiToken { email: String, token: Secret },
+    /// An OAuth access token, sent as `Authorization: Bearer`.
+    Oauth { access_token: Secret },
+}
+
+/// Which comments of a ticket are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentScope {
+    /// Public replies and internal notes (each marked `public` or not).
+    #[default]
+    All,
+    /// Public replies only.
+    Public,
+    /// No comment requests at all; the body is the ticket description.
+    None,
+}
+
+/// How a ticket's `type` and tags choose the item kind.
+///
+/// First match wins, in this order: `sales_blocker_tags`, `feature_request_tags`,
+/// `bug_tags`, `bug_types`, then `default_kind`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct MappingConfig {
+    pub sales_blocker_tags: Vec<String>,
+    pub feature_request_tags: Vec<String>,
+    pub bug_tags: Vec<String>,
+    pub bug_types: Vec<String>,
+    pub default_kind: Kind,
+}
+
+impl Default for MappingConfig {
+    fn default() -> Self {
+        Self {
+            sales_blocker_tags: vec!["sales_blocker".into()],
+            feature_request_tags: vec!["feature_request".into()],
+            bug_tags: vec!["bug".into()],
+            bug_types: vec!["problem".into(), "incident".into()],
+            default_kind: Kind::SupportTicket,
+        }
+    }
+}
+
+/// Which `organization_fields` keys carry account data.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountFieldsConfig {
+    /// ARR in major units (a number or numeric text), e.g. `arr`.
+    pub arr_field: Option<String>,
+    /// ISO 4217 currency of `arr_field` (default `USD`).
+    pub currency: String,
+    /// Segment or plan, e.g. `segment`.
+    pub segment_field: Option<String>,
+    /// Renewal date (`YYYY-MM-DD`).
+    pub renewal_date_field: Option<String>,
+    /// Lifecycle stage (`reach` … `advocacy`).
+    pub lifecycle_stage_field: Option<String>,
+}
+
+impl Default for AccountFieldsConfig {
+    fn default() -> Self {
+        Self {
+            arr_field: Some("arr".into()),
+            currency: "USD".into(),
+            segment_field: Some("segment".into()),
+            renewal_date_field: None,
+            lifecycle_stage_field: None,
+        }
+    }
+}
+
+/// Proactive pacing of the incremental export endpoints.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Incremental export requests allowed per window (Zendesk: 10 per minute).
+    pub incremental_requests: u32,
+    /// The window of `incremental_requests`, in seconds.
+    pub incremental_window_secs: f64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self { incremental_requests: 10, incremental_window_secs: 60.0 }
+    }
+}
+
+fn default_page_size() -> u32 {
+    1000
+}
+
+fn default_contact_roles() -> Vec<String> {
+    vec!["end-user".into()]
+}
+
+impl ZendeskConfig {
+    /// Checks the settings without I/O.
+    pub fn validate(&self, allow_insecure: bool) -> Result<(), ConnectorError> {
+        parse_endpoint("base_url", &self.base_url, allow_insecure)?;
+        match &self.auth {
+            AuthConfig::ApiToken { email, token } => {
+                if !email.contains('@') {
+                    return Err(ConnectorError::Config(format!("auth.email: `{email}` is not an email address")));
+                }
+                if token.is_empty() {
+                    return Err(ConnectorError::Config("auth.token is empty".into()));
+                }
+            }
+            AuthConfig::Oauth { access_token } if access_token.is_empty() => {
+                return Err(ConnectorError::Config("auth.access_token is empty".into()));
+            }
+            AuthConfig::Oauth { .. } => {}
+        }
+        if !(1..=1000).contains(&self.page_size) {
+            return Err(ConnectorError::Config(format!("page_size: {} is not in 1..=1000", self.page_size)));
+        }
+        if self.start_time < 0 {
+            return Err(ConnectorError::Config("start_time: must not be negative".into()));
+        }
+        let limit = &self.rate_limit;
+        let window_ok = limit.incremental_window_secs.is_finite() && limit.incremental_window_secs > 0.0;
+        if limit.incremental_requests == 0 || !window_ok {
+            return Err(ConnectorError::Config(
+                "rate_limit: incremental_requests and incremental_window_secs must be positive".into(),
+            ));
+        }
+        if self.accounts.currency.len() != 3 || !self.accounts.currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(ConnectorError::Config(format!(
+                "accounts.currency: `{}` is not an ISO 4217 code",
+                self.accounts.currency
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(value: serde_json::Value) -> Result<ZendeskConfig, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() -> Result<(), Box<dyn std::error::Error>> {
+        let config = parse(serde_json::json!({
+            "base_url": "https://acme.zendesk.com",
+            "auth": {"method": "api_token", "email": "ops@acme.com", "token": "t0k"}
+        }))?;
+        config.validate(false)?;
+        assert_eq!(config.page_size, 1000);
+        assert_eq!(config.comments, CommentScope::All);
+        assert_eq!(config.rate_limit.incremental_requests, 10);
+        assert_eq!(config.mapping.bug_types, ["problem", "incident"]);
+        assert!(format!("{config:?}").contains("[redacted]"));
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let base = |extra: serde_json::Value| {
+            let mut value = serde_json::json!({
+                "base_url": "https://acme.zendesk.com",
+                "auth": {"method": "oauth", "access_token": "abc"}
+            });
+            if let (Some(map), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
+                map.extend(extra.clone());
+            }
+            value
+        };
+        assert!(parse(base(serde_json::json!({"page_sise": 10}))).is_err());
+        assert!(parse(base(serde_json::json!({"auth": {"method": "oauth", "access_token": "a", "x": 1}}))).is_err());
+        assert!(parse(base(serde_json::json!({"mapping": {"bug_tagz": []}}))).is_err());
+        let insecure = parse(base(serde_json::json!({"base_url": "http://127.0.0.1:9"}))).map(|c| c.validate(false));
+        assert!(matches!(insecure, Ok(Err(ConnectorError::Config(_)))));
+        let bad_page = parse(base(serde_json::json!({"page_size": 5000}))).map(|c| c.validate(false));
+        assert!(matches!(bad_page, Ok(Err(ConnectorError::Config(_)))));
+    }
+}

@@ -1,0 +1,143 @@
+//! The Zendesk cursor: where each of the three exports (organizations, users, tickets)
+//! stands.
+//!
+//! Organizations use the time-based export (`start_time`, the previous page's
+//! `end_time`); users and tickets use the cursor-based exports (`start_time` on the
+//! first request, then Zendesk's opaque `after_cursor`). Every stream also counts the
+//! pages it has consumed (`seq`), which is what orders positions: Zendesk's cursor
+//! strings are opaque and cannot be compared. Invariant: `partial_cmp` is a sound
+//! partial order — componentwise over the three streams, `None` when one stream moved
+//! forward and another backwards, and `None` when two positions claim the same `seq`
+//! but differ (they cannot both be right).
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+/// One export's position.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StreamPosition {
+    /// Pages consumed so far; grows by one with every page.
+    pub seq: u64,
+    /// Unix time to start from when there is no `after_cursor` (first run), or the next
+    /// `start_time` of a time-based export.
+    pub start_time: i64,
+    /// Zendesk's `after_cursor` of the last page consumed (cursor-based exports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_cursor: Option<String>,
+}
+
+impl StreamPosition {
+    /// A position before the first page, starting at `start_time`.
+    pub fn start(start_time: i64) -> Self {
+        Self { seq: 0, start_time, after_cursor: None }
+    }
+
+    /// The position after one more page of a cursor-based export.
+    pub fn after_cursor_page(&self, after_cursor: Option<String>) -> Self {
+        Self {
+            seq: self.seq + 1,
+            start_time: self.start_time,
+            // A page without a cursor (nothing exported yet) keeps the old one.
+            after_cursor: after_cursor.filter(|c| !c.is_empty()).or_else(|| self.after_cursor.clone()),
+        }
+    }
+
+    /// The position after one more page of a time-based export.
+    pub fn after_time_page(&self, end_time: Option<i64>) -> Self {
+        Self {
+            seq: self.seq + 1,
+            // `end_time` never moves backwards; a missing one keeps the old position.
+            start_time: end_time.map_or(self.start_time, |end| end.max(self.start_time)),
+            after_cursor: None,
+        }
+    }
+}
+
+impl PartialOrd for StreamPosition {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        match self.seq.cmp(&other.seq) {
+            Ordering::Equal if self == other => Some(Ordering::Equal),
+            Ordering::Equal => None,
+            ordering => Some(ordering),
+        }
+    }
+}
+
+/// The stored position of a Zendesk connector: one per export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZendeskCursor {
+    pub organizations: StreamPosition,
+    pub users: StreamPosition,
+    pub tickets: StreamPosition,
+}
+
+impl ZendeskCursor {
+    /// Where a first run starts.
+    pub fn start(start_time: i64) -> Self {
+        Self {
+            organizations: StreamPosition::start(start_time),
+            users: StreamPosition::start(start_time),
+            tickets: StreamPosition::start(start_time),
+        }
+    }
+}
+
+impl PartialOrd for ZendeskCursor {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        let parts = [
+            self.organizations.partial_cmp(&other.organizations)?,
+            self.users.partial_cmp(&other.users)?,
+            self.tickets.partial_cmp(&other.tickets)?,
+        ];
+        let any_less = parts.contains(&Ordering::Less);
+        let any_greater = parts.contains(&Ordering::Greater);
+        match (any_less, any_greater) {
+            (false, false) => Some(Ordering::Equal),
+            (true, false) => Some(Ordering::Less),
+            (false, true) => Some(Ordering::Greater),
+            (true, true) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_move_the_cursor_forward() {
+        let start = ZendeskCursor::start(0);
+        let mut next = start.clone();
+        next.tickets = next.tickets.after_cursor_page(Some("abc".into()));
+        assert_eq!(next.partial_cmp(&start), Some(Ordering::Greater));
+        assert_eq!(start.partial_cmp(&next), Some(Ordering::Less));
+        assert_eq!(next.partial_cmp(&next.clone()), Some(Ordering::Equal));
+        // A repeated `after_cursor` (end of stream twice) still advances.
+        let mut again = next.clone();
+        again.tickets = again.tickets.after_cursor_page(Some("abc".into()));
+        assert_eq!(again.partial_cmp(&next), Some(Ordering::Greater));
+    }
+
+    #[test]
+    fn mixed_or_conflicting_positions_are_incomparable() {
+        let mut a = ZendeskCursor::start(0);
+        let mut b = ZendeskCursor::start(0);
+        a.users = a.users.after_cursor_page(Some("u".into()));
+        b.tickets = b.tickets.after_cursor_page(Some("t".into()));
+        assert_eq!(a.partial_cmp(&b), None);
+        let mut c = ZendeskCursor::start(0);
+        c.users = c.users.after_cursor_page(Some("other".into()));
+        assert_eq!(a.partial_cmp(&c), None, "same seq, different cursor");
+    }
+
+    #[test]
+    fn time_pages_never_move_start_time_back_and_cursor_round_trips() -> Result<(), serde_json::Error> {
+        let position = StreamPosition::start(100).after_time_page(Some(50));
+        assert_eq!(position.start_time, 100);
+        let cursor = ZendeskCursor { organizations: position, ..ZendeskCursor::start(7) };
+        let json = serde_json::to_value(&cursor)?;
+        assert_eq!(serde_json::from_value::<ZendeskCursor>(json)?, cursor);
+        Ok(())
+    }
+}

@@ -1,0 +1,292 @@
+//! Zendesk JSON → Chorus records: tickets → items, organizations → accounts, users →
+//! contacts, deleted tickets → tombstones.
+//!
+//! Mapping reads the payloads as untyped JSON through lenient accessors: the API may
+//! omit or null any field, and ids may be numbers or strings. Invariant: one odd
+//! object never fails its page — a ticket without an id is skipped with a warning,
+//! anything else missing falls back to a documented default — and every item keeps the
+//! ticket JSON verbatim in `raw`.
+
+use std::collections::HashMap;
+
+use chorus_core::account::normalize_domain;
+use chorus_core::{AccountRecord, Comment, ContactRecord, EntityKind, ItemRecord, Kind, LifecycleStage, Person, Record};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+
+use crate::config::{AccountFieldsConfig, MappingConfig, ZendeskConfig};
+use crate::html::body_to_text;
+
+/// Zendesk users by id, as far as this run has seen them (sideloads and the users export).
+#[derive(Debug, Clone, Default)]
+pub struct People {
+    by_id: HashMap<String, Person>,
+}
+
+impl People {
+    /// Remembers every user object in `users` that has an id.
+    pub fn learn(&mut self, users: &[Value]) {
+        for user in users {
+            if let Some(id) = id_field(user, "id") {
+                let person = Person { email: str_field(user, "email"), name: str_field(user, "name") };
+                self.by_id.insert(id, person);
+            }
+        }
+    }
+
+    pub fn get(&self, id: Option<&str>) -> Person {
+        id.and_then(|id| self.by_id.get(id)).cloned().unwrap_or_default()
+    }
+
+    pub fn knows(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+}
+
+/// Turns Zendesk objects into records, with the connector's mapping settings.
+#[derive(Debug, Clone)]
+pub struct Mapper {
+    mapping: MappingConfig,
+    accounts: AccountFieldsConfig,
+    contact_roles: Vec<String>,
+    public_comments_only: bool,
+    /// `base_url` without a trailing slash, for `{base}/agent/tickets/{id}`.
+    agent_base: String,
+}
+
+impl Mapper {
+    pub fn new(config: &ZendeskConfig) -> Self {
+        Self {
+            mapping: config.mapping.clone(),
+            accounts: config.accounts.clone(),
+            contact_roles: config.contact_roles.clone(),
+            public_comments_only: config.comments == crate::config::CommentScope::Public,
+            agent_base: config.base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The item kind for a ticket's tags and `type` (first matching rule wins).
+    pub fn kind(&self, tags: &[String], ticket_type: Option<&str>) -> Kind {
+        let has_tag = |wanted: &[String]| tags.iter().any(|tag| wanted.iter().any(|w| w.eq_ignore_ascii_case(tag)));
+        if has_tag(&self.mapping.sales_blocker_tags) {
+            return Kind::SalesBlocker;
+        }
+        if has_tag(&self.mapping.feature_request_tags) {
+            return Kind::FeatureRequest;
+        }
+        if has_tag(&self.mapping.bug_tags) {
+            return Kind::Bug;
+        }
+        let is_bug_type = ticket_type.is_some_and(|t| self.mapping.bug_types.iter().any(|b| b.eq_ignore_ascii_case(t)));
+        if is_bug_type {
+            return Kind::Bug;
+        }
+        self.mapping.default_kind
+    }
+
+    /// A ticket from an export page. `comments` are the ticket's comments in order (the
+    /// first is the description), or `None` when comments were not fetched.
+    pub fn ticket(&self, ticket: &Value, people: &People, comments: Option<&[Value]>) -> Option<Record> {
+        let Some(id) = id_field(ticket, "id") else {
+            tracing::warn!("zendesk ticket without an id skipped");
+            return None;
+        };
+        let status = str_field(ticket, "status").map(|s| s.to_ascii_lowercase()).unwrap_or_else(|| "unknown".into());
+        if status == "deleted" {
+            return Some(Record::Deleted { entity: EntityKind::Item, external_id: id });
+        }
+        let tags = string_list(ticket, "tags");
+        let ticket_type = str_field(ticket, "type");
+        let description = str_field(ticket, "description").unwrap_or_default();
+        let (body, comments) = match comments {
+            Some([first, rest @ ..]) => (comment_text(first), self.comments(rest, people)),
+            _ => (body_to_text(&description), Vec::new()),
+        };
+        let title = str_field(ticket, "subject")
+            .or_else(|| str_field(ticket, "raw_subject"))
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| fallback_title(&body, &id));
+        let created_at = time_field(ticket, "created_at");
+        let updated_at = time_field(ticket, "updated_at")
+            .or_else(|| ticket.get("generated_timestamp").and_then(Value::as_i64).and_then(unix))
+            .or(created_at);
+        let requester = id_field(ticket, "requester_id");
+        Some(Record::Item(ItemRecord {
+            key: None,
+            kind: self.kind(&tags, ticket_type.as_deref()),
+            title: title.trim().to_owned(),
+            body,
+            comments,
+            url: Some(format!("{}/agent/tickets/{id}", self.agent_base)),
+            status,
+            priority: str_field(ticket, "priority"),
+            tags,
+            author: people.get(requester.as_deref()),
+            account_external_id: id_field(ticket, "organization_id"),
+            account_name: None,
+            csat: csat(ticket.get("satisfaction_rating")),
+            created_at: created_at.or(updated_at).unwrap_or(DateTime::UNIX_EPOCH),
+            updated_at: updated_at.unwrap_or(DateTime::UNIX_EPOCH),
+            raw: ticket.clone(),
+            external_id: id,
+        }))
+    }
+
+    fn comments(&self, comments: &[Value], people: &People) -> Vec<Comment> {
+        comments
+            .iter()
+            .filter_map(|comment| {
+                let external_id = id_field(comment, "id")?;
+                let public = comment.get("public").and_then(Value::as_bool).unwrap_or(false);
+                if self.public_comments_only && !public {
+                    return None;
+                }
+                Some(Comment {
+                    external_id,
+                    author: people.get(id_field(comment, "author_id").as_deref()),
+                    body: comment_text(comment),
+                    public,
+                    created_at: time_field(comment, "created_at").unwrap_or(DateTime::UNIX_EPOCH),
+                })
+            })
+            .collect()
+    }
+
+    /// An organization → an account (or a tombstone when Zendesk deleted it).
+    pub fn organization(&self, org: &Value) -> Option<Record> {
+        let id = id_field(org, "id")?;
+        if org.get("deleted_at").is_some_and(|d| !d.is_null()) {
+            return Some(Record::Deleted { entity: EntityKind::Account, external_id: id });
+        }
+        let fields = org.get("organization_fields").unwrap_or(&Value::Null);
+        let field = |name: &Option<String>| name.as_deref().and_then(|n| fields.get(n)).filter(|v| !v.is_null());
+        let arr_minor = field(&self.accounts.arr_field).and_then(arr_minor_units);
+        let text = |name: &Option<String>| field(name).and_then(value_text);
+        let domains: Vec<String> = string_list(org, "domain_names").iter().filter_map(|d| normalize_domain(d)).collect();
+        Some(Record::Account(AccountRecord {
+            name: str_field(org, "name").filter(|n| !n.trim().is_empty()).unwrap_or_else(|| format!("organization {id}")),
+            domains,
+            currency: arr_minor.map(|_| self.accounts.currency.clone()),
+            arr_minor,
+            segment: text(&self.accounts.segment_field),
+            lifecycle_stage: text(&self.accounts.lifecycle_stage_field)
+                .and_then(|s| s.trim().to_ascii_lowercase().parse::<LifecycleStage>().ok()),
+            csm_owner: None,
+            renewal_date: text(&self.accounts.renewal_date_field).and_then(|s| date(&s)),
+            parent_external_id: None,
+            raw: org.clone(),
+            external_id: id,
+        }))
+    }
+
+    /// A user → a contact; inactive (deleted) users → a tombstone; users without an
+    /// email or with a role that is not configured → nothing.
+    pub fn user(&self, user: &Value) -> Option<Record> {
+        let id = id_field(user, "id")?;
+        if user.get("active").and_then(Value::as_bool) == Some(false) {
+            return Some(Record::Deleted { entity: EntityKind::Contact, external_id: id });
+        }
+        let role = str_field(user, "role").unwrap_or_else(|| "end-user".into());
+        if !self.contact_roles.iter().any(|r| r.eq_ignore_ascii_case(&role)) {
+            return None;
+        }
+        let email = str_field(user, "email").filter(|e| e.contains('@'))?;
+        Some(Record::Contact(ContactRecord {
+            external_id: id,
+            email: email.trim().to_ascii_lowercase(),
+            name: str_field(user, "name"),
+            account_external_id: id_field(user, "organization_id"),
+        }))
+    }
+}
+
+/// `good` → 1.0, `bad` → 0.0; `offered`, `unoffered` or no rating → `None`.
+pub fn csat(rating: Option<&Value>) -> Option<f64> {
+    let score = match rating? {
+        Value::Object(map) => map.get("score")?.as_str()?.to_ascii_lowercase(),
+        Value::String(score) => score.to_ascii_lowercase(),
+        _ => return None,
+    };
+    match score.as_str() {
+        "good" => Some(1.0),
+        "bad" => Some(0.0),
+        _ => None,
+    }
+}
+
+fn comment_text(comment: &Value) -> String {
+    let raw = str_field(comment, "html_body")
+        .or_else(|| str_field(comment, "body"))
+        .or_else(|| str_field(comment, "plain_body"))
+        .unwrap_or_default();
+    body_to_text(&raw)
+}
+
+fn fallback_title(body: &str, id: &str) -> String {
+    let first_line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    if first_line.is_empty() {
+        return format!("ticket {id}");
+    }
+    first_line.chars().take(120).collect()
+}
+
+/// ARR in minor units from a number or numeric text in major units (`"12,500.50"`).
+fn arr_minor_units(value: &Value) -> Option<i64> {
+    let major = match value {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => {
+            let cleaned: String = s.chars().filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-').collect();
+            cleaned.parse::<f64>().ok()?
+        }
+        _ => return None,
+    };
+    let minor = (major * 100.0).round();
+    (minor.is_finite() && minor.abs() < 9.0e15).then_some(minor as i64)
+}
+
+fn date(text: &str) -> Option<NaiveDate> {
+    let text = text.trim();
+    NaiveDate::parse_from_str(text.get(..10).unwrap_or(text), "%Y-%m-%d").ok()
+}
+
+fn unix(secs: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(secs, 0)
+}
+
+/// A field as text: strings as they are, numbers and booleans printed.
+fn value_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A non-empty string field.
+pub fn str_field(object: &Value, name: &str) -> Option<String> {
+    object.get(name)?.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// An id that may be a number or a string.
+pub fn id_field(object: &Value, name: &str) -> Option<String> {
+    match object.get(name)? {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        _ => None,
+    }
+}
+
+/// A list of strings; other elements and a missing or null list are ignored.
+pub fn string_list(object: &Value, name: &str) -> Vec<String> {
+    match object.get(name) {
+        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// An RFC 3339 time field.
+pub fn time_field(object: &Value, name: &str) -> Option<DateTime<Utc>> {
+    let text = object.get(name)?.as_str()?;
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
+}

@@ -1,0 +1,97 @@
+//! Command-line arguments: the stable interface outside tools script against.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "chorus", version, about = "Chorus: every piece of customer feedback in one place, ranked by revenue")]
+pub struct Cli {
+    /// Config file; default $CHORUS_CONFIG, else ./chorus.toml.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Log more (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented example chorus.toml.
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate the config, open the store, and try each connector's credentials.
+    Check,
+    /// Run connectors once (all enabled ones by default).
+    Sync {
+        /// Only these connectors (repeatable).
+        #[arg(long = "connector", value_name = "ID")]
+        connectors: Vec<String>,
+        /// Start from the beginning instead of the stored cursor.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Print items, accounts or requests as JSON Lines.
+    Export {
+        what: Entity,
+        /// Include tombstoned (deleted at the source) items.
+        #[arg(long)]
+        include_deleted: bool,
+        /// Only items of this connector.
+        #[arg(long = "connector", value_name = "ID")]
+        connector: Option<String>,
+    },
+    /// Read JSON Lines (the export's shape) from FILE or stdin.
+    Import {
+        what: ImportEntity,
+        /// File to read; `-` or absent for stdin.
+        file: Option<PathBuf>,
+        /// Items: the connector id to file them under.
+        #[arg(long = "connector", default_value = "import")]
+        connector: String,
+    },
+    /// Show the sync run history, newest first.
+    Runs {
+        #[arg(long = "connector", value_name = "ID")]
+        connector: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Serve the HTTP API and run connectors on their schedules.
+    Serve,
+    /// Run the whole product against built-in simulators: no credentials, no network.
+    Demo {
+        /// Directory for the demo's config, database and index.
+        #[arg(long, default_value = ".chorus/demo")]
+        dir: PathBuf,
+        /// Sync and print a summary, then exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Entity {
+    Items,
+    Accounts,
+    Requests,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportEntity {
+    Items,
+    Accounts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}

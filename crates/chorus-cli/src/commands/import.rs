@@ -1,0 +1,165 @@
+//! `chorus import`: JSON Lines back in — accounts, and items from tools without a connector.
+//!
+//! Items are committed like a sync page (records and a cursor in one transaction,
+//! under a claim on the target connector id), so an import is idempotent: importing
+//! the same file twice changes nothing. A bad line stops the import with its number,
+//! before anything of its batch is written.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use chorus_core::{Comment, ItemRecord, Kind, Person, Record, Source};
+use chorus_store::{AccountImport, PageCommit, RunOutcome, RunStatus};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::cli::ImportEntity;
+use crate::runtime::App;
+
+const BATCH: usize = 500;
+
+/// An item line: the export's shape; store-assigned fields are accepted and ignored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemLine {
+    external_id: String,
+    kind: Kind,
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    priority: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    comments: Vec<Comment>,
+    #[serde(default)]
+    author_email: Option<String>,
+    #[serde(default)]
+    author_name: Option<String>,
+    #[serde(default)]
+    csat: Option<f64>,
+    /// Names an account by name (matched case-insensitively).
+    #[serde(default)]
+    account_name: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    #[serde(default)]
+    raw: serde_json::Value,
+    // Export-only fields, ignored on import.
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    connector: Option<serde_json::Value>,
+    #[serde(default)]
+    source: Option<serde_json::Value>,
+    #[serde(default)]
+    account_id: Option<serde_json::Value>,
+    #[serde(default)]
+    request_ids: Option<serde_json::Value>,
+    #[serde(default)]
+    deleted_at: Option<serde_json::Value>,
+}
+
+impl ItemLine {
+    fn into_record(self) -> Record {
+        let _ignored = (self.id, self.connector, self.source, self.account_id, self.request_ids, self.deleted_at);
+        Record::Item(ItemRecord {
+            external_id: self.external_id,
+            key: self.key,
+            kind: self.kind,
+            title: self.title,
+            body: self.body,
+            comments: self.comments,
+            url: self.url,
+            status: self.status.unwrap_or_else(|| "open".to_owned()),
+            priority: self.priority,
+            tags: self.tags,
+            author: Person { email: self.author_email, name: self.author_name },
+            account_external_id: None,
+            account_name: self.account_name,
+            csat: self.csat,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            raw: self.raw,
+        })
+    }
+}
+
+pub async fn run(config: Option<&Path>, what: ImportEntity, file: Option<&Path>, connector: &str) -> anyhow::Result<()> {
+    let app = App::load(config).await?;
+    let reader: Box<dyn BufRead> = match file {
+        Some(path) if path != Path::new("-") => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+        )),
+        _ => Box::new(std::io::BufReader::new(std::io::stdin())),
+    };
+    match what {
+        ImportEntity::Accounts => import_accounts(&app, reader).await,
+        ImportEntity::Items => import_items(&app, reader, connector).await,
+    }
+}
+
+fn lines<T: for<'de> Deserialize<'de>>(reader: Box<dyn BufRead>) -> impl Iterator<Item = anyhow::Result<T>> {
+    reader.lines().enumerate().filter_map(|(n, line)| {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => return Some(Err(anyhow::anyhow!("line {}: {e}", n + 1))),
+        };
+        if line.trim().is_empty() {
+            return None;
+        }
+        Some(serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("line {}: {e}", n + 1)))
+    })
+}
+
+async fn import_accounts(app: &App, reader: Box<dyn BufRead>) -> anyhow::Result<()> {
+    let accounts = lines::<AccountImport>(reader).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut imported = 0;
+    for batch in accounts.chunks(BATCH) {
+        imported += app.store.import_accounts(batch).await?.len();
+    }
+    println!("imported {imported} account(s)");
+    Ok(())
+}
+
+async fn import_items(app: &App, reader: Box<dyn BufRead>, connector: &str) -> anyhow::Result<()> {
+    let records = lines::<ItemLine>(reader).map(|line| line.map(ItemLine::into_record)).collect::<anyhow::Result<Vec<_>>>()?;
+    let engine = app.engine();
+    let Some(claim) = app.store.claim_run(connector, engine.holder()).await? else {
+        bail!("connector `{connector}` is being synced or imported by another run");
+    };
+    let mut outcome = RunOutcome { status: RunStatus::Running, pages: 0, upserted: 0, unchanged: 0, deleted: 0, error: None };
+    let result = async {
+        let mut cursor = app.store.cursor(connector).await?;
+        for batch in records.chunks(BATCH) {
+            let commit = PageCommit {
+                connector: connector.to_owned(),
+                source: Source::Import,
+                records: batch.to_vec(),
+                cursor: serde_json::json!({ "kind": "import", "version": 1, "position": cursor.version + 1 }),
+                expected_version: cursor.version,
+            };
+            let page = app.store.commit_page(&claim, &commit).await?;
+            cursor.version = page.cursor_version;
+            outcome.pages += 1;
+            outcome.upserted += page.upserted;
+            outcome.unchanged += page.unchanged;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    outcome.status = if result.is_ok() { RunStatus::Succeeded } else { RunStatus::Failed };
+    outcome.error = result.as_ref().err().map(|e| format!("{e:#}"));
+    app.store.finish_run(&claim, &outcome).await?;
+    result?;
+    println!("imported {} item(s) into `{connector}`: {} new or changed, {} unchanged", records.len(), outcome.upserted, outcome.unchanged);
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! One module per subcommand; `run` dispatches.
+
+mod check;
+mod demo;
+mod export;
+mod import;
+mod init;
+mod runs;
+mod serve;
+mod sync;
+
+use crate::cli::{Cli, Command};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Init { force } => init::run(config, force),
+        Command::Check => check::run(config).await,
+        Command::Sync { connectors, full } => sync::run(config, &connectors, full).await,
+        Command::Export { what, include_deleted, connector } => {
+            export::run(config, what, include_deleted, connector).await
+        }
+        Command::Import { what, file, connector } => import::run(config, what, file.as_deref(), &connector).await,
+        Command::Runs { connector, limit, format } => runs::run(config, connector.as_deref(), limit, format).await,
+        Command::Serve => serve::run(config).await,
+        Command::Demo { dir, no_serve } => demo::run(&dir, no_serve).await,
+    }
+}

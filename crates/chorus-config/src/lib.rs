@@ -1,0 +1,114 @@
+//! `chorus.toml`: the typed configuration of a Chorus installation.
+//!
+//! Loading is a pure function of the file text and the environment: parse TOML,
+//! substitute `${VAR}` in string values, apply `CHORUS__SECTION__KEY` overrides, then
+//! deserialize with `deny_unknown_fields` and validate — ids, cron schedules, and each
+//! connector's settings through its factory — without any I/O. Secrets stay inside
+//! `chorus_core::Secret` from then on, and no error message echoes a value.
+
+mod env;
+mod model;
+
+pub use env::{apply_overrides, substitute_vars};
+pub use model::*;
+
+use std::path::{Path, PathBuf};
+
+use chorus_sync::Registry;
+
+/// Why the configuration cannot be used. Messages name the key, never its value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{path}: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+/// Where the config file is: `--config`, else `$CHORUS_CONFIG`, else `./chorus.toml`.
+pub fn locate(flag: Option<&Path>) -> PathBuf {
+    if let Some(path) = flag {
+        return path.to_owned();
+    }
+    match std::env::var_os("CHORUS_CONFIG") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from("chorus.toml"),
+    }
+}
+
+/// Reads and validates the config file with the process environment.
+pub fn load(path: &Path, registry: &Registry) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Read { path: path.to_owned(), reason: e.to_string() })?;
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    parse(path, &text, &env, registry)
+}
+
+/// Parses and validates config text against an explicit environment (no I/O).
+pub fn parse(path: &Path, text: &str, env: &[(String, String)], registry: &Registry) -> Result<Config, ConfigError> {
+    let parse_err = |reason: String| ConfigError::Parse { path: path.to_owned(), reason };
+    let mut value: toml::Value = toml::from_str(text).map_err(|e| parse_err(e.message().to_owned()))?;
+    substitute_vars(&mut value, &|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        .map_err(parse_err)?;
+    apply_overrides(&mut value, env).map_err(parse_err)?;
+    let config: Config = value.try_into().map_err(|e: toml::de::Error| parse_err(e.message().to_owned()))?;
+    config.validate(registry).map_err(|reason| ConfigError::Invalid { path: path.to_owned(), reason })?;
+    Ok(config)
+}
+
+/// The commented example `chorus init` writes.
+pub const EXAMPLE: &str = include_str!("example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chorus_sync::Factory;
+
+    fn registry() -> Registry {
+        Registry::new(vec![Factory::<chorus_connector_feed::FeedConnector>::boxed()])
+    }
+
+    fn parse_with(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: Vec<_> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        parse(Path::new("chorus.toml"), text, &env, &registry())
+    }
+
+    const FEED: &str = "[[connectors]]\nid = \"feed\"\nkind = \"feed\"\n[connectors.settings]\nbase_url = \"https://feed.example.com\"\n";
+
+    #[test]
+    fn the_example_config_loads() {
+        let config = parse_with(EXAMPLE, &[]).expect("example parses");
+        assert_eq!(config.store.url, "sqlite://chorus.db");
+        assert!(config.connectors.is_empty());
+    }
+
+    #[test]
+    fn connectors_are_validated_by_their_factory() {
+        let config = parse_with(FEED, &[]).expect("valid feed");
+        assert_eq!(config.connectors[0].settings["base_url"], "https://feed.example.com");
+        let err = parse_with(&FEED.replace("base_url", "base_uri"), &[]).expect_err("unknown settings key").to_string();
+        assert!(err.contains("base_uri"), "{err}");
+        let twice = format!("{FEED}{FEED}");
+        assert!(parse_with(&twice, &[]).expect_err("duplicate id").to_string().contains("duplicate"));
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_and_never_print() {
+        let text = format!("{FEED}[connectors.settings.auth]\ntype = \"bearer\"\ntoken = \"${{FEED_TOKEN}}\"\n");
+        let config = parse_with(&text, &[("FEED_TOKEN", "tok-123")]).expect("token set");
+        assert_eq!(config.connectors[0].settings["auth"]["token"], "tok-123");
+        assert!(!format!("{config:?}").contains("tok-123"), "Debug of the config shows no secret");
+        let err = parse_with(&text, &[]).expect_err("token unset").to_string();
+        assert!(err.contains("FEED_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_win() {
+        let config = parse_with(FEED, &[("CHORUS__STORE__URL", "postgres://db/chorus"), ("CHORUS__CONNECTORS__FEED__ENABLED", "false")])
+            .expect("overrides apply");
+        assert_eq!(config.store.url, "postgres://db/chorus");
+        assert!(!config.connectors[0].enabled);
+    }
+}

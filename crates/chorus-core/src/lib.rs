@@ -1,0 +1,21 @@
+//! Chorus domain types, shared by every other crate.
+//!
+//! This crate does no I/O. It names the things Chorus keeps — items of feedback,
+//! accounts, contacts, requests and the links between them — and the records a
+//! connector emits before the store gives them an identity. Everything that crosses a
+//! crate boundary is defined here once.
+
+pub mod account;
+mod names;
+pub mod item;
+pub mod link;
+pub mod record;
+pub mod request;
+pub mod secret;
+
+pub use account::{Account, Contact, ExternalId, LifecycleStage};
+pub use item::{Comment, Item, Kind, Person, Source};
+pub use link::{LinkProvenance, ParseEnumError};
+pub use record::{AccountRecord, ContactRecord, EntityKind, ItemRecord, Record};
+pub use request::{Request, RequestStatus};
+pub use secret::Secret;

@@ -1,0 +1,118 @@
+//! Records: what a connector emits for one page, before the store assigns identities.
+//!
+//! A record names its entity by the source's external id only; the store upserts it
+//! under the key `(connector, external_id)`, so reading the same record twice (an
+//! inclusive lower bound, a repeat across page boundaries) changes nothing.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{Comment, Kind, LifecycleStage, Person};
+
+/// One change read from a source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    Item(ItemRecord),
+    Account(AccountRecord),
+    Contact(ContactRecord),
+    /// The source deleted this entity: the store keeps a tombstone.
+    Deleted { entity: EntityKind, external_id: String },
+}
+
+crate::string_enum! {
+    /// What a `Record::Deleted` removes.
+    pub enum EntityKind ("entity kind") {
+        Item => "item",
+        Account => "account",
+        Contact => "contact",
+    }
+}
+
+impl Record {
+    /// The external id of the entity the record is about.
+    pub fn external_id(&self) -> &str {
+        match self {
+            Record::Item(item) => &item.external_id,
+            Record::Account(account) => &account.external_id,
+            Record::Contact(contact) => &contact.external_id,
+            Record::Deleted { external_id, .. } => external_id,
+        }
+    }
+}
+
+/// A piece of feedback as a connector read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ItemRecord {
+    pub external_id: String,
+    #[serde(default)]
+    pub key: Option<String>,
+    pub kind: Kind,
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub comments: Vec<Comment>,
+    #[serde(default)]
+    pub url: Option<String>,
+    pub status: String,
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub author: Person,
+    /// The account as the source names it: the external id of an account record of the
+    /// same connector (a Zendesk organization id, a Salesforce account id).
+    #[serde(default)]
+    pub account_external_id: Option<String>,
+    /// An account named in free text (a Jira custom field holding organization names).
+    #[serde(default)]
+    pub account_name: Option<String>,
+    #[serde(default)]
+    pub csat: Option<f64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The source payload, kept verbatim for re-normalization.
+    #[serde(default)]
+    pub raw: serde_json::Value,
+}
+
+/// A customer company as one source knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AccountRecord {
+    pub external_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// ARR in minor units, when this source is authoritative for revenue.
+    #[serde(default)]
+    pub arr_minor: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub segment: Option<String>,
+    #[serde(default)]
+    pub lifecycle_stage: Option<LifecycleStage>,
+    #[serde(default)]
+    pub csm_owner: Option<String>,
+    #[serde(default)]
+    pub renewal_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub parent_external_id: Option<String>,
+    #[serde(default)]
+    pub raw: serde_json::Value,
+}
+
+/// A person as one source knows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactRecord {
+    pub external_id: String,
+    pub email: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The external id of the contact's account record in the same connector.
+    #[serde(default)]
+    pub account_external_id: Option<String>,
+}

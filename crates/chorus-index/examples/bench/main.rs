@@ -1,0 +1,317 @@
+//! `make bench`: chorus-index against a SQLite FTS5 baseline on one synthetic corpus.
+//!
+//! Steps, in one process on one machine: generate the seeded corpus (`BENCH_N` items,
+//! default 1 000 000; 20 000 accounts), import it through the store (SQLite), rebuild the
+//! index from the store, load the FTS5 baseline from the store, check that both engines
+//! agree exactly on total, reach and facets for all 200 queries (exit 1 otherwise), time
+//! one warm-up and three passes of top-20 and of the full answer, and write
+//! `docs/benchmarks.md` (or `BENCH_OUT`). `BENCH_DIR` keeps the databases and index.
+//!
+//! This is a benchmark, not a test: CI never runs it.
+
+mod corpus;
+mod fts;
+mod report;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chorus_core::{ExternalId, ItemRecord, Kind, Person, Record, Source};
+use chorus_index::{rebuild_index, SearchAnswer, SearchIndex, SearchRequest, DEFAULT_BATCH};
+use chorus_store::{AccountImport, Holder, PageCommit, RunOutcome, RunStatus, Store};
+
+use corpus::{BenchQuery, Vocabulary};
+use fts::{Aggregates, BoxError, Fts};
+use report::{Figures, Latency};
+
+const CONNECTORS: [Source; 4] = [Source::Zendesk, Source::Jira, Source::Slack, Source::Salesforce];
+const PAGE: usize = 1_000;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("bench failed: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), BoxError> {
+    let n: usize = std::env::var("BENCH_N").ok().map(|v| v.replace('_', "").parse()).transpose()?.unwrap_or(1_000_000);
+    let kept = std::env::var("BENCH_DIR").ok();
+    let temp = tempfile::tempdir()?;
+    let work = kept.map(std::path::PathBuf::from).unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&work)?;
+    let out = std::env::var("BENCH_OUT")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/benchmarks.md").to_owned());
+    let mut figures = Figures { n, ..Figures::default() };
+    eprintln!("bench: {n} items, {} accounts, work dir {}", corpus::ACCOUNTS, work.display());
+
+    let vocabulary = Vocabulary::new();
+    let store = chorus_store::open(&format!("sqlite://{}", work.join("store.db").display())).await?;
+    let started = Instant::now();
+    import(&store, &vocabulary, n).await?;
+    figures.store_import = started.elapsed();
+    eprintln!("bench: store import {:.1}s", figures.store_import.as_secs_f64());
+
+    let index = SearchIndex::open(work.join("index"))?;
+    let started = Instant::now();
+    let rebuilt = rebuild_index(&index, Arc::clone(&store), DEFAULT_BATCH).await?;
+    figures.index_build = started.elapsed();
+    figures.rss_after_index_mb = report::peak_rss_mb();
+    if index.num_docs() != n as u64 || rebuilt.items != n as u64 {
+        return Err(format!("index holds {} documents, expected {n}", index.num_docs()).into());
+    }
+    eprintln!("bench: index rebuild {:.1}s", figures.index_build.as_secs_f64());
+
+    let mut fts = Fts::create(&work.join("fts.db")).await?;
+    let started = Instant::now();
+    let loaded = fts.load(&store).await?;
+    figures.fts_load = started.elapsed();
+    if loaded != n as u64 {
+        return Err(format!("fts baseline holds {loaded} items, expected {n}").into());
+    }
+    eprintln!("bench: fts load {:.1}s", figures.fts_load.as_secs_f64());
+
+    let queries = corpus::queries(&vocabulary, n);
+    let requests: Vec<SearchRequest> = queries.iter().map(request).collect::<Result<_, _>>()?;
+    let mismatches = check(&index, &mut fts, &queries, &requests).await?;
+    figures.checked = queries.len();
+    figures.mismatches = mismatches.clone();
+
+    figures.index_top = time_sync(&requests, |r| index.top_hits(r).map(drop))?;
+    figures.index_full = time_sync(&requests, |r| index.search(r).map(drop))?;
+    figures.fts_top = time_fts(&mut fts, &queries, false).await?;
+    figures.fts_full = time_fts(&mut fts, &queries, true).await?;
+    figures.peak_rss_mb = report::peak_rss_mb();
+
+    let markdown = report::render(&figures);
+    std::fs::write(&out, &markdown)?;
+    println!("{markdown}");
+    eprintln!("bench: wrote {out}");
+    if !mismatches.is_empty() {
+        return Err(format!(
+            "{} of {} queries disagree with the FTS5 baseline (see {out})",
+            mismatches.len(),
+            queries.len()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Imports accounts (with an external id per connector) and the items, page by page,
+/// through the store's sync path.
+async fn import(store: &Arc<dyn Store>, vocabulary: &Vocabulary, n: usize) -> Result<(), BoxError> {
+    let accounts = corpus::accounts();
+    for chunk in accounts.chunks(2_000) {
+        let imports: Vec<AccountImport> = chunk
+            .iter()
+            .map(|account| AccountImport {
+                id: None,
+                name: account.name.clone(),
+                domains: vec![],
+                arr_minor: account.arr_minor,
+                currency: "USD".into(),
+                segment: Some(account.segment.into()),
+                lifecycle_stage: Some(account.stage),
+                csm_owner: None,
+                renewal_date: None,
+                external_ids: CONNECTORS
+                    .iter()
+                    .map(|source| ExternalId {
+                        connector: source.as_str().into(),
+                        source: *source,
+                        id: account.external_id.clone(),
+                    })
+                    .collect(),
+                parent_id: None,
+                created_at: None,
+                updated_at: None,
+            })
+            .collect();
+        store.import_accounts(&imports).await?;
+    }
+    let holder = Holder {
+        id: format!("bench:{}", std::process::id()),
+        host: "bench".into(),
+        pid: std::process::id(),
+        ttl: Duration::from_secs(3_600),
+    };
+    let mut claims = BTreeMap::new();
+    for source in CONNECTORS {
+        let claim = store.claim_run(source.as_str(), &holder).await?.ok_or("connector already claimed")?;
+        let version = store.cursor(source.as_str()).await?.version;
+        claims.insert(source.as_str(), (claim, version, Vec::with_capacity(PAGE)));
+    }
+    for item in corpus::Items::new(vocabulary, n) {
+        let (claim, version, buffer) = claims.get_mut(item.source.as_str()).ok_or("unknown source")?;
+        buffer.push(record(item, &accounts));
+        if buffer.len() >= PAGE {
+            let records = std::mem::take(buffer);
+            *version = commit(store, claim, *version, records).await?;
+        }
+    }
+    for (_, (claim, version, buffer)) in claims {
+        if !buffer.is_empty() {
+            commit(store, &claim, version, buffer).await?;
+        }
+        let outcome =
+            RunOutcome { status: RunStatus::Succeeded, pages: 0, upserted: 0, unchanged: 0, deleted: 0, error: None };
+        store.finish_run(&claim, &outcome).await?;
+    }
+    Ok(())
+}
+
+async fn commit(
+    store: &Arc<dyn Store>,
+    claim: &chorus_store::RunClaim,
+    version: i64,
+    records: Vec<Record>,
+) -> Result<i64, BoxError> {
+    let source = Source::from_str(&claim.connector)?;
+    let page = PageCommit {
+        connector: claim.connector.clone(),
+        source,
+        records,
+        cursor: serde_json::json!({ "v": 1, "page": version + 1 }),
+        expected_version: version,
+    };
+    Ok(store.commit_page(claim, &page).await?.cursor_version)
+}
+
+fn record(item: corpus::BenchItem, accounts: &[corpus::Account]) -> Record {
+    let comments = item
+        .comments
+        .into_iter()
+        .enumerate()
+        .map(|(n, body)| chorus_core::Comment {
+            external_id: format!("{}-c{n}", item.external_id),
+            author: Person::default(),
+            body,
+            public: true,
+            created_at: item.updated_at,
+        })
+        .collect();
+    Record::Item(ItemRecord {
+        external_id: item.external_id,
+        key: None,
+        kind: item.kind,
+        title: item.title,
+        body: item.body,
+        comments,
+        url: None,
+        status: item.status.into(),
+        priority: None,
+        tags: vec![],
+        author: Person::default(),
+        account_external_id: item.account.map(|n| accounts[n].external_id.clone()),
+        account_name: None,
+        csat: None,
+        created_at: item.created_at,
+        updated_at: item.updated_at,
+        raw: serde_json::Value::Null,
+    })
+}
+
+fn request(query: &BenchQuery) -> Result<SearchRequest, BoxError> {
+    let mut request = SearchRequest::new(query.text.clone());
+    match &query.filter {
+        Some(("kind", value)) => request.filters.kind = vec![Kind::from_str(value)?],
+        Some(("source", value)) => request.filters.source = vec![Source::from_str(value)?],
+        Some(("status", value)) => request.filters.status = vec![value.clone()],
+        Some(("segment", value)) => request.filters.segment = vec![value.clone()],
+        Some((other, _)) => return Err(format!("unknown bench filter {other}").into()),
+        None => {}
+    }
+    Ok(request)
+}
+
+fn aggregates_of(answer: &SearchAnswer) -> Aggregates {
+    let mut facets = BTreeMap::new();
+    let lists = [
+        ("source", &answer.facets.source),
+        ("kind", &answer.facets.kind),
+        ("status", &answer.facets.status),
+        ("segment", &answer.facets.segment),
+        ("lifecycle_stage", &answer.facets.lifecycle_stage),
+    ];
+    for (name, list) in lists {
+        for facet in list {
+            facets.insert((name.to_owned(), facet.value.clone()), facet.count);
+        }
+    }
+    Aggregates {
+        total: answer.total,
+        reach_accounts: answer.reach.accounts,
+        reach_arr_minor: answer.reach.arr_minor,
+        facets,
+    }
+}
+
+/// Compares total, reach and facets of every query; returns one line per disagreement.
+async fn check(
+    index: &SearchIndex,
+    fts: &mut Fts,
+    queries: &[BenchQuery],
+    requests: &[SearchRequest],
+) -> Result<Vec<String>, BoxError> {
+    let mut mismatches = Vec::new();
+    for (query, request) in queries.iter().zip(requests) {
+        let ours = aggregates_of(&index.search(request)?);
+        let theirs = fts.aggregates(query).await?;
+        if ours != theirs {
+            let line = format!(
+                "`{}` {:?}: index total {} reach {}/{} vs fts total {} reach {}/{}{}",
+                query.text,
+                query.filter,
+                ours.total,
+                ours.reach_accounts,
+                ours.reach_arr_minor,
+                theirs.total,
+                theirs.reach_accounts,
+                theirs.reach_arr_minor,
+                if ours.facets == theirs.facets { "" } else { " (facets differ)" }
+            );
+            eprintln!("MISMATCH {line}");
+            mismatches.push(line);
+        }
+    }
+    Ok(mismatches)
+}
+
+fn time_sync(
+    requests: &[SearchRequest],
+    mut run: impl FnMut(&SearchRequest) -> chorus_index::Result<()>,
+) -> Result<Latency, BoxError> {
+    for request in requests {
+        run(request)?;
+    }
+    let mut samples = vec![Vec::with_capacity(3); requests.len()];
+    for _pass in 0..3 {
+        for (request, sample) in requests.iter().zip(&mut samples) {
+            let started = Instant::now();
+            run(request)?;
+            sample.push(started.elapsed());
+        }
+    }
+    Ok(Latency::from_samples(samples))
+}
+
+async fn time_fts(fts: &mut Fts, queries: &[BenchQuery], full: bool) -> Result<Latency, BoxError> {
+    let mut samples = vec![Vec::with_capacity(3); queries.len()];
+    for pass in 0..4 {
+        for (query, sample) in queries.iter().zip(&mut samples) {
+            let started = Instant::now();
+            fts.top20(query).await?;
+            if full {
+                fts.aggregates(query).await?;
+            }
+            if pass > 0 {
+                sample.push(started.elapsed());
+            }
+        }
+    }
+    Ok(Latency::from_samples(samples))
+}

@@ -1,0 +1,188 @@
+//! On-disk layout: the index lives in generation directories under one root, and the
+//! file `CURRENT` names the live one.
+//!
+//! ```text
+//! <root>/CURRENT           "gen-00001732752000123-4242"
+//! <root>/gen-…/            a complete tantivy index
+//! ```
+//!
+//! A rebuild writes a whole new generation next to the live one and then replaces
+//! `CURRENT` with an atomic rename, so a reader always sees one complete index: the old
+//! one or the new one, never a mix. Invariant: `CURRENT` only ever names a generation
+//! whose last commit carries a valid [`Payload`].
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tantivy::directory::MmapDirectory;
+use tantivy::{Index, IndexReader, ReloadPolicy};
+
+use crate::error::{IndexError, Result};
+use crate::schema::{self, Fields, SCHEMA_VERSION};
+
+const CURRENT: &str = "CURRENT";
+const PREFIX: &str = "gen-";
+
+/// What every commit records: the schema version and the change-log position applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payload {
+    pub schema_version: u32,
+    /// The highest change-log `seq` whose effects are in this commit.
+    pub change_seq: i64,
+}
+
+impl Payload {
+    pub fn at(change_seq: i64) -> Self {
+        Self { schema_version: SCHEMA_VERSION, change_seq }
+    }
+
+    pub fn to_json(self) -> String {
+        // Two integers: serialization cannot fail.
+        serde_json::to_string(&self).unwrap_or_default()
+    }
+}
+
+/// One opened generation: its index, reader and field handles.
+pub struct Generation {
+    pub name: String,
+    pub dir: PathBuf,
+    pub index: Index,
+    pub reader: IndexReader,
+    pub fields: Fields,
+}
+
+impl std::fmt::Debug for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generation").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Generation {
+    /// Creates an empty generation directory with the current schema (not yet live).
+    pub fn create(root: &Path) -> Result<Generation> {
+        let name = new_name();
+        let dir = root.join(&name);
+        fs::create_dir_all(&dir).map_err(|error| IndexError::io(&dir, error))?;
+        let (schema, _) = Fields::build();
+        let index = Index::create_in_dir(&dir, schema)?;
+        Self::from_index(name, dir, index)
+    }
+
+    /// Opens an existing generation and checks its schema and payload version.
+    pub fn open(root: &Path, name: &str) -> Result<Generation> {
+        let dir = root.join(name);
+        let directory = MmapDirectory::open(&dir)?;
+        let index = Index::open(directory)?;
+        let generation = Self::from_index(name.to_owned(), dir, index)?;
+        if let Some(payload) = generation.committed_payload()? {
+            if payload.schema_version != SCHEMA_VERSION {
+                return Err(IndexError::Corrupt(format!(
+                    "generation {name} has schema version {}, this build needs {SCHEMA_VERSION}",
+                    payload.schema_version
+                )));
+            }
+        }
+        Ok(generation)
+    }
+
+    fn from_index(name: String, dir: PathBuf, index: Index) -> Result<Generation> {
+        schema::register_tokenizer(&index);
+        let fields = Fields::of(&index).map_err(|reason| IndexError::Corrupt(format!("{name}: {reason}")))?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(Generation { name, dir, index, reader, fields })
+    }
+
+    /// The payload of the last commit, `None` before the first commit.
+    pub fn committed_payload(&self) -> Result<Option<Payload>> {
+        let metas = self.index.load_metas()?;
+        let Some(raw) = metas.payload else {
+            return Ok(None);
+        };
+        let payload = serde_json::from_str(&raw)
+            .map_err(|error| IndexError::Corrupt(format!("commit payload `{raw}`: {error}")))?;
+        Ok(Some(payload))
+    }
+
+    /// The change-log position applied by the last commit (0 before any).
+    pub fn position(&self) -> Result<i64> {
+        Ok(self.committed_payload()?.map_or(0, |payload| payload.change_seq))
+    }
+}
+
+fn new_name() -> String {
+    let millis = chrono::Utc::now().timestamp_millis();
+    let nanos = chrono::Utc::now().timestamp_subsec_nanos();
+    format!("{PREFIX}{millis:020}-{}-{nanos:09}", std::process::id())
+}
+
+/// The generation `CURRENT` names, if any.
+pub fn read_current(root: &Path) -> Result<Option<String>> {
+    let path = root.join(CURRENT);
+    match fs::read_to_string(&path) {
+        Ok(name) => {
+            let name = name.trim().to_owned();
+            let plausible = name.starts_with(PREFIX) && !name.contains(['/', '\\']) && !name.contains("..");
+            if !plausible {
+                return Err(IndexError::Corrupt(format!("{} names `{name}`", path.display())));
+            }
+            Ok(Some(name))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(IndexError::io(&path, error)),
+    }
+}
+
+/// Makes `name` the live generation: write a temporary file, fsync, rename over
+/// `CURRENT`, fsync the directory.
+pub fn write_current(root: &Path, name: &str) -> Result<()> {
+    let temporary = root.join(format!("{CURRENT}.tmp-{}", std::process::id()));
+    let path = root.join(CURRENT);
+    let write = || -> std::io::Result<()> {
+        let mut file = fs::File::create(&temporary)?;
+        file.write_all(name.as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&temporary, &path)?;
+        fs::File::open(root)?.sync_all()
+    };
+    write().map_err(|error| IndexError::io(&path, error))
+}
+
+/// Marks a generation that a rebuild is still writing; removed just before it goes live.
+const BUILDING: &str = "BUILDING";
+
+/// Marks `dir` as being built (so a concurrent cleanup leaves it alone).
+pub fn mark_building(dir: &Path) -> Result<()> {
+    let path = dir.join(BUILDING);
+    fs::write(&path, b"").map_err(|error| IndexError::io(&path, error))
+}
+
+/// Clears the mark set by [`mark_building`].
+pub fn clear_building(dir: &Path) -> Result<()> {
+    let path = dir.join(BUILDING);
+    match fs::remove_file(&path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(IndexError::io(&path, error)),
+        _ => Ok(()),
+    }
+}
+
+/// Removes every generation directory except `keep` and those a rebuild is still
+/// writing (marked `BUILDING` less than a day ago). Best effort: failures are logged.
+/// Readers that still hold the removed files keep working (the files are mapped).
+pub fn remove_others(root: &Path, keep: &str) {
+    let Ok(entries) = fs::read_dir(root) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(PREFIX) && name != keep && !is_being_built(&entry.path()) {
+            if let Err(error) = fs::remove_dir_all(entry.path()) {
+                tracing::warn!(generation = %name, %error, "could not remove an old index generation");
+            }
+        }
+    }
+}
+
+fn is_being_built(dir: &Path) -> bool {
+    let modified = fs::metadata(dir.join(BUILDING)).and_then(|meta| meta.modified());
+    modified.is_ok_and(|at| at.elapsed().map_or(true, |age| age.as_secs() < 86_400))
+}

@@ -1,0 +1,40 @@
+//! Tantivy index of items as a projection of the store's change log; search, reach and
+//! facets.
+//!
+//! Two halves share one on-disk index:
+//! - [`SearchIndex`] (cloneable, read-only): [`SearchIndex::search`] answers a
+//!   [`SearchRequest`] with a [`SearchAnswer`] — total, reach (distinct accounts and
+//!   their ARR) and facet counts over all matches, and a page of ranked, highlighted hits;
+//! - [`IndexProjection`] (one per index, owns the writer): follows the store's change log
+//!   ([`IndexProjection::follow`], [`IndexProjection::catch_up`]) and rebuilds from the
+//!   store without taking search down ([`IndexProjection::rebuild`]).
+//!
+//! Invariant: the index reflects exactly the store's changes up to the position recorded
+//! in its last commit's payload; a restart resumes from there.
+
+mod answer;
+mod collector;
+mod error;
+mod generation;
+mod index;
+mod projection;
+pub mod query;
+mod request;
+pub mod schema;
+mod search;
+mod writer;
+
+#[cfg(test)]
+mod testing;
+
+pub use answer::{FacetCount, Facets, Hit, Reach, SearchAnswer, Snippet};
+pub use collector::{revenue_factor, REVENUE_DAMPING};
+pub use error::{IndexError, QueryError, Result};
+pub use generation::Payload;
+pub use index::SearchIndex;
+pub use projection::{rebuild_index, CatchUp, IndexProjection, RebuildReport, DEFAULT_BATCH};
+pub use request::{DateRange, Filters, SearchRequest, Sort, MAX_LIMIT};
+#[cfg(test)]
+mod projection_tests;
+#[cfg(test)]
+mod search_tests;

@@ -1,0 +1,262 @@
+//! `IndexProjection`: keeps the index a projection of the store by following its change
+//! log, and rebuilds it from scratch on demand (`chorus reindex`).
+//!
+//! Exactly one projection per index root owns the writer. It applies changes in batches,
+//! each committed with the change-log position in the commit payload, so after a crash
+//! or restart it resumes right after the last committed change: nothing is re-applied
+//! into a later state and nothing is skipped. A rebuild writes a new generation while
+//! searches keep using the old one, replays the changes that happened meanwhile, and only
+//! then makes it live.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chorus_store::{IdPage, ItemFilter, Store};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::generation::{self, Generation};
+use crate::index::SearchIndex;
+use crate::schema::item_document;
+use crate::writer::{changes_to_ops, Writer, FOLLOWER_MEMORY, REBUILD_MEMORY, REBUILD_THREADS};
+
+/// Change-log entries read and committed per batch.
+pub const DEFAULT_BATCH: u32 = 2_000;
+/// Items and accounts read per page during a rebuild.
+const REBUILD_PAGE: u32 = 5_000;
+
+/// What a catch-up did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct CatchUp {
+    /// Change-log entries consumed.
+    pub changes: u64,
+    /// Batches committed.
+    pub commits: u64,
+    /// The position now committed.
+    pub position: i64,
+    /// Whether the index was empty and was rebuilt instead of replaying the whole log.
+    pub rebuilt: bool,
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RebuildReport {
+    pub items: u64,
+    pub accounts: u64,
+    /// Changes replayed after the snapshot scan.
+    pub replayed: u64,
+    pub position: i64,
+    pub elapsed_ms: u64,
+}
+
+/// The writer side of the index. Not `Clone`: one task owns it.
+pub struct IndexProjection {
+    store: Arc<dyn Store>,
+    index: SearchIndex,
+    writer: Writer,
+    writer_generation: String,
+    position: i64,
+    batch: u32,
+}
+
+impl IndexProjection {
+    /// Takes the writer of the live generation and reads where the last commit stopped.
+    pub fn new(index: SearchIndex, store: Arc<dyn Store>) -> Result<IndexProjection> {
+        let live = index.live();
+        let writer = Writer::new(&live, 1, FOLLOWER_MEMORY)?;
+        let position = live.position()?;
+        let writer_generation = live.name.clone();
+        Ok(IndexProjection { store, index, writer, writer_generation, position, batch: DEFAULT_BATCH })
+    }
+
+    /// Sets how many change-log entries go into one commit.
+    pub fn with_batch(mut self, batch: u32) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// The change-log position committed to the index.
+    pub fn position(&self) -> i64 {
+        self.position
+    }
+
+    /// The read side this projection writes to.
+    pub fn index(&self) -> &SearchIndex {
+        &self.index
+    }
+
+    /// Applies and commits one batch of changes. Returns how many changes it consumed
+    /// (0 when caught up).
+    pub async fn step(&mut self) -> Result<u64> {
+        self.adopt_new_generation()?;
+        let fields = self.writer.fields();
+        let Some((ops, last)) = changes_to_ops(&self.store, &fields, self.position, self.batch).await? else {
+            return Ok(0);
+        };
+        debug_assert!(last > self.position, "the change log only moves forward");
+        let consumed = u64::try_from(last - self.position).unwrap_or(0).max(1);
+        self.writer.apply(ops).await?;
+        self.writer.commit(last).await?;
+        self.position = last;
+        self.index.live().reader.reload()?;
+        Ok(consumed)
+    }
+
+    /// Applies every change committed to the store so far. An index that has never been
+    /// committed to is rebuilt instead of replaying the whole log.
+    pub async fn catch_up(&mut self) -> Result<CatchUp> {
+        self.adopt_new_generation()?;
+        if self.position == 0 && self.index.num_docs() == 0 && self.store.last_change().await? > 0 {
+            let report = self.rebuild().await?;
+            return Ok(CatchUp { changes: 0, commits: 1, position: report.position, rebuilt: true });
+        }
+        let mut outcome = CatchUp { position: self.position, ..CatchUp::default() };
+        loop {
+            let consumed = self.step().await?;
+            if consumed == 0 {
+                break;
+            }
+            outcome.changes += consumed;
+            outcome.commits += 1;
+        }
+        outcome.position = self.position;
+        Ok(outcome)
+    }
+
+    /// Follows the change log until `shutdown` resolves: catch up, sleep `poll`, repeat.
+    /// Store or index failures are logged and retried on the next tick.
+    pub async fn follow(mut self, poll: Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.catch_up().await {
+                Ok(outcome) if outcome.changes > 0 || outcome.rebuilt => {
+                    tracing::debug!(changes = outcome.changes, position = outcome.position, "index caught up");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, position = self.position, "index catch-up failed; retrying"),
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// Builds a fresh index from the store in a new generation and makes it live (see
+    /// [`rebuild_index`]), then follows from the rebuilt position.
+    pub async fn rebuild(&mut self) -> Result<RebuildReport> {
+        let report = rebuild_index(&self.index, Arc::clone(&self.store), self.batch).await?;
+        let live = self.index.live();
+        self.writer = Writer::new(&live, 1, FOLLOWER_MEMORY)?;
+        self.writer_generation = live.name.clone();
+        self.position = report.position;
+        Ok(report)
+    }
+
+    /// Switches to the generation another process (`chorus reindex`) made live.
+    fn adopt_new_generation(&mut self) -> Result<()> {
+        self.index.reload()?;
+        let live = self.index.live();
+        if live.name == self.writer_generation {
+            return Ok(());
+        }
+        self.writer = Writer::new(&live, 1, FOLLOWER_MEMORY)?;
+        self.writer_generation = live.name.clone();
+        self.position = live.position()?;
+        tracing::info!(generation = %live.name, position = self.position, "index generation changed; following it");
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for IndexProjection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexProjection")
+            .field("generation", &self.writer_generation)
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a fresh index from the store in a new generation and makes it live, without
+/// touching the live generation's writer: `chorus reindex` calls this from its own
+/// process while `chorus serve` keeps following (its projection adopts the new
+/// generation on its next tick). Searches keep answering from the old generation until
+/// the switch; on failure the old generation stays live and the half-built one is removed.
+pub async fn rebuild_index(index: &SearchIndex, store: Arc<dyn Store>, batch: u32) -> Result<RebuildReport> {
+    let started = Instant::now();
+    let root = index.root().to_path_buf();
+    let next = Generation::create(&root)?;
+    let dir = next.dir.clone();
+    let mut report = match build_and_replay(&store, &next, batch.max(1)).await {
+        Ok(report) => report,
+        Err(error) => {
+            drop(next);
+            if let Err(cleanup) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(error = %cleanup, dir = %dir.display(), "could not remove a failed rebuild");
+            }
+            return Err(error);
+        }
+    };
+    next.reader.reload()?;
+    generation::write_current(&root, &next.name)?;
+    let name = next.name.clone();
+    index.swap(next);
+    generation::remove_others(&root, &name);
+    report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::info!(items = report.items, position = report.position, elapsed_ms = report.elapsed_ms, "index rebuilt");
+    Ok(report)
+}
+
+/// Scans the store into `next`, replays the changes made meanwhile, commits, and
+/// releases the writer (so another process may open it as soon as it is live).
+async fn build_and_replay(store: &Arc<dyn Store>, next: &Generation, batch: u32) -> Result<RebuildReport> {
+    generation::mark_building(&next.dir)?;
+    let (mut writer, mut report) = build_into(store, next).await?;
+    loop {
+        let fields = writer.fields();
+        let Some((ops, last)) = changes_to_ops(store, &fields, report.position, batch).await? else {
+            break;
+        };
+        report.replayed += u64::try_from(last - report.position).unwrap_or(0);
+        writer.apply(ops).await?;
+        report.position = last;
+    }
+    writer.commit(report.position).await?;
+    writer.finish().await?;
+    generation::clear_building(&next.dir)?;
+    Ok(report)
+}
+
+/// Scans accounts and live items into `next` as of the position read first.
+async fn build_into(store: &Arc<dyn Store>, next: &Generation) -> Result<(Writer, RebuildReport)> {
+    // Read the position BEFORE scanning: anything newer is replayed afterwards, and
+    // replaying an item already scanned in its newer state is harmless (delete + add).
+    let position = store.last_change().await?;
+    let mut writer = Writer::new(next, REBUILD_THREADS, REBUILD_MEMORY)?;
+    let fields = writer.fields();
+    let mut accounts = std::collections::HashMap::new();
+    let mut page = IdPage::first(REBUILD_PAGE);
+    loop {
+        let batch = store.accounts(page).await?;
+        let Some(last) = batch.last() else { break };
+        page.after_id = last.id;
+        accounts.extend(batch.into_iter().map(|account| (account.id, account)));
+    }
+    let mut report = RebuildReport { items: 0, accounts: accounts.len() as u64, replayed: 0, position, elapsed_ms: 0 };
+    let filter = ItemFilter { connector: None, include_deleted: false };
+    let mut page = IdPage::first(REBUILD_PAGE);
+    loop {
+        let items = store.items(&filter, page).await?;
+        let Some(last) = items.last() else { break };
+        page.after_id = last.id;
+        let documents: Vec<_> = items
+            .iter()
+            .filter(|item| item.deleted_at.is_none())
+            .map(|item| item_document(&fields, item, item.account_id.and_then(|id| accounts.get(&id))))
+            .collect();
+        report.items += documents.len() as u64;
+        writer.add(documents).await?;
+    }
+    Ok((writer, report))
+}

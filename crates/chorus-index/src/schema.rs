@@ -1,0 +1,185 @@
+//! The tantivy schema of an item document, its tokenizer, and item → document mapping.
+//!
+//! One document per live item, keyed by `item_id` (the store's id): an update is
+//! delete-term(item_id) + add, so at most one document per item is ever visible after a
+//! commit. Account attributes (name, ARR, segment, lifecycle stage) are denormalized
+//! into the item's document; they are refreshed whenever the account changes.
+//! `SCHEMA_VERSION` is written into every commit payload; an index built with another
+//! version is refused and must be rebuilt.
+
+use chorus_core::{Account, Item};
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
+    FAST, INDEXED, STORED, STRING,
+};
+use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
+use tantivy::{DateTime, Index, TantivyDocument};
+
+/// Bumped whenever the schema or the tokenizer changes; a mismatch forces a rebuild.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The name under which [`analyzer`] is registered on every index.
+pub const TOKENIZER: &str = "chorus";
+
+/// Tokens longer than this many bytes are dropped (hashes, base64 blobs).
+pub const MAX_TOKEN_LEN: usize = 40;
+
+/// The text analyzer for titles, bodies, comments and query words alike: split on
+/// anything that is not a letter or digit, drop tokens over [`MAX_TOKEN_LEN`] bytes,
+/// lowercase, fold accents to ASCII. No stemming (see docs/decisions/0004).
+pub fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_LEN))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// The text fields a query word searches, and their boosts.
+pub const TEXT_FIELDS: [(&str, f32); 3] = [("title", 2.0), ("body", 1.0), ("comments", 1.0)];
+
+/// The keyword fields over which facets are counted, in answer order.
+pub const FACET_FIELDS: [&str; 5] = ["source", "kind", "status", "segment", "lifecycle_stage"];
+
+/// Handles to every field of the schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields {
+    pub item_id: Field,
+    pub title: Field,
+    pub body: Field,
+    pub comments: Field,
+    pub kind: Field,
+    pub source: Field,
+    pub status: Field,
+    pub connector: Field,
+    pub segment: Field,
+    pub lifecycle_stage: Field,
+    pub account_id: Field,
+    pub account_arr: Field,
+    pub account_name: Field,
+    pub request_ids: Field,
+    pub has_request: Field,
+    pub created_at: Field,
+    pub updated_at: Field,
+    pub url: Field,
+}
+
+impl Fields {
+    /// The schema and its field handles.
+    pub fn build() -> (Schema, Fields) {
+        let mut builder = Schema::builder();
+        let text = TextOptions::default().set_stored().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        let keyword = STRING | FAST | STORED;
+        let id = NumericOptions::default().set_indexed().set_fast().set_stored();
+        let date =
+            DateOptions::default().set_indexed().set_fast().set_stored().set_precision(DateTimePrecision::Seconds);
+        let fields = Fields {
+            item_id: builder.add_i64_field("item_id", id.clone()),
+            title: builder.add_text_field("title", text.clone()),
+            body: builder.add_text_field("body", text.clone()),
+            comments: builder.add_text_field("comments", text),
+            kind: builder.add_text_field("kind", keyword.clone()),
+            source: builder.add_text_field("source", keyword.clone()),
+            status: builder.add_text_field("status", keyword.clone()),
+            connector: builder.add_text_field("connector", keyword.clone()),
+            segment: builder.add_text_field("segment", keyword.clone()),
+            lifecycle_stage: builder.add_text_field("lifecycle_stage", keyword),
+            account_id: builder.add_i64_field("account_id", id),
+            account_arr: builder.add_i64_field("account_arr", FAST | STORED),
+            account_name: builder.add_text_field("account_name", STORED),
+            request_ids: builder.add_i64_field("request_ids", INDEXED | STORED),
+            has_request: builder.add_bool_field("has_request", INDEXED | FAST),
+            created_at: builder.add_date_field("created_at", date.clone()),
+            updated_at: builder.add_date_field("updated_at", date),
+            url: builder.add_text_field("url", STORED),
+        };
+        (builder.build(), fields)
+    }
+
+    /// The handles of an opened index, checked against the expected schema.
+    pub fn of(index: &Index) -> Result<Fields, String> {
+        let (expected, fields) = Fields::build();
+        if index.schema() != expected {
+            return Err("schema differs from this version's".to_owned());
+        }
+        Ok(fields)
+    }
+
+    /// The text field a query prefix names (`title:`), if it is one.
+    pub fn text_field(&self, name: &str) -> Option<Field> {
+        match name {
+            "title" => Some(self.title),
+            "body" => Some(self.body),
+            "comments" => Some(self.comments),
+            _ => None,
+        }
+    }
+}
+
+/// Registers the Chorus analyzer on an index (needed after every open).
+pub fn register_tokenizer(index: &Index) {
+    index.tokenizers().register(TOKENIZER, analyzer());
+}
+
+/// Status values are free text in the sources; they are indexed trimmed and lowercased
+/// so that `--status open` matches "Open".
+pub fn normalize_status(status: &str) -> String {
+    status.trim().to_lowercase()
+}
+
+/// The document for a live item and its account (if linked and known).
+pub fn item_document(fields: &Fields, item: &Item, account: Option<&Account>) -> TantivyDocument {
+    debug_assert!(item.deleted_at.is_none(), "tombstones are never indexed");
+    let mut doc = TantivyDocument::default();
+    doc.add_i64(fields.item_id, item.id);
+    doc.add_text(fields.title, &item.title);
+    doc.add_text(fields.body, &item.body);
+    for comment in &item.comments {
+        doc.add_text(fields.comments, &comment.body);
+    }
+    doc.add_text(fields.kind, item.kind.as_str());
+    doc.add_text(fields.source, item.source.as_str());
+    doc.add_text(fields.status, normalize_status(&item.status));
+    doc.add_text(fields.connector, &item.connector);
+    for request_id in &item.request_ids {
+        doc.add_i64(fields.request_ids, *request_id);
+    }
+    doc.add_bool(fields.has_request, !item.request_ids.is_empty());
+    doc.add_date(fields.created_at, to_tantivy_date(item.created_at));
+    doc.add_date(fields.updated_at, to_tantivy_date(item.updated_at));
+    if let Some(url) = &item.url {
+        doc.add_text(fields.url, url);
+    }
+    let Some(account_id) = item.account_id else {
+        return doc;
+    };
+    doc.add_i64(fields.account_id, account_id);
+    let account = account.filter(|account| account.id == account_id);
+    doc.add_i64(fields.account_arr, account.map_or(0, |account| account.arr_minor.max(0)));
+    let Some(account) = account else {
+        return doc;
+    };
+    doc.add_text(fields.account_name, &account.name);
+    if let Some(segment) = &account.segment {
+        doc.add_text(fields.segment, segment);
+    }
+    if let Some(stage) = account.lifecycle_stage {
+        doc.add_text(fields.lifecycle_stage, stage.as_str());
+    }
+    doc
+}
+
+/// A UTC timestamp as tantivy stores it (microsecond resolution).
+pub fn to_tantivy_date(at: chrono::DateTime<chrono::Utc>) -> DateTime {
+    DateTime::from_timestamp_micros(at.timestamp_micros())
+}
+
+/// A tantivy timestamp back as UTC (the epoch when out of range, which cannot happen for
+/// values written by [`to_tantivy_date`]).
+pub fn from_tantivy_date(at: DateTime) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(at.into_timestamp_micros()).unwrap_or_default()
+}

@@ -1,0 +1,178 @@
+//! Running a search: parse and build the query (guarded), collect the ranked page and the
+//! aggregates in one pass, then load the page's stored fields and snippets.
+//!
+//! Invariant: nothing the user typed can panic or hang the caller — the query is parsed
+//! by our bounded parser, and both query building and execution run under
+//! `catch_unwind`, so even an unforeseen tantivy panic becomes an error, not a crash.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use tantivy::collector::TopDocs;
+use tantivy::query::Query;
+use tantivy::schema::{Field, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Searcher, TantivyDocument};
+
+use crate::answer::{Hit, SearchAnswer, Snippet};
+use crate::collector::{AggregateCollector, Aggregates, RankKey, Ranker};
+use crate::error::{IndexError, QueryError, Result};
+use crate::generation::Generation;
+use crate::index::SearchIndex;
+use crate::query;
+use crate::request::{build_query, SearchRequest};
+use crate::schema::{from_tantivy_date, Fields};
+
+/// Longest snippet, in characters.
+pub const SNIPPET_CHARS: usize = 180;
+
+impl SearchIndex {
+    /// The full answer: total, reach and facets over all matches, plus one page of hits.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchAnswer> {
+        let live = self.live();
+        let query = compile(request, &live.fields)?;
+        let searcher = live.reader.searcher();
+        let collector = (top_docs(request), AggregateCollector);
+        let (ranked, aggregates) = guarded(|| searcher.search(&*query, &collector))?;
+        let Aggregates { total, reach, facets } = aggregates;
+        let hits = load_hits(&live, &searcher, &*query, ranked)?;
+        Ok(SearchAnswer { total, reach, facets, hits })
+    }
+
+    /// One page of hits only (no total, reach or facets): the cheapest search.
+    pub fn top_hits(&self, request: &SearchRequest) -> Result<Vec<Hit>> {
+        let live = self.live();
+        let query = compile(request, &live.fields)?;
+        let searcher = live.reader.searcher();
+        let ranked = guarded(|| searcher.search(&*query, &top_docs(request)))?;
+        load_hits(&live, &searcher, &*query, ranked)
+    }
+
+    /// Checks a request without running it (for a 400 before any work).
+    pub fn validate(&self, request: &SearchRequest) -> Result<()> {
+        compile(request, &self.live().fields)?;
+        Ok(())
+    }
+}
+
+fn top_docs(request: &SearchRequest) -> impl tantivy::collector::Collector<Fruit = Vec<(RankKey, DocAddress)>> {
+    TopDocs::with_limit(request.limit).and_offset(request.offset).tweak_score(Ranker { sort: request.sort })
+}
+
+/// Parses the query text and builds the tantivy query, with the last-resort panic guard.
+fn compile(request: &SearchRequest, fields: &Fields) -> Result<Box<dyn Query>, QueryError> {
+    request.validate_page()?;
+    let built = catch_unwind(AssertUnwindSafe(|| {
+        let ast = query::parse(&request.query)?;
+        build_query(&ast, &request.filters, fields)
+    }));
+    match built {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::error!(query_len = request.query.len(), "query parser panicked");
+            Err(QueryError::Internal)
+        }
+    }
+}
+
+/// Runs tantivy work, turning a panic into an error.
+fn guarded<T>(work: impl FnOnce() -> tantivy::Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(result) => Ok(result?),
+        Err(_) => {
+            tracing::error!("search execution panicked");
+            Err(IndexError::Task("search execution failed unexpectedly".into()))
+        }
+    }
+}
+
+fn load_hits(
+    live: &Generation,
+    searcher: &Searcher,
+    query: &dyn Query,
+    ranked: Vec<(RankKey, DocAddress)>,
+) -> Result<Vec<Hit>> {
+    if ranked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fields = &live.fields;
+    let snippets = Snippets::new(searcher, query, fields)?;
+    let mut hits = Vec::with_capacity(ranked.len());
+    for ((rank, score), address) in ranked {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        hits.push(hit(fields, &doc, rank, score, &snippets));
+    }
+    Ok(hits)
+}
+
+fn text(doc: &TantivyDocument, field: Field) -> Option<String> {
+    doc.get_first(field).and_then(|value| value.as_str().map(str::to_owned))
+}
+
+fn hit(fields: &Fields, doc: &TantivyDocument, rank: f64, score: f32, snippets: &Snippets) -> Hit {
+    let int = |field| doc.get_first(field).and_then(|value| value.as_i64());
+    let updated_at = doc.get_first(fields.updated_at).and_then(|value| value.as_datetime());
+    Hit {
+        item_id: int(fields.item_id).unwrap_or_default(),
+        score,
+        rank,
+        title: text(doc, fields.title).unwrap_or_default(),
+        snippet: snippets.best(doc),
+        account_id: int(fields.account_id),
+        account_name: text(doc, fields.account_name),
+        arr_minor: int(fields.account_arr).unwrap_or(0),
+        kind: text(doc, fields.kind).unwrap_or_default(),
+        source: text(doc, fields.source).unwrap_or_default(),
+        status: text(doc, fields.status).unwrap_or_default(),
+        url: text(doc, fields.url),
+        updated_at: updated_at.map(from_tantivy_date).unwrap_or_default(),
+    }
+}
+
+/// Snippet generators for the body and the comments; the first with a match wins,
+/// else the start of the body.
+struct Snippets {
+    body: SnippetGenerator,
+    comments: SnippetGenerator,
+    body_field: Field,
+}
+
+impl Snippets {
+    fn new(searcher: &Searcher, query: &dyn Query, fields: &Fields) -> Result<Snippets> {
+        let mut body = SnippetGenerator::create(searcher, query, fields.body)?;
+        body.set_max_num_chars(SNIPPET_CHARS);
+        let mut comments = SnippetGenerator::create(searcher, query, fields.comments)?;
+        comments.set_max_num_chars(SNIPPET_CHARS);
+        Ok(Snippets { body, comments, body_field: fields.body })
+    }
+
+    fn best(&self, doc: &TantivyDocument) -> Snippet {
+        for generator in [&self.body, &self.comments] {
+            let snippet = generator.snippet_from_doc(doc);
+            if !snippet.highlighted().is_empty() {
+                return Snippet {
+                    text: snippet.fragment().to_owned(),
+                    highlights: snippet.highlighted().iter().map(|range| [range.start, range.end]).collect(),
+                    html: snippet.to_html(),
+                };
+            }
+        }
+        let body = text(doc, self.body_field).unwrap_or_default();
+        let lead: String = body.chars().take(SNIPPET_CHARS).collect();
+        Snippet { html: escape_html(&lead), text: lead, highlights: Vec::new() }
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}

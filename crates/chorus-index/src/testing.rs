@@ -1,0 +1,375 @@
+//! Test support: an in-memory `Store` with a real change log, and a small fixed corpus
+//! whose search results are known exactly.
+//!
+//! Invariant: every mutation appends one change-log entry, like the real backends, and
+//! every `changes_since` call is recorded so tests can prove where a restart resumed.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chorus_core::{Account, Comment, Contact, Item, Kind, LifecycleStage, Person, Request, Source};
+use chorus_store::{
+    AccountImport, Backend, Change, ChangeEntity, Counts, Holder, IdPage, ItemFilter, NewRequest, PageCommit,
+    PageOutcome, RunClaim, RunOutcome, Store, StoreError, StoredCursor, SyncRun,
+};
+use chrono::{DateTime, TimeZone, Utc};
+
+#[derive(Default)]
+struct State {
+    items: BTreeMap<i64, Item>,
+    accounts: BTreeMap<i64, Account>,
+    changes: Vec<Change>,
+    reads_after: Vec<i64>,
+}
+
+/// An in-memory store: items, accounts and the change log, nothing else.
+#[derive(Default)]
+pub struct MemStore {
+    state: Mutex<State>,
+}
+
+type StoreResult<T> = chorus_store::Result<T>;
+
+fn unsupported<T>() -> StoreResult<T> {
+    Err(StoreError::Config("not supported by the in-memory test store".into()))
+}
+
+impl MemStore {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn log(state: &mut State, entity: ChangeEntity, entity_id: i64, deleted: bool) {
+        let seq = state.changes.len() as i64 + 1;
+        state.changes.push(Change { seq, entity, entity_id, deleted });
+    }
+
+    pub fn put_account(&self, account: Account) {
+        let mut state = self.state();
+        let id = account.id;
+        state.accounts.insert(id, account);
+        Self::log(&mut state, ChangeEntity::Account, id, false);
+    }
+
+    pub fn put_item(&self, item: Item) {
+        let mut state = self.state();
+        let id = item.id;
+        let deleted = item.deleted_at.is_some();
+        state.items.insert(id, item);
+        Self::log(&mut state, ChangeEntity::Item, id, deleted);
+    }
+
+    /// Applies `change` to a stored item and logs it.
+    pub fn update_item(&self, id: i64, change: impl FnOnce(&mut Item)) {
+        let mut item = self.state().items.get(&id).cloned().expect("item exists in the test store");
+        change(&mut item);
+        self.put_item(item);
+    }
+
+    pub fn update_account(&self, id: i64, change: impl FnOnce(&mut Account)) {
+        let mut account = self.state().accounts.get(&id).cloned().expect("account exists in the test store");
+        change(&mut account);
+        self.put_account(account);
+    }
+
+    pub fn tombstone(&self, id: i64) {
+        self.update_item(id, |item| item.deleted_at = Some(at(2024, 4, 1)));
+    }
+
+    /// The `after` argument of every `changes_since` call so far, then forgets them.
+    pub fn take_reads(&self) -> Vec<i64> {
+        std::mem::take(&mut self.state().reads_after)
+    }
+}
+
+#[async_trait]
+impl Store for MemStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+    async fn claim_run(&self, _: &str, _: &Holder) -> StoreResult<Option<RunClaim>> {
+        unsupported()
+    }
+    async fn heartbeat(&self, _: &RunClaim) -> StoreResult<()> {
+        unsupported()
+    }
+    async fn finish_run(&self, _: &RunClaim, _: &RunOutcome) -> StoreResult<()> {
+        unsupported()
+    }
+    async fn cursor(&self, _: &str) -> StoreResult<StoredCursor> {
+        unsupported()
+    }
+    async fn reset_cursor(&self, _: &RunClaim) -> StoreResult<StoredCursor> {
+        unsupported()
+    }
+    async fn commit_page(&self, _: &RunClaim, _: &PageCommit) -> StoreResult<PageOutcome> {
+        unsupported()
+    }
+    async fn runs(&self, _: Option<&str>, _: u32) -> StoreResult<Vec<SyncRun>> {
+        unsupported()
+    }
+    async fn credential(&self, _: &str, _: &str) -> StoreResult<Option<String>> {
+        unsupported()
+    }
+    async fn swap_credential(&self, _: &str, _: &str, _: Option<&str>, _: &str) -> StoreResult<bool> {
+        unsupported()
+    }
+    async fn items(&self, filter: &ItemFilter, page: IdPage) -> StoreResult<Vec<Item>> {
+        let state = self.state();
+        Ok(state
+            .items
+            .range(page.after_id + 1..)
+            .map(|(_, item)| item)
+            .filter(|item| filter.include_deleted || item.deleted_at.is_none())
+            .take(page.limit as usize)
+            .cloned()
+            .collect())
+    }
+    async fn items_by_id(&self, ids: &[i64]) -> StoreResult<Vec<Item>> {
+        let state = self.state();
+        Ok(ids.iter().filter_map(|id| state.items.get(id).cloned()).collect())
+    }
+    async fn item_by_external_id(&self, _: &str, _: &str) -> StoreResult<Option<Item>> {
+        unsupported()
+    }
+    async fn item_ids_for_account(&self, account_id: i64) -> StoreResult<Vec<i64>> {
+        let state = self.state();
+        Ok(state
+            .items
+            .values()
+            .filter(|item| item.account_id == Some(account_id) && item.deleted_at.is_none())
+            .map(|item| item.id)
+            .collect())
+    }
+    async fn live_external_ids(&self, _: &str) -> StoreResult<Vec<String>> {
+        unsupported()
+    }
+    async fn accounts(&self, page: IdPage) -> StoreResult<Vec<Account>> {
+        let state = self.state();
+        Ok(state.accounts.range(page.after_id + 1..).take(page.limit as usize).map(|(_, a)| a.clone()).collect())
+    }
+    async fn accounts_by_id(&self, ids: &[i64]) -> StoreResult<Vec<Account>> {
+        let state = self.state();
+        Ok(ids.iter().filter_map(|id| state.accounts.get(id).cloned()).collect())
+    }
+    async fn contacts(&self, _: IdPage) -> StoreResult<Vec<Contact>> {
+        unsupported()
+    }
+    async fn requests(&self, _: IdPage) -> StoreResult<Vec<Request>> {
+        unsupported()
+    }
+    async fn counts(&self) -> StoreResult<Counts> {
+        unsupported()
+    }
+    async fn changes_since(&self, after: i64, limit: u32) -> StoreResult<Vec<Change>> {
+        let mut state = self.state();
+        state.reads_after.push(after);
+        Ok(state.changes.iter().filter(|change| change.seq > after).take(limit as usize).copied().collect())
+    }
+    async fn last_change(&self) -> StoreResult<i64> {
+        Ok(self.state().changes.last().map_or(0, |change| change.seq))
+    }
+    async fn import_accounts(&self, _: &[AccountImport]) -> StoreResult<Vec<i64>> {
+        unsupported()
+    }
+    async fn create_request(&self, _: &NewRequest) -> StoreResult<Request> {
+        unsupported()
+    }
+    async fn link_item_account(&self, _: i64, _: i64) -> StoreResult<()> {
+        unsupported()
+    }
+    async fn link_item_request(&self, _: i64, _: i64, _: chorus_core::LinkProvenance) -> StoreResult<()> {
+        unsupported()
+    }
+}
+
+pub fn at(year: i32, month: u32, day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(year, month, day, 12, 0, 0).single().expect("valid test date")
+}
+
+pub fn account(id: i64, name: &str, arr_dollars: i64, segment: Option<&str>, stage: Option<LifecycleStage>) -> Account {
+    Account {
+        id,
+        name: name.into(),
+        domains: vec![],
+        arr_minor: arr_dollars * 100,
+        currency: "USD".into(),
+        segment: segment.map(str::to_owned),
+        lifecycle_stage: stage,
+        csm_owner: None,
+        renewal_date: None,
+        parent_id: None,
+        external_ids: vec![],
+        created_at: at(2023, 1, 1),
+        updated_at: at(2023, 1, 1),
+    }
+}
+
+/// Fields of a fixture item, positionally: id, source, kind, title, body, status,
+/// account, requests, created, updated, comments.
+pub type Fixture = (
+    i64,
+    Source,
+    Kind,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<i64>,
+    &'static [i64],
+    (u32, u32),
+    (u32, u32),
+    &'static [&'static str],
+);
+
+pub fn item(fixture: Fixture) -> Item {
+    let (id, source, kind, title, body, status, account_id, requests, created, updated, comments) = fixture;
+    Item {
+        id,
+        connector: source.as_str().into(),
+        source,
+        external_id: format!("ext-{id}"),
+        key: None,
+        kind,
+        title: title.into(),
+        body: body.into(),
+        comments: comments
+            .iter()
+            .enumerate()
+            .map(|(n, text)| Comment {
+                external_id: format!("c-{id}-{n}"),
+                author: Person::default(),
+                body: (*text).into(),
+                public: true,
+                created_at: at(2024, updated.0, updated.1),
+            })
+            .collect(),
+        url: Some(format!("https://example.test/items/{id}")),
+        status: status.into(),
+        priority: None,
+        tags: vec![],
+        author_email: None,
+        author_name: None,
+        csat: None,
+        account_id,
+        request_ids: requests.to_vec(),
+        created_at: at(2024, created.0, created.1),
+        updated_at: at(2024, updated.0, updated.1),
+        deleted_at: None,
+        raw: serde_json::Value::Null,
+    }
+}
+
+/// ARR of the fixture accounts, in minor units.
+pub const ACME_ARR: i64 = 1_000_000 * 100;
+pub const GLOBEX_ARR: i64 = 50_000 * 100;
+pub const INITECH_ARR: i64 = 5_000 * 100;
+
+/// Four accounts and seven items; the expected answers are worked out in `tests.rs`.
+pub fn corpus() -> Arc<MemStore> {
+    use Kind::*;
+    use LifecycleStage::*;
+    use Source::*;
+    let store = MemStore::default();
+    store.put_account(account(1, "Acme", 1_000_000, Some("enterprise"), Some(Retention)));
+    store.put_account(account(2, "Globex", 50_000, Some("mid_market"), Some(Conversion)));
+    store.put_account(account(3, "Initech", 5_000, Some("smb"), Some(Acquisition)));
+    store.put_account(account(4, "Umbrella", 0, None, None));
+    let items: [Fixture; 7] = [
+        (
+            1,
+            Jira,
+            Bug,
+            "SSO login fails with SAML",
+            "Users cannot sign in through single sign-on after the upgrade.",
+            "Open",
+            Some(1),
+            &[10],
+            (1, 10),
+            (3, 1),
+            &[],
+        ),
+        (
+            2,
+            Zendesk,
+            SupportTicket,
+            "Cannot log in via SSO",
+            "Customer reports an SSO redirect loop on the login page.",
+            "Open",
+            Some(2),
+            &[],
+            (2, 1),
+            (2, 5),
+            &[],
+        ),
+        (
+            3,
+            Slack,
+            FeatureRequest,
+            "Export reports to CSV",
+            "We need a CSV export of the weekly reports.",
+            "new",
+            Some(1),
+            &[11],
+            (2, 10),
+            (2, 10),
+            &[],
+        ),
+        (
+            4,
+            Salesforce,
+            SalesBlocker,
+            "SSO required for enterprise deal",
+            "Deal blocked until SAML single sign-on ships.",
+            "Open",
+            Some(3),
+            &[10],
+            (3, 1),
+            (3, 2),
+            &[],
+        ),
+        (
+            5,
+            Zendesk,
+            SupportTicket,
+            "Password reset email never arrives",
+            "The reset email is missing; SSO is not used.",
+            "Solved",
+            Some(4),
+            &[],
+            (3, 5),
+            (3, 6),
+            &["Checked the mail logs: the spam filter dropped it"],
+        ),
+        (
+            6,
+            Jira,
+            Bug,
+            "Dashboard export crashes",
+            "Exporting the dashboard to PDF crashes the browser.",
+            "In Progress",
+            None,
+            &[],
+            (3, 10),
+            (3, 10),
+            &["Also happens with CSV export in Safari"],
+        ),
+        (
+            7,
+            Slack,
+            FeatureRequest,
+            "Dark mode",
+            "Please add a dark mode to the app.",
+            "new",
+            Some(2),
+            &[],
+            (1, 5),
+            (1, 5),
+            &[],
+        ),
+    ];
+    for fixture in items {
+        store.put_item(item(fixture));
+    }
+    Arc::new(store)
+}

@@ -1,0 +1,186 @@
+//! The single owner of an `IndexWriter`, and the change-applying steps shared by the
+//! follower and the rebuild.
+//!
+//! tantivy's writer blocks (indexing back-pressure, commit fsyncs), so every writer call
+//! runs on tokio's blocking pool with the writer moved there and back. Invariant: a
+//! commit always carries the payload of the change-log position whose effects it holds,
+//! and the position only advances through such a commit.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chorus_core::{Account, Item};
+use chorus_store::{ChangeEntity, Store};
+use tantivy::{IndexWriter, TantivyDocument, Term};
+
+use crate::error::{IndexError, Result};
+use crate::generation::{Generation, Payload};
+use crate::schema::{item_document, Fields};
+
+/// Items fetched from the store per call.
+pub const FETCH_CHUNK: usize = 1_000;
+
+/// Writer memory for the follower (small: it applies batches of changes).
+pub const FOLLOWER_MEMORY: usize = 64 << 20;
+/// Writer memory and threads for a rebuild (bulk indexing).
+pub const REBUILD_MEMORY: usize = 512 << 20;
+pub const REBUILD_THREADS: usize = 2;
+
+/// One index operation: remove the item's document, then add its new one if live.
+pub struct Op {
+    pub item_id: i64,
+    pub document: Option<TantivyDocument>,
+}
+
+/// An `IndexWriter` that runs on the blocking pool.
+pub struct Writer {
+    inner: Option<IndexWriter>,
+    fields: Fields,
+}
+
+impl Writer {
+    pub fn new(generation: &Generation, threads: usize, memory: usize) -> Result<Writer> {
+        let inner = generation.index.writer_with_num_threads(threads, memory)?;
+        Ok(Writer { inner: Some(inner), fields: generation.fields })
+    }
+
+    pub fn fields(&self) -> Fields {
+        self.fields
+    }
+
+    async fn run<R: Send + 'static>(
+        &mut self,
+        work: impl FnOnce(&mut IndexWriter) -> tantivy::Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let mut writer =
+            self.inner.take().ok_or_else(|| IndexError::Task("index writer lost by an earlier failure".into()))?;
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = work(&mut writer);
+            (writer, result)
+        })
+        .await;
+        match joined {
+            Ok((writer, result)) => {
+                self.inner = Some(writer);
+                Ok(result?)
+            }
+            Err(error) => Err(IndexError::Task(format!("index writer task: {error}"))),
+        }
+    }
+
+    /// Applies operations (delete-term + add each), without committing.
+    pub async fn apply(&mut self, ops: Vec<Op>) -> Result<()> {
+        let item_id = self.fields.item_id;
+        self.run(move |writer| {
+            for op in ops {
+                writer.delete_term(Term::from_field_i64(item_id, op.item_id));
+                if let Some(document) = op.document {
+                    writer.add_document(document)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Adds documents known to be new (a rebuild into an empty index: no deletes).
+    pub async fn add(&mut self, documents: Vec<TantivyDocument>) -> Result<()> {
+        self.run(move |writer| {
+            for document in documents {
+                writer.add_document(document)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Commits everything applied so far, recording `position` in the payload.
+    pub async fn commit(&mut self, position: i64) -> Result<()> {
+        let payload = Payload::at(position).to_json();
+        self.run(move |writer| {
+            let mut prepared = writer.prepare_commit()?;
+            prepared.set_payload(&payload);
+            prepared.commit().map(drop)
+        })
+        .await
+    }
+
+    /// Waits for background merges and releases the writer (and its directory lock).
+    pub async fn finish(mut self) -> Result<()> {
+        let Some(writer) = self.inner.take() else { return Ok(()) };
+        tokio::task::spawn_blocking(move || writer.wait_merging_threads())
+            .await
+            .map_err(|error| IndexError::Task(format!("index merge task: {error}")))??;
+        Ok(())
+    }
+}
+
+/// Reads one batch of changes after `after` and turns them into index operations.
+/// Returns `None` when the log holds nothing newer, else the operations and the `seq` of
+/// the last change read.
+pub async fn changes_to_ops(
+    store: &Arc<dyn Store>,
+    fields: &Fields,
+    after: i64,
+    limit: u32,
+) -> Result<Option<(Vec<Op>, i64)>> {
+    let changes = store.changes_since(after, limit).await?;
+    let Some(last) = changes.last().map(|change| change.seq) else {
+        return Ok(None);
+    };
+    let mut item_ids = BTreeSet::new();
+    let mut account_ids = BTreeSet::new();
+    for change in &changes {
+        match change.entity {
+            ChangeEntity::Item => {
+                item_ids.insert(change.entity_id);
+            }
+            ChangeEntity::Account => {
+                account_ids.insert(change.entity_id);
+            }
+            // Nothing from contacts or requests is denormalized into item documents;
+            // links to requests are item changes.
+            ChangeEntity::Contact | ChangeEntity::Request => {}
+        }
+    }
+    for account_id in account_ids {
+        // The account's name, ARR, segment or stage changed: re-index its items.
+        item_ids.extend(store.item_ids_for_account(account_id).await?);
+    }
+    let ids: Vec<i64> = item_ids.into_iter().collect();
+    let ops = ops_for_items(store, fields, &ids).await?;
+    Ok(Some((ops, last)))
+}
+
+/// Delete + re-add operations for these items as the store has them now.
+pub async fn ops_for_items(store: &Arc<dyn Store>, fields: &Fields, ids: &[i64]) -> Result<Vec<Op>> {
+    let mut ops = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(FETCH_CHUNK) {
+        let items = store.items_by_id(chunk).await?;
+        let accounts = accounts_of(store, &items).await?;
+        let mut found: HashMap<i64, Item> = items.into_iter().map(|item| (item.id, item)).collect();
+        for &item_id in chunk {
+            let document = match found.remove(&item_id) {
+                Some(item) if item.deleted_at.is_none() => {
+                    let account = item.account_id.and_then(|id| accounts.get(&id));
+                    Some(item_document(fields, &item, account))
+                }
+                // Tombstoned or gone: the document only leaves the index.
+                _ => None,
+            };
+            ops.push(Op { item_id, document });
+        }
+    }
+    Ok(ops)
+}
+
+/// The accounts these items are linked to, by id.
+pub async fn accounts_of(store: &Arc<dyn Store>, items: &[Item]) -> Result<HashMap<i64, Account>> {
+    let ids: BTreeSet<i64> = items.iter().filter_map(|item| item.account_id).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<i64> = ids.into_iter().collect();
+    let accounts = store.accounts_by_id(&ids).await?;
+    Ok(accounts.into_iter().map(|account| (account.id, account)).collect())
+}

@@ -1,0 +1,470 @@
+//! `JiraSim`: Jira Cloud's REST API v3 as the Jira connector meets it, traps included.
+//!
+//! Serves `POST`/`GET /rest/api/3/search/jql` (a JQL subset, `nextPageToken` keyset
+//! paging, `fields` honoured and only `id` returned when none are named, comments
+//! embedded up to a limit with the true `total`), `/rest/api/3/search` answering
+//! `410 Gone` (and counting the call), `/rest/api/3/myself` with a non-UTC
+//! `timeZone`, and `/rest/api/3/issue/{key}/comment`. Timestamps render with the
+//! user's offset and JQL dates are read in the user's zone at minute granularity
+//! (`zone`). Auth is open, Basic (email + API token), or OAuth 3LO: a
+//! `TokenAuthority` with rotating refresh tokens, `accessible-resources`, and the API
+//! under `/ex/jira/{cloud_id}`. Invariant: every mutation stamps `updated` with the
+//! clock's "now", deleted issues vanish from every endpoint, and `truth()` is exactly
+//! the set of issues a correct sync ends up with.
+
+mod data;
+pub mod jql;
+mod render;
+pub mod zone;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::clock::SimClock;
+use crate::token::{basic_challenge, check_basic, TokenAuthority};
+
+pub use self::zone::SimZone;
+
+/// The custom field that holds JSM organizations.
+pub const ORGANIZATIONS_FIELD: &str = "customfield_10002";
+/// Comments embedded in a search result before the page is cut (the true total stays).
+pub const DEFAULT_EMBEDDED_COMMENTS: usize = 5;
+
+/// A person as Jira shows them; `email` is `None` when their privacy setting hides it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimUser {
+    pub account_id: String,
+    pub display_name: String,
+    pub email: Option<String>,
+}
+
+/// A JSM customer organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimOrg {
+    pub id: u64,
+    pub name: String,
+}
+
+/// A comment; `public` is `jsdPublic`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimComment {
+    pub id: u64,
+    pub author: SimUser,
+    pub body: Value,
+    pub public: bool,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+/// An issue as the simulator stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimIssue {
+    pub id: u64,
+    pub project: String,
+    pub number: u64,
+    pub issue_type: String,
+    pub status: String,
+    /// `new`, `indeterminate` or `done`.
+    pub status_category: String,
+    pub priority: String,
+    pub labels: Vec<String>,
+    pub summary: String,
+    /// ADF.
+    pub description: Value,
+    pub reporter: SimUser,
+    pub organizations: Vec<SimOrg>,
+    pub comments: Vec<SimComment>,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+impl SimIssue {
+    pub fn key(&self) -> String {
+        format!("{}-{}", self.project, self.number)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Access {
+    Open,
+    Basic { email: String, token: String },
+    Bearer { authority: TokenAuthority, cloud_id: String },
+}
+
+#[derive(Debug)]
+struct JiraState {
+    issues: BTreeMap<u64, SimIssue>,
+    next_id: u64,
+    rng: StdRng,
+    zone: SimZone,
+    site: String,
+    embedded_comments: usize,
+    retired_search_calls: u64,
+    searches: Vec<String>,
+}
+
+/// The Jira simulator: data, mutations and the router. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct JiraSim {
+    inner: Arc<Mutex<JiraState>>,
+    clock: SimClock,
+    auth: Access,
+}
+
+/// A JSON error answer, shaped like Jira's (`errorMessages`, `errors`).
+type ApiError = (StatusCode, Value);
+
+fn api_error(status: StatusCode, message: impl Into<String>) -> ApiError {
+    (status, json!({"errorMessages": [message.into()], "errors": {}}))
+}
+
+impl JiraSim {
+    /// `n` seeded issues on the system clock, open (no auth), user in Los Angeles.
+    pub fn seeded(seed: u64, n: u64) -> Self {
+        Self::seeded_with_clock(seed, n, SimClock::system())
+    }
+
+    /// `n` issues from `seed`, all updated within the 60 days before `clock.now()`.
+    pub fn seeded_with_clock(seed: u64, n: u64, clock: SimClock) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let issues = data::issues(&mut rng, n, clock.now() - chrono::TimeDelta::hours(1));
+        let next_id = 10_000 + n;
+        let state = JiraState {
+            issues: issues.into_iter().map(|i| (i.id, i)).collect(),
+            next_id,
+            rng,
+            zone: SimZone::LosAngeles,
+            site: "https://acme-sim.atlassian.net".to_owned(),
+            embedded_comments: DEFAULT_EMBEDDED_COMMENTS,
+            retired_search_calls: 0,
+            searches: Vec::new(),
+        };
+        Self { inner: Arc::new(Mutex::new(state)), clock, auth: Access::Open }
+    }
+
+    /// Requires HTTP Basic `email:token` on every route.
+    pub fn with_basic(mut self, email: &str, token: &str) -> Self {
+        self.auth = Access::Basic { email: email.to_owned(), token: token.to_owned() };
+        self
+    }
+
+    /// OAuth 3LO: bearer tokens from `authority`, API under `/ex/jira/{cloud_id}`,
+    /// `accessible-resources`, and the authority's `/oauth/token`.
+    pub fn with_oauth(mut self, authority: TokenAuthority, cloud_id: &str) -> Self {
+        self.auth = Access::Bearer { authority, cloud_id: cloud_id.to_owned() };
+        self
+    }
+
+    fn lock(&self) -> MutexGuard<'_, JiraState> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The clock that stamps mutations; fix it to land an edit on a cursor minute.
+    pub fn clock(&self) -> &SimClock {
+        &self.clock
+    }
+
+    /// The calling user's zone (default America/Los_Angeles).
+    pub fn set_zone(&self, zone: SimZone) {
+        self.lock().zone = zone;
+    }
+
+    pub fn zone(&self) -> SimZone {
+        self.lock().zone
+    }
+
+    /// The site URL used in `self` links and `accessible-resources` (set it to the
+    /// server's URL once it is bound, when a connector matches it).
+    pub fn set_site(&self, site: &str) {
+        self.lock().site = site.trim_end_matches('/').to_owned();
+    }
+
+    /// How many comments a search result embeds before truncating the page.
+    pub fn set_embedded_comments(&self, limit: usize) {
+        self.lock().embedded_comments = limit;
+    }
+
+    /// Calls to the retired `/rest/api/3/search` (should be zero).
+    pub fn retired_search_calls(&self) -> u64 {
+        self.lock().retired_search_calls
+    }
+
+    /// Every JQL searched so far, in order.
+    pub fn searches(&self) -> Vec<String> {
+        self.lock().searches.clone()
+    }
+
+    /// Edits an issue by key and stamps it now; `None` if there is no such issue.
+    pub fn edit(&self, key: &str, change: impl FnOnce(&mut SimIssue)) -> Option<SimIssue> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let issue = state.issues.values_mut().find(|i| i.key() == key)?;
+        let (id, project, number) = (issue.id, issue.project.clone(), issue.number);
+        change(issue);
+        (issue.id, issue.project, issue.number) = (id, project, number);
+        issue.updated = now;
+        Some(issue.clone())
+    }
+
+    /// Adds a comment (stamped now, like the issue); `None` if there is no such issue.
+    pub fn add_comment(&self, key: &str, author: SimUser, text: &str, public: bool) -> Option<SimComment> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let issue = state.issues.values_mut().find(|i| i.key() == key)?;
+        let id = issue.id * 100 + issue.comments.len() as u64 + 50;
+        let body = json!({"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]});
+        let comment = SimComment { id, author, body, public, created: now, updated: now };
+        issue.comments.push(comment.clone());
+        issue.updated = now;
+        Some(comment)
+    }
+
+    /// Deletes an issue for good (Jira keeps no tombstone); `false` if none.
+    pub fn delete(&self, key: &str) -> bool {
+        let mut state = self.lock();
+        let id = state.issues.values().find(|i| i.key() == key).map(|i| i.id);
+        id.and_then(|id| state.issues.remove(&id)).is_some()
+    }
+
+    /// Adds a generated issue to `project` (then `fill` adjusts it), created and updated now.
+    pub fn add(&self, project: &str, fill: impl FnOnce(&mut SimIssue)) -> SimIssue {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let id = state.next_id;
+        state.next_id += 1;
+        let number = state.issues.values().filter(|i| i.project == project).map(|i| i.number).max().unwrap_or(0) + 1;
+        let mut issue = data::issue(&mut state.rng, id, project, number, now);
+        fill(&mut issue);
+        (issue.id, issue.project, issue.number) = (id, project.to_owned(), number);
+        (issue.created, issue.updated) = (now, now);
+        state.issues.insert(id, issue.clone());
+        issue
+    }
+
+    /// One issue by key.
+    pub fn issue(&self, key: &str) -> Option<SimIssue> {
+        self.lock().issues.values().find(|i| i.key() == key).cloned()
+    }
+
+    /// The live issues by id: what a synced store must equal.
+    pub fn truth(&self) -> Vec<SimIssue> {
+        self.lock().issues.values().cloned().collect()
+    }
+
+    /// The API user (`/myself`).
+    pub fn myself(&self) -> Value {
+        let state = self.lock();
+        let agent = data::agents().into_iter().next();
+        let mut user = agent.map(|a| render::user(&a, &state.site, state.zone)).unwrap_or_else(|| json!({}));
+        user["groups"] = json!({"size": 3, "items": []});
+        user["applicationRoles"] = json!({"size": 1, "items": []});
+        user["locale"] = json!("en_US");
+        user["expand"] = json!("groups,applicationRoles");
+        user
+    }
+
+    /// `POST /rest/api/3/search/jql` as a function.
+    pub fn search(&self, body: &SearchBody) -> Result<Value, ApiError> {
+        let jql_text = body.jql.clone().unwrap_or_default();
+        let query = jql::parse(&jql_text).map_err(|e| api_error(StatusCode::BAD_REQUEST, e.0))?;
+        let Some(filter) = &query.filter else {
+            return Err(api_error(
+                StatusCode::BAD_REQUEST,
+                "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.",
+            ));
+        };
+        let mut state = self.lock();
+        state.searches.push(jql_text);
+        let zone = state.zone;
+        let mut matching = Vec::new();
+        for issue in state.issues.values() {
+            if filter.matches(issue, zone).map_err(|e| api_error(StatusCode::BAD_REQUEST, e.0))? {
+                matching.push((jql::sort_key(issue, &query.order), issue));
+            }
+        }
+        matching.sort_by(|a, b| jql::compare(&a.0, &b.0));
+        let start = match body.next_page_token.as_deref() {
+            Some(token) => {
+                let after = render::decode_token(token, &query.order).ok_or_else(|| {
+                    api_error(StatusCode::BAD_REQUEST, "The provided next page token is invalid or expired.")
+                })?;
+                matching.partition_point(|(key, _)| jql::compare(key, &after).is_le())
+            }
+            None => 0,
+        };
+        let fields = render::FieldSelection::new(body.fields.as_deref());
+        let cap = if fields.id_only() { 5000 } else { 100 };
+        let limit = body.max_results.filter(|m| *m > 0).unwrap_or(50).min(cap) as usize;
+        let end = (start + limit).min(matching.len());
+        let page = matching.get(start..end).unwrap_or_default();
+        let issues: Vec<Value> = page
+            .iter()
+            .map(|(_, issue)| render::issue(issue, &fields, &state.site, zone, state.embedded_comments))
+            .collect();
+        let mut response = json!({"issues": issues, "isLast": end >= matching.len()});
+        if let Some((key, _)) = page.last().filter(|_| end < matching.len()) {
+            response["nextPageToken"] = json!(render::encode_token(key));
+        }
+        Ok(response)
+    }
+
+    /// `GET /rest/api/3/issue/{key}/comment` as a function.
+    pub fn comments(&self, key_or_id: &str, start_at: usize, max_results: usize) -> Result<Value, ApiError> {
+        let state = self.lock();
+        let issue =
+            state.issues.values().find(|i| i.key() == key_or_id || i.id.to_string() == key_or_id).ok_or_else(|| {
+                api_error(StatusCode::NOT_FOUND, "Issue does not exist or you do not have permission to see it.")
+            })?;
+        let max_results = max_results.clamp(1, 5000);
+        let comments: Vec<Value> = issue
+            .comments
+            .iter()
+            .skip(start_at)
+            .take(max_results)
+            .map(|c| render::comment(issue, c, &state.site, state.zone))
+            .collect();
+        Ok(json!({"comments": comments, "maxResults": max_results, "startAt": start_at, "total": issue.comments.len()}))
+    }
+
+    fn resources(&self) -> Value {
+        let state = self.lock();
+        let cloud_id = match &self.auth {
+            Access::Bearer { cloud_id, .. } => cloud_id.clone(),
+            _ => String::new(),
+        };
+        json!([{
+            "id": cloud_id,
+            "url": state.site,
+            "name": "acme-sim",
+            "scopes": ["read:jira-work", "read:jira-user", "offline_access"],
+            "avatarUrl": "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png"
+        }])
+    }
+
+    /// The router for the configured auth mode.
+    pub fn router(&self) -> Router {
+        let api = Router::new()
+            .route("/rest/api/3/search/jql", get(search_get).post(search_post))
+            .route("/rest/api/3/search", get(retired).post(retired))
+            .route("/rest/api/3/myself", get(myself))
+            .route("/rest/api/3/issue/{key}/comment", get(comments))
+            .with_state(self.clone());
+        match &self.auth {
+            Access::Open => api,
+            Access::Basic { email, token } => {
+                api.layer(middleware::from_fn_with_state((email.clone(), token.clone()), require_basic))
+            }
+            Access::Bearer { authority, cloud_id } => {
+                let resources =
+                    Router::new().route("/oauth/token/accessible-resources", get(resources)).with_state(self.clone());
+                let protected = Router::new().nest(&format!("/ex/jira/{cloud_id}"), api).merge(resources);
+                authority.protect(protected).merge(authority.router())
+            }
+        }
+    }
+}
+
+/// The body of a search (also built from `GET` query parameters).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchBody {
+    #[serde(default)]
+    pub jql: Option<String>,
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_results: Option<u32>,
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchParams {
+    jql: Option<String>,
+    fields: Option<String>,
+    max_results: Option<u32>,
+    next_page_token: Option<String>,
+}
+
+fn answer(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(body) => Json(body).into_response(),
+        Err((status, body)) => (status, Json(body)).into_response(),
+    }
+}
+
+async fn search_post(State(sim): State<JiraSim>, body: Option<Json<SearchBody>>) -> Response {
+    let Some(Json(body)) = body else {
+        return answer(Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "Invalid request payload. Refer to the REST API documentation and try again.",
+        )));
+    };
+    answer(sim.search(&body))
+}
+
+async fn search_get(State(sim): State<JiraSim>, Query(params): Query<SearchParams>) -> Response {
+    let fields = params.fields.map(|f| f.split(',').map(|s| s.trim().to_owned()).collect());
+    let body = SearchBody {
+        jql: params.jql,
+        fields,
+        max_results: params.max_results,
+        next_page_token: params.next_page_token,
+    };
+    answer(sim.search(&body))
+}
+
+async fn retired(State(sim): State<JiraSim>) -> Response {
+    sim.lock().retired_search_calls += 1;
+    tracing::warn!("retired /rest/api/3/search called");
+    answer(Err(api_error(
+        StatusCode::GONE,
+        "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046",
+    )))
+}
+
+async fn myself(State(sim): State<JiraSim>) -> Json<Value> {
+    Json(sim.myself())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CommentParams {
+    start_at: Option<usize>,
+    max_results: Option<usize>,
+}
+
+async fn comments(
+    State(sim): State<JiraSim>,
+    Path(key): Path<String>,
+    Query(params): Query<CommentParams>,
+) -> Response {
+    answer(sim.comments(&key, params.start_at.unwrap_or(0), params.max_results.unwrap_or(5000)))
+}
+
+async fn resources(State(sim): State<JiraSim>) -> Json<Value> {
+    Json(sim.resources())
+}
+
+async fn require_basic(State((email, token)): State<(String, String)>, request: Request, next: Next) -> Response {
+    if !check_basic(request.headers(), &email, &token) {
+        return basic_challenge();
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests;

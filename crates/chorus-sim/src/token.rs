@@ -1,0 +1,338 @@
+//! `TokenAuthority`: a reusable OAuth 2.0 token endpoint and bearer check for simulators.
+//!
+//! `POST /oauth/token` (form-encoded) grants `refresh_token` and `client_credentials`,
+//! with client credentials in the form or in HTTP Basic. Access tokens expire after a
+//! TTL or after N uses, to force "token expired mid-sync". Refresh tokens ROTATE: each
+//! grant revokes the one used and issues a new one. Invariant: a revoked refresh token
+//! is never accepted again; presenting one is counted as a violation and answered
+//! `400 {"error":"invalid_grant"}`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Form, Json, Router};
+use base64::Engine;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+
+/// How the authority behaves.
+#[derive(Debug, Clone)]
+pub struct AuthorityConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    /// The refresh token the connector is configured with.
+    pub initial_refresh_token: String,
+    /// Access tokens die this long after issue.
+    pub access_ttl: Duration,
+    /// Access tokens die after this many successful checks.
+    pub max_uses: Option<u64>,
+    /// `expires_in` reported to the client (defaults to `access_ttl`); lie to test the
+    /// client's reaction to early expiry.
+    pub reported_expires_in: Option<Duration>,
+    pub seed: u64,
+}
+
+impl Default for AuthorityConfig {
+    fn default() -> Self {
+        Self {
+            client_id: "sim-client".into(),
+            client_secret: "sim-client-secret".into(),
+            initial_refresh_token: "sim-refresh-0".into(),
+            access_ttl: Duration::from_secs(3600),
+            max_uses: None,
+            reported_expires_in: None,
+            seed: 1,
+        }
+    }
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    Missing,
+    Unknown,
+    Expired,
+}
+
+/// An OAuth 2.0 authorization server in miniature. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TokenAuthority {
+    inner: Arc<Mutex<AuthorityState>>,
+}
+
+#[derive(Debug)]
+struct AccessToken {
+    issued: Instant,
+    uses: u64,
+}
+
+#[derive(Debug)]
+struct AuthorityState {
+    config: AuthorityConfig,
+    rng: StdRng,
+    access: HashMap<String, AccessToken>,
+    live_refresh: HashSet<String>,
+    revoked_refresh: HashSet<String>,
+    token_requests: u64,
+    refreshes: u64,
+    client_grants: u64,
+    violations: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    refresh_token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+impl TokenAuthority {
+    pub fn new(config: AuthorityConfig) -> Self {
+        let live_refresh = HashSet::from([config.initial_refresh_token.clone()]);
+        let rng = StdRng::seed_from_u64(config.seed);
+        Self {
+            inner: Arc::new(Mutex::new(AuthorityState {
+                config,
+                rng,
+                access: HashMap::new(),
+                live_refresh,
+                revoked_refresh: HashSet::new(),
+                token_requests: 0,
+                refreshes: 0,
+                client_grants: 0,
+                violations: 0,
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, AuthorityState> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `POST /oauth/token`; merge it into the simulator's router.
+    pub fn router(&self) -> Router {
+        Router::new().route("/oauth/token", post(token_endpoint)).with_state(self.clone())
+    }
+
+    /// Requires a valid bearer token on every route of `router` (401 otherwise).
+    pub fn protect(&self, router: Router) -> Router {
+        router.layer(middleware::from_fn_with_state(self.clone(), require_bearer))
+    }
+
+    /// Checks the `Authorization: Bearer` header; counts a use when valid.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), TokenRejection> {
+        let token = bearer(headers).ok_or(TokenRejection::Missing)?;
+        self.check_bearer(token)
+    }
+
+    /// Checks one access token; counts a use when valid.
+    pub fn check_bearer(&self, token: &str) -> Result<(), TokenRejection> {
+        let mut state = self.lock();
+        let ttl = state.config.access_ttl;
+        let max_uses = state.config.max_uses;
+        let entry = state.access.get_mut(token).ok_or(TokenRejection::Unknown)?;
+        let expired = entry.issued.elapsed() >= ttl || max_uses.is_some_and(|max| entry.uses >= max);
+        if expired {
+            return Err(TokenRejection::Expired);
+        }
+        entry.uses += 1;
+        Ok(())
+    }
+
+    /// Expires every access token issued so far.
+    pub fn expire_access_tokens(&self) {
+        self.lock().access.clear();
+    }
+
+    /// Successful refresh-token grants.
+    pub fn refreshes(&self) -> u64 {
+        self.lock().refreshes
+    }
+
+    /// Successful client-credentials grants.
+    pub fn client_credential_grants(&self) -> u64 {
+        self.lock().client_grants
+    }
+
+    /// Every call to the token endpoint, failed ones included.
+    pub fn token_requests(&self) -> u64 {
+        self.lock().token_requests
+    }
+
+    /// Revoked refresh tokens presented again (should be zero).
+    pub fn violations(&self) -> u64 {
+        self.lock().violations
+    }
+
+    /// The refresh tokens currently valid (one, in a well-behaved chain).
+    pub fn live_refresh_tokens(&self) -> Vec<String> {
+        self.lock().live_refresh.iter().cloned().collect()
+    }
+
+    fn grant(&self, headers: &HeaderMap, form: TokenForm) -> Response {
+        let mut state = self.lock();
+        state.token_requests += 1;
+        let (client_id, client_secret) = match basic_credentials(headers) {
+            Some(pair) => pair,
+            None => (form.client_id.unwrap_or_default(), form.client_secret.unwrap_or_default()),
+        };
+        if client_id != state.config.client_id || client_secret != state.config.client_secret {
+            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+        }
+        match form.grant_type.as_deref() {
+            Some("refresh_token") => {
+                let presented = form.refresh_token.unwrap_or_default();
+                if state.revoked_refresh.contains(&presented) {
+                    state.violations += 1;
+                    tracing::warn!("revoked refresh token presented again");
+                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+                }
+                if !state.live_refresh.remove(&presented) {
+                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+                }
+                state.revoked_refresh.insert(presented);
+                state.refreshes += 1;
+                let salt: u32 = state.rng.gen();
+                let next = format!("sim-refresh-{}-{salt:08x}", state.refreshes);
+                state.live_refresh.insert(next.clone());
+                issue(&mut state, Some(next))
+            }
+            Some("client_credentials") => {
+                state.client_grants += 1;
+                issue(&mut state, None)
+            }
+            _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+        }
+    }
+}
+
+fn issue(state: &mut AuthorityState, refresh_token: Option<String>) -> Response {
+    let access_token = format!("sim-access-{:016x}", state.rng.gen::<u64>());
+    state.access.insert(access_token.clone(), AccessToken { issued: Instant::now(), uses: 0 });
+    let expires_in = state.config.reported_expires_in.unwrap_or(state.config.access_ttl).as_secs();
+    let mut body = serde_json::json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+    });
+    if let Some(refresh) = refresh_token {
+        body["refresh_token"] = refresh.into();
+    }
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+async fn token_endpoint(
+    State(authority): State<TokenAuthority>,
+    headers: HeaderMap,
+    form: Form<TokenForm>,
+) -> Response {
+    authority.grant(&headers, form.0)
+}
+
+async fn require_bearer(State(authority): State<TokenAuthority>, request: Request, next: Next) -> Response {
+    match authority.check(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(TokenRejection::Expired) => unauthorized("the access token expired"),
+        Err(TokenRejection::Missing | TokenRejection::Unknown) => unauthorized("invalid access token"),
+    }
+}
+
+/// A 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
+pub fn unauthorized(description: &str) -> Response {
+    let challenge = format!("Bearer realm=\"sim\", error=\"invalid_token\", error_description=\"{description}\"");
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, challenge)],
+        Json(serde_json::json!({"error": "invalid_token"})),
+    )
+        .into_response()
+}
+
+fn oauth_error(status: StatusCode, error: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": error }))).into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The `(user, password)` of an `Authorization: Basic` header, percent-decoded (OAuth
+/// clients form-encode client id and secret before base64, RFC 6749 §2.3.1).
+pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((percent_decode(user), percent_decode(password)))
+}
+
+/// Whether the request carries exactly these HTTP Basic credentials (not
+/// percent-decoded, as Jira and Zendesk compare them). Answer `basic_challenge()` if not.
+pub fn check_basic(headers: &HeaderMap, user: &str, password: &str) -> bool {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, encoded)| base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok());
+    presented.as_deref() == Some(format!("{user}:{password}").as_bytes())
+}
+
+/// A 401 with a `WWW-Authenticate: Basic` challenge.
+pub fn basic_challenge() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"sim\"")],
+        Json(serde_json::json!({"error": "invalid credentials"})),
+    )
+        .into_response()
+}
+
+fn percent_decode(input: &str) -> String {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%2Bb+c%"), "a+b c%");
+        assert_eq!(percent_decode("x%4"), "x%4");
+    }
+}

@@ -1,0 +1,143 @@
+//! The simulator's traps, over real HTTP.
+
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{ZendeskSim, ZendeskSimConfig};
+use crate::{FaultProfile, SimClock, SimServer};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.to_utc()).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+fn sim(limit: u32, window: Duration) -> ZendeskSim {
+    let config = ZendeskSimConfig {
+        tickets: 30,
+        incremental_limit: limit,
+        incremental_window: window,
+        ..ZendeskSimConfig::default()
+    };
+    ZendeskSim::new(config, SimClock::fixed(at("2025-06-01T12:00:00Z")))
+}
+
+fn basic() -> String {
+    let config = ZendeskSimConfig::default();
+    let pair = format!("{}/token:{}", config.email, config.api_token);
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+}
+
+async fn get(server: &SimServer, path_and_query: &str, auth: &str) -> Result<(u16, reqwest::header::HeaderMap, Value), reqwest::Error> {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path_and_query}", server.url()))
+        .header("authorization", auth)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.json::<Value>().await.unwrap_or(Value::Null);
+    Ok((status, headers, body))
+}
+
+#[tokio::test]
+async fn cursor_export_withholds_the_last_minute_repeats_and_shows_deletions() -> TestResult {
+    let sim = sim(1000, Duration::from_secs(60));
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
+    let auth = basic();
+    let (status, headers, first) = get(&server, "/api/v2/incremental/tickets/cursor.json?start_time=0&per_page=10&include=users", &auth).await?;
+    assert_eq!(status, 200);
+    assert!(headers.contains_key("x-rate-limit") && headers.contains_key("x-rate-limit-remaining"));
+    for key in ["tickets", "after_url", "before_url", "after_cursor", "before_cursor", "end_of_stream", "users"] {
+        assert!(first.get(key).is_some(), "page has `{key}`");
+    }
+    assert_eq!(first["tickets"].as_array().map(Vec::len), Some(10));
+    let after_url = first["after_url"].as_str().unwrap_or_default();
+    assert!(after_url.starts_with("https://chorus-sim.zendesk.com/"), "canonical host: {after_url}");
+    let last_id = first["tickets"][9]["id"].clone();
+    let cursor = first["after_cursor"].as_str().unwrap_or_default().to_owned();
+    let query = format!("/api/v2/incremental/tickets/cursor.json?cursor={}&per_page=10", urlencode(&cursor));
+    let (_, _, second) = get(&server, &query, &auth).await?;
+    assert_eq!(second["tickets"][0]["id"], last_id, "the record at the cursor is repeated");
+
+    // An edit now is withheld for a minute.
+    let boundary = sim.export_boundary().ok_or("tickets exist")?;
+    assert!(sim.edit_ticket(3, |t| t.subject = "Edited".into()));
+    assert!(sim.delete_ticket(4));
+    let everything = "/api/v2/incremental/tickets/cursor.json?start_time=0";
+    let (_, _, all) = get(&server, everything, &auth).await?;
+    let ids: Vec<i64> = all["tickets"].as_array().map(|t| t.iter().filter_map(|t| t["id"].as_i64()).collect()).unwrap_or_default();
+    assert!(!ids.contains(&3) && !ids.contains(&4), "changes of the last minute are withheld");
+    let added = sim.add_ticket_at(boundary, "At the boundary", "<p>x</p>", None);
+    sim.clock().advance(Duration::from_secs(61));
+    let (_, _, all) = get(&server, everything, &auth).await?;
+    let tickets = all["tickets"].as_array().cloned().unwrap_or_default();
+    let find = |id: u64| tickets.iter().find(|t| t["id"] == id).cloned().unwrap_or(Value::Null);
+    assert_eq!(find(3)["subject"], "Edited");
+    assert_eq!(find(4)["status"], "deleted");
+    assert_eq!(find(added)["generated_timestamp"], boundary.timestamp());
+    assert_eq!(all["end_of_stream"], true);
+    Ok(())
+}
+
+fn urlencode(text: &str) -> String {
+    text.replace('=', "%3D").replace('+', "%2B").replace('/', "%2F")
+}
+
+#[tokio::test]
+async fn organizations_export_is_time_based() -> TestResult {
+    let sim = sim(1000, Duration::from_secs(60));
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
+    let (status, _, page) = get(&server, "/api/v2/incremental/organizations.json?start_time=0&per_page=3", &basic()).await?;
+    assert_eq!(status, 200);
+    assert_eq!(page["organizations"].as_array().map(Vec::len), Some(3));
+    assert_eq!(page["end_of_stream"], false);
+    let end_time = page["end_time"].as_i64().ok_or("end_time")?;
+    let last = page["organizations"][2]["updated_at"].as_str().map(at).ok_or("updated_at")?;
+    assert_eq!(end_time, last.timestamp() + 1);
+    let next = format!("/api/v2/incremental/organizations.json?start_time={end_time}");
+    let (_, _, rest) = get(&server, &next, &basic()).await?;
+    assert_eq!(rest["organizations"].as_array().map(Vec::len), Some(5));
+    assert_eq!(rest["end_of_stream"], true);
+    Ok(())
+}
+
+#[tokio::test]
+async fn incremental_endpoints_allow_limit_per_window() -> TestResult {
+    let sim = sim(3, Duration::from_secs(2));
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
+    let path = "/api/v2/incremental/users/cursor.json?start_time=0";
+    for _ in 0..3 {
+        assert_eq!(get(&server, path, &basic()).await?.0, 200);
+    }
+    let (status, headers, body) = get(&server, path, &basic()).await?;
+    assert_eq!(status, 429);
+    assert_eq!(body["error"], "APIRateLimitExceeded");
+    let retry_after: u64 = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).ok_or("retry-after")?;
+    assert!((1..=2).contains(&retry_after));
+    // Other endpoints are not limited by the incremental budget.
+    assert_eq!(get(&server, "/api/v2/tickets/1/comments.json", &basic()).await?.0, 200);
+    assert_eq!(sim.incremental_rejections(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn auth_accepts_email_token_and_bearer_only() -> TestResult {
+    let sim = sim(1000, Duration::from_secs(60));
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
+    let path = "/api/v2/tickets/1/comments.json?include=users";
+    let (status, _, body) = get(&server, path, &basic()).await?;
+    assert_eq!(status, 200);
+    assert!(body["comments"][0]["html_body"].as_str().is_some_and(|h| h.contains("<p>") || h.contains("**")));
+    assert_eq!(get(&server, path, "Bearer sim-oauth-token").await?.0, 200);
+    assert_eq!(get(&server, path, "Bearer wrong").await?.0, 401);
+    let wrong = base64::engine::general_purpose::STANDARD.encode("agent@chorus-sim.example:sim-api-token");
+    assert_eq!(get(&server, path, &format!("Basic {wrong}")).await?.0, 401, "the /token suffix is required");
+    let (status, _, me) = get(&server, "/api/v2/users/me.json", "").await?;
+    assert_eq!(status, 200);
+    assert!(me["user"]["id"].is_null(), "anonymous callers get an anonymous user");
+    Ok(())
+}

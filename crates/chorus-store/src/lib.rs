@@ -1,0 +1,159 @@
+//! The system of record.
+//!
+//! `Store` is the one interface every other crate uses to read and write Chorus data.
+//! Two backends implement it with the same SQL: SQLite (the default; WAL, one writer
+//! connection plus readers) and PostgreSQL (several nodes sharing one database).
+//!
+//! Invariants every backend keeps, proven by the shared test suite in `suite`:
+//! - every write to items, accounts, contacts and links appends to the change log in
+//!   the same transaction, and change-log sequence numbers become visible in order;
+//! - a sync page's records and its cursor commit together, or neither does;
+//! - records are upserted under `(connector, external_id)`, so re-reading is harmless;
+//! - a cursor is only replaced by the run that holds the connector's claim, and only
+//!   from the version that run last read (no lost update, no second writer);
+//! - a manual link is never overwritten by a sync.
+
+mod error;
+mod sql;
+#[cfg(test)]
+mod suite;
+mod types;
+
+pub use error::StoreError;
+pub use sql::SqlStore;
+pub use types::*;
+
+use async_trait::async_trait;
+use chorus_core::{Account, Contact, Item, Request};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The system of record. Cheap to share: hold it as `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is, for logs and `chorus check`.
+    fn backend(&self) -> Backend;
+
+    // --- sync runs -----------------------------------------------------------------
+
+    /// Claims the connector for one run and records the run as started.
+    ///
+    /// Returns `Ok(None)` when another live holder has the claim. A claim whose holder
+    /// stopped heartbeating for longer than its `ttl`, or whose holder process on this
+    /// host no longer exists, is taken over.
+    async fn claim_run(&self, connector: &str, holder: &Holder) -> Result<Option<RunClaim>>;
+
+    /// Extends the claim; fails with `StoreError::ClaimLost` if it was taken over.
+    async fn heartbeat(&self, claim: &RunClaim) -> Result<()>;
+
+    /// Ends the run: writes its outcome to the run history and releases the claim.
+    async fn finish_run(&self, claim: &RunClaim, outcome: &RunOutcome) -> Result<()>;
+
+    /// The connector's committed cursor and its version (0 and `None` before any sync).
+    async fn cursor(&self, connector: &str) -> Result<StoredCursor>;
+
+    /// Forgets the cursor so the next run starts from the beginning (`sync --full`).
+    /// Requires the claim, like every cursor write.
+    async fn reset_cursor(&self, claim: &RunClaim) -> Result<StoredCursor>;
+
+    /// Commits one page: upserts its records, writes tombstones, appends the change
+    /// log and replaces the cursor — all in one transaction.
+    ///
+    /// Fails with `StoreError::CursorConflict` unless the stored cursor version equals
+    /// `page.expected_version`, and with `StoreError::ClaimLost` unless `claim` still
+    /// holds the connector.
+    async fn commit_page(&self, claim: &RunClaim, page: &PageCommit) -> Result<PageOutcome>;
+
+    /// Run history, newest first; all connectors when `connector` is `None`.
+    async fn runs(&self, connector: Option<&str>, limit: u32) -> Result<Vec<SyncRun>>;
+
+    // --- credentials -------------------------------------------------------------------
+
+    /// A credential a connector persisted (e.g. a rotated OAuth refresh token).
+    async fn credential(&self, connector: &str, name: &str) -> Result<Option<String>>;
+
+    /// Replaces a credential atomically: only if the stored value still equals
+    /// `expected` (so two refreshes cannot both win). Returns whether it was written.
+    async fn swap_credential(&self, connector: &str, name: &str, expected: Option<&str>, new: &str) -> Result<bool>;
+
+    // --- reads ---------------------------------------------------------------------
+
+    /// Items in id order, starting after `page.after_id`.
+    async fn items(&self, filter: &ItemFilter, page: IdPage) -> Result<Vec<Item>>;
+
+    /// Items by id (tombstones included); missing ids are skipped.
+    async fn items_by_id(&self, ids: &[i64]) -> Result<Vec<Item>>;
+
+    async fn item_by_external_id(&self, connector: &str, external_id: &str) -> Result<Option<Item>>;
+
+    /// Ids of the live items linked to an account (to re-rank them when it changes).
+    async fn item_ids_for_account(&self, account_id: i64) -> Result<Vec<i64>>;
+
+    /// External ids of a connector's live (not tombstoned) items, for reconciliation.
+    async fn live_external_ids(&self, connector: &str) -> Result<Vec<String>>;
+
+    async fn accounts(&self, page: IdPage) -> Result<Vec<Account>>;
+    async fn accounts_by_id(&self, ids: &[i64]) -> Result<Vec<Account>>;
+    async fn contacts(&self, page: IdPage) -> Result<Vec<Contact>>;
+    async fn requests(&self, page: IdPage) -> Result<Vec<Request>>;
+
+    /// Counts for `chorus status` and readiness: items (live, tombstoned), accounts, contacts.
+    async fn counts(&self) -> Result<Counts>;
+
+    // --- change log ----------------------------------------------------------------
+
+    /// Changes with `seq > after`, in sequence order, at most `limit`.
+    async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<Change>>;
+
+    /// The highest committed sequence number (0 when empty).
+    async fn last_change(&self) -> Result<i64>;
+
+    // --- accounts, requests and links --------------------------------------------------
+
+    /// Creates or updates accounts from `chorus import accounts` (matched by external
+    /// id, then domain, then exact name). Returns the account ids in input order.
+    async fn import_accounts(&self, accounts: &[AccountImport]) -> Result<Vec<i64>>;
+
+    async fn create_request(&self, request: &NewRequest) -> Result<Request>;
+
+    /// Links an item to an account by hand (provenance `manual`; wins over any sync).
+    async fn link_item_account(&self, item_id: i64, account_id: i64) -> Result<()>;
+
+    /// Links an item to a request with the given provenance.
+    async fn link_item_request(
+        &self,
+        item_id: i64,
+        request_id: i64,
+        provenance: chorus_core::LinkProvenance,
+    ) -> Result<()>;
+}
+
+pub mod postgres;
+pub mod sqlite;
+
+/// Opens the store a URL names: `sqlite://path` (created if missing) or `postgres://…`,
+/// and brings its schema up to date.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        return Ok(std::sync::Arc::new(sqlite::open(url).await?));
+    }
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        return Ok(std::sync::Arc::new(postgres::open(url).await?));
+    }
+    Err(StoreError::Config(format!(
+        "unsupported store url scheme in `{}`; expected sqlite:// or postgres://",
+        redact_url(url)
+    )))
+}
+
+/// A URL with any password replaced, safe to print.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:[redacted]{}", &url[..scheme_end], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,496 @@
+//! Accounts and contacts: upserts from sync records and imports, soft deletes, reads.
+//!
+//! An account is found by an external id `(connector, external_id)` first; a source's
+//! new account merges into an existing one that shares a domain, otherwise it is created.
+//! Invariant: a field a record leaves out (ARR, segment, ...) never erases a stored one,
+//! and a record identical to the last one seen from that source writes nothing.
+
+use std::collections::HashMap;
+
+use chorus_core::{account, Account, AccountRecord, Contact, ContactRecord, ExternalId, Person, Source};
+use sqlx::any::AnyRow;
+use sqlx::Any;
+use sqlx::AnyPool;
+
+use super::items::name_key;
+use super::{
+    content_hash, date_from, date_to_text, fetch_by_ids, get, in_chunks, parse_text, placeholders, time_from, to_json,
+    Tx,
+};
+use crate::{AccountImport, IdPage, Result, StoreError};
+
+const ACCOUNT_SELECT: &str = "SELECT id, name, arr_minor, currency, segment, lifecycle_stage, \
+    csm_owner, renewal_date, parent_id, created_at, updated_at FROM accounts";
+
+/// Account columns to write; `None` keeps what is stored (on insert: the default).
+#[derive(Debug, Default)]
+struct AccountFields {
+    name: Option<String>,
+    arr_minor: Option<i64>,
+    currency: Option<String>,
+    segment: Option<String>,
+    lifecycle_stage: Option<&'static str>,
+    csm_owner: Option<String>,
+    renewal_date: Option<String>,
+    parent_id: Option<i64>,
+}
+
+impl AccountFields {
+    async fn insert(&self, tx: &mut Tx, created_at: i64, now: i64) -> Result<i64> {
+        let name = self.name.clone().unwrap_or_default();
+        let id = sqlx::query_scalar::<Any, i64>(
+            "INSERT INTO accounts (name, name_key, arr_minor, currency, segment, \
+             lifecycle_stage, csm_owner, renewal_date, parent_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(&name)
+        .bind(name_key(&name))
+        .bind(self.arr_minor.unwrap_or(0))
+        .bind(self.currency.clone().unwrap_or_else(|| "USD".to_owned()))
+        .bind(&self.segment)
+        .bind(self.lifecycle_stage)
+        .bind(&self.csm_owner)
+        .bind(&self.renewal_date)
+        .bind(self.parent_id)
+        .bind(created_at)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Overwrites the provided fields and revives a soft-deleted account.
+    async fn update(&self, tx: &mut Tx, id: i64, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE accounts SET name = COALESCE($2, name), name_key = COALESCE($3, name_key), \
+             arr_minor = COALESCE($4, arr_minor), currency = COALESCE($5, currency), \
+             segment = COALESCE($6, segment), lifecycle_stage = COALESCE($7, lifecycle_stage), \
+             csm_owner = COALESCE($8, csm_owner), renewal_date = COALESCE($9, renewal_date), \
+             parent_id = COALESCE($10, parent_id), updated_at = $11, deleted_at = NULL \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&self.name)
+        .bind(self.name.as_deref().map(name_key))
+        .bind(self.arr_minor)
+        .bind(&self.currency)
+        .bind(&self.segment)
+        .bind(self.lifecycle_stage)
+        .bind(&self.csm_owner)
+        .bind(&self.renewal_date)
+        .bind(self.parent_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+fn normalized_domains(raw: &[String]) -> Vec<String> {
+    let mut domains: Vec<String> = raw.iter().filter_map(|d| account::normalize_domain(d)).collect();
+    domains.sort();
+    domains.dedup();
+    domains
+}
+
+/// An external id's mapping: the account and the hash of the record last seen.
+struct Mapping {
+    account_id: i64,
+    hash: Option<String>,
+    deleted_at: Option<i64>,
+}
+
+async fn find_by_external(tx: &mut Tx, connector: &str, external_id: &str) -> Result<Option<Mapping>> {
+    let row = sqlx::query(
+        "SELECT x.account_id, x.content_hash, a.deleted_at FROM account_external_ids x \
+         JOIN accounts a ON a.id = x.account_id WHERE x.connector = $1 AND x.external_id = $2",
+    )
+    .bind(connector)
+    .bind(external_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|row| {
+        Ok(Mapping {
+            account_id: get(&row, "account_id")?,
+            hash: get(&row, "content_hash")?,
+            deleted_at: get(&row, "deleted_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// The oldest live account owning one of `domains`.
+async fn find_by_domains(tx: &mut Tx, domains: &[String]) -> Result<Option<i64>> {
+    let mut found: Option<i64> = None;
+    for chunk in in_chunks(domains) {
+        let sql = format!(
+            "SELECT MIN(d.account_id) FROM account_domains d JOIN accounts a ON a.id = d.account_id \
+             WHERE a.deleted_at IS NULL AND d.domain IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query_scalar::<Any, Option<i64>>(&sql);
+        for domain in chunk {
+            query = query.bind(domain);
+        }
+        if let Some(id) = query.fetch_one(&mut **tx).await? {
+            found = Some(found.map_or(id, |current| current.min(id)));
+        }
+    }
+    Ok(found)
+}
+
+async fn find_by_name(tx: &mut Tx, key: &str) -> Result<Option<i64>> {
+    let id = sqlx::query_scalar::<Any, Option<i64>>(
+        "SELECT MIN(id) FROM accounts WHERE deleted_at IS NULL AND name_key = $1",
+    )
+    .bind(key)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+async fn add_domains(tx: &mut Tx, account_id: i64, domains: &[String]) -> Result<()> {
+    for domain in domains {
+        sqlx::query(
+            "INSERT INTO account_domains (account_id, domain) VALUES ($1, $2) \
+             ON CONFLICT (account_id, domain) DO NOTHING",
+        )
+        .bind(account_id)
+        .bind(domain)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn set_external_id(tx: &mut Tx, account_id: i64, external: &ExternalId, hash: Option<&str>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO account_external_ids (connector, source, external_id, account_id, content_hash) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector, external_id) DO UPDATE SET \
+         source = excluded.source, account_id = excluded.account_id, \
+         content_hash = excluded.content_hash",
+    )
+    .bind(&external.connector)
+    .bind(external.source.as_str())
+    .bind(&external.id)
+    .bind(account_id)
+    .bind(hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Upserts an account record; returns the account id when anything was written.
+pub(crate) async fn upsert_account_record(
+    tx: &mut Tx,
+    connector: &str,
+    source: Source,
+    record: &AccountRecord,
+    now: i64,
+) -> Result<Option<i64>> {
+    let hash = content_hash([Some(to_json("accounts", record)?.as_str())]);
+    let mapping = find_by_external(tx, connector, &record.external_id).await?;
+    if let Some(Mapping { hash: Some(stored), deleted_at: None, .. }) = &mapping {
+        if *stored == hash {
+            return Ok(None);
+        }
+    }
+    let parent_id = match &record.parent_external_id {
+        Some(parent) => find_by_external(tx, connector, parent).await?.map(|m| m.account_id),
+        None => None,
+    };
+    let domains = normalized_domains(&record.domains);
+    let mut fields = AccountFields {
+        name: Some(record.name.trim().to_owned()),
+        arr_minor: record.arr_minor,
+        currency: record.currency.clone(),
+        segment: record.segment.clone(),
+        lifecycle_stage: record.lifecycle_stage.map(|stage| stage.as_str()),
+        csm_owner: record.csm_owner.clone(),
+        renewal_date: record.renewal_date.map(date_to_text),
+        parent_id,
+    };
+    let account_id = match mapping {
+        Some(mapping) => {
+            fields.update(tx, mapping.account_id, now).await?;
+            mapping.account_id
+        }
+        None => match find_by_domains(tx, &domains).await? {
+            Some(existing) => {
+                // Merged into an account another source created: that one keeps its name.
+                fields.name = None;
+                fields.update(tx, existing, now).await?;
+                existing
+            }
+            None => fields.insert(tx, now, now).await?,
+        },
+    };
+    let external = ExternalId { connector: connector.to_owned(), source, id: record.external_id.clone() };
+    set_external_id(tx, account_id, &external, Some(&hash)).await?;
+    add_domains(tx, account_id, &domains).await?;
+    Ok(Some(account_id))
+}
+
+/// Creates or updates one imported account (matched by external id, domain, then name).
+pub(crate) async fn import_account(tx: &mut Tx, import: &AccountImport, now: i64) -> Result<i64> {
+    let domains = normalized_domains(&import.domains);
+    let mut found = None;
+    for external in &import.external_ids {
+        if let Some(mapping) = find_by_external(tx, &external.connector, &external.id).await? {
+            found = Some(mapping.account_id);
+            break;
+        }
+    }
+    if found.is_none() {
+        found = find_by_domains(tx, &domains).await?;
+    }
+    if found.is_none() {
+        found = find_by_name(tx, &name_key(&import.name)).await?;
+    }
+    if let Some(parent) = import.parent_id {
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1").bind(parent).fetch_optional(&mut **tx).await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound { what: "parent account", id: parent });
+        }
+    }
+    let fields = AccountFields {
+        name: Some(import.name.trim().to_owned()),
+        arr_minor: Some(import.arr_minor),
+        currency: Some(import.currency.clone()),
+        segment: import.segment.clone(),
+        lifecycle_stage: import.lifecycle_stage.map(|stage| stage.as_str()),
+        csm_owner: import.csm_owner.clone(),
+        renewal_date: import.renewal_date.map(date_to_text),
+        parent_id: import.parent_id,
+    };
+    let account_id = match found {
+        Some(id) => {
+            fields.update(tx, id, now).await?;
+            id
+        }
+        None => fields.insert(tx, import.created_at.map_or(now, super::micros), now).await?,
+    };
+    for external in &import.external_ids {
+        set_external_id(tx, account_id, external, None).await?;
+    }
+    add_domains(tx, account_id, &domains).await?;
+    Ok(account_id)
+}
+
+/// Upserts a contact record by email; returns `(id, email)` when anything was written.
+pub(crate) async fn upsert_contact_record(
+    tx: &mut Tx,
+    connector: &str,
+    source: Source,
+    record: &ContactRecord,
+    now: i64,
+) -> Result<Option<(i64, String)>> {
+    let person = Person { email: Some(record.email.clone()), name: None };
+    let Some(email) = person.normalized_email() else {
+        tracing::warn!(connector, external_id = %record.external_id, "contact without a usable email skipped");
+        return Ok(None);
+    };
+    let hash = content_hash([Some(to_json("contacts", record)?.as_str())]);
+    let stored: Option<String> = sqlx::query_scalar(
+        "SELECT x.content_hash FROM contact_external_ids x JOIN contacts c ON c.id = x.contact_id \
+         WHERE x.connector = $1 AND x.external_id = $2 AND c.deleted_at IS NULL",
+    )
+    .bind(connector)
+    .bind(&record.external_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .flatten();
+    if stored.as_deref() == Some(hash.as_str()) {
+        return Ok(None);
+    }
+    let account_id = match &record.account_external_id {
+        Some(external) => find_by_external(tx, connector, external).await?.map(|m| m.account_id),
+        None => None,
+    };
+    let contact_id = sqlx::query_scalar::<Any, i64>(
+        "INSERT INTO contacts (email, name, account_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (email) DO UPDATE SET \
+         name = COALESCE(excluded.name, contacts.name), \
+         account_id = COALESCE(excluded.account_id, contacts.account_id), \
+         updated_at = excluded.updated_at, deleted_at = NULL RETURNING id",
+    )
+    .bind(&email)
+    .bind(&record.name)
+    .bind(account_id)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO contact_external_ids (connector, source, external_id, contact_id, content_hash) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector, external_id) DO UPDATE SET \
+         source = excluded.source, contact_id = excluded.contact_id, \
+         content_hash = excluded.content_hash",
+    )
+    .bind(connector)
+    .bind(source.as_str())
+    .bind(&record.external_id)
+    .bind(contact_id)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some((contact_id, email)))
+}
+
+/// Soft-deletes the account an external id maps to; returns it if it was live.
+pub(crate) async fn delete_account(tx: &mut Tx, connector: &str, external_id: &str, now: i64) -> Result<Option<i64>> {
+    let id = sqlx::query_scalar::<Any, i64>(
+        "UPDATE accounts SET deleted_at = $3, updated_at = $3 WHERE deleted_at IS NULL AND id IN \
+         (SELECT account_id FROM account_external_ids WHERE connector = $1 AND external_id = $2) \
+         RETURNING id",
+    )
+    .bind(connector)
+    .bind(external_id)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Soft-deletes the contact an external id maps to; returns `(id, email)` if it was live.
+pub(crate) async fn delete_contact(
+    tx: &mut Tx,
+    connector: &str,
+    external_id: &str,
+    now: i64,
+) -> Result<Option<(i64, String)>> {
+    let row = sqlx::query(
+        "UPDATE contacts SET deleted_at = $3, updated_at = $3 WHERE deleted_at IS NULL AND id IN \
+         (SELECT contact_id FROM contact_external_ids WHERE connector = $1 AND external_id = $2) \
+         RETURNING id, email",
+    )
+    .bind(connector)
+    .bind(external_id)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|row| Ok((get(&row, "id")?, get(&row, "email")?))).transpose()
+}
+
+// --- reads -----------------------------------------------------------------------------
+
+/// Which external-id table to read.
+#[derive(Debug, Clone, Copy)]
+enum ExternalIds {
+    Account,
+    Contact,
+}
+
+/// The external ids of the given accounts or contacts, by owner id.
+async fn external_ids_of(pool: &AnyPool, kind: ExternalIds, ids: &[i64]) -> Result<HashMap<i64, Vec<ExternalId>>> {
+    let (table, sql) = match kind {
+        ExternalIds::Account => (
+            "account_external_ids",
+            "SELECT account_id AS owner_id, connector, source, external_id FROM account_external_ids \
+             WHERE account_id IN ({ids}) ORDER BY account_id, connector, external_id",
+        ),
+        ExternalIds::Contact => (
+            "contact_external_ids",
+            "SELECT contact_id AS owner_id, connector, source, external_id FROM contact_external_ids \
+             WHERE contact_id IN ({ids}) ORDER BY contact_id, connector, external_id",
+        ),
+    };
+    let mut externals: HashMap<i64, Vec<ExternalId>> = HashMap::new();
+    for row in fetch_by_ids(pool, sql, ids).await? {
+        let source: String = get(&row, "source")?;
+        let external = ExternalId {
+            connector: get(&row, "connector")?,
+            source: parse_text(table, &source)?,
+            id: get(&row, "external_id")?,
+        };
+        externals.entry(get(&row, "owner_id")?).or_default().push(external);
+    }
+    Ok(externals)
+}
+
+fn account_from_row(row: &AnyRow) -> Result<Account> {
+    const TABLE: &str = "accounts";
+    let stage: Option<String> = get(row, "lifecycle_stage")?;
+    let renewal: Option<String> = get(row, "renewal_date")?;
+    Ok(Account {
+        id: get(row, "id")?,
+        name: get(row, "name")?,
+        domains: Vec::new(),
+        arr_minor: get(row, "arr_minor")?,
+        currency: get(row, "currency")?,
+        segment: get(row, "segment")?,
+        lifecycle_stage: stage.map(|stage| parse_text(TABLE, &stage)).transpose()?,
+        csm_owner: get(row, "csm_owner")?,
+        renewal_date: renewal.map(|date| date_from(TABLE, &date)).transpose()?,
+        parent_id: get(row, "parent_id")?,
+        external_ids: Vec::new(),
+        created_at: time_from(TABLE, get(row, "created_at")?)?,
+        updated_at: time_from(TABLE, get(row, "updated_at")?)?,
+    })
+}
+
+/// Decodes account rows and fills their domains and external ids.
+async fn complete_accounts(pool: &AnyPool, rows: &[AnyRow]) -> Result<Vec<Account>> {
+    let mut accounts = rows.iter().map(account_from_row).collect::<Result<Vec<_>>>()?;
+    let ids: Vec<i64> = accounts.iter().map(|account| account.id).collect();
+    let mut domains: HashMap<i64, Vec<String>> = HashMap::new();
+    let sql = "SELECT account_id, domain FROM account_domains WHERE account_id IN ({ids}) \
+               ORDER BY account_id, domain";
+    for row in fetch_by_ids(pool, sql, &ids).await? {
+        domains.entry(get(&row, "account_id")?).or_default().push(get(&row, "domain")?);
+    }
+    let mut externals = external_ids_of(pool, ExternalIds::Account, &ids).await?;
+    for account in &mut accounts {
+        account.domains = domains.remove(&account.id).unwrap_or_default();
+        account.external_ids = externals.remove(&account.id).unwrap_or_default();
+    }
+    Ok(accounts)
+}
+
+/// Live accounts in id order.
+pub(crate) async fn accounts_page(pool: &AnyPool, page: IdPage) -> Result<Vec<Account>> {
+    let sql = format!("{ACCOUNT_SELECT} WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2");
+    let rows = sqlx::query(&sql).bind(page.after_id).bind(i64::from(page.limit)).fetch_all(pool).await?;
+    complete_accounts(pool, &rows).await
+}
+
+/// Accounts by id, soft-deleted ones included, in id order.
+pub(crate) async fn accounts_by_id(pool: &AnyPool, ids: &[i64]) -> Result<Vec<Account>> {
+    let sql = format!("{ACCOUNT_SELECT} WHERE id IN ({{ids}})");
+    let mut rows = fetch_by_ids(pool, &sql, ids).await?;
+    let mut keyed = rows.drain(..).map(|row| Ok((get::<i64>(&row, "id")?, row))).collect::<Result<Vec<_>>>()?;
+    keyed.sort_by_key(|(id, _)| *id);
+    keyed.dedup_by_key(|(id, _)| *id);
+    let rows: Vec<AnyRow> = keyed.into_iter().map(|(_, row)| row).collect();
+    complete_accounts(pool, &rows).await
+}
+
+/// Live contacts in id order, with their external ids.
+pub(crate) async fn contacts_page(pool: &AnyPool, page: IdPage) -> Result<Vec<Contact>> {
+    let rows = sqlx::query(
+        "SELECT id, email, name, account_id FROM contacts WHERE deleted_at IS NULL AND id > $1 \
+         ORDER BY id LIMIT $2",
+    )
+    .bind(page.after_id)
+    .bind(i64::from(page.limit))
+    .fetch_all(pool)
+    .await?;
+    let mut contacts = rows
+        .iter()
+        .map(|row| {
+            Ok(Contact {
+                id: get(row, "id")?,
+                email: get(row, "email")?,
+                name: get(row, "name")?,
+                account_id: get(row, "account_id")?,
+                external_ids: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vec<i64> = contacts.iter().map(|contact| contact.id).collect();
+    let mut externals = external_ids_of(pool, ExternalIds::Contact, &ids).await?;
+    for contact in &mut contacts {
+        contact.external_ids = externals.remove(&contact.id).unwrap_or_default();
+    }
+    Ok(contacts)
+}

@@ -1,0 +1,255 @@
+//! Committing one sync page: records, tombstones, links, change log and cursor together.
+//!
+//! Invariant: everything a page does happens in one write transaction that first proves
+//! the caller still holds the connector's claim and read the current cursor version; if
+//! any step fails the transaction rolls back and neither records nor cursor move.
+
+use std::collections::HashMap;
+
+use chorus_core::{EntityKind, Record};
+
+use super::items::{stored_items, tombstone, upsert_items, ItemRow, StoredItem, UPSERT_BATCH};
+use super::resolve::{apply_link, links_of, relink, Resolver};
+use super::runs::check_claim;
+use super::{accounts, now_micros, to_json, Appends, ChangeSet, SqlStore, Tx};
+use crate::{ChangeEntity, PageCommit, PageOutcome, Result, RunClaim, StoreError};
+
+/// The state one commit carries from record to record.
+struct PageWriter<'a> {
+    page: &'a PageCommit,
+    now: i64,
+    items: HashMap<String, StoredItem>,
+    links: HashMap<i64, super::resolve::Link>,
+    resolver: Resolver,
+    /// The page's item records, normalized once, in record order.
+    rows: std::vec::IntoIter<ItemRow>,
+    /// Item rows waiting to be upserted together (no external id twice).
+    pending: Vec<ItemRow>,
+    changes: ChangeSet,
+    touched_accounts: Vec<i64>,
+    touched_emails: Vec<String>,
+    outcome: PageOutcome,
+}
+
+impl SqlStore {
+    pub(crate) async fn commit_page_tx(&self, claim: &RunClaim, page: &PageCommit) -> Result<PageOutcome> {
+        if claim.connector != page.connector {
+            return Err(StoreError::ClaimLost { connector: page.connector.clone() });
+        }
+        let mut tx = self.begin_write(Appends::Changes).await?;
+        check_claim(&mut tx, self.dialect, claim).await?;
+        let version: i64 = sqlx::query_scalar("SELECT version FROM sync_state WHERE connector = $1")
+            .bind(&page.connector)
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or(0);
+        if version != page.expected_version {
+            return Err(StoreError::CursorConflict {
+                connector: page.connector.clone(),
+                expected: page.expected_version,
+                actual: version,
+            });
+        }
+
+        let mut writer = PageWriter::prepare(&mut tx, page).await?;
+        for record in &page.records {
+            writer.apply(&mut tx, record).await?;
+        }
+        writer.finish(&mut tx).await?;
+
+        let cursor = to_json("sync_state", &page.cursor)?;
+        let new_version = version + 1;
+        sqlx::query(
+            "INSERT INTO sync_state (connector, cursor, version, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (connector) DO UPDATE SET cursor = excluded.cursor, \
+             version = excluded.version, updated_at = excluded.updated_at",
+        )
+        .bind(&page.connector)
+        .bind(cursor)
+        .bind(new_version)
+        .bind(writer.now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(PageOutcome { cursor_version: new_version, ..writer.outcome })
+    }
+}
+
+impl<'a> PageWriter<'a> {
+    /// Loads, in a few queries, what the page's items already are and link to.
+    async fn prepare(tx: &mut Tx, page: &'a PageCommit) -> Result<Self> {
+        let now = now_micros();
+        let external_ids: Vec<&str> = page
+            .records
+            .iter()
+            .filter_map(|record| match record {
+                Record::Item(item) => Some(item.external_id.as_str()),
+                Record::Deleted { entity: EntityKind::Item, external_id } => Some(external_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let items = stored_items(tx, &page.connector, &external_ids).await?;
+        let ids: Vec<i64> = items.values().map(|item| item.id).collect();
+        let links = links_of(tx, &ids).await?;
+        let rows: Vec<ItemRow> = page
+            .records
+            .iter()
+            .filter_map(|record| match record {
+                Record::Item(item) => Some(ItemRow::new(&page.connector, page.source, item)),
+                _ => None,
+            })
+            .collect::<Result<_>>()?;
+        let mut resolver = Resolver::default();
+        resolver.prefetch(tx, &rows.iter().map(|row| &row.hints).collect::<Vec<_>>()).await?;
+        Ok(Self {
+            page,
+            now,
+            items,
+            links,
+            resolver,
+            rows: rows.into_iter(),
+            pending: Vec::new(),
+            changes: ChangeSet::default(),
+            touched_accounts: Vec::new(),
+            touched_emails: Vec::new(),
+            outcome: PageOutcome::default(),
+        })
+    }
+
+    async fn apply(&mut self, tx: &mut Tx, record: &Record) -> Result<()> {
+        let connector = self.page.connector.as_str();
+        let source = self.page.source;
+        if let Record::Item(item) = record {
+            let row = match self.rows.next() {
+                Some(row) => row,
+                None => ItemRow::new(connector, source, item)?,
+            };
+            debug_assert_eq!(row.external_id, item.external_id);
+            return self.queue_item(tx, row).await;
+        }
+        // Anything else may delete a queued item or change what items resolve to.
+        self.flush_items(tx).await?;
+        match record {
+            Record::Item(_) => Ok(()),
+            Record::Account(account) => {
+                match accounts::upsert_account_record(tx, connector, source, account, self.now).await? {
+                    Some(id) => {
+                        self.account_changed(id, false);
+                        self.outcome.upserted += 1;
+                    }
+                    None => self.outcome.unchanged += 1,
+                }
+                Ok(())
+            }
+            Record::Contact(contact) => {
+                match accounts::upsert_contact_record(tx, connector, source, contact, self.now).await? {
+                    Some((id, email)) => {
+                        self.contact_changed(id, email, false);
+                        self.outcome.upserted += 1;
+                    }
+                    None => self.outcome.unchanged += 1,
+                }
+                Ok(())
+            }
+            Record::Deleted { entity, external_id } => self.delete(tx, *entity, external_id).await,
+        }
+    }
+
+    /// Queues an item for upsert unless it is a duplicate or a stale tombstone record.
+    async fn queue_item(&mut self, tx: &mut Tx, row: ItemRow) -> Result<()> {
+        if self.pending.iter().any(|pending| pending.external_id == row.external_id) {
+            self.flush_items(tx).await?;
+        }
+        match self.items.get(&row.external_id) {
+            Some(stored) if stored.deleted_at.is_none() && stored.hash == row.hash => {
+                self.outcome.unchanged += 1;
+                return Ok(());
+            }
+            // A tombstone only comes back for a record newer than the deletion.
+            Some(StoredItem { deleted_at: Some(deleted_at), .. }) if row.updated_at <= *deleted_at => {
+                self.outcome.unchanged += 1;
+                return Ok(());
+            }
+            _ => {}
+        }
+        self.pending.push(row);
+        if self.pending.len() >= UPSERT_BATCH * 4 {
+            self.flush_items(tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Upserts the queued items, then logs and links each.
+    async fn flush_items(&mut self, tx: &mut Tx) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.pending);
+        let ids = upsert_items(tx, &rows).await?;
+        for (row, id) in rows.into_iter().zip(ids) {
+            self.outcome.upserted += 1;
+            self.changes.touch(ChangeEntity::Item, id, false);
+            let resolved = self.resolver.resolve(tx, &row.hints).await?;
+            let current = self.links.get(&id).copied();
+            match apply_link(tx, id, current, resolved, &mut self.changes, self.now).await? {
+                Some(link) => self.links.insert(id, link),
+                None => self.links.remove(&id),
+            };
+            self.items.insert(row.external_id, StoredItem { id, hash: row.hash, deleted_at: None });
+        }
+        Ok(())
+    }
+
+    async fn delete(&mut self, tx: &mut Tx, entity: EntityKind, external_id: &str) -> Result<()> {
+        let connector = self.page.connector.as_str();
+        match entity {
+            EntityKind::Item => match self.items.get_mut(external_id) {
+                Some(stored) if stored.deleted_at.is_none() => {
+                    tombstone(tx, stored.id, self.now).await?;
+                    stored.deleted_at = Some(self.now);
+                    self.changes.touch(ChangeEntity::Item, stored.id, true);
+                    self.outcome.deleted += 1;
+                }
+                _ => self.outcome.unchanged += 1,
+            },
+            EntityKind::Account => match accounts::delete_account(tx, connector, external_id, self.now).await? {
+                Some(id) => {
+                    self.account_changed(id, true);
+                    self.outcome.deleted += 1;
+                }
+                None => self.outcome.unchanged += 1,
+            },
+            EntityKind::Contact => match accounts::delete_contact(tx, connector, external_id, self.now).await? {
+                Some((id, email)) => {
+                    self.contact_changed(id, email, true);
+                    self.outcome.deleted += 1;
+                }
+                None => self.outcome.unchanged += 1,
+            },
+        }
+        Ok(())
+    }
+
+    fn account_changed(&mut self, id: i64, deleted: bool) {
+        self.changes.touch(ChangeEntity::Account, id, deleted);
+        self.touched_accounts.push(id);
+        self.resolver.clear();
+    }
+
+    fn contact_changed(&mut self, id: i64, email: String, deleted: bool) {
+        self.changes.touch(ChangeEntity::Contact, id, deleted);
+        self.touched_emails.push(email);
+        self.resolver.clear();
+    }
+
+    /// Re-resolves items the page's accounts and contacts may claim, then writes the log.
+    async fn finish(&mut self, tx: &mut Tx) -> Result<()> {
+        self.flush_items(tx).await?;
+        if !self.touched_accounts.is_empty() || !self.touched_emails.is_empty() {
+            self.touched_accounts.sort_unstable();
+            self.touched_accounts.dedup();
+            relink(tx, &self.touched_accounts, &self.touched_emails, &mut self.changes, self.now).await?;
+        }
+        std::mem::take(&mut self.changes).write(tx, self.now).await
+    }
+}

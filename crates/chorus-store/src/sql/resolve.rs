@@ -1,0 +1,286 @@
+//! Resolving an item to its account, and keeping automatic links up to date.
+//!
+//! Order: the source's explicit account (external id of the same connector, then exact
+//! case-insensitive name), then the author's contact email, then the author's email
+//! domain (free-mail never matches). Invariant: a `manual` or `suggestion` link is never
+//! replaced or removed here; any other link follows the latest resolution, so a ticket
+//! moved to another organization moves, and one whose account vanished is unlinked.
+
+use std::collections::{HashMap, HashSet};
+
+use chorus_core::LinkProvenance;
+
+use super::items::Hints;
+use super::{get, in_chunks, parse_text, placeholders, ChangeSet, Tx};
+use crate::{ChangeEntity, Result};
+
+/// A link as stored: the account and why.
+pub(crate) type Link = (i64, LinkProvenance);
+
+/// The four lookups, each an `IN (...)` query from a key to an account id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Lookup {
+    ExternalId,
+    Name,
+    Email,
+    Domain,
+}
+
+impl Lookup {
+    /// Whether keys are scoped by connector (`$1`); keys follow the scope.
+    fn scoped(self) -> bool {
+        self == Lookup::ExternalId
+    }
+
+    fn sql(self, n: usize) -> String {
+        let keys = placeholders(if self.scoped() { 2 } else { 1 }, n);
+        match self {
+            Lookup::ExternalId => format!(
+                "SELECT x.external_id AS lookup_key, MIN(x.account_id) AS account_id \
+                 FROM account_external_ids x JOIN accounts a ON a.id = x.account_id \
+                 WHERE a.deleted_at IS NULL AND x.connector = $1 AND x.external_id IN ({keys}) \
+                 GROUP BY x.external_id"
+            ),
+            Lookup::Name => format!(
+                "SELECT name_key AS lookup_key, MIN(id) AS account_id FROM accounts \
+                 WHERE deleted_at IS NULL AND name_key IN ({keys}) GROUP BY name_key"
+            ),
+            Lookup::Email => format!(
+                "SELECT c.email AS lookup_key, MIN(c.account_id) AS account_id \
+                 FROM contacts c JOIN accounts a ON a.id = c.account_id \
+                 WHERE c.deleted_at IS NULL AND a.deleted_at IS NULL AND c.email IN ({keys}) GROUP BY c.email"
+            ),
+            Lookup::Domain => format!(
+                "SELECT d.domain AS lookup_key, MIN(d.account_id) AS account_id \
+                 FROM account_domains d JOIN accounts a ON a.id = d.account_id \
+                 WHERE a.deleted_at IS NULL AND d.domain IN ({keys}) \
+                 GROUP BY d.domain"
+            ),
+        }
+    }
+}
+
+/// Page-scoped cache of account lookups. Must be `clear`ed whenever accounts or contacts
+/// change inside the transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Resolver {
+    cache: HashMap<(Lookup, String, String), Option<i64>>,
+}
+
+impl Resolver {
+    pub(crate) fn clear(&mut self) {
+        self.cache.clear();
+    }
+
+    /// Loads every lookup the given items will need, a few queries per page.
+    pub(crate) async fn prefetch(&mut self, tx: &mut Tx, hints: &[&Hints]) -> Result<()> {
+        let mut wanted: HashMap<(Lookup, &str), HashSet<&str>> = HashMap::new();
+        for hint in hints {
+            let connector = hint.connector.as_str();
+            let keys = [
+                (Lookup::ExternalId, connector, hint.account_external_id.as_deref()),
+                (Lookup::Name, "", hint.account_name_key.as_deref()),
+                (Lookup::Email, "", hint.author_email.as_deref()),
+                (Lookup::Domain, "", hint.author_domain.as_deref()),
+            ];
+            for (lookup, scope, key) in keys {
+                let Some(key) = key else { continue };
+                if !self.cache.contains_key(&(lookup, scope.to_owned(), key.to_owned())) {
+                    wanted.entry((lookup, scope)).or_default().insert(key);
+                }
+            }
+        }
+        for ((lookup, scope), keys) in wanted {
+            let keys: Vec<&str> = keys.into_iter().collect();
+            self.load(tx, lookup, scope, &keys).await?;
+        }
+        Ok(())
+    }
+
+    async fn load(&mut self, tx: &mut Tx, lookup: Lookup, scope: &str, keys: &[&str]) -> Result<()> {
+        for key in keys {
+            self.cache.insert((lookup, scope.to_owned(), (*key).to_owned()), None);
+        }
+        for chunk in in_chunks(keys) {
+            let sql = lookup.sql(chunk.len());
+            let mut query = sqlx::query(&sql);
+            if lookup.scoped() {
+                query = query.bind(scope);
+            }
+            for key in chunk {
+                query = query.bind(key);
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                let key: String = get(&row, "lookup_key")?;
+                let account: i64 = get(&row, "account_id")?;
+                self.cache.insert((lookup, scope.to_owned(), key), Some(account));
+            }
+        }
+        Ok(())
+    }
+
+    async fn find(&mut self, tx: &mut Tx, lookup: Lookup, scope: &str, key: &str) -> Result<Option<i64>> {
+        let cache_key = (lookup, scope.to_owned(), key.to_owned());
+        if let Some(found) = self.cache.get(&cache_key) {
+            return Ok(*found);
+        }
+        self.load(tx, lookup, scope, &[key]).await?;
+        Ok(self.cache.get(&cache_key).copied().flatten())
+    }
+
+    /// The account an item belongs to by automatic resolution, with the reason.
+    pub(crate) async fn resolve(&mut self, tx: &mut Tx, hints: &Hints) -> Result<Option<Link>> {
+        let steps = [
+            (
+                Lookup::ExternalId,
+                hints.connector.as_str(),
+                hints.account_external_id.as_deref(),
+                LinkProvenance::SourceField,
+            ),
+            (Lookup::Name, "", hints.account_name_key.as_deref(), LinkProvenance::SourceField),
+            (Lookup::Email, "", hints.author_email.as_deref(), LinkProvenance::ContactEmail),
+            (Lookup::Domain, "", hints.author_domain.as_deref(), LinkProvenance::EmailDomain),
+        ];
+        for (lookup, scope, key, provenance) in steps {
+            let Some(key) = key else { continue };
+            if let Some(account) = self.find(tx, lookup, scope, key).await? {
+                return Ok(Some((account, provenance)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The stored account links of the given items.
+pub(crate) async fn links_of(tx: &mut Tx, item_ids: &[i64]) -> Result<HashMap<i64, Link>> {
+    let mut links = HashMap::with_capacity(item_ids.len());
+    for chunk in in_chunks(item_ids) {
+        let sql = format!(
+            "SELECT item_id, account_id, provenance FROM item_account_links WHERE item_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let provenance: String = get(&row, "provenance")?;
+            let link = (get(&row, "account_id")?, parse_text("item_account_links", &provenance)?);
+            links.insert(get(&row, "item_id")?, link);
+        }
+    }
+    Ok(links)
+}
+
+/// Moves an item's automatic link to `resolved` (or removes it); a manual or accepted
+/// suggestion link stays. Returns the link now stored.
+pub(crate) async fn apply_link(
+    tx: &mut Tx,
+    item_id: i64,
+    current: Option<Link>,
+    resolved: Option<Link>,
+    changes: &mut ChangeSet,
+    now: i64,
+) -> Result<Option<Link>> {
+    if current.is_some_and(|(_, provenance)| !provenance.is_automatic()) || current == resolved {
+        return Ok(current);
+    }
+    match resolved {
+        Some((account, provenance)) => {
+            sqlx::query(
+                "INSERT INTO item_account_links (item_id, account_id, provenance, linked_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (item_id) DO UPDATE SET \
+                 account_id = excluded.account_id, provenance = excluded.provenance, \
+                 linked_at = excluded.linked_at \
+                 WHERE item_account_links.provenance NOT IN ('manual', 'suggestion')",
+            )
+            .bind(item_id)
+            .bind(account)
+            .bind(provenance.as_str())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+        None => {
+            sqlx::query(
+                "DELETE FROM item_account_links WHERE item_id = $1 \
+                 AND provenance NOT IN ('manual', 'suggestion')",
+            )
+            .bind(item_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    changes.touch(ChangeEntity::Item, item_id, false);
+    Ok(resolved)
+}
+
+/// Re-resolves the live items that the given accounts and contact emails may now claim
+/// (an organization that arrived after its tickets, a contact that moved, an account
+/// that was deleted).
+pub(crate) async fn relink(
+    tx: &mut Tx,
+    accounts: &[i64],
+    emails: &[String],
+    changes: &mut ChangeSet,
+    now: i64,
+) -> Result<()> {
+    let mut candidates: Vec<i64> = Vec::new();
+    for account in accounts {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT i.id FROM items i JOIN account_external_ids x \
+               ON x.connector = i.connector AND x.external_id = i.account_external_id \
+               WHERE x.account_id = $1 \
+             UNION SELECT i.id FROM items i JOIN accounts a ON a.name_key = i.account_name_key \
+               WHERE a.id = $1 \
+             UNION SELECT i.id FROM items i JOIN account_domains d ON d.domain = i.author_domain \
+               WHERE d.account_id = $1 \
+             UNION SELECT item_id FROM item_account_links WHERE account_id = $1",
+        )
+        .bind(account)
+        .fetch_all(&mut **tx)
+        .await?;
+        candidates.extend(ids);
+    }
+    for email in emails {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM items WHERE author_email = $1").bind(email).fetch_all(&mut **tx).await?;
+        candidates.extend(ids);
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+
+    let mut items: Vec<(i64, Hints, Option<Link>)> = Vec::with_capacity(candidates.len());
+    for chunk in in_chunks(&candidates) {
+        let sql = format!(
+            "SELECT i.id, i.connector, i.account_external_id, i.account_name_key, \
+             i.author_email, i.author_domain, l.account_id, l.provenance \
+             FROM items i LEFT JOIN item_account_links l ON l.item_id = i.id \
+             WHERE i.deleted_at IS NULL AND i.id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in &chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let id: i64 = get(&row, "id")?;
+            let account: Option<i64> = get(&row, "account_id")?;
+            let provenance: Option<String> = get(&row, "provenance")?;
+            let link = match (account, provenance) {
+                (Some(account), Some(provenance)) => Some((account, parse_text("item_account_links", &provenance)?)),
+                _ => None,
+            };
+            items.push((id, Hints::from_row(&row)?, link));
+        }
+    }
+
+    let mut resolver = Resolver::default();
+    let hints: Vec<&Hints> = items.iter().map(|(_, hints, _)| hints).collect();
+    resolver.prefetch(tx, &hints).await?;
+    for (id, hints, link) in &items {
+        let resolved = resolver.resolve(tx, hints).await?;
+        apply_link(tx, *id, *link, resolved, changes, now).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! `impl Store for SqlStore`: the trait's methods, each delegating to the module that
+//! owns its concept, plus the item, count and change-log reads.
+//!
+//! Invariant: reads go to the reader pool and never write; writes go through
+//! `SqlStore::begin_write` (or are one atomic statement on the writer pool).
+
+use async_trait::async_trait;
+use chorus_core::{Account, Contact, Item, LinkProvenance, Request};
+
+use super::accounts;
+use super::changes::change_from_row;
+use super::items::{items_with_requests, ITEM_SELECT};
+use super::{fetch_by_ids, SqlStore};
+use crate::{
+    AccountImport, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewRequest, PageCommit, PageOutcome, Result,
+    RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
+};
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.dialect.backend
+    }
+
+    async fn claim_run(&self, connector: &str, holder: &Holder) -> Result<Option<RunClaim>> {
+        self.claim_run_tx(connector, holder).await
+    }
+
+    async fn heartbeat(&self, claim: &RunClaim) -> Result<()> {
+        self.heartbeat_tx(claim).await
+    }
+
+    async fn finish_run(&self, claim: &RunClaim, outcome: &RunOutcome) -> Result<()> {
+        self.finish_run_tx(claim, outcome).await
+    }
+
+    async fn cursor(&self, connector: &str) -> Result<StoredCursor> {
+        self.cursor_read(connector).await
+    }
+
+    async fn reset_cursor(&self, claim: &RunClaim) -> Result<StoredCursor> {
+        self.reset_cursor_tx(claim).await
+    }
+
+    async fn commit_page(&self, claim: &RunClaim, page: &PageCommit) -> Result<PageOutcome> {
+        self.commit_page_tx(claim, page).await
+    }
+
+    async fn runs(&self, connector: Option<&str>, limit: u32) -> Result<Vec<SyncRun>> {
+        self.runs_read(connector, limit).await
+    }
+
+    async fn credential(&self, connector: &str, name: &str) -> Result<Option<String>> {
+        self.credential_read(connector, name).await
+    }
+
+    async fn swap_credential(&self, connector: &str, name: &str, expected: Option<&str>, new: &str) -> Result<bool> {
+        self.swap_credential_tx(connector, name, expected, new).await
+    }
+
+    async fn items(&self, filter: &ItemFilter, page: IdPage) -> Result<Vec<Item>> {
+        let sql = format!(
+            "{ITEM_SELECT} WHERE i.id > $1 AND ($2 IS NULL OR i.connector = $2) \
+             AND ($3 = 1 OR i.deleted_at IS NULL) ORDER BY i.id LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(page.after_id)
+            .bind(filter.connector.as_deref())
+            .bind(i64::from(filter.include_deleted))
+            .bind(i64::from(page.limit))
+            .fetch_all(&self.reader)
+            .await?;
+        items_with_requests(&self.reader, &rows).await
+    }
+
+    async fn items_by_id(&self, ids: &[i64]) -> Result<Vec<Item>> {
+        let sql = format!("{ITEM_SELECT} WHERE i.id IN ({{ids}}) ORDER BY i.id");
+        let rows = fetch_by_ids(&self.reader, &sql, ids).await?;
+        let mut items = items_with_requests(&self.reader, &rows).await?;
+        items.sort_by_key(|item| item.id);
+        items.dedup_by_key(|item| item.id);
+        Ok(items)
+    }
+
+    async fn item_by_external_id(&self, connector: &str, external_id: &str) -> Result<Option<Item>> {
+        let sql = format!("{ITEM_SELECT} WHERE i.connector = $1 AND i.external_id = $2");
+        let rows = sqlx::query(&sql).bind(connector).bind(external_id).fetch_all(&self.reader).await?;
+        Ok(items_with_requests(&self.reader, &rows).await?.into_iter().next())
+    }
+
+    async fn item_ids_for_account(&self, account_id: i64) -> Result<Vec<i64>> {
+        let ids = sqlx::query_scalar(
+            "SELECT i.id FROM items i JOIN item_account_links l ON l.item_id = i.id \
+             WHERE l.account_id = $1 AND i.deleted_at IS NULL ORDER BY i.id",
+        )
+        .bind(account_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(ids)
+    }
+
+    async fn live_external_ids(&self, connector: &str) -> Result<Vec<String>> {
+        let ids = sqlx::query_scalar(
+            "SELECT external_id FROM items WHERE connector = $1 AND deleted_at IS NULL \
+             ORDER BY external_id",
+        )
+        .bind(connector)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(ids)
+    }
+
+    async fn accounts(&self, page: IdPage) -> Result<Vec<Account>> {
+        accounts::accounts_page(&self.reader, page).await
+    }
+
+    async fn accounts_by_id(&self, ids: &[i64]) -> Result<Vec<Account>> {
+        accounts::accounts_by_id(&self.reader, ids).await
+    }
+
+    async fn contacts(&self, page: IdPage) -> Result<Vec<Contact>> {
+        accounts::contacts_page(&self.reader, page).await
+    }
+
+    async fn requests(&self, page: IdPage) -> Result<Vec<Request>> {
+        self.requests_page(page).await
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT COUNT(*) FROM items WHERE deleted_at IS NULL) AS items, \
+             (SELECT COUNT(*) FROM items WHERE deleted_at IS NOT NULL) AS tombstones, \
+             (SELECT COUNT(*) FROM accounts WHERE deleted_at IS NULL) AS accounts, \
+             (SELECT COUNT(*) FROM contacts WHERE deleted_at IS NULL) AS contacts, \
+             (SELECT COUNT(*) FROM requests) AS requests, \
+             (SELECT COALESCE(MAX(seq), 0) FROM changes) AS last_change",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        let count = |column: &str| -> Result<u64> {
+            let value: i64 = super::get(&row, column)?;
+            u64::try_from(value).map_err(|_| super::corrupt("counts", format!("negative {column}")))
+        };
+        Ok(Counts {
+            items: count("items")?,
+            tombstones: count("tombstones")?,
+            accounts: count("accounts")?,
+            contacts: count("contacts")?,
+            requests: count("requests")?,
+            last_change: super::get(&row, "last_change")?,
+        })
+    }
+
+    async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<Change>> {
+        let rows =
+            sqlx::query("SELECT seq, entity, entity_id, deleted FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.reader)
+                .await?;
+        rows.iter().map(change_from_row).collect()
+    }
+
+    async fn last_change(&self) -> Result<i64> {
+        let last = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes").fetch_one(&self.reader).await?;
+        Ok(last)
+    }
+
+    async fn import_accounts(&self, accounts: &[AccountImport]) -> Result<Vec<i64>> {
+        self.import_accounts_tx(accounts).await
+    }
+
+    async fn create_request(&self, request: &NewRequest) -> Result<Request> {
+        self.create_request_tx(request).await
+    }
+
+    async fn link_item_account(&self, item_id: i64, account_id: i64) -> Result<()> {
+        self.link_item_account_tx(item_id, account_id).await
+    }
+
+    async fn link_item_request(&self, item_id: i64, request_id: i64, provenance: LinkProvenance) -> Result<()> {
+        self.link_item_request_tx(item_id, request_id, provenance).await
+    }
+}

@@ -1,0 +1,233 @@
+//! Values that cross the `Store` interface: claims, pages, runs, filters, changes.
+
+use chorus_core::{LifecycleStage, Record};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Which database backs the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Who asks for a run claim: this host and process, plus a random nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Unique per claimant, e.g. `host:pid:nonce`.
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    /// How long the claim lives without a heartbeat.
+    pub ttl: Duration,
+}
+
+/// A held claim on one connector: the right to run it and move its cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunClaim {
+    pub run_id: i64,
+    pub connector: String,
+    pub holder_id: String,
+}
+
+/// The connector's cursor as committed: versioned JSON, `None` before the first page.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StoredCursor {
+    pub value: Option<serde_json::Value>,
+    /// Incremented by every commit; used for optimistic concurrency.
+    pub version: i64,
+}
+
+/// One page to commit atomically.
+#[derive(Debug, Clone)]
+pub struct PageCommit {
+    pub connector: String,
+    pub source: chorus_core::Source,
+    pub records: Vec<Record>,
+    /// The cursor after this page (versioned JSON).
+    pub cursor: serde_json::Value,
+    /// The cursor version the run read; the commit fails if it changed since.
+    pub expected_version: i64,
+}
+
+/// What a page commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PageOutcome {
+    /// Records inserted or changed.
+    pub upserted: u64,
+    /// Records identical to what was stored (duplicates, overlap windows).
+    pub unchanged: u64,
+    /// Tombstones written.
+    pub deleted: u64,
+    /// The cursor version now stored.
+    pub cursor_version: i64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    /// The process died or lost its claim; found and closed by a later claimant.
+    Abandoned,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Abandoned => "abandoned",
+        }
+    }
+
+    /// The status an `as_str` spelling names.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Running, Self::Succeeded, Self::Failed, Self::Abandoned]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+}
+
+/// Totals and error of a finished run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub status: RunStatus,
+    pub pages: u64,
+    pub upserted: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+    /// A one-line, secret-free reason when the run failed.
+    pub error: Option<String>,
+}
+
+/// One entry of the run history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRun {
+    pub id: i64,
+    pub connector: String,
+    pub holder: String,
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub pages: u64,
+    pub upserted: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+    pub error: Option<String>,
+}
+
+/// Keyset pagination by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdPage {
+    pub after_id: i64,
+    pub limit: u32,
+}
+
+impl IdPage {
+    pub fn first(limit: u32) -> Self {
+        Self { after_id: 0, limit }
+    }
+}
+
+/// Which items `Store::items` returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemFilter {
+    pub connector: Option<String>,
+    pub include_deleted: bool,
+}
+
+/// What changed, in the change log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeEntity {
+    Item,
+    Account,
+    Contact,
+    Request,
+}
+
+impl ChangeEntity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Item => "item",
+            Self::Account => "account",
+            Self::Contact => "contact",
+            Self::Request => "request",
+        }
+    }
+
+    /// The entity an `as_str` spelling names.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Item, Self::Account, Self::Contact, Self::Request].into_iter().find(|entity| entity.as_str() == text)
+    }
+}
+
+/// One change-log entry: entity `entity_id` changed (or was deleted) at `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub seq: i64,
+    pub entity: ChangeEntity,
+    pub entity_id: i64,
+    pub deleted: bool,
+}
+
+/// Store-wide counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Counts {
+    pub items: u64,
+    pub tombstones: u64,
+    pub accounts: u64,
+    pub contacts: u64,
+    pub requests: u64,
+    pub last_change: i64,
+}
+
+/// An account as `chorus import accounts` reads it (JSON Lines, the export's shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountImport {
+    /// Ignored on import (ids are the store's); accepted so an export can be re-imported.
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub name: String,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub arr_minor: i64,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    #[serde(default)]
+    pub segment: Option<String>,
+    #[serde(default)]
+    pub lifecycle_stage: Option<LifecycleStage>,
+    #[serde(default)]
+    pub csm_owner: Option<String>,
+    #[serde(default)]
+    pub renewal_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub external_ids: Vec<chorus_core::ExternalId>,
+    #[serde(default)]
+    pub parent_id: Option<i64>,
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn default_currency() -> String {
+    "USD".to_owned()
+}
+
+/// A request to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRequest {
+    pub title: String,
+    pub description: String,
+    pub anchor_item_id: Option<i64>,
+}

@@ -1,0 +1,436 @@
+//! Auth providers: how the HTTP stack authorizes a request and refreshes a token.
+//!
+//! `BasicAuth` and `BearerAuth` hold static credentials; `OAuthRefresh` obtains access
+//! tokens from an OAuth 2.0 token endpoint (refresh-token or client-credentials grant)
+//! through the `oauth2` crate, speaking HTTP over our own stack. Invariants: secrets
+//! stay in `Secret` and reach only the `Authorization` header (marked sensitive); a
+//! refresh is single-flight (concurrent 401s on one token generation cause exactly
+//! one grant); a ROTATING refresh token is persisted with compare-and-swap before the
+//! access token it came with is used, and an old refresh token is never sent again.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::Engine;
+use chorus_core::Secret;
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, ExtraTokenFields, RefreshToken,
+    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+};
+use reqwest::header::{HeaderValue, AUTHORIZATION};
+use url::Url;
+
+use crate::connector::Credentials;
+use crate::http::HttpClient;
+use crate::telemetry;
+use crate::ConnectorError;
+
+/// What replaces a secret in any text we produce.
+pub const REDACTED: &str = "[redacted]";
+
+/// The `Credentials` name under which a rotating refresh token is persisted.
+pub const REFRESH_TOKEN_CREDENTIAL: &str = "oauth_refresh_token";
+
+/// Refresh this long before `expires_in` runs out (at most half the token's life).
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// How often a refresh is retried when another process rotated the token meanwhile.
+const ROTATION_RETRIES: usize = 3;
+
+/// Authorizes requests; refreshes at most once per stale generation (single-flight).
+#[async_trait]
+pub trait AuthProvider: Send + Sync {
+    /// Adds credentials to the request; returns the token generation it used.
+    async fn authorize(&self, request: &mut reqwest::Request) -> Result<u64, ConnectorError>;
+
+    /// Called after a 401 on a request authorized with `generation`. Refreshes unless
+    /// another caller already moved past that generation; concurrent callers wait for
+    /// one refresh. Providers that cannot refresh return `ConnectorError::Auth`.
+    async fn refresh(&self, generation: u64) -> Result<(), ConnectorError>;
+}
+
+fn set_authorization(request: &mut reqwest::Request, value: &str) -> Result<(), ConnectorError> {
+    let mut header = HeaderValue::from_str(value).map_err(|_| ConnectorError::Auth {
+        endpoint: request.url().path().to_owned(),
+        reason: "the credential contains characters not allowed in a header".into(),
+    })?;
+    header.set_sensitive(true);
+    request.headers_mut().insert(AUTHORIZATION, header);
+    Ok(())
+}
+
+/// HTTP Basic with a user and an API token (Jira, Zendesk `email/token`).
+#[derive(Debug, Clone)]
+pub struct BasicAuth {
+    pub user: String,
+    pub token: Secret,
+}
+
+impl BasicAuth {
+    pub fn new(user: impl Into<String>, token: Secret) -> Self {
+        Self { user: user.into(), token }
+    }
+}
+
+#[async_trait]
+impl AuthProvider for BasicAuth {
+    async fn authorize(&self, request: &mut reqwest::Request) -> Result<u64, ConnectorError> {
+        let pair = format!("{}:{}", self.user, self.token.expose());
+        let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+        set_authorization(request, &format!("Basic {encoded}"))?;
+        Ok(0)
+    }
+
+    async fn refresh(&self, _generation: u64) -> Result<(), ConnectorError> {
+        Err(ConnectorError::Auth {
+            endpoint: "basic auth".into(),
+            reason: "the user and API token were refused; check them in the configuration".into(),
+        })
+    }
+}
+
+/// A static bearer token (a Slack bot token, a Zendesk OAuth token).
+#[derive(Debug, Clone)]
+pub struct BearerAuth {
+    pub token: Secret,
+}
+
+impl BearerAuth {
+    pub fn new(token: Secret) -> Self {
+        Self { token }
+    }
+}
+
+#[async_trait]
+impl AuthProvider for BearerAuth {
+    async fn authorize(&self, request: &mut reqwest::Request) -> Result<u64, ConnectorError> {
+        set_authorization(request, &format!("Bearer {}", self.token.expose()))?;
+        Ok(0)
+    }
+
+    async fn refresh(&self, _generation: u64) -> Result<(), ConnectorError> {
+        Err(ConnectorError::Auth {
+            endpoint: "bearer auth".into(),
+            reason: "the bearer token was refused and cannot be refreshed; replace it in the configuration".into(),
+        })
+    }
+}
+
+/// Where the client id and secret go in a token request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// `client_id`/`client_secret` form fields (Atlassian, Salesforce, Zendesk).
+    #[default]
+    RequestBody,
+    /// HTTP Basic (RFC 6749 §2.3.1).
+    Basic,
+}
+
+/// The token endpoint and the client registered there.
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    pub token_url: Url,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub client_auth: ClientAuth,
+    pub scopes: Vec<String>,
+}
+
+/// Fields of a token response beyond the standard ones (e.g. Salesforce `instance_url`).
+#[derive(Clone, Default, serde::Deserialize, serde::Serialize)]
+struct ExtraFields {
+    #[serde(flatten)]
+    fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl std::fmt::Debug for ExtraFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Values may be tokens (id_token): print the names only.
+        f.debug_list().entries(self.fields.keys()).finish()
+    }
+}
+
+impl ExtraTokenFields for ExtraFields {}
+
+type GrantResponse = StandardTokenResponse<ExtraFields, BasicTokenType>;
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    GrantResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+enum Grant {
+    RefreshToken { initial: Secret, credentials: Credentials },
+    ClientCredentials,
+}
+
+impl Grant {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::RefreshToken { .. } => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+#[derive(Default)]
+struct TokenState {
+    access: Option<Secret>,
+    refresh_at: Option<Instant>,
+    expires_at: Option<Instant>,
+    generation: u64,
+    extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Why a grant failed: refused by the server (with its OAuth error code), or not.
+enum GrantError {
+    Rejected(String),
+    Failed(ConnectorError),
+}
+
+/// Access tokens from an OAuth 2.0 token endpoint, refreshed single-flight.
+pub struct OAuthRefresh {
+    config: OAuthConfig,
+    grant: Grant,
+    client: OAuthClient,
+    transport: OAuthTransport,
+    state: tokio::sync::Mutex<TokenState>,
+}
+
+impl std::fmt::Debug for OAuthRefresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthRefresh")
+            .field("connector", &self.transport.http.connector_id())
+            .field("token_path", &self.config.token_url.path())
+            .field("client_id", &self.config.client_id)
+            .field("grant", &self.grant.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuthRefresh {
+    /// The refresh-token grant. `initial_refresh_token` (from config) is used only until
+    /// a rotated one is stored in `credentials`; token requests go through `http`
+    /// (its limits do not apply to them; its auth is not used).
+    pub fn refresh_token(
+        config: OAuthConfig,
+        initial_refresh_token: Secret,
+        credentials: Credentials,
+        http: &HttpClient,
+    ) -> Self {
+        Self::build(config, Grant::RefreshToken { initial: initial_refresh_token, credentials }, http)
+    }
+
+    /// The client-credentials grant (server-to-server; no refresh token).
+    pub fn client_credentials(config: OAuthConfig, http: &HttpClient) -> Self {
+        Self::build(config, Grant::ClientCredentials, http)
+    }
+
+    fn build(config: OAuthConfig, grant: Grant, http: &HttpClient) -> Self {
+        let mut client = oauth2::Client::new(ClientId::new(config.client_id.clone()))
+            .set_token_uri(TokenUrl::from_url(config.token_url.clone()))
+            .set_auth_type(match config.client_auth {
+                ClientAuth::RequestBody => AuthType::RequestBody,
+                ClientAuth::Basic => AuthType::BasicAuth,
+            });
+        if let Some(secret) = &config.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+        }
+        let transport = OAuthTransport { http: http.clone() };
+        Self { config, grant, client, transport, state: tokio::sync::Mutex::new(TokenState::default()) }
+    }
+
+    /// A non-standard field of the last token response (e.g. `instance_url`).
+    pub async fn token_field(&self, name: &str) -> Option<serde_json::Value> {
+        self.state.lock().await.extra.get(name).cloned()
+    }
+
+    fn endpoint(&self) -> &str {
+        self.config.token_url.path()
+    }
+
+    fn auth_error(&self, reason: impl Into<String>) -> ConnectorError {
+        ConnectorError::Auth { endpoint: self.endpoint().to_owned(), reason: reason.into() }
+    }
+
+    /// Obtains a new access token into `state` (the caller holds the lock).
+    async fn obtain(&self, state: &mut TokenState) -> Result<(), ConnectorError> {
+        let connector = self.transport.http.connector_id();
+        let result = match &self.grant {
+            Grant::ClientCredentials => self.client_credentials_grant().await,
+            Grant::RefreshToken { initial, credentials } => self.rotate(initial, credentials).await,
+        };
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                let reason = match &error {
+                    ConnectorError::Auth { .. } => "refused",
+                    _ => "failed",
+                };
+                telemetry::TokenRefreshFailed { connector, grant: self.grant.name(), reason }.emit();
+                return Err(error);
+            }
+        };
+        let now = Instant::now();
+        let expires_in = response.expires_in();
+        state.access = Some(Secret::new(response.access_token().secret().clone()));
+        state.expires_at = expires_in.map(|ttl| now + ttl);
+        state.refresh_at = expires_in.map(|ttl| now + ttl.saturating_sub(REFRESH_MARGIN.min(ttl / 2)));
+        state.generation += 1;
+        state.extra = response.extra_fields().fields.clone();
+        telemetry::TokenRefreshed { connector, grant: self.grant.name(), generation: state.generation, expires_in }
+            .emit();
+        Ok(())
+    }
+
+    async fn client_credentials_grant(&self) -> Result<GrantResponse, ConnectorError> {
+        let scopes = self.config.scopes.iter().map(|s| Scope::new(s.clone()));
+        let request = self.client.exchange_client_credentials().add_scopes(scopes);
+        match request.request_async(&self.transport).await.map_err(|e| self.grant_error(e)) {
+            Ok(response) => Ok(response),
+            Err(GrantError::Rejected(code)) => {
+                Err(self.auth_error(format!("token endpoint refused the client: {code}")))
+            }
+            Err(GrantError::Failed(error)) => Err(error),
+        }
+    }
+
+    /// The refresh-token grant with rotation: read the current refresh token from the
+    /// store, exchange it, persist the new one with CAS, then (only then) return the
+    /// access token. A lost CAS or a refused token that the store has since replaced
+    /// means another process rotated first: reload and try again.
+    async fn rotate(&self, initial: &Secret, credentials: &Credentials) -> Result<GrantResponse, ConnectorError> {
+        let connector = self.transport.http.connector_id();
+        for _ in 0..=ROTATION_RETRIES {
+            let stored = credentials.get(REFRESH_TOKEN_CREDENTIAL).await?;
+            let current = stored.clone().map_or_else(|| initial.clone(), Secret::new);
+            let token = RefreshToken::new(current.expose().to_owned());
+            let scopes = self.config.scopes.iter().map(|s| Scope::new(s.clone()));
+            let request = self.client.exchange_refresh_token(&token).add_scopes(scopes);
+            let response = match request.request_async(&self.transport).await.map_err(|e| self.grant_error(e)) {
+                Ok(response) => response,
+                Err(GrantError::Failed(error)) => return Err(error),
+                Err(GrantError::Rejected(code)) => {
+                    if credentials.get(REFRESH_TOKEN_CREDENTIAL).await? != stored {
+                        continue;
+                    }
+                    return Err(self
+                        .auth_error(format!("the refresh token was refused ({code}); authorize the connector again")));
+                }
+            };
+            let rotated = response.refresh_token().map(|t| t.secret().as_str()).filter(|t| *t != current.expose());
+            let Some(rotated) = rotated else {
+                return Ok(response);
+            };
+            let persisted = swap_with_retry(credentials, stored.as_deref(), rotated).await?;
+            telemetry::RefreshTokenRotated { connector, persisted }.emit();
+            if persisted {
+                return Ok(response);
+            }
+        }
+        Err(self.auth_error("the refresh token kept being rotated by another process; try again"))
+    }
+
+    fn grant_error(&self, error: RequestTokenError<ConnectorError, BasicErrorResponse>) -> GrantError {
+        match error {
+            // Only the error code: a description could echo what we sent.
+            RequestTokenError::ServerResponse(response) => GrantError::Rejected(response.error().to_string()),
+            RequestTokenError::Request(error) => GrantError::Failed(error),
+            RequestTokenError::Parse(error, _body) => GrantError::Failed(ConnectorError::malformed(
+                self.endpoint(),
+                format!("token response at {}", error.path()),
+            )),
+            RequestTokenError::Other(reason) => GrantError::Failed(ConnectorError::transient(self.endpoint(), reason)),
+        }
+    }
+}
+
+/// Persists a rotated refresh token, retrying transient store failures: losing it
+/// would leave the connector with a dead token.
+async fn swap_with_retry(credentials: &Credentials, expected: Option<&str>, new: &str) -> Result<bool, ConnectorError> {
+    let mut last = None;
+    for delay_ms in [0_u64, 100, 400] {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        match credentials.swap(REFRESH_TOKEN_CREDENTIAL, expected, new).await {
+            Ok(swapped) => return Ok(swapped),
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(last.unwrap_or_else(|| ConnectorError::transient("credential store", "swap failed")))
+}
+
+#[async_trait]
+impl AuthProvider for OAuthRefresh {
+    async fn authorize(&self, request: &mut reqwest::Request) -> Result<u64, ConnectorError> {
+        let mut state = self.state.lock().await;
+        let now = Instant::now();
+        let due = state.access.is_none() || state.refresh_at.is_some_and(|at| now >= at);
+        if due {
+            let still_valid = state.access.is_some() && state.expires_at.is_none_or(|at| now < at);
+            match self.obtain(&mut state).await {
+                Ok(()) => {}
+                // A proactive refresh failed but the token has not expired: use it.
+                Err(error) if still_valid => {
+                    tracing::warn!(connector = self.transport.http.connector_id(), %error, "proactive token refresh failed");
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let token = state.access.as_ref().ok_or_else(|| self.auth_error("no access token"))?;
+        set_authorization(request, &format!("Bearer {}", token.expose()))?;
+        Ok(state.generation)
+    }
+
+    async fn refresh(&self, generation: u64) -> Result<(), ConnectorError> {
+        let mut state = self.state.lock().await;
+        if state.generation != generation {
+            return Ok(());
+        }
+        self.obtain(&mut state).await
+    }
+}
+
+/// `oauth2`'s HTTP transport over our own stack (no second reqwest, no oauth2 feature).
+struct OAuthTransport {
+    http: HttpClient,
+}
+
+impl<'c> AsyncHttpClient<'c> for OAuthTransport {
+    type Error = ConnectorError;
+    type Future = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, ConnectorError>> + Send + 'c>>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let url = Url::parse(&parts.uri.to_string())
+                .map_err(|e| ConnectorError::Config(format!("token endpoint url: {e}")))?;
+            let mut outgoing = reqwest::Request::new(parts.method, url);
+            *outgoing.headers_mut() = parts.headers;
+            *outgoing.body_mut() = Some(body.into());
+            let response = self.http.send_raw(outgoing).await?;
+            let mut builder = oauth2::http::Response::builder().status(response.status);
+            if let Some(headers) = builder.headers_mut() {
+                *headers = response.headers;
+            }
+            builder.body(response.body.to_vec()).map_err(|e| ConnectorError::malformed(response.url.path(), e))
+        })
+    }
+}
+
+/// `Arc` shorthand for `HttpClient::with_auth`.
+pub fn shared<A: AuthProvider + 'static>(provider: A) -> Arc<dyn AuthProvider> {
+    Arc::new(provider)
+}

@@ -1,0 +1,201 @@
+//! The sync engine: runs one connector once, page by page.
+//!
+//! The engine, not the connector, persists. For each page it calls
+//! `Store::commit_page`, which writes the page's records and the new cursor in one
+//! transaction, so a crash at any instant leaves the cursor at the last page whose
+//! records are durable — never ahead of them. The run holds the connector's claim for
+//! its whole life (one run per connector, across processes sharing the store) and
+//! heartbeats it; a run whose claim was taken over stops at its next commit.
+//!
+//! A page that fails (malformed body, retries exhausted, auth refused) fails the run
+//! and leaves the cursor at the last good page; the next run resumes there.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chorus_store::{Holder, PageCommit, PageOutcome, RunClaim, RunOutcome, RunStatus, Store, StoreError};
+use futures::StreamExt;
+
+use crate::connector::{DynConnector, SyncMode};
+use crate::telemetry;
+use crate::ConnectorError;
+
+/// Why a run could not start or did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Another run holds the connector's claim.
+    #[error("connector `{0}` is already being synced by another run")]
+    AlreadyRunning(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+}
+
+/// Receives progress as pages commit (the CLI draws progress bars from it).
+pub trait Observer: Send + Sync {
+    fn page_committed(&self, _connector: &str, _records: usize, _outcome: &PageOutcome) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// What a finished run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    pub connector: String,
+    pub run_id: i64,
+    pub outcome: RunOutcome,
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    pub fn succeeded(&self) -> bool {
+        self.outcome.status == RunStatus::Succeeded
+    }
+}
+
+/// Runs connectors against one store.
+#[derive(Clone)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    holder: Holder,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, holder: Holder) -> Self {
+        Self { store, holder }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Who this engine claims runs as.
+    pub fn holder(&self) -> &Holder {
+        &self.holder
+    }
+
+    /// Claims the connector, syncs it to the end of its source, and records the run.
+    ///
+    /// Returns `Err` only when the run could not start (already running, store down);
+    /// a run that started and failed returns `Ok` with a failed outcome.
+    pub async fn run(
+        &self,
+        connector: &dyn DynConnector,
+        mode: SyncMode,
+        observer: &dyn Observer,
+    ) -> Result<RunReport, SyncError> {
+        let started = Instant::now();
+        let claim = self
+            .store
+            .claim_run(connector.id(), &self.holder)
+            .await?
+            .ok_or_else(|| SyncError::AlreadyRunning(connector.id().to_owned()))?;
+        let heartbeat = self.spawn_heartbeat(claim.clone());
+        let mut totals = RunOutcome {
+            status: RunStatus::Running,
+            pages: 0,
+            upserted: 0,
+            unchanged: 0,
+            deleted: 0,
+            error: None,
+        };
+        let result = self.drive(&claim, connector, mode, observer, &mut totals).await;
+        heartbeat.abort();
+        match result {
+            Ok(()) => totals.status = RunStatus::Succeeded,
+            Err(error) => {
+                totals.status = RunStatus::Failed;
+                totals.error = Some(error.to_string());
+            }
+        }
+        self.store.finish_run(&claim, &totals).await?;
+        let elapsed = started.elapsed();
+        telemetry::RunFinished {
+            connector: connector.id(),
+            status: totals.status.as_str(),
+            pages: totals.pages,
+            elapsed,
+        }
+        .emit();
+        Ok(RunReport { connector: connector.id().to_owned(), run_id: claim.run_id, outcome: totals, elapsed })
+    }
+
+    async fn drive(
+        &self,
+        claim: &RunClaim,
+        connector: &dyn DynConnector,
+        mode: SyncMode,
+        observer: &dyn Observer,
+        totals: &mut RunOutcome,
+    ) -> Result<(), SyncError> {
+        let mut cursor = match mode {
+            SyncMode::Full => self.store.reset_cursor(claim).await?,
+            SyncMode::Incremental => self.store.cursor(connector.id()).await?,
+        };
+        let mut pages = connector.pages(cursor.value.as_ref(), mode)?;
+        while let Some(page) = pages.next().await {
+            let page = page?;
+            let records = page.records.len();
+            let commit = PageCommit {
+                connector: connector.id().to_owned(),
+                source: connector.source(),
+                records: page.records,
+                cursor: page.cursor,
+                expected_version: cursor.version,
+            };
+            let outcome = self.store.commit_page(claim, &commit).await?;
+            debug_assert_eq!(outcome.cursor_version, cursor.version + 1, "a commit advances the cursor version by one");
+            cursor.version = outcome.cursor_version;
+            cursor.value = Some(commit.cursor);
+            totals.pages += 1;
+            totals.upserted += outcome.upserted;
+            totals.unchanged += outcome.unchanged;
+            totals.deleted += outcome.deleted;
+            telemetry::PageCommitted {
+                connector: connector.id(),
+                records: records as u64,
+                upserted: outcome.upserted,
+                unchanged: outcome.unchanged,
+                deleted: outcome.deleted,
+            }
+            .emit();
+            observer.page_committed(connector.id(), records, &outcome);
+        }
+        Ok(())
+    }
+
+    /// Keeps the claim alive while the run works; stops when aborted or the claim is lost.
+    fn spawn_heartbeat(&self, claim: RunClaim) -> tokio::task::JoinHandle<()> {
+        let store = Arc::clone(&self.store);
+        let every = (self.holder.ttl / 3).max(Duration::from_millis(100));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(error) = store.heartbeat(&claim).await {
+                    tracing::warn!(connector = %claim.connector, %error, "heartbeat failed");
+                    if matches!(error, StoreError::ClaimLost { .. }) {
+                        return;
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// This process as a claimant: `host:pid:nonce`, with the given claim lifetime.
+pub fn this_process(ttl: Duration) -> Holder {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let pid = std::process::id();
+    let nonce: u32 = rand::random();
+    Holder { id: format!("{host}:{pid}:{nonce:08x}"), host, pid, ttl }
+}

@@ -1,0 +1,595 @@
+//! The one HTTP client stack every connector uses.
+//!
+//! `HttpStack` owns the process's single `reqwest::Client` (rustls, gzip, pooled,
+//! connect timeout) and hands each connector an `HttpClient` with its own limits.
+//! Connectors never build a `reqwest::Client` (`clippy.toml` forbids it): they build
+//! requests with `get`/`post`/`request` and `send` them. Per attempt the stack applies,
+//! in order: the pause a `Retry-After` imposed (shared by every clone and concurrent
+//! request of the connector), the connector's governor rate limit (plus an optional
+//! `EndpointLimiter` for a stricter endpoint class), auth (fresh each attempt), the
+//! read timeout, and a response size cap enforced while streaming. Failures are
+//! classified into `ConnectorError` and retried with jittered exponential backoff
+//! (`backon`) whose sleep is at least the `Retry-After`. A 401 triggers one
+//! single-flight token refresh and one more try.
+//!
+//! Invariant: no request of a connector leaves before a `Retry-After` it received has
+//! elapsed, and no error message or telemetry event carries a query string, a header
+//! or a credential — only the endpoint path.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use bytes::{Bytes, BytesMut};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use crate::auth::AuthProvider;
+use crate::telemetry;
+use crate::ConnectorError;
+
+/// Longest excerpt of an error body quoted in an error message.
+const EXCERPT_CHARS: usize = 200;
+
+/// Limits and retry policy of one connector's client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpPolicy {
+    /// Sustained requests per minute (governor quota).
+    pub requests_per_minute: u32,
+    /// Requests allowed in a burst above the sustained rate.
+    pub burst: u32,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    pub min_backoff: Duration,
+    /// Also the longest `Retry-After` slept inside one request: a longer one fails the
+    /// request with `RateLimited` so the engine can end the run and come back later.
+    pub max_backoff: Duration,
+    /// Used by `HttpStack::new` (one connect timeout per process, as `reqwest` has one
+    /// per client); the read timeout below bounds the whole attempt anyway.
+    pub connect_timeout: Duration,
+    /// Bounds one attempt, from sending to the last body byte.
+    pub read_timeout: Duration,
+    /// Bodies larger than this fail with `ConnectorError::Permanent`.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpPolicy {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: 600,
+            burst: 10,
+            max_attempts: 8,
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            max_body_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// A response whose body was read in full (within the size cap).
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub url: Url,
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// Parses the body as JSON; a parse failure is a malformed page (permanent).
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConnectorError> {
+        serde_json::from_slice(&self.body).map_err(|e| ConnectorError::malformed(self.url.path(), e))
+    }
+}
+
+/// The process's HTTP stack: one pooled `reqwest::Client`, shared by every connector.
+#[derive(Debug, Clone)]
+pub struct HttpStack {
+    client: reqwest::Client,
+}
+
+impl HttpStack {
+    /// Builds the stack with the default policy's connect timeout.
+    pub fn new() -> Result<Self, ConnectorError> {
+        Self::with_connect_timeout(HttpPolicy::default().connect_timeout)
+    }
+
+    pub fn with_connect_timeout(connect_timeout: Duration) -> Result<Self, ConnectorError> {
+        // The one place a reqwest::Client is built (see clippy.toml).
+        #[allow(clippy::disallowed_methods)]
+        let builder = reqwest::Client::builder();
+        let client = builder
+            .use_rustls_tls()
+            .gzip(true)
+            .connect_timeout(connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(16)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .user_agent(concat!("chorus/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConnectorError::Config(format!("the http client cannot be built: {e}")))?;
+        Ok(Self { client })
+    }
+
+    /// A connector's client: its own rate limit, `Retry-After` pause and policy.
+    pub fn client(&self, connector_id: &str, policy: HttpPolicy) -> HttpClient {
+        let limiter = RateLimiter::direct(quota(policy.requests_per_minute, policy.burst));
+        HttpClient {
+            shared: Arc::new(Shared {
+                connector: Arc::from(connector_id),
+                client: self.client.clone(),
+                limiter,
+                not_before: Mutex::new(None),
+                policy,
+            }),
+            auth: None,
+            endpoint_limit: None,
+        }
+    }
+}
+
+fn quota(per_minute: u32, burst: u32) -> Quota {
+    let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Quota::per_minute(per_minute).allow_burst(burst)
+}
+
+/// An extra, stricter limit for one class of endpoints (e.g. Zendesk incremental
+/// exports, 10 per minute), applied on top of the connector's limit.
+#[derive(Debug)]
+pub struct EndpointLimiter {
+    name: String,
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl EndpointLimiter {
+    /// `per_minute` requests a minute, evenly spaced (burst 1).
+    pub fn per_minute(name: impl Into<String>, per_minute: u32) -> Self {
+        Self::new(name, per_minute, 1)
+    }
+
+    pub fn new(name: impl Into<String>, per_minute: u32, burst: u32) -> Self {
+        Self { name: name.into(), limiter: RateLimiter::direct(quota(per_minute, burst)) }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// What every clone of one connector's client shares.
+struct Shared {
+    connector: Arc<str>,
+    client: reqwest::Client,
+    policy: HttpPolicy,
+    limiter: DefaultDirectRateLimiter,
+    /// No request leaves before this instant (set by `Retry-After`).
+    not_before: Mutex<Option<Instant>>,
+}
+
+impl Shared {
+    fn not_before(&self) -> Option<Instant> {
+        *self.not_before.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push_not_before(&self, until: Instant) {
+        let mut slot = self.not_before.lock().unwrap_or_else(PoisonError::into_inner);
+        *slot = Some(slot.map_or(until, |current| current.max(until)));
+    }
+}
+
+/// A connector's view of the shared HTTP stack. Cheap to clone; clones share the rate
+/// limit and the `Retry-After` pause.
+#[derive(Clone)]
+pub struct HttpClient {
+    shared: Arc<Shared>,
+    auth: Option<Arc<dyn AuthProvider>>,
+    endpoint_limit: Option<Arc<EndpointLimiter>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("connector", &self.shared.connector)
+            .field("policy", &self.shared.policy)
+            .field("auth", &self.auth.is_some())
+            .field("endpoint_limit", &self.endpoint_limit.as_ref().map(|l| l.name()))
+            .finish()
+    }
+}
+
+/// How a non-2xx answer is handled.
+enum Verdict {
+    Unauthorized,
+    Fail(ConnectorError),
+}
+
+impl HttpClient {
+    pub fn get(&self, url: Url) -> reqwest::RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    pub fn post(&self, url: Url) -> reqwest::RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    pub fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        self.shared.client.request(method, url)
+    }
+
+    /// Returns a client that authorizes every request with `auth`.
+    pub fn with_auth(mut self, auth: Arc<dyn AuthProvider>) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Returns a client whose requests also wait for a stricter limit of their own;
+    /// clones of the returned client share it.
+    pub fn with_endpoint_limit(mut self, name: &str, per_minute: u32) -> Self {
+        self.endpoint_limit = Some(Arc::new(EndpointLimiter::per_minute(name, per_minute)));
+        self
+    }
+
+    /// The connector id this client was built for.
+    pub fn connector_id(&self) -> &str {
+        &self.shared.connector
+    }
+
+    pub fn policy(&self) -> &HttpPolicy {
+        &self.shared.policy
+    }
+
+    /// Sends with limits, auth, retries; non-2xx answers become typed errors.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<HttpResponse, ConnectorError> {
+        self.send_with(request, self.endpoint_limit.as_deref()).await
+    }
+
+    /// `send`, additionally waiting for `limiter` before every attempt.
+    pub async fn send_limited(
+        &self,
+        request: reqwest::RequestBuilder,
+        limiter: &EndpointLimiter,
+    ) -> Result<HttpResponse, ConnectorError> {
+        self.send_with(request, Some(limiter)).await
+    }
+
+    /// `send`, then parse the body as JSON.
+    pub async fn send_json<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ConnectorError> {
+        self.send(request).await?.json()
+    }
+
+    async fn send_with(
+        &self,
+        request: reqwest::RequestBuilder,
+        extra: Option<&EndpointLimiter>,
+    ) -> Result<HttpResponse, ConnectorError> {
+        let request =
+            request.build().map_err(|e| ConnectorError::Config(format!("invalid request: {}", e.without_url())))?;
+        let endpoint = request.url().path().to_owned();
+        let connector = &*self.shared.connector;
+        let policy = &self.shared.policy;
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.min_backoff)
+            .with_max_delay(policy.max_backoff)
+            .with_max_times(usize::try_from(policy.max_attempts.saturating_sub(1)).unwrap_or(usize::MAX))
+            .with_jitter()
+            .build();
+        let mut attempt = 0_u32;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            let mut current = request.try_clone().ok_or_else(|| {
+                ConnectorError::Config(format!("request to {endpoint} has a streaming body that cannot be retried"))
+            })?;
+            if let Err(error) = self.wait_turn(&endpoint, extra).await {
+                return Err(self.failed(&endpoint, error, attempt));
+            }
+            let generation = match &self.auth {
+                Some(auth) => Some(auth.authorize(&mut current).await?),
+                None => None,
+            };
+            if current.timeout().is_none() {
+                *current.timeout_mut() = Some(policy.read_timeout);
+            }
+            let credential = current
+                .headers()
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split_once(' '))
+                .map(|(_, credential)| credential.trim().to_owned());
+            telemetry::RequestSent { connector, endpoint: &endpoint, method: current.method().as_str(), attempt }
+                .emit();
+            let error = match self.execute(current, &endpoint).await {
+                Ok(response) => match verdict(&response, &endpoint, credential.as_deref()) {
+                    None => return Ok(response),
+                    Some(Verdict::Unauthorized) => match (&self.auth, generation) {
+                        (Some(auth), Some(generation)) if !refreshed => {
+                            refreshed = true;
+                            telemetry::RetryScheduled {
+                                connector,
+                                endpoint: &endpoint,
+                                reason: "unauthorized",
+                                wait: Duration::ZERO,
+                                attempt,
+                            }
+                            .emit();
+                            if let Err(error) = auth.refresh(generation).await {
+                                return Err(self.failed(&endpoint, error, attempt));
+                            }
+                            attempt -= 1;
+                            continue;
+                        }
+                        _ => ConnectorError::Auth {
+                            endpoint: endpoint.clone(),
+                            reason: if refreshed {
+                                "401 unauthorized, again after a token refresh".into()
+                            } else {
+                                "401 unauthorized".into()
+                            },
+                        },
+                    },
+                    Some(Verdict::Fail(error)) => error,
+                },
+                Err(error) => error,
+            };
+            if !error.is_retryable() {
+                return Err(self.failed(&endpoint, error, attempt));
+            }
+            let retry_after = match &error {
+                ConnectorError::RateLimited { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            if let ConnectorError::RateLimited { .. } = &error {
+                telemetry::RateLimited { connector, endpoint: &endpoint, retry_after }.emit();
+            }
+            if let Some(wait) = retry_after {
+                self.shared.push_not_before(Instant::now() + wait);
+                if wait > policy.max_backoff {
+                    return Err(self.failed(&endpoint, error, attempt));
+                }
+            }
+            let Some(delay) = backoff.next() else {
+                return Err(self.failed(&endpoint, error, attempt));
+            };
+            let wait = delay.max(retry_after.unwrap_or_default());
+            let reason = if retry_after.is_some() { "rate_limited" } else { "transient" };
+            telemetry::RetryScheduled { connector, endpoint: &endpoint, reason, wait, attempt }.emit();
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn failed(&self, endpoint: &str, error: ConnectorError, attempts: u32) -> ConnectorError {
+        let kind = match &error {
+            ConnectorError::RateLimited { .. } => "rate_limited",
+            ConnectorError::Auth { .. } => "auth",
+            ConnectorError::Transient { .. } => "transient",
+            ConnectorError::Permanent { .. } => "permanent",
+            ConnectorError::Config(_) => "config",
+        };
+        telemetry::RequestFailed { connector: &self.shared.connector, endpoint, kind, attempts }.emit();
+        error
+    }
+
+    /// Waits out any `Retry-After` pause, then the rate limiters; repeats if a new
+    /// pause arrived meanwhile. A pause longer than `max_backoff` fails at once.
+    async fn wait_turn(&self, endpoint: &str, extra: Option<&EndpointLimiter>) -> Result<(), ConnectorError> {
+        loop {
+            if let Some(until) = self.shared.not_before() {
+                let now = Instant::now();
+                if until > now {
+                    let remaining = until - now;
+                    if remaining > self.shared.policy.max_backoff {
+                        return Err(ConnectorError::RateLimited {
+                            endpoint: endpoint.to_owned(),
+                            retry_after: Some(remaining),
+                        });
+                    }
+                    tokio::time::sleep_until(until.into()).await;
+                    continue;
+                }
+            }
+            self.shared.limiter.until_ready().await;
+            if let Some(extra) = extra {
+                extra.limiter.until_ready().await;
+            }
+            if self.shared.not_before().is_none_or(|until| until <= Instant::now()) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One attempt: send, then stream the body up to the size cap.
+    async fn execute(&self, request: reqwest::Request, endpoint: &str) -> Result<HttpResponse, ConnectorError> {
+        let connector = &*self.shared.connector;
+        let limit = self.shared.policy.max_body_bytes;
+        let started = Instant::now();
+        let mut response = self.shared.client.execute(request).await.map_err(|e| transport_error(endpoint, e))?;
+        let status = response.status();
+        telemetry::ResponseReceived { connector, endpoint, status: status.as_u16(), elapsed: started.elapsed() }.emit();
+        let too_large = || {
+            telemetry::BodyTooLarge { connector, endpoint, limit }.emit();
+            ConnectorError::permanent(endpoint, format!("response body exceeds the cap of {limit} bytes"))
+        };
+        if response.content_length().is_some_and(|len| len > u64::try_from(limit).unwrap_or(u64::MAX)) {
+            return Err(too_large());
+        }
+        let headers = response.headers().clone();
+        let url = response.url().clone();
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(endpoint, e))? {
+            if body.len().saturating_add(chunk.len()) > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse { status, headers, url, body: body.freeze() })
+    }
+
+    /// One attempt with no limits, auth, retries or status classification: the OAuth
+    /// token endpoint's transport (a rotating refresh token must not be re-sent).
+    pub(crate) async fn send_raw(&self, mut request: reqwest::Request) -> Result<HttpResponse, ConnectorError> {
+        let endpoint = request.url().path().to_owned();
+        if request.timeout().is_none() {
+            *request.timeout_mut() = Some(self.shared.policy.read_timeout);
+        }
+        telemetry::RequestSent {
+            connector: &self.shared.connector,
+            endpoint: &endpoint,
+            method: request.method().as_str(),
+            attempt: 1,
+        }
+        .emit();
+        self.execute(request, &endpoint).await
+    }
+}
+
+/// `None` for a 2xx; otherwise what to do about the answer.
+fn verdict(response: &HttpResponse, endpoint: &str, credential: Option<&str>) -> Option<Verdict> {
+    let status = response.status;
+    if status.is_success() {
+        return None;
+    }
+    let describe = || {
+        let excerpt = excerpt(&response.body, credential);
+        if excerpt.is_empty() {
+            status.to_string()
+        } else {
+            format!("{status}: {excerpt}")
+        }
+    };
+    let retry_after = retry_after(&response.headers);
+    let error = match status {
+        StatusCode::TOO_MANY_REQUESTS => ConnectorError::RateLimited {
+            endpoint: endpoint.to_owned(),
+            retry_after: retry_after.or_else(|| rate_limit_reset(&response.headers)),
+        },
+        StatusCode::SERVICE_UNAVAILABLE if retry_after.is_some() => {
+            ConnectorError::RateLimited { endpoint: endpoint.to_owned(), retry_after }
+        }
+        StatusCode::UNAUTHORIZED => return Some(Verdict::Unauthorized),
+        StatusCode::FORBIDDEN => ConnectorError::Auth { endpoint: endpoint.to_owned(), reason: describe() },
+        StatusCode::REQUEST_TIMEOUT => ConnectorError::transient(endpoint, describe()),
+        s if s.is_server_error() => ConnectorError::transient(endpoint, describe()),
+        _ => ConnectorError::permanent(endpoint, describe()),
+    };
+    Some(Verdict::Fail(error))
+}
+
+/// `Retry-After` as delta-seconds or an HTTP-date, as a wait from now.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).ok();
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(SystemTime::from(date.to_utc()).duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+/// `RateLimit-Reset` / `X-RateLimit-Reset` when a 429 has no `Retry-After`: delta-seconds,
+/// or epoch seconds when the number is that large (GitHub-style).
+fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
+    const EPOCH_THRESHOLD: u64 = 1_000_000_000;
+    let value = ["ratelimit-reset", "x-ratelimit-reset"]
+        .iter()
+        .find_map(|name| headers.get(*name))
+        .and_then(|v| v.to_str().ok())?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    if value < EPOCH_THRESHOLD {
+        return Some(Duration::from_secs(value));
+    }
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(value.saturating_sub(now)))
+}
+
+/// A short, single-line excerpt of an error body with the request's credential removed.
+fn excerpt(body: &[u8], credential: Option<&str>) -> String {
+    let head = &body[..body.len().min(4 * EXCERPT_CHARS)];
+    let mut text: String = String::from_utf8_lossy(head).split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(secret) = credential.filter(|s| s.len() >= 4) {
+        text = text.replace(secret, crate::auth::REDACTED);
+    }
+    if text.chars().count() > EXCERPT_CHARS {
+        text = text.chars().take(EXCERPT_CHARS).collect::<String>() + "…";
+    }
+    text
+}
+
+/// A transport failure, described without the URL (its query may hold a secret).
+fn transport_error(endpoint: &str, error: reqwest::Error) -> ConnectorError {
+    if error.is_timeout() {
+        return ConnectorError::transient(endpoint, "timed out");
+    }
+    let kind = if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "reading the response failed"
+    } else if error.is_redirect() {
+        return ConnectorError::permanent(endpoint, "too many redirects");
+    } else {
+        "request failed"
+    };
+    let error = error.without_url();
+    let mut chain = Vec::new();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        chain.push(cause.to_string());
+        source = cause.source();
+    }
+    let reason = if chain.is_empty() { kind.to_owned() } else { format!("{kind}: {}", chain.join(": ")) };
+    ConnectorError::transient(endpoint, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_forms() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("12"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(12)));
+        let future = chrono::Utc::now() + chrono::TimeDelta::seconds(20);
+        let date = future.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&date).expect("header"));
+        let wait = retry_after(&headers).expect("date parses");
+        assert!(wait > Duration::from_secs(18) && wait <= Duration::from_secs(20), "{wait:?}");
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO), "a past date means now");
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("later"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn reset_headers_are_a_fallback() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("5"));
+        assert_eq!(rate_limit_reset(&headers), Some(Duration::from_secs(5)));
+        let epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).expect("clock").as_secs() + 30;
+        headers.insert("x-ratelimit-reset", HeaderValue::from(epoch));
+        let wait = rate_limit_reset(&headers).expect("epoch form");
+        assert!(wait > Duration::from_secs(28) && wait <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn excerpts_are_short_single_line_and_secret_free() {
+        let body = format!("{{\"error\": \"bad token s3cr3t-token\",\n \"detail\": \"{}\"}}", "x".repeat(500));
+        let text = excerpt(body.as_bytes(), Some("s3cr3t-token"));
+        assert!(!text.contains("s3cr3t-token"), "{text}");
+        assert!(!text.contains('\n'));
+        assert!(text.chars().count() <= EXCERPT_CHARS + 1);
+    }
+}

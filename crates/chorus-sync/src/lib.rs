@@ -1,0 +1,24 @@
+//! Chorus sync: how data gets from a source into the store.
+//!
+//! - `connector`: the `Connector` trait, its object-safe face and the `Registry`;
+//! - `http` and `auth`: the one HTTP client stack all connectors share;
+//! - `engine`: runs a connector, committing each page with its cursor;
+//! - `endpoint`: the rule on plain-HTTP and loopback endpoints;
+//! - `telemetry`: typed events with counters.
+
+pub mod auth;
+pub mod connector;
+pub mod endpoint;
+pub mod engine;
+mod error;
+pub mod http;
+pub mod scheduler;
+pub mod telemetry;
+
+pub use auth::{AuthProvider, BasicAuth, BearerAuth, ClientAuth, OAuthConfig, OAuthRefresh};
+pub use connector::{
+    Connector, ConnectorContext, ConnectorFactory, Credentials, DynConnector, DynPage, Factory, Page, Registry,
+    SyncMode, Typed,
+};
+pub use error::ConnectorError;
+pub use http::{EndpointLimiter, HttpClient, HttpPolicy, HttpResponse, HttpStack};
