@@ -324,6 +324,16 @@ mod tests {
     }
 
     #[test]
+    fn settings_schema_names_every_key() {
+        let schema = serde_json::to_string(&schemars::schema_for!(JiraConfig)).unwrap_or_default();
+        for key in
+            ["base_url", "jql", "overlap_minutes", "every_runs", "account_field_holds", "api_base", "refresh_token"]
+        {
+            assert!(schema.contains(key), "{key} missing from the schema");
+        }
+    }
+
+    #[test]
     fn insecure_endpoints_need_the_flag() {
         let mut raw = basic();
         raw["base_url"] = json!("http://127.0.0.1:9000");

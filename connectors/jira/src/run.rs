@@ -195,8 +195,11 @@ impl<'a> Run<'a> {
             None => Vec::new(),
         };
         if batches.is_empty() {
+            // Strictly later than the last one, even if this host's clock is behind:
+            // the schedule, like the rest of the cursor, never moves backwards.
             let now = Utc::now();
-            self.cursor.reconciled_at = self.cursor.reconciled_at.max(Some(now));
+            let after_last = self.cursor.reconciled_at.map(|at| at + Duration::milliseconds(1));
+            self.cursor.reconciled_at = Some(after_last.map_or(now, |later| later.max(now)));
             self.cursor.runs_since_reconcile = 0;
             self.phase = Some(Phase::Done);
         } else {

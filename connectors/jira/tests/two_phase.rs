@@ -18,7 +18,8 @@ use chorus_connector_jira::JiraConnector;
 use chorus_core::{Item, Secret};
 use chorus_sim::jira::{JiraSim, SimZone, ORGANIZATIONS_FIELD};
 use chorus_sim::{
-    AuthorityConfig, ErrorBurst, FaultProfile, Latency, RateLimitFault, SimServer, TokenAuthority, TokenExpiry, Trigger,
+    AuthorityConfig, ErrorBurst, FaultProfile, Latency, MalformedPage, RateLimitFault, SimServer, TokenAuthority,
+    TokenExpiry, Trigger,
 };
 use chorus_store::{Holder, IdPage, ItemFilter, PageCommit, RunOutcome, RunStatus, Store};
 use chorus_sync::{BasicAuth, ConnectorContext, Credentials, DynConnector, Factory, HttpPolicy, HttpStack, SyncMode};
@@ -204,14 +205,22 @@ async fn two_phase_sync_over_oauth_under_faults() {
         assert!(sim.delete(key));
     }
     let added: Vec<String> =
-        (0..4).map(|n| sim.add(["PROD", "SUP"][n % 2], |i| i.summary = format!("added {n}")).id.to_string()).collect();
+        (0..30).map(|n| sim.add(["PROD", "SUP"][n % 2], |i| i.summary = format!("added {n}")).id.to_string()).collect();
     sim.edit(&keys[20], |i| i.organizations = vec![chorus_sim::jira::SimOrg { id: 5, name: "Hooli".into() }]);
     sim.add_comment(&keys[21], sim.truth()[0].reporter.clone(), "one more thing", true);
     clock.advance(Duration::from_secs(1));
     sim.edit(&keys[22], |i| i.status = "Done".into());
 
-    // Phase two: incremental.
+    // Phase two: incremental, ~45 changes in one minute across pages of 20; the second
+    // search page arrives cut in half, so the run stops after its first page and the
+    // next run resumes from that page's cursor, inside the crowded minute.
     let searches_before = sim.searches().len();
+    let malformed = MalformedPage { path_prefix: "/ex/jira/c0ffee00-1d/rest/api/3/search/jql".into(), nth: 2 };
+    server.set_faults(FaultProfile { malformed_page: Some(malformed), ..heavy_faults() });
+    let interrupted = sync(connector.as_ref(), &store, SyncMode::Incremental).await;
+    assert_eq!(interrupted.status, RunStatus::Failed, "the malformed page fails the run");
+    assert!(interrupted.error.as_deref().unwrap_or_default().contains("malformed"), "{:?}", interrupted.error);
+    assert!(interrupted.pages >= 1, "the first page was committed");
     let second = sync(connector.as_ref(), &store, SyncMode::Incremental).await;
     assert_eq!(second.status, RunStatus::Succeeded, "{:?}", second.error);
     let items = all_items(&store).await;

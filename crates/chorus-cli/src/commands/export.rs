@@ -12,6 +12,14 @@ const BATCH: u32 = 1000;
 
 pub async fn run(config: Option<&Path>, what: Entity, include_deleted: bool, connector: Option<String>) -> anyhow::Result<()> {
     let app = App::load(config).await?;
+    match write_all(&app, what, include_deleted, connector).await {
+        // The reader went away (`chorus export items | head`): not an error.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => Ok(()),
+        other => other,
+    }
+}
+
+async fn write_all(app: &App, what: Entity, include_deleted: bool, connector: Option<String>) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut after_id = 0;
