@@ -21,10 +21,10 @@ use chorus_sim::{
     AuthorityConfig, ErrorBurst, FaultProfile, Latency, MalformedPage, RateLimitFault, SimServer, TokenAuthority,
     TokenExpiry, Trigger,
 };
-use chorus_store::{Holder, IdPage, ItemFilter, PageCommit, RunOutcome, RunStatus, Store};
+use chorus_store::{IdPage, ItemFilter, RunOutcome, RunStatus, Store};
+use chorus_sync::engine::{this_process, Engine, Quiet};
 use chorus_sync::{BasicAuth, ConnectorContext, Credentials, DynConnector, Factory, HttpPolicy, HttpStack, SyncMode};
 use chrono::{DateTime, Duration as TimeDelta, DurationRound, Utc};
-use futures::StreamExt;
 use serde_json::{json, Value};
 
 const ID: &str = "jira-test";
@@ -55,52 +55,10 @@ fn build(settings: &Value, store: &Arc<dyn Store>) -> Box<dyn DynConnector> {
     factory.build(settings, context(store)).expect("connector builds")
 }
 
-/// Runs the connector once, committing every page with its cursor, like the engine.
+/// Runs the connector once through the real sync engine.
 async fn sync(connector: &dyn DynConnector, store: &Arc<dyn Store>, mode: SyncMode) -> RunOutcome {
-    let holder = Holder {
-        id: "test-holder".into(),
-        host: "localhost".into(),
-        pid: std::process::id(),
-        ttl: Duration::from_secs(60),
-    };
-    let claim = store.claim_run(connector.id(), &holder).await.expect("claim").expect("not already running");
-    let mut cursor = match mode {
-        SyncMode::Full => store.reset_cursor(&claim).await.expect("reset"),
-        SyncMode::Incremental => store.cursor(connector.id()).await.expect("cursor"),
-    };
-    let mut outcome =
-        RunOutcome { status: RunStatus::Running, pages: 0, upserted: 0, unchanged: 0, deleted: 0, error: None };
-    let mut pages = connector.pages(cursor.value.as_ref(), mode).expect("pages");
-    while let Some(page) = pages.next().await {
-        let page = match page {
-            Ok(page) => page,
-            Err(error) => {
-                outcome.status = RunStatus::Failed;
-                outcome.error = Some(error.to_string());
-                break;
-            }
-        };
-        let commit = PageCommit {
-            connector: connector.id().to_owned(),
-            source: connector.source(),
-            records: page.records,
-            cursor: page.cursor,
-            expected_version: cursor.version,
-        };
-        let done = store.commit_page(&claim, &commit).await.expect("commit");
-        cursor.version = done.cursor_version;
-        cursor.value = Some(commit.cursor);
-        outcome.pages += 1;
-        outcome.upserted += done.upserted;
-        outcome.unchanged += done.unchanged;
-        outcome.deleted += done.deleted;
-    }
-    drop(pages);
-    if outcome.status == RunStatus::Running {
-        outcome.status = RunStatus::Succeeded;
-    }
-    store.finish_run(&claim, &outcome).await.expect("finish");
-    outcome
+    let engine = Engine::new(Arc::clone(store), this_process(Duration::from_secs(60)));
+    engine.run(connector, mode, &Quiet).await.expect("run starts").outcome
 }
 
 async fn all_items(store: &Arc<dyn Store>) -> Vec<Item> {

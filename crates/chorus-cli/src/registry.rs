@@ -6,7 +6,7 @@ use chorus_sync::{Factory, Registry};
 pub fn registry() -> Registry {
     Registry::new(vec![
         Factory::<chorus_connector_feed::FeedConnector>::boxed(),
-        // Factory::<chorus_connector_jira::JiraConnector>::boxed(),
+        Factory::<chorus_connector_jira::JiraConnector>::boxed(),
         // Factory::<chorus_connector_zendesk::ZendeskConnector>::boxed(),
     ])
 }

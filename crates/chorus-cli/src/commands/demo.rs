@@ -9,21 +9,22 @@ use std::path::Path;
 
 use anyhow::Context;
 use chorus_core::{ExternalId, LifecycleStage, Source};
+use chorus_sim::jira::JiraSim;
 use chorus_sim::{FaultProfile, FeedSim, SimServer};
 use chorus_store::AccountImport;
 
 use crate::runtime::App;
 
-/// The demo's customers: (feed account id, name, domain, ARR in dollars, segment, stage).
-const ACCOUNTS: &[(&str, &str, &str, i64, &str, LifecycleStage)] = &[
-    ("ACME-1", "Acme Corp", "acme.example", 1_250_000, "enterprise", LifecycleStage::Retention),
-    ("GLOBEX-2", "Globex", "globex.example", 480_000, "enterprise", LifecycleStage::Loyalty),
-    ("INITECH-3", "Initech", "initech.example", 96_000, "mid_market", LifecycleStage::Conversion),
-    ("UMBRELLA-4", "Umbrella", "umbrella.example", 720_000, "enterprise", LifecycleStage::Advocacy),
-    ("HOOLI-5", "Hooli", "hooli.example", 54_000, "smb", LifecycleStage::Acquisition),
-    ("STARK-6", "Stark Industries", "stark.example", 2_100_000, "strategic", LifecycleStage::Retention),
-    ("WAYNE-7", "Wayne Enterprises", "wayne.example", 1_600_000, "strategic", LifecycleStage::Loyalty),
-    ("WONKA-8", "Wonka", "wonka.example", 38_000, "smb", LifecycleStage::Reach),
+/// The demo's customers: (feed account id, name, domains, ARR in dollars, segment, stage).
+const ACCOUNTS: &[(&str, &str, &[&str], i64, &str, LifecycleStage)] = &[
+    ("ACME-1", "Acme Corp", &["acme.example", "acme-corp.com"], 1_250_000, "enterprise", LifecycleStage::Retention),
+    ("GLOBEX-2", "Globex", &["globex.example", "globex.io"], 480_000, "enterprise", LifecycleStage::Loyalty),
+    ("INITECH-3", "Initech", &["initech.example", "initech.com"], 96_000, "mid_market", LifecycleStage::Conversion),
+    ("UMBRELLA-4", "Umbrella", &["umbrella.example", "umbrella.co"], 720_000, "enterprise", LifecycleStage::Advocacy),
+    ("HOOLI-5", "Hooli", &["hooli.example", "hooli.com"], 54_000, "smb", LifecycleStage::Acquisition),
+    ("STARK-6", "Stark Industries", &["stark.example"], 2_100_000, "strategic", LifecycleStage::Retention),
+    ("WAYNE-7", "Wayne Enterprises", &["wayne.example"], 1_600_000, "strategic", LifecycleStage::Loyalty),
+    ("WONKA-8", "Wonka", &["wonka.example"], 38_000, "smb", LifecycleStage::Reach),
 ];
 
 pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
@@ -35,10 +36,14 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
 
     let feed = FeedSim::seeded(2026, 1500);
     let feed_server = SimServer::start(feed.router(), FaultProfile::none()).await?;
-    println!("simulators on loopback:\n  feed     {}", feed_server.handle().url());
+    let jira = JiraSim::seeded(2026, 400).with_basic(DEMO_EMAIL, DEMO_TOKEN);
+    let jira_server = SimServer::start(jira.router(), FaultProfile::none()).await?;
+    jira.set_site(&jira_server.handle().url());
+    let urls = SimUrls { feed: feed_server.handle().url(), jira: jira_server.handle().url() };
+    println!("simulators on loopback:\n  feed     {}\n  jira     {}", urls.feed, urls.jira);
 
     let config_path = dir.join("chorus.toml");
-    std::fs::write(&config_path, demo_config(&dir, &feed_server.handle().url()))?;
+    std::fs::write(&config_path, demo_config(&dir, &urls))?;
     println!("config   {}", config_path.display());
 
     let app = App::load(Some(&config_path)).await?;
@@ -58,7 +63,17 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
     super::serve::serve(app).await
 }
 
-fn demo_config(dir: &Path, feed_url: &str) -> String {
+/// Credentials the simulators accept; they guard nothing real.
+const DEMO_EMAIL: &str = "demo@chorus.example";
+const DEMO_TOKEN: &str = "demo-token";
+
+/// Where each simulator listens.
+struct SimUrls {
+    feed: String,
+    jira: String,
+}
+
+fn demo_config(dir: &Path, urls: &SimUrls) -> String {
     format!(
         r#"# Written by `chorus demo`: connectors pointed at the built-in simulators.
 [store]
@@ -77,21 +92,45 @@ schedule = "*/1 * * * *"
 allow_insecure_endpoints = true
 
 [connectors.settings]
-base_url = "{feed_url}"
+base_url = "{feed}"
 page_size = 100
+
+[[connectors]]
+id = "jira"
+kind = "jira"
+schedule = "*/5 * * * *"
+allow_insecure_endpoints = true
+requests_per_minute = 6000
+burst = 50
+
+[connectors.settings]
+base_url = "{jira}"
+jql = "project in (PROD, SUP, IDEA)"
+
+[connectors.settings.auth]
+type = "basic"
+email = "{DEMO_EMAIL}"
+api_token = "{DEMO_TOKEN}"
+
+[connectors.settings.mapping]
+account_field = "{account_field}"
+account_field_holds = "names"
 "#,
         db = dir.join("chorus.db").display(),
         index = dir.join("index").display(),
+        feed = urls.feed,
+        jira = urls.jira,
+        account_field = chorus_sim::jira::ORGANIZATIONS_FIELD,
     )
 }
 
 fn demo_accounts() -> Vec<AccountImport> {
     ACCOUNTS
         .iter()
-        .map(|&(feed_id, name, domain, arr_dollars, segment, stage)| AccountImport {
+        .map(|&(feed_id, name, domains, arr_dollars, segment, stage)| AccountImport {
             id: None,
             name: name.to_owned(),
-            domains: vec![domain.to_owned()],
+            domains: domains.iter().map(|d| (*d).to_owned()).collect(),
             arr_minor: arr_dollars * 100,
             currency: "USD".to_owned(),
             segment: Some(segment.to_owned()),
