@@ -25,7 +25,7 @@ test: tools
 
 ## bench: search benchmark against SQLite FTS5 (BENCH_N items); writes docs/benchmarks.md
 bench: tools
-	cargo run --release -p chorus-index --bin chorus-bench
+	cargo run --release -p chorus-index --example bench
 
 ## lint: formatting and clippy, as reviewers expect them
 lint:

@@ -68,7 +68,11 @@ fn secrets_never_reach_the_output() {
         &server.handle().url(),
         "[connectors.settings.auth]\ntype = \"bearer\"\ntoken = \"${CHORUS_TEST_FEED_TOKEN}\"",
     ));
-    let output = install.command(&["-vv", "check"]).env("CHORUS_TEST_FEED_TOKEN", "tok-supersecret-123").output().expect("spawn");
+    let output = install
+        .command(&["-vv", "check"])
+        .env("CHORUS_TEST_FEED_TOKEN", "tok-supersecret-123")
+        .output()
+        .expect("spawn");
     let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "{}", describe(&output));
     assert!(!all.contains("tok-supersecret-123"), "the token was printed:\n{all}");
@@ -95,11 +99,29 @@ fn sync_export_import_round_trip() {
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))
         .collect();
     assert_eq!(lines.len(), sim.truth().iter().filter(|r| !r.deleted).count());
-    for field in ["id", "connector", "source", "external_id", "kind", "title", "body", "url", "status", "author_email", "account_id", "request_ids", "created_at", "updated_at"] {
+    for field in [
+        "id",
+        "connector",
+        "source",
+        "external_id",
+        "kind",
+        "title",
+        "body",
+        "url",
+        "status",
+        "author_email",
+        "account_id",
+        "request_ids",
+        "created_at",
+        "updated_at",
+    ] {
         assert!(lines[0].get(field).is_some(), "export lacks `{field}`: {}", lines[0]);
     }
     let acme = lines.iter().filter(|l| l["raw"]["account_id"] == "ACME-1").collect::<Vec<_>>();
-    assert!(!acme.is_empty() && acme.iter().all(|l| l["account_id"].is_i64()), "items naming ACME-1 link to the imported account");
+    assert!(
+        !acme.is_empty() && acme.iter().all(|l| l["account_id"].is_i64()),
+        "items naming ACME-1 link to the imported account"
+    );
     assert!(lines.iter().all(|l| l["updated_at"].as_str().is_some_and(|t| t.ends_with('Z'))), "times are RFC 3339 UTC");
 
     // Items from a tool without a connector: the export's shape goes back in, idempotently.
@@ -109,7 +131,11 @@ fn sync_export_import_round_trip() {
     let first = install.run(&["import", "items", path, "--connector", "legacy"]);
     assert!(first.status.success(), "{}", describe(&first));
     let second = install.run(&["import", "items", path, "--connector", "legacy"]);
-    assert!(String::from_utf8_lossy(&second.stdout).contains(&format!("0 new or changed, {} unchanged", lines.len())), "{}", describe(&second));
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains(&format!("0 new or changed, {} unchanged", lines.len())),
+        "{}",
+        describe(&second)
+    );
     let legacy = install.run(&["export", "items", "--connector", "legacy"]);
     assert_eq!(String::from_utf8_lossy(&legacy.stdout).lines().count(), lines.len());
 

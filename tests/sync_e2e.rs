@@ -13,7 +13,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chorus_core::Item;
-use chorus_sim::{AuthorityConfig, FaultProfile, FeedRecord, FeedSim, Latency, MalformedPage, RateLimitFault, SimServer, TokenAuthority, Trigger};
+use chorus_sim::{
+    AuthorityConfig, FaultProfile, FeedRecord, FeedSim, Latency, MalformedPage, RateLimitFault, SimServer,
+    TokenAuthority, Trigger,
+};
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
 use support::{all_items, describe, feed_connector, runtime, Install};
@@ -39,7 +42,11 @@ fn assert_store_matches(sim: &FeedSim, items: &[Item]) {
     assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, left behind {extra:?}");
     for (id, record) in &truth {
         let item = live[id];
-        assert_eq!((&item.title, &item.status, item.updated_at), (&record.title, &record.status, record.updated_at), "stale item {id}");
+        assert_eq!(
+            (&item.title, &item.status, item.updated_at),
+            (&record.title, &record.status, record.updated_at),
+            "stale item {id}"
+        );
     }
     for record in sim.truth().iter().filter(|r| r.deleted) {
         if let Some(item) = items.iter().find(|i| i.external_id == record.id) {
@@ -61,8 +68,9 @@ fn kill_nine_at_random_points_loses_and_duplicates_nothing() {
     let sim = FeedSim::seeded(42, 6000);
     sim.set_duplicates_across_pages(true);
     let latency = Latency { min: Duration::from_millis(2), max: Duration::from_millis(8), when: Trigger::Always };
-    let server = SimServer::start_in_thread(sim.router(), FaultProfile { latency: Some(latency), ..FaultProfile::none() })
-        .expect("start simulator");
+    let server =
+        SimServer::start_in_thread(sim.router(), FaultProfile { latency: Some(latency), ..FaultProfile::none() })
+            .expect("start simulator");
     let install = Install::new(&feed_connector("feed", &server.handle().url(), "page_size = 40\noverlap_secs = 0"));
     let rt = runtime();
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -75,7 +83,12 @@ fn kill_nine_at_random_points_loses_and_duplicates_nothing() {
         assert!(iterations < 120, "could not kill a running sync 24 times ({kills} so far)");
         let full = iterations % 4 == 0;
         let args: &[&str] = if full { &["sync", "--full"] } else { &["sync"] };
-        let mut child = install.command(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
+        let mut child = install
+            .command(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
         std::thread::sleep(Duration::from_millis(rng.gen_range(60..900)));
         let still_running = child.try_wait().expect("poll child").is_none();
         child.kill().ok(); // SIGKILL: no destructor, no rollback handler, no goodbye
@@ -160,8 +173,9 @@ fn second_phase_edits_deletes_and_adds_at_the_cursor_boundary() {
 fn rate_limit_storm_is_waited_out_without_early_requests() {
     let sim = FeedSim::seeded(3, 300);
     let storm = RateLimitFault::new(Trigger::EveryNth(3), Duration::from_secs(1));
-    let server = SimServer::start_in_thread(sim.router(), FaultProfile { rate_limit: Some(storm), ..FaultProfile::none() })
-        .expect("start simulator");
+    let server =
+        SimServer::start_in_thread(sim.router(), FaultProfile { rate_limit: Some(storm), ..FaultProfile::none() })
+            .expect("start simulator");
     let install = Install::new(&feed_connector("feed", &server.handle().url(), "page_size = 50"));
 
     let started = Instant::now();
@@ -178,7 +192,11 @@ fn rate_limit_storm_is_waited_out_without_early_requests() {
 
 #[test]
 fn token_expiring_mid_sync_is_refreshed_once() {
-    let config = AuthorityConfig { max_uses: Some(4), initial_refresh_token: "feed-refresh-0-secret".into(), ..AuthorityConfig::default() };
+    let config = AuthorityConfig {
+        max_uses: Some(4),
+        initial_refresh_token: "feed-refresh-0-secret".into(),
+        ..AuthorityConfig::default()
+    };
     let (client_id, client_secret, refresh_token) =
         (config.client_id.clone(), config.client_secret.clone(), config.initial_refresh_token.clone());
     let authority = TokenAuthority::new(config);
@@ -195,11 +213,13 @@ fn token_expiring_mid_sync_is_refreshed_once() {
     assert!(output.status.success(), "{}", describe(&output));
     // 200 records / 20 per page = 10 pages at 4 uses per token: the first token plus
     // one refresh per expiry, never two for the same expiry, never a reused token.
-    let pages = server.handle().requests().iter().filter(|r| r.path == "/api/items" && r.status == Some(200)).count() as u64;
+    let pages =
+        server.handle().requests().iter().filter(|r| r.path == "/api/items" && r.status == Some(200)).count() as u64;
     assert_eq!(authority.violations(), 0, "a rotated refresh token was reused");
     assert!(authority.refreshes() >= 2, "tokens expired mid-sync and were refreshed");
     assert!(authority.refreshes() <= pages.div_ceil(4) + 1, "more refreshes than expiries: {}", authority.refreshes());
-    let leaked = String::from_utf8_lossy(&output.stderr).contains(&refresh_token) || String::from_utf8_lossy(&output.stdout).contains(&refresh_token);
+    let leaked = String::from_utf8_lossy(&output.stderr).contains(&refresh_token)
+        || String::from_utf8_lossy(&output.stdout).contains(&refresh_token);
     assert!(!leaked, "a secret reached the output");
     let items = runtime().block_on(async { all_items(install.store().await.as_ref()).await });
     assert_store_matches(&sim, &items);
@@ -209,15 +229,21 @@ fn token_expiring_mid_sync_is_refreshed_once() {
 fn malformed_page_fails_the_run_at_the_last_good_page() {
     let sim = FeedSim::seeded(11, 500);
     let malformed = MalformedPage { path_prefix: "/api/items".into(), nth: 4 };
-    let server = SimServer::start_in_thread(sim.router(), FaultProfile { malformed_page: Some(malformed), ..FaultProfile::none() })
-        .expect("start simulator");
+    let server = SimServer::start_in_thread(
+        sim.router(),
+        FaultProfile { malformed_page: Some(malformed), ..FaultProfile::none() },
+    )
+    .expect("start simulator");
     let install = Install::new(&feed_connector("feed", &server.handle().url(), "page_size = 50\noverlap_secs = 0"));
     let rt = runtime();
 
     let output = install.run(&["sync"]);
     assert!(!output.status.success(), "a malformed page must fail the sync");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("feed") && stderr.contains("malformed"), "the failure names the connector and the cause: {stderr}");
+    assert!(
+        stderr.contains("feed") && stderr.contains("malformed"),
+        "the failure names the connector and the cause: {stderr}"
+    );
     let cursor = rt.block_on(async { install.store().await.cursor("feed").await.expect("cursor") });
     assert_eq!(cursor.version, 3, "three good pages committed, the fourth refused");
     let items = rt.block_on(async { all_items(install.store().await.as_ref()).await });

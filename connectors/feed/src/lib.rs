@@ -70,7 +70,12 @@ impl Connector for FeedConnector {
                     client_auth: ClientAuth::RequestBody,
                     scopes: Vec::new(),
                 };
-                Some(Arc::new(OAuthRefresh::refresh_token(oauth, refresh_token.clone(), ctx.credentials.clone(), &ctx.http)))
+                Some(Arc::new(OAuthRefresh::refresh_token(
+                    oauth,
+                    refresh_token.clone(),
+                    ctx.credentials.clone(),
+                    &ctx.http,
+                )))
             }
         };
         let http = match auth {
@@ -97,7 +102,11 @@ impl Connector for FeedConnector {
         })
     }
 
-    fn pages(&self, from: Option<FeedCursor>, _mode: SyncMode) -> BoxStream<'_, Result<Page<FeedCursor>, ConnectorError>> {
+    fn pages(
+        &self,
+        from: Option<FeedCursor>,
+        _mode: SyncMode,
+    ) -> BoxStream<'_, Result<Page<FeedCursor>, ConnectorError>> {
         let since = from.as_ref().map(|c| c.updated_at - self.overlap);
         let state = Walk { since, page_token: None, high_water: from.map(|c| c.updated_at), done: false };
         stream::try_unfold(state, move |walk| self.next_page(walk))
@@ -142,7 +151,9 @@ impl FeedConnector {
         walk.high_water = walk.high_water.max(newest);
         let records = page.items.into_iter().map(FeedRecord::into_record).collect();
         let next_cursor = FeedCursor {
-            updated_at: walk.high_water.ok_or_else(|| ConnectorError::malformed("/api/items", "page without timestamps"))?,
+            updated_at: walk
+                .high_water
+                .ok_or_else(|| ConnectorError::malformed("/api/items", "page without timestamps"))?,
         };
         Ok(Some((Some(Page { records, next_cursor }), walk)))
     }

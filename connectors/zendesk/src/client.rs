@@ -9,18 +9,12 @@
 //! never by following the `after_url`/`next_page` links, which name the account's
 //! canonical host rather than the configured endpoint (a proxy, a sandbox, a simulator).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
-use base64::Engine as _;
-use chorus_sync::auth::AuthProvider;
+use chorus_sync::auth::{AuthProvider, BasicAuth, BearerAuth};
+use chorus_sync::http::EndpointLimiter;
 use chorus_sync::{ConnectorError, HttpClient, HttpResponse};
-use reqwest::header::{HeaderValue, AUTHORIZATION};
 use serde_json::Value;
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 use url::Url;
 
 use crate::config::{AuthConfig, RateLimitConfig};
@@ -36,77 +30,30 @@ pub enum EndpointClass {
     Standard,
 }
 
-/// At most `limit` acquisitions in any `window` (a sliding window of start times).
-#[derive(Debug)]
-pub struct Pacer {
-    limit: usize,
-    window: Duration,
-    starts: Mutex<VecDeque<Instant>>,
+/// The limiter of the incremental exports: `incremental_requests` per
+/// `incremental_window_secs`, evenly spaced (burst 1) and at 95 % of that rate, so
+/// network jitter between two requests cannot put one request too many into
+/// Zendesk's window. It gates every attempt, retries included.
+pub fn incremental_limiter(config: &RateLimitConfig) -> EndpointLimiter {
+    EndpointLimiter::per_minute("zendesk incremental exports", incremental_per_minute(config))
 }
 
-impl Pacer {
-    pub fn new(limit: u32, window: Duration) -> Self {
-        let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
-        Self { limit, window, starts: Mutex::new(VecDeque::with_capacity(limit.min(1024))) }
+/// Requests per minute the incremental limiter allows (at least one).
+pub fn incremental_per_minute(config: &RateLimitConfig) -> u32 {
+    let window = config.incremental_window_secs.max(f64::MIN_POSITIVE);
+    let per_minute = (f64::from(config.incremental_requests) * 60.0 / window * 0.95).floor();
+    if per_minute >= f64::from(u32::MAX) {
+        return u32::MAX;
     }
-
-    pub fn from_config(config: &RateLimitConfig) -> Self {
-        let window = Duration::try_from_secs_f64(config.incremental_window_secs).unwrap_or(Duration::from_secs(60));
-        Self::new(config.incremental_requests, window)
-    }
-
-    /// Waits until one more request fits in the window, and records it.
-    pub async fn acquire(&self) {
-        let mut starts = self.starts.lock().await;
-        loop {
-            let now = Instant::now();
-            while starts.front().is_some_and(|first| now.duration_since(*first) >= self.window) {
-                starts.pop_front();
-            }
-            if starts.len() < self.limit {
-                starts.push_back(now);
-                return;
-            }
-            let Some(first) = starts.front().copied() else { continue };
-            // Holding the lock while sleeping keeps waiters in order.
-            tokio::time::sleep_until(first + self.window).await;
-        }
-    }
+    // In range and non-negative: the cast cannot truncate.
+    (per_minute as u32).max(1)
 }
 
-/// `Authorization` for Zendesk: Basic `{email}/token:{token}` or a bearer token.
-pub struct ZendeskAuth {
-    header: HeaderValue,
-}
-
-impl ZendeskAuth {
-    pub fn new(config: &AuthConfig) -> Result<Self, ConnectorError> {
-        let value = match config {
-            AuthConfig::ApiToken { email, token } => {
-                let pair = format!("{email}/token:{}", token.expose());
-                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
-            }
-            AuthConfig::Oauth { access_token } => format!("Bearer {}", access_token.expose()),
-        };
-        let mut header = HeaderValue::from_str(&value)
-            .map_err(|_| ConnectorError::Config("auth: credentials contain characters not allowed in a header".into()))?;
-        header.set_sensitive(true);
-        Ok(Self { header })
-    }
-}
-
-#[async_trait]
-impl AuthProvider for ZendeskAuth {
-    async fn authorize(&self, request: &mut reqwest::Request) -> Result<u64, ConnectorError> {
-        request.headers_mut().insert(AUTHORIZATION, self.header.clone());
-        Ok(0)
-    }
-
-    async fn refresh(&self, _generation: u64) -> Result<(), ConnectorError> {
-        Err(ConnectorError::Auth {
-            endpoint: "zendesk".into(),
-            reason: "the API token or access token was refused; it cannot be refreshed".into(),
-        })
+/// The `Authorization` provider for the configured method.
+pub fn auth_provider(config: &AuthConfig) -> Arc<dyn AuthProvider> {
+    match config {
+        AuthConfig::ApiToken { email, token } => Arc::new(BasicAuth::new(format!("{email}/token"), token.clone())),
+        AuthConfig::Oauth { access_token } => Arc::new(BearerAuth::new(access_token.clone())),
     }
 }
 
@@ -141,11 +88,11 @@ pub struct ZendeskClient {
     http: HttpClient,
     base: Url,
     page_size: u32,
-    incremental: Arc<Pacer>,
+    incremental: Arc<EndpointLimiter>,
 }
 
 impl ZendeskClient {
-    pub fn new(http: HttpClient, base: Url, page_size: u32, incremental: Arc<Pacer>) -> Self {
+    pub fn new(http: HttpClient, base: Url, page_size: u32, incremental: Arc<EndpointLimiter>) -> Self {
         Self { http, base, page_size, incremental }
     }
 
@@ -165,10 +112,11 @@ impl ZendeskClient {
     }
 
     async fn get(&self, url: Url, class: EndpointClass) -> Result<HttpResponse, ConnectorError> {
-        if class == EndpointClass::Incremental {
-            self.incremental.acquire().await;
-        }
-        let response = self.http.send(self.http.get(url)).await?;
+        let request = self.http.get(url);
+        let response = match class {
+            EndpointClass::Incremental => self.http.send_limited(request, &self.incremental).await?,
+            EndpointClass::Standard => self.http.send(request).await?,
+        };
         log_rate_limit(&response);
         Ok(response)
     }
@@ -298,7 +246,8 @@ pub fn parse_time_page(body: &Value, entity: &str) -> Result<TimePage, Connector
 
 /// Logs Zendesk's rate-limit headers; a nearly spent budget is logged louder.
 fn log_rate_limit(response: &HttpResponse) {
-    let header = |name: &str| response.headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let header =
+        |name: &str| response.headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let (Some(limit), Some(remaining)) = (header("x-rate-limit"), header("x-rate-limit-remaining")) else {
         return;
     };
@@ -313,33 +262,14 @@ fn log_rate_limit(response: &HttpResponse) {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn pacer_allows_limit_per_window() {
-        let pacer = Pacer::new(3, Duration::from_secs(60));
-        let start = Instant::now();
-        for _ in 0..3 {
-            pacer.acquire().await;
-        }
-        assert!(start.elapsed() < Duration::from_millis(1));
-        pacer.acquire().await;
-        assert!(start.elapsed() >= Duration::from_secs(60));
-        for _ in 0..2 {
-            pacer.acquire().await;
-        }
-        assert!(start.elapsed() < Duration::from_secs(61));
-        pacer.acquire().await;
-        assert!(start.elapsed() >= Duration::from_secs(120));
-    }
-
     #[test]
-    fn basic_auth_uses_the_token_suffix() -> Result<(), ConnectorError> {
-        let auth = ZendeskAuth::new(&AuthConfig::ApiToken {
-            email: "ops@acme.com".into(),
-            token: chorus_core::Secret::new("abc"),
-        })?;
-        let expected = base64::engine::general_purpose::STANDARD.encode("ops@acme.com/token:abc");
-        assert_eq!(auth.header.to_str().ok(), Some(format!("Basic {expected}").as_str()));
-        Ok(())
+    fn incremental_pacing_keeps_a_margin_under_the_limit() {
+        let per_minute = |requests, window| {
+            incremental_per_minute(&RateLimitConfig { incremental_requests: requests, incremental_window_secs: window })
+        };
+        assert_eq!(per_minute(10, 60.0), 9);
+        assert_eq!(per_minute(10, 2.0), 285);
+        assert_eq!(per_minute(1, 3600.0), 1);
     }
 
     #[test]

@@ -1,13 +1,15 @@
-//! Ticket and comment bodies (HTML or Markdown) as readable plain text.
+//! Ticket and comment bodies (HTML, or Markdown via `markdown.rs`) as readable plain text.
 //!
 //! Zendesk stores comments as HTML (`html_body`) and descriptions as plain text that
 //! agents and API clients often write in Markdown. Both become text a person can read
 //! in a terminal or a search snippet: paragraphs separated by a blank line, line
 //! breaks kept, list items on their own lines with `- ` or `1. `, links as
 //! `text (url)`, entities decoded, and nothing of `<script>`/`<style>` kept.
-//! Invariant: the output never contains a tag, never starts or ends with whitespace,
+//! Invariant: the output holds no complete tag, never starts or ends with whitespace,
 //! and never has more than one blank line in a row. Neither function can fail: bad
 //! markup degrades to its text.
+
+pub use crate::markdown::markdown_to_text;
 
 /// Converts a body that may be HTML or Markdown (or plain text) to plain text.
 pub fn body_to_text(raw: &str) -> String {
@@ -19,8 +21,32 @@ pub fn body_to_text(raw: &str) -> String {
 }
 
 const HTML_HINTS: &[&str] = &[
-    "<p", "<div", "<br", "<a ", "<ul", "<ol", "<li", "<span", "<b>", "<strong", "<i>", "<em", "<h1", "<h2", "<h3",
-    "<h4", "<table", "<img", "<pre", "<code", "<blockquote", "<html", "<body", "<script", "<style", "</",
+    "<p",
+    "<div",
+    "<br",
+    "<a ",
+    "<ul",
+    "<ol",
+    "<li",
+    "<span",
+    "<b>",
+    "<strong",
+    "<i>",
+    "<em",
+    "<h1",
+    "<h2",
+    "<h3",
+    "<h4",
+    "<table",
+    "<img",
+    "<pre",
+    "<code",
+    "<blockquote",
+    "<html",
+    "<body",
+    "<script",
+    "<style",
+    "</",
 ];
 
 /// Whether the text contains markup we should parse as HTML.
@@ -32,9 +58,8 @@ pub fn looks_like_html(raw: &str) -> bool {
 /// Elements whose content is never text.
 const SKIPPED: &[&str] = &["script", "style", "head", "template", "noscript", "svg", "iframe"];
 /// Elements that start and end a paragraph.
-const PARAGRAPHS: &[&str] = &[
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol", "dl", "figure", "hr",
-];
+const PARAGRAPHS: &[&str] =
+    &["p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol", "dl", "figure", "hr"];
 /// Elements that start and end a line.
 const LINES: &[&str] = &["div", "tr", "li", "dt", "dd", "section", "article", "header", "footer", "main", "nav"];
 
@@ -110,7 +135,7 @@ impl Writer {
 }
 
 /// Trims trailing spaces on every line, keeps at most one blank line, trims the ends.
-fn tidy(text: &str) -> String {
+pub(crate) fn tidy(text: &str) -> String {
     let mut lines: Vec<&str> = Vec::new();
     for line in text.lines().map(str::trim_end) {
         if line.trim().is_empty() && lines.last().is_some_and(|last| last.is_empty()) {
@@ -320,7 +345,7 @@ fn handle_tag(
 }
 
 /// The URL to print after a link's text, or `None` when it would add nothing.
-fn link_target(href: &str, text: &str) -> Option<String> {
+pub(crate) fn link_target(href: &str, text: &str) -> Option<String> {
     let href = href.trim();
     if href.is_empty() || href.starts_with('#') || href.to_ascii_lowercase().starts_with("javascript:") {
         return None;
@@ -395,165 +420,6 @@ fn decode_entity(name: &str) -> Option<char> {
     })
 }
 
-/// Converts Markdown (as Zendesk agents and API clients write it) to plain text.
-///
-/// Headings, emphasis, code spans and quote markers are dropped, bullets become `- `,
-/// `[text](url)` becomes `text (url)`, images keep their alt text, fenced code is kept
-/// verbatim, entities are decoded.
-pub fn markdown_to_text(markdown: &str) -> String {
-    let mut out = String::new();
-    let mut fenced = false;
-    for line in markdown.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            fenced = !fenced;
-            continue;
-        }
-        if fenced {
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        }
-        out.push_str(&markdown_line(line));
-        out.push('\n');
-    }
-    tidy(&out)
-}
-
-fn markdown_line(line: &str) -> String {
-    let indent_width = line.len() - line.trim_start().len();
-    let mut rest = line.trim();
-    if is_rule(rest) {
-        return String::new();
-    }
-    while let Some(quoted) = rest.strip_prefix('>') {
-        rest = quoted.trim_start();
-    }
-    let heading = rest.trim_start_matches('#');
-    if heading.len() < rest.len() && rest.len() - heading.len() <= 6 && (heading.is_empty() || heading.starts_with(' ')) {
-        rest = heading.trim();
-    }
-    let indent = " ".repeat(indent_width.min(8) / 2 * 2);
-    for bullet in ["- ", "* ", "+ "] {
-        if let Some(item) = rest.strip_prefix(bullet) {
-            return format!("{indent}- {}", markdown_inline(item.trim_start()));
-        }
-    }
-    if rest.is_empty() {
-        return String::new();
-    }
-    format!("{}{}", if starts_ordered_item(rest) { indent.as_str() } else { "" }, markdown_inline(rest))
-}
-
-fn is_rule(line: &str) -> bool {
-    let compact: String = line.chars().filter(|c| !c.is_whitespace()).collect();
-    compact.len() >= 3 && ["-", "*", "_"].iter().any(|mark| compact.chars().all(|c| c.to_string() == *mark))
-}
-
-fn starts_ordered_item(line: &str) -> bool {
-    let digits = line.chars().take_while(char::is_ascii_digit).count();
-    digits > 0 && line[digits..].starts_with(". ")
-}
-
-/// Inline Markdown: links, images, autolinks, emphasis, code spans and escapes.
-fn markdown_inline(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '\\' if i + 1 < chars.len() && chars[i + 1].is_ascii_punctuation() => {
-                out.push(chars[i + 1]);
-                i += 2;
-            }
-            '!' if chars.get(i + 1) == Some(&'[') => match parse_link(&chars, i + 1) {
-                Some((alt, _, end)) => {
-                    if !alt.trim().is_empty() {
-                        out.push_str(&format!("[{}]", alt.trim()));
-                    }
-                    i = end;
-                }
-                None => {
-                    out.push(c);
-                    i += 1;
-                }
-            },
-            '[' => match parse_link(&chars, i) {
-                Some((label, url, end)) => {
-                    let label = markdown_inline(&label);
-                    out.push_str(&label);
-                    if let Some(target) = link_target(&url, &label) {
-                        out.push_str(&format!(" ({target})"));
-                    }
-                    i = end;
-                }
-                None => {
-                    out.push(c);
-                    i += 1;
-                }
-            },
-            '<' => {
-                let close = chars[i..].iter().position(|c| *c == '>').map(|p| i + p);
-                let inner: Option<String> = close.map(|end| chars[i + 1..end].iter().collect());
-                match (close, inner) {
-                    (Some(end), Some(url)) if url.starts_with("http://") || url.starts_with("https://") || url.starts_with("mailto:") => {
-                        out.push_str(url.strip_prefix("mailto:").unwrap_or(&url));
-                        i = end + 1;
-                    }
-                    _ => {
-                        out.push(c);
-                        i += 1;
-                    }
-                }
-            }
-            '*' | '`' | '~' => i += 1,
-            '_' => {
-                let word_inside = i > 0
-                    && chars[i - 1].is_alphanumeric()
-                    && chars.get(i + 1).is_some_and(|next| next.is_alphanumeric());
-                if word_inside {
-                    out.push(c);
-                }
-                i += 1;
-            }
-            _ => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    decode_entities(&out)
-}
-
-/// Parses `[label](url)` at `open`; returns the label, url and the index after it.
-fn parse_link(chars: &[char], open: usize) -> Option<(String, String, usize)> {
-    let mut depth = 0usize;
-    let mut close = None;
-    for (offset, c) in chars[open..].iter().enumerate() {
-        match c {
-            '[' => depth += 1,
-            ']' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    close = Some(open + offset);
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
-    let close = close?;
-    if chars.get(close + 1) != Some(&'(') {
-        return None;
-    }
-    let end = chars[close + 2..].iter().position(|c| *c == ')').map(|p| close + 2 + p)?;
-    let label: String = chars[open + 1..close].iter().collect();
-    let target: String = chars[close + 2..end].iter().collect();
-    let url = target.split_whitespace().next().unwrap_or("").trim_matches(['<', '>']).to_owned();
-    Some((label, url, end + 1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -582,7 +448,10 @@ mod tests {
 
     #[test]
     fn entities_are_decoded_and_unknown_ones_kept() {
-        assert_eq!(html_to_text("<p>R&amp;D &lt;3 &quot;caf&eacute;&quot; &#233;&#x263A;&nbsp;ok &mdash; &bogus;</p>"), "R&D <3 \"caf&eacute;\" é☺ ok — &bogus;");
+        assert_eq!(
+            html_to_text("<p>R&amp;D &lt;3 &quot;caf&eacute;&quot; &#233;&#x263A;&nbsp;ok &mdash; &bogus;</p>"),
+            "R&D <3 \"caf&eacute;\" é☺ ok — &bogus;"
+        );
         assert_eq!(decode_entities("AT&T and 5 & 6"), "AT&T and 5 & 6");
     }
 
@@ -595,7 +464,10 @@ mod tests {
     #[test]
     fn preformatted_text_keeps_its_lines_and_tables_their_cells() {
         assert_eq!(html_to_text("<p>Log:</p><pre>a  b\n  c</pre><p>end</p>"), "Log:\n\na  b\n  c\n\nend");
-        assert_eq!(html_to_text("<table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>"), "a b\nc d");
+        assert_eq!(
+            html_to_text("<table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>"),
+            "a b\nc d"
+        );
     }
 
     #[test]
@@ -604,16 +476,6 @@ mod tests {
         assert_eq!(html_to_text("<p>unterminated <a href=\"x"), "unterminated <a href=\"x");
         assert_eq!(html_to_text("<div>\n\n\n</div>"), "");
         assert_eq!(html_to_text("<img alt=\"diagram\" src=\"d.png\"> caption"), "[diagram] caption");
-    }
-
-    #[test]
-    fn markdown_becomes_plain_text() {
-        let md = "# Title\n\nHow do I enable **CSV export**? The [guide](https://help.example.com/1) is _unclear_.\n\n* step 1\n* step `2`\n\n1. first\n\n---\n> quoted\n```\nlet x = 1;\n```\nsnake_case_name stays";
-        assert_eq!(
-            markdown_to_text(md),
-            "Title\n\nHow do I enable CSV export? The guide (https://help.example.com/1) is unclear.\n\n- step 1\n- step 2\n\n1. first\n\nquoted\nlet x = 1;\nsnake_case_name stays"
-        );
-        assert_eq!(markdown_to_text("![chart](c.png) <https://a.example> \\*literal\\*"), "[chart] https://a.example *literal*");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod config;
 pub mod cursor;
 pub mod html;
 pub mod mapping;
+pub mod markdown;
 
 use std::sync::Arc;
 
@@ -24,10 +25,10 @@ use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::Value;
 
-pub use crate::client::{Pacer, ZendeskAuth, ZendeskClient};
+pub use crate::client::ZendeskClient;
+use crate::config::CommentScope;
 pub use crate::config::ZendeskConfig;
 pub use crate::cursor::{StreamPosition, ZendeskCursor};
-use crate::config::CommentScope;
 use crate::mapping::{id_field, str_field, Mapper, People};
 
 /// How many tickets' comments are fetched at once.
@@ -150,11 +151,10 @@ impl Connector for ZendeskConnector {
 
     fn build(config: ZendeskConfig, ctx: ConnectorContext) -> Result<Self, ConnectorError> {
         let base = parse_endpoint("base_url", &config.base_url, ctx.allow_insecure_endpoints)?;
-        let auth = ZendeskAuth::new(&config.auth)?;
-        let http = ctx.http.with_auth(Arc::new(auth));
-        let pacer = Arc::new(Pacer::from_config(&config.rate_limit));
+        let http = ctx.http.with_auth(client::auth_provider(&config.auth));
+        let incremental = Arc::new(client::incremental_limiter(&config.rate_limit));
         Ok(Self {
-            client: ZendeskClient::new(http, base, config.page_size, pacer),
+            client: ZendeskClient::new(http, base, config.page_size, incremental),
             mapper: Mapper::new(&config),
             start_time: config.start_time,
             comments: config.comments,

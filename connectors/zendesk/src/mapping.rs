@@ -10,7 +10,9 @@
 use std::collections::HashMap;
 
 use chorus_core::account::normalize_domain;
-use chorus_core::{AccountRecord, Comment, ContactRecord, EntityKind, ItemRecord, Kind, LifecycleStage, Person, Record};
+use chorus_core::{
+    AccountRecord, Comment, ContactRecord, EntityKind, ItemRecord, Kind, LifecycleStage, Person, Record,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
@@ -162,9 +164,12 @@ impl Mapper {
         let field = |name: &Option<String>| name.as_deref().and_then(|n| fields.get(n)).filter(|v| !v.is_null());
         let arr_minor = field(&self.accounts.arr_field).and_then(arr_minor_units);
         let text = |name: &Option<String>| field(name).and_then(value_text);
-        let domains: Vec<String> = string_list(org, "domain_names").iter().filter_map(|d| normalize_domain(d)).collect();
+        let domains: Vec<String> =
+            string_list(org, "domain_names").iter().filter_map(|d| normalize_domain(d)).collect();
         Some(Record::Account(AccountRecord {
-            name: str_field(org, "name").filter(|n| !n.trim().is_empty()).unwrap_or_else(|| format!("organization {id}")),
+            name: str_field(org, "name")
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| format!("organization {id}")),
             domains,
             currency: arr_minor.map(|_| self.accounts.currency.clone()),
             arr_minor,
@@ -289,4 +294,125 @@ pub fn string_list(object: &Value, name: &str) -> Vec<String> {
 pub fn time_field(object: &Value, name: &str) -> Option<DateTime<Utc>> {
     let text = object.get(name)?.as_str()?;
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn mapper() -> Mapper {
+        let config: ZendeskConfig = serde_json::from_value(json!({
+            "base_url": "https://acme.zendesk.com/",
+            "auth": {"method": "oauth", "access_token": "t"},
+            "comments": "public",
+            "accounts": {"arr_field": "arr", "segment_field": "plan", "renewal_date_field": "renewal",
+                         "lifecycle_stage_field": "stage", "currency": "EUR"},
+        }))
+        .unwrap_or_else(|e| panic!("test config: {e}"));
+        Mapper::new(&config)
+    }
+
+    fn item(record: Option<Record>) -> ItemRecord {
+        match record {
+            Some(Record::Item(item)) => item,
+            other => panic!("expected an item, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn kind_rules_apply_in_order() {
+        let m = mapper();
+        let tags = |t: &[&str]| t.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(m.kind(&tags(&["feature_request", "sales_blocker"]), Some("problem")), Kind::SalesBlocker);
+        assert_eq!(m.kind(&tags(&["Feature_Request"]), Some("incident")), Kind::FeatureRequest);
+        assert_eq!(m.kind(&tags(&[]), Some("incident")), Kind::Bug);
+        assert_eq!(m.kind(&tags(&["bug"]), Some("question")), Kind::Bug);
+        assert_eq!(m.kind(&tags(&["billing"]), None), Kind::SupportTicket);
+    }
+
+    #[test]
+    fn a_ticket_maps_with_comments_csat_and_requester() {
+        let mut people = People::default();
+        people
+            .learn(&[json!({"id": 5, "email": "ana@acme.example", "name": "Ana"}), json!({"id": 9, "name": "Agent"})]);
+        let ticket = json!({
+            "id": 42, "subject": "Export fails", "status": "solved", "type": "problem", "tags": ["api"],
+            "requester_id": 5, "organization_id": 700, "priority": "high",
+            "created_at": "2025-01-01T10:00:00Z", "updated_at": "2025-01-02T10:00:00Z",
+            "satisfaction_rating": {"score": "good"}, "description": "ignored when comments exist",
+        });
+        let comments = [
+            json!({"id": 1, "author_id": 5, "html_body": "<p>It <b>fails</b></p>", "public": true}),
+            json!({"id": 2, "author_id": 9, "html_body": "<p>internal</p>", "public": false}),
+            json!({"id": 3, "author_id": 9, "html_body": "<p>Fixed, see <a href=\"https://s.example/1\">notes</a></p>", "public": true, "created_at": "2025-01-02T09:00:00Z"}),
+        ];
+        let item = item(mapper().ticket(&ticket, &people, Some(&comments)));
+        assert_eq!(item.external_id, "42");
+        assert_eq!(item.kind, Kind::Bug);
+        assert_eq!(item.body, "It fails");
+        assert_eq!(item.comments.len(), 1, "internal notes are left out with comments = public");
+        assert_eq!(item.comments[0].body, "Fixed, see notes (https://s.example/1)");
+        assert_eq!(item.comments[0].author.name.as_deref(), Some("Agent"));
+        assert_eq!(item.author.email.as_deref(), Some("ana@acme.example"));
+        assert_eq!(item.account_external_id.as_deref(), Some("700"));
+        assert_eq!(item.csat, Some(1.0));
+        assert_eq!(item.url.as_deref(), Some("https://acme.zendesk.com/agent/tickets/42"));
+    }
+
+    #[test]
+    fn odd_tickets_degrade_instead_of_failing() {
+        let people = People::default();
+        assert_eq!(mapper().ticket(&json!({"subject": "no id"}), &people, None), None);
+        let odd = json!({"id": "77", "tags": "not-a-list", "subject": null, "description": "**Hi**\nsecond",
+                         "satisfaction_rating": {"score": "offered"}, "generated_timestamp": 1_700_000_000});
+        let item = item(mapper().ticket(&odd, &people, None));
+        assert_eq!(item.title, "Hi");
+        assert_eq!(item.body, "Hi\nsecond");
+        assert!(item.tags.is_empty());
+        assert_eq!(item.csat, None);
+        assert_eq!(item.status, "unknown");
+        assert_eq!(item.updated_at.timestamp(), 1_700_000_000);
+        let deleted = mapper().ticket(&json!({"id": 8, "status": "deleted"}), &people, None);
+        assert_eq!(deleted, Some(Record::Deleted { entity: EntityKind::Item, external_id: "8".into() }));
+    }
+
+    #[test]
+    fn organizations_and_users_map_with_configured_fields() {
+        let org = json!({"id": 700, "name": "Acme", "domain_names": ["www.Acme.example", "bad domain"],
+            "organization_fields": {"arr": "12,500.50", "plan": "enterprise", "renewal": "2026-03-31", "stage": "Retention"}});
+        match mapper().organization(&org) {
+            Some(Record::Account(account)) => {
+                assert_eq!(account.domains, ["acme.example"]);
+                assert_eq!(account.arr_minor, Some(1_250_050));
+                assert_eq!(account.currency.as_deref(), Some("EUR"));
+                assert_eq!(account.segment.as_deref(), Some("enterprise"));
+                assert_eq!(account.renewal_date.map(|d| d.to_string()).as_deref(), Some("2026-03-31"));
+                assert_eq!(account.lifecycle_stage, Some(LifecycleStage::Retention));
+            }
+            other => panic!("expected an account, got {other:?}"),
+        }
+        let gone = mapper().organization(&json!({"id": 1, "deleted_at": "2025-01-01T00:00:00Z"}));
+        assert_eq!(gone, Some(Record::Deleted { entity: EntityKind::Account, external_id: "1".into() }));
+        let user = json!({"id": 5, "email": " Ana@Acme.example ", "role": "end-user", "organization_id": 700});
+        match mapper().user(&user) {
+            Some(Record::Contact(c)) => {
+                assert_eq!((c.email.as_str(), c.account_external_id.as_deref()), ("ana@acme.example", Some("700")))
+            }
+            other => panic!("expected a contact, got {other:?}"),
+        }
+        assert_eq!(mapper().user(&json!({"id": 6, "email": "a@b.example", "role": "agent"})), None);
+        let inactive = mapper().user(&json!({"id": 7, "active": false}));
+        assert_eq!(inactive, Some(Record::Deleted { entity: EntityKind::Contact, external_id: "7".into() }));
+    }
+
+    #[test]
+    fn csat_scores() {
+        assert_eq!(csat(Some(&json!({"score": "good"}))), Some(1.0));
+        assert_eq!(csat(Some(&json!({"score": "bad"}))), Some(0.0));
+        assert_eq!(csat(Some(&json!({"score": "unoffered"}))), None);
+        assert_eq!(csat(Some(&Value::Null)), None);
+        assert_eq!(csat(None), None);
+    }
 }

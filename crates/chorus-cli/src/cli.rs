@@ -55,6 +55,33 @@ pub enum Command {
         #[arg(long = "connector", default_value = "import")]
         connector: String,
     },
+    /// Search every item: AND by default, "phrases", -exclusions, title:/body: prefixes.
+    Search {
+        query: String,
+        #[arg(long, value_name = "KIND")]
+        kind: Vec<chorus_core::Kind>,
+        #[arg(long, value_name = "SOURCE")]
+        source: Vec<chorus_core::Source>,
+        #[arg(long, value_name = "STATUS")]
+        status: Vec<String>,
+        #[arg(long, value_name = "SEGMENT")]
+        segment: Vec<String>,
+        #[arg(long = "stage", value_name = "STAGE")]
+        lifecycle_stage: Vec<chorus_core::LifecycleStage>,
+        #[arg(long = "account", value_name = "ID")]
+        account_id: Vec<i64>,
+        /// Only items linked to a request (`--linked true`) or not linked (`--linked false`).
+        #[arg(long)]
+        linked: Option<bool>,
+        #[arg(long, value_enum, default_value_t = SortBy::Weighted)]
+        sort: SortBy,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Rebuild the search index from the store (searches keep answering meanwhile).
+    Reindex,
     /// Show the sync run history, newest first.
     Runs {
         #[arg(long = "connector", value_name = "ID")]
@@ -94,4 +121,14 @@ pub enum ImportEntity {
 pub enum Format {
     Text,
     Json,
+}
+
+/// How search hits are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortBy {
+    /// Relevance × the revenue factor of the item's account.
+    Weighted,
+    Relevance,
+    Recency,
+    Revenue,
 }

@@ -7,6 +7,6 @@ pub fn registry() -> Registry {
     Registry::new(vec![
         Factory::<chorus_connector_feed::FeedConnector>::boxed(),
         Factory::<chorus_connector_jira::JiraConnector>::boxed(),
-        // Factory::<chorus_connector_zendesk::ZendeskConnector>::boxed(),
+        Factory::<chorus_connector_zendesk::ZendeskConnector>::boxed(),
     ])
 }

@@ -106,8 +106,11 @@ mod tests {
 
     #[test]
     fn environment_overrides_win() {
-        let config = parse_with(FEED, &[("CHORUS__STORE__URL", "postgres://db/chorus"), ("CHORUS__CONNECTORS__FEED__ENABLED", "false")])
-            .expect("overrides apply");
+        let config = parse_with(
+            FEED,
+            &[("CHORUS__STORE__URL", "postgres://db/chorus"), ("CHORUS__CONNECTORS__FEED__ENABLED", "false")],
+        )
+        .expect("overrides apply");
         assert_eq!(config.store.url, "postgres://db/chorus");
         assert!(!config.connectors[0].enabled);
     }

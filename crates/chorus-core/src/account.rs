@@ -73,10 +73,32 @@ pub fn normalize_domain(raw: &str) -> Option<String> {
 
 /// Free-mail providers: an address there says nothing about the employer.
 pub const FREE_MAIL_DOMAINS: &[&str] = &[
-    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "outlook.com",
-    "live.com", "msn.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me",
-    "protonmail.com", "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "yandex.com",
-    "yandex.ru", "zoho.com", "fastmail.com", "hey.com", "qq.com", "163.com",
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "mail.com",
+    "yandex.com",
+    "yandex.ru",
+    "zoho.com",
+    "fastmail.com",
+    "hey.com",
+    "qq.com",
+    "163.com",
 ];
 
 /// Whether a domain belongs to a free-mail provider (it then never matches an account).

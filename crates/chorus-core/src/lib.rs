@@ -6,9 +6,9 @@
 //! crate boundary is defined here once.
 
 pub mod account;
-mod names;
 pub mod item;
 pub mod link;
+mod names;
 pub mod record;
 pub mod request;
 pub mod secret;

@@ -18,7 +18,10 @@ pub enum Record {
     Account(AccountRecord),
     Contact(ContactRecord),
     /// The source deleted this entity: the store keeps a tombstone.
-    Deleted { entity: EntityKind, external_id: String },
+    Deleted {
+        entity: EntityKind,
+        external_id: String,
+    },
 }
 
 crate::string_enum! {

@@ -63,6 +63,11 @@ impl IndexError {
         matches!(self, Self::Query(_))
     }
 
+    /// Whether another process (a running `chorus serve`) holds the index writer.
+    pub fn is_writer_busy(&self) -> bool {
+        matches!(self, Self::Tantivy(tantivy::TantivyError::LockFailure(..)))
+    }
+
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         Self::Io { path: path.display().to_string(), source }
     }

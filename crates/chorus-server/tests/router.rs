@@ -13,7 +13,8 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String) {
-    let response = app.clone().oneshot(Request::get(uri).body(Body::empty()).expect("request")).await.expect("response");
+    let response =
+        app.clone().oneshot(Request::get(uri).body(Body::empty()).expect("request")).await.expect("response");
     let status = response.status();
     let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
     (status, String::from_utf8_lossy(&body).into_owned())

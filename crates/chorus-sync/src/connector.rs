@@ -76,12 +76,7 @@ impl Credentials {
     }
 
     /// Replaces `expected` by `new` atomically; `false` if someone else replaced it first.
-    pub async fn swap(
-        &self,
-        name: &str,
-        expected: Option<&str>,
-        new: &str,
-    ) -> Result<bool, ConnectorError> {
+    pub async fn swap(&self, name: &str, expected: Option<&str>, new: &str) -> Result<bool, ConnectorError> {
         self.store
             .swap_credential(&self.connector, name, expected, new)
             .await
@@ -170,8 +165,9 @@ impl<C: Connector> Typed<C> {
     }
 
     fn decode_cursor(&self, stored: &serde_json::Value) -> Result<C::Cursor, ConnectorError> {
-        let versioned: VersionedCursor<serde_json::Value> = serde_json::from_value(stored.clone())
-            .map_err(|e| ConnectorError::Config(format!("stored cursor is unreadable ({e}); run `chorus sync --full`")))?;
+        let versioned: VersionedCursor<serde_json::Value> = serde_json::from_value(stored.clone()).map_err(|e| {
+            ConnectorError::Config(format!("stored cursor is unreadable ({e}); run `chorus sync --full`"))
+        })?;
         if versioned.kind != C::KIND || versioned.version != C::CURSOR_VERSION {
             return Err(ConnectorError::Config(format!(
                 "stored cursor is for {} v{}, this connector reads {} v{}; run `chorus sync --full`",
@@ -181,8 +177,9 @@ impl<C: Connector> Typed<C> {
                 C::CURSOR_VERSION
             )));
         }
-        serde_json::from_value(versioned.position)
-            .map_err(|e| ConnectorError::Config(format!("stored cursor does not decode ({e}); run `chorus sync --full`")))
+        serde_json::from_value(versioned.position).map_err(|e| {
+            ConnectorError::Config(format!("stored cursor does not decode ({e}); run `chorus sync --full`"))
+        })
     }
 }
 
@@ -246,7 +243,11 @@ pub trait ConnectorFactory: Send + Sync {
     fn settings_schema(&self) -> schemars::Schema;
     /// Validates settings without I/O.
     fn validate(&self, settings: &serde_json::Value, allow_insecure_endpoints: bool) -> Result<(), ConnectorError>;
-    fn build(&self, settings: &serde_json::Value, ctx: ConnectorContext) -> Result<Box<dyn DynConnector>, ConnectorError>;
+    fn build(
+        &self,
+        settings: &serde_json::Value,
+        ctx: ConnectorContext,
+    ) -> Result<Box<dyn DynConnector>, ConnectorError>;
 }
 
 /// The factory of a typed connector: `Factory::<JiraConnector>::boxed()`.
@@ -280,7 +281,11 @@ impl<C: Connector> ConnectorFactory for Factory<C> {
         C::validate(&Self::parse(settings)?, allow_insecure_endpoints)
     }
 
-    fn build(&self, settings: &serde_json::Value, ctx: ConnectorContext) -> Result<Box<dyn DynConnector>, ConnectorError> {
+    fn build(
+        &self,
+        settings: &serde_json::Value,
+        ctx: ConnectorContext,
+    ) -> Result<Box<dyn DynConnector>, ConnectorError> {
         let config = Self::parse(settings)?;
         C::validate(&config, ctx.allow_insecure_endpoints)?;
         let id = ctx.id.clone();
@@ -315,10 +320,11 @@ impl Registry {
     }
 
     pub fn get(&self, kind: &str) -> Result<&dyn ConnectorFactory, UnknownKind> {
-        self.factories.iter().find(|f| f.kind() == kind).map(|f| f.as_ref()).ok_or_else(|| UnknownKind {
-            kind: kind.to_owned(),
-            known: self.kinds().join(", "),
-        })
+        self.factories
+            .iter()
+            .find(|f| f.kind() == kind)
+            .map(|f| f.as_ref())
+            .ok_or_else(|| UnknownKind { kind: kind.to_owned(), known: self.kinds().join(", ") })
     }
 
     pub fn kinds(&self) -> Vec<&'static str> {

@@ -30,7 +30,9 @@ pub fn check_endpoint(field: &str, url: &Url, allow_insecure: bool) -> Result<()
         other => return Err(ConnectorError::Config(format!("{field}: unsupported scheme `{other}`"))),
     }
     if url.username() != "" || url.password().is_some() {
-        return Err(ConnectorError::Config(format!("{field}: credentials in the URL are not allowed; use the auth settings")));
+        return Err(ConnectorError::Config(format!(
+            "{field}: credentials in the URL are not allowed; use the auth settings"
+        )));
     }
     let Some(host) = url.host_str() else {
         return Err(ConnectorError::Config(format!("{field}: `{url}` has no host")));
@@ -66,7 +68,13 @@ mod tests {
 
     #[test]
     fn plain_http_and_loopback_need_the_flag() {
-        for raw in ["http://acme.example.com", "https://127.0.0.1:8443", "https://localhost", "https://[::1]:9000", "https://10.0.0.5"] {
+        for raw in [
+            "http://acme.example.com",
+            "https://127.0.0.1:8443",
+            "https://localhost",
+            "https://[::1]:9000",
+            "https://10.0.0.5",
+        ] {
             let err = parse_endpoint("base_url", raw, false).expect_err(raw).to_string();
             assert!(err.contains("allow_insecure_endpoints"), "{raw}: {err}");
             assert!(parse_endpoint("base_url", raw, true).is_ok(), "{raw}");

@@ -94,14 +94,8 @@ impl Engine {
             .await?
             .ok_or_else(|| SyncError::AlreadyRunning(connector.id().to_owned()))?;
         let heartbeat = self.spawn_heartbeat(claim.clone());
-        let mut totals = RunOutcome {
-            status: RunStatus::Running,
-            pages: 0,
-            upserted: 0,
-            unchanged: 0,
-            deleted: 0,
-            error: None,
-        };
+        let mut totals =
+            RunOutcome { status: RunStatus::Running, pages: 0, upserted: 0, unchanged: 0, deleted: 0, error: None };
         let result = self.drive(&claim, connector, mode, observer, &mut totals).await;
         heartbeat.abort();
         match result {

@@ -293,7 +293,10 @@ impl HttpClient {
                 return Err(self.failed(&endpoint, error, attempt));
             }
             let generation = match &self.auth {
-                Some(auth) => Some(auth.authorize(&mut current).await?),
+                Some(auth) => match auth.authorize(&mut current).await {
+                    Ok(generation) => Some(generation),
+                    Err(error) => return Err(self.failed(&endpoint, error, attempt)),
+                },
                 None => None,
             };
             if current.timeout().is_none() {

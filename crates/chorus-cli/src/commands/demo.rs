@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::Context;
 use chorus_core::{ExternalId, LifecycleStage, Source};
 use chorus_sim::jira::JiraSim;
+use chorus_sim::zendesk::{ZendeskSim, ZendeskSimConfig};
 use chorus_sim::{FaultProfile, FeedSim, SimServer};
 use chorus_store::AccountImport;
 
@@ -39,8 +40,28 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
     let jira = JiraSim::seeded(2026, 400).with_basic(DEMO_EMAIL, DEMO_TOKEN);
     let jira_server = SimServer::start(jira.router(), FaultProfile::none()).await?;
     jira.set_site(&jira_server.handle().url());
-    let urls = SimUrls { feed: feed_server.handle().url(), jira: jira_server.handle().url() };
-    println!("simulators on loopback:\n  feed     {}\n  jira     {}", urls.feed, urls.jira);
+    let zendesk_config = ZendeskSimConfig {
+        seed: 2026,
+        tickets: 300,
+        email: DEMO_EMAIL.into(),
+        api_token: DEMO_TOKEN.into(),
+        // Zendesk allows 10 incremental requests a minute; the demo's simulator is
+        // configured with a 1-second window (and the connector below paces to it) so
+        // the demo does not wait minutes. Tests run the real 10/minute behaviour.
+        incremental_window: std::time::Duration::from_secs(1),
+        ..ZendeskSimConfig::default()
+    };
+    let zendesk = ZendeskSim::new(zendesk_config, chorus_sim::SimClock::system());
+    let zendesk_server = SimServer::start(zendesk.router(), FaultProfile::none()).await?;
+    let urls = SimUrls {
+        feed: feed_server.handle().url(),
+        jira: jira_server.handle().url(),
+        zendesk: zendesk_server.handle().url(),
+    };
+    println!(
+        "simulators on loopback:\n  feed     {}\n  jira     {}\n  zendesk  {}",
+        urls.feed, urls.jira, urls.zendesk
+    );
 
     let config_path = dir.join("chorus.toml");
     std::fs::write(&config_path, demo_config(&dir, &urls))?;
@@ -48,7 +69,10 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
 
     let app = App::load(Some(&config_path)).await?;
     app.store.import_accounts(&demo_accounts()).await?;
-    println!("imported {} demo accounts\n\nsyncing every connector (the real connector code, over HTTP):", ACCOUNTS.len());
+    println!(
+        "imported {} demo accounts\n\nsyncing every connector (the real connector code, over HTTP):",
+        ACCOUNTS.len()
+    );
     super::sync::sync(&app, &[], true).await?;
 
     let counts = app.store.counts().await?;
@@ -71,6 +95,7 @@ const DEMO_TOKEN: &str = "demo-token";
 struct SimUrls {
     feed: String,
     jira: String,
+    zendesk: String,
 }
 
 fn demo_config(dir: &Path, urls: &SimUrls) -> String {
@@ -115,11 +140,30 @@ api_token = "{DEMO_TOKEN}"
 [connectors.settings.mapping]
 account_field = "{account_field}"
 account_field_holds = "names"
+
+[[connectors]]
+id = "zendesk"
+kind = "zendesk"
+schedule = "*/5 * * * *"
+allow_insecure_endpoints = true
+
+[connectors.settings]
+base_url = "{zendesk}"
+
+[connectors.settings.rate_limit]
+incremental_requests = 10
+incremental_window_secs = 1.0
+
+[connectors.settings.auth]
+method = "api_token"
+email = "{DEMO_EMAIL}"
+token = "{DEMO_TOKEN}"
 "#,
         db = dir.join("chorus.db").display(),
         index = dir.join("index").display(),
         feed = urls.feed,
         jira = urls.jira,
+        zendesk = urls.zendesk,
         account_field = chorus_sim::jira::ORGANIZATIONS_FIELD,
     )
 }

@@ -10,11 +10,18 @@ use crate::runtime::App;
 
 const BATCH: u32 = 1000;
 
-pub async fn run(config: Option<&Path>, what: Entity, include_deleted: bool, connector: Option<String>) -> anyhow::Result<()> {
+pub async fn run(
+    config: Option<&Path>,
+    what: Entity,
+    include_deleted: bool,
+    connector: Option<String>,
+) -> anyhow::Result<()> {
     let app = App::load(config).await?;
     match write_all(&app, what, include_deleted, connector).await {
         // The reader went away (`chorus export items | head`): not an error.
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => Ok(()),
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
+            Ok(())
+        }
         other => other,
     }
 }

@@ -93,7 +93,12 @@ impl ItemLine {
     }
 }
 
-pub async fn run(config: Option<&Path>, what: ImportEntity, file: Option<&Path>, connector: &str) -> anyhow::Result<()> {
+pub async fn run(
+    config: Option<&Path>,
+    what: ImportEntity,
+    file: Option<&Path>,
+    connector: &str,
+) -> anyhow::Result<()> {
     let app = App::load(config).await?;
     let reader: Box<dyn BufRead> = match file {
         Some(path) if path != Path::new("-") => Box::new(std::io::BufReader::new(
@@ -131,12 +136,14 @@ async fn import_accounts(app: &App, reader: Box<dyn BufRead>) -> anyhow::Result<
 }
 
 async fn import_items(app: &App, reader: Box<dyn BufRead>, connector: &str) -> anyhow::Result<()> {
-    let records = lines::<ItemLine>(reader).map(|line| line.map(ItemLine::into_record)).collect::<anyhow::Result<Vec<_>>>()?;
+    let records =
+        lines::<ItemLine>(reader).map(|line| line.map(ItemLine::into_record)).collect::<anyhow::Result<Vec<_>>>()?;
     let engine = app.engine();
     let Some(claim) = app.store.claim_run(connector, engine.holder()).await? else {
         bail!("connector `{connector}` is being synced or imported by another run");
     };
-    let mut outcome = RunOutcome { status: RunStatus::Running, pages: 0, upserted: 0, unchanged: 0, deleted: 0, error: None };
+    let mut outcome =
+        RunOutcome { status: RunStatus::Running, pages: 0, upserted: 0, unchanged: 0, deleted: 0, error: None };
     let result = async {
         let mut cursor = app.store.cursor(connector).await?;
         for batch in records.chunks(BATCH) {
@@ -160,6 +167,11 @@ async fn import_items(app: &App, reader: Box<dyn BufRead>, connector: &str) -> a
     outcome.error = result.as_ref().err().map(|e| format!("{e:#}"));
     app.store.finish_run(&claim, &outcome).await?;
     result?;
-    println!("imported {} item(s) into `{connector}`: {} new or changed, {} unchanged", records.len(), outcome.upserted, outcome.unchanged);
+    println!(
+        "imported {} item(s) into `{connector}`: {} new or changed, {} unchanged",
+        records.len(),
+        outcome.upserted,
+        outcome.unchanged
+    );
     Ok(())
 }

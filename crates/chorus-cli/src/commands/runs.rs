@@ -14,7 +14,10 @@ pub async fn run(config: Option<&Path>, connector: Option<&str>, limit: u32, for
         }
         return Ok(());
     }
-    println!("{:>6}  {:<16} {:<10} {:<20} {:>6} {:>9} {:>9} {:>7}  error", "run", "connector", "status", "started (UTC)", "pages", "upserted", "unchanged", "deleted");
+    println!(
+        "{:>6}  {:<16} {:<10} {:<20} {:>6} {:>9} {:>9} {:>7}  error",
+        "run", "connector", "status", "started (UTC)", "pages", "upserted", "unchanged", "deleted"
+    );
     for run in &runs {
         println!(
             "{:>6}  {:<16} {:<10} {:<20} {:>6} {:>9} {:>9} {:>7}  {}",

@@ -4,7 +4,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use chorus_index::{IndexProjection, SearchIndex};
 use chorus_sync::scheduler::{self, Job};
+
+/// How often the index looks for new change-log entries.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 use crate::runtime::App;
 
@@ -18,7 +22,8 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
     let mut jobs = Vec::new();
     for entry in app.selected(&[])? {
         let Some(expr) = &entry.schedule else { continue };
-        let schedule = chorus_config::parse_schedule(expr).map_err(|e| anyhow::anyhow!("connector `{}` schedule: {e}", entry.id))?;
+        let schedule = chorus_config::parse_schedule(expr)
+            .map_err(|e| anyhow::anyhow!("connector `{}` schedule: {e}", entry.id))?;
         jobs.push(Job { connector: Arc::from(app.connector(entry)?), schedule });
     }
     let listener = tokio::net::TcpListener::bind(app.config.server.listen)
@@ -27,10 +32,28 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     println!("chorus serving on http://{addr} ({} scheduled connector(s)); Ctrl-C stops", jobs.len());
     let state = chorus_server::AppState { store: Arc::clone(&app.store) };
+    let follower = spawn_index_follower(&app)?;
     let scheduler = tokio::spawn(scheduler::run(app.engine(), jobs, shutdown_signal()));
     chorus_server::serve(listener, state, shutdown_signal()).await?;
     scheduler.await.context("scheduler task")?;
+    if let Some(follower) = follower {
+        follower.await.context("index follower task")?;
+    }
     Ok(())
+}
+
+/// Keeps the search index following the store's change log (every node does this).
+fn spawn_index_follower(app: &App) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let path = &app.config.index.path;
+    let index = SearchIndex::open(path).with_context(|| format!("opening the index at {}", path.display()))?;
+    match IndexProjection::new(index, Arc::clone(&app.store)) {
+        Ok(projection) => Ok(Some(tokio::spawn(projection.follow(FOLLOW_POLL, shutdown_signal())))),
+        Err(e) if e.is_writer_busy() => {
+            tracing::warn!(index = %path.display(), "another process owns this index; this server does not update it");
+            Ok(None)
+        }
+        Err(e) => Err(e).context("opening the index writer"),
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

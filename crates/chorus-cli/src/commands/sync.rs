@@ -23,7 +23,10 @@ impl Observer for Bars {
     fn page_committed(&self, connector: &str, records: usize, outcome: &PageOutcome) {
         if let Some((_, bar)) = self.bars.iter().find(|(id, _)| id == connector) {
             bar.inc(records as u64);
-            bar.set_message(format!("{} new/changed, {} unchanged, {} deleted", outcome.upserted, outcome.unchanged, outcome.deleted));
+            bar.set_message(format!(
+                "{} new/changed, {} unchanged, {} deleted",
+                outcome.upserted, outcome.unchanged, outcome.deleted
+            ));
         }
     }
 }

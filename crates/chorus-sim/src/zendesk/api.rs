@@ -128,7 +128,9 @@ fn guarded(sim: &ZendeskSim, headers: &HeaderMap, incremental: bool, build: impl
         return with_rate_headers(sim, refused());
     }
     if incremental {
-        if let Some(rejection) = incremental_gate(&mut sim.lock()) {
+        // The guard must be dropped before `with_rate_headers` locks again.
+        let rejection = incremental_gate(&mut sim.lock());
+        if let Some(rejection) = rejection {
             return with_rate_headers(sim, rejection);
         }
     }
@@ -230,22 +232,29 @@ fn url_encode(text: &str) -> String {
         .collect()
 }
 
-async fn tickets_export(State(sim): State<ZendeskSim>, headers: HeaderMap, Query(query): Query<ExportQuery>) -> Response {
+async fn tickets_export(
+    State(sim): State<ZendeskSim>,
+    headers: HeaderMap,
+    Query(query): Query<ExportQuery>,
+) -> Response {
     guarded(&sim.clone(), &headers, true, move || {
         let state = sim.lock();
         let canonical = state.config.canonical_url.clone();
         let cutoff = sim.now() - state.config.withhold_secs;
-        let rows: Vec<(i64, u64, SimTicket)> = state.tickets.values().map(|t| (t.updated_at, t.id, t.clone())).collect();
+        let rows: Vec<(i64, u64, SimTicket)> =
+            state.tickets.values().map(|t| (t.updated_at, t.id, t.clone())).collect();
         let KeyedPage { items: tickets, last, end_of_stream: end } = match cursor_page(rows, &query, cutoff) {
             Ok(page) => page,
             Err(bad) => return bad.into_response(),
         };
-        let mut body = cursor_body("tickets", &canonical, tickets.iter().map(|t| ticket_json(t, &canonical)).collect(), last, end);
+        let mut body =
+            cursor_body("tickets", &canonical, tickets.iter().map(|t| ticket_json(t, &canonical)).collect(), last, end);
         if query.include.as_deref().is_some_and(|i| i.split(',').any(|part| part.trim() == "users")) {
             let mut ids: Vec<u64> = tickets.iter().flat_map(|t| [t.requester_id, t.assignee_id]).flatten().collect();
             ids.sort_unstable();
             ids.dedup();
-            let users: Vec<Value> = ids.iter().filter_map(|id| state.users.get(id)).map(|u| user_json(u, &canonical)).collect();
+            let users: Vec<Value> =
+                ids.iter().filter_map(|id| state.users.get(id)).map(|u| user_json(u, &canonical)).collect();
             body["users"] = Value::Array(users);
         }
         Json(body).into_response()
@@ -348,7 +357,8 @@ async fn comments(
             "links": {"prev": null, "next": if has_more { Value::String(next) } else { Value::Null }},
         });
         if query.include.as_deref() == Some("users") {
-            let users: Vec<Value> = page.iter().filter_map(|c| state.users.get(&c.author_id)).map(|u| user_json(u, &canonical)).collect();
+            let users: Vec<Value> =
+                page.iter().filter_map(|c| state.users.get(&c.author_id)).map(|u| user_json(u, &canonical)).collect();
             body["users"] = Value::Array(users);
         }
         Json(body).into_response()
@@ -359,8 +369,12 @@ async fn me(State(sim): State<ZendeskSim>, headers: HeaderMap) -> Response {
     let config = sim.lock().config.clone();
     let user = match caller(&sim, &headers) {
         Caller::Refused => return with_rate_headers(&sim, refused()),
-        Caller::Anonymous => json!({"id": null, "name": "Anonymous user", "email": "invalid@example.com", "role": "end-user"}),
-        Caller::Valid => json!({"id": 370_000_000_001_u64, "name": "Sim Agent", "email": config.email, "role": "admin"}),
+        Caller::Anonymous => {
+            json!({"id": null, "name": "Anonymous user", "email": "invalid@example.com", "role": "end-user"})
+        }
+        Caller::Valid => {
+            json!({"id": 370_000_000_001_u64, "name": "Sim Agent", "email": config.email, "role": "admin"})
+        }
     };
     with_rate_headers(&sim, Json(json!({ "user": user })).into_response())
 }

@@ -27,12 +27,21 @@ const COMPANIES: &[(&str, &str, &str)] = &[
     ("Tyrell Systems", "tyrell.example", "enterprise"),
 ];
 
-const FIRST: &[&str] = &["Ana", "Ben", "Chloé", "Dev", "Emma", "Farid", "Grace", "Hiro", "Inès", "Jonas", "Kemi", "Liam"];
+const FIRST: &[&str] =
+    &["Ana", "Ben", "Chloé", "Dev", "Emma", "Farid", "Grace", "Hiro", "Inès", "Jonas", "Kemi", "Liam"];
 const LAST: &[&str] = &["Alvarez", "Brown", "Chen", "Dubois", "Eze", "Fischer", "García", "Haddad", "Ito", "Jensen"];
 const FREE_MAIL: &[&str] = &["gmail.com", "outlook.com", "yahoo.com"];
 const FEATURES: &[&str] = &[
-    "CSV export", "SSO with Okta", "dark mode", "bulk edit", "audit log", "Slack integration", "webhook retries",
-    "custom fields", "offline mode", "usage reports",
+    "CSV export",
+    "SSO with Okta",
+    "dark mode",
+    "bulk edit",
+    "audit log",
+    "Slack integration",
+    "webhook retries",
+    "custom fields",
+    "offline mode",
+    "usage reports",
 ];
 const TAGS: &[&str] = &["enterprise", "onboarding", "billing", "ui", "api", "performance", "mobile"];
 
@@ -49,7 +58,10 @@ pub(super) fn organizations(rng: &mut StdRng, count: usize, first_id: u64, until
             let (name, domain) = if round == 0 {
                 (name.to_owned(), domain.to_owned())
             } else {
-                (format!("{name} {}", round + 1), format!("{}{}.example", domain.trim_end_matches(".example"), round + 1))
+                (
+                    format!("{name} {}", round + 1),
+                    format!("{}{}.example", domain.trim_end_matches(".example"), round + 1),
+                )
             };
             let arr: i64 = match segment {
                 "enterprise" => rng.gen_range(150..900) * 1000,
@@ -73,7 +85,13 @@ pub(super) fn organizations(rng: &mut StdRng, count: usize, first_id: u64, until
 }
 
 /// End users (most at an organization's domain) and a few agents, ids from `first_id`.
-pub(super) fn users(rng: &mut StdRng, count: usize, first_id: u64, orgs: &[SimOrganization], until: i64) -> Vec<SimUser> {
+pub(super) fn users(
+    rng: &mut StdRng,
+    count: usize,
+    first_id: u64,
+    orgs: &[SimOrganization],
+    until: i64,
+) -> Vec<SimUser> {
     (0..count)
         .map(|i| {
             let first = pick(rng, FIRST);

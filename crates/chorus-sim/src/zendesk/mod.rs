@@ -257,13 +257,25 @@ impl ZendeskSim {
         };
         self.edit_ticket(ticket_id, |t| {
             let author_id = t.assignee_id.or(t.requester_id).unwrap_or(0);
-            t.comments.push(SimComment { id: comment_id, author_id, html_body: html_body.into(), public, created_at: now });
+            t.comments.push(SimComment {
+                id: comment_id,
+                author_id,
+                html_body: html_body.into(),
+                public,
+                created_at: now,
+            });
         })
     }
 
     /// Adds a ticket created and updated exactly at `at` (e.g. the export boundary),
     /// copying requester and organization from `like` when given; returns its id.
-    pub fn add_ticket_at(&self, at: DateTime<Utc>, subject: &str, html_body: &str, organization_id: Option<u64>) -> u64 {
+    pub fn add_ticket_at(
+        &self,
+        at: DateTime<Utc>,
+        subject: &str,
+        html_body: &str,
+        organization_id: Option<u64>,
+    ) -> u64 {
         let ts = at.timestamp();
         let mut state = self.lock();
         let id = state.next_ticket_id;
@@ -289,7 +301,13 @@ impl ZendeskSim {
             created_at: ts,
             updated_at: ts,
             satisfaction: None,
-            comments: vec![SimComment { id: comment_id, author_id: requester.unwrap_or(0), html_body: html_body.into(), public: true, created_at: ts }],
+            comments: vec![SimComment {
+                id: comment_id,
+                author_id: requester.unwrap_or(0),
+                html_body: html_body.into(),
+                public: true,
+                created_at: ts,
+            }],
         };
         state.tickets.insert(id, ticket);
         id

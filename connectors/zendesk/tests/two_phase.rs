@@ -1,0 +1,205 @@
+//! The two-phase test: a full sync of the Zendesk simulator over real HTTP under a
+//! heavy fault profile, then edits, a deletion, a ticket added exactly at the cursor
+//! boundary and a ticket moved to another organization, then incremental syncs. The
+//! store must equal the simulator's truth — nothing lost, duplicated, stale or left
+//! behind — and the request log must show no request inside a `Retry-After` window and
+//! the incremental exports paced under their limit.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chorus_connector_zendesk::ZendeskConnector;
+use chorus_core::{Account, Contact, Item};
+use chorus_sim::zendesk::{ZendeskSim, ZendeskSimConfig, ZendeskTruth};
+use chorus_sim::{ErrorBurst, FaultProfile, Latency, MalformedPage, RateLimitFault, SimClock, SimServer, Trigger};
+use chorus_store::{IdPage, ItemFilter, Store};
+use chorus_sync::connector::{ConnectorContext, Credentials, DynConnector, Factory};
+use chorus_sync::engine::{this_process, Engine, Quiet};
+use chorus_sync::http::{HttpPolicy, HttpStack};
+use chorus_sync::SyncMode;
+use chrono::DateTime;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const LIMIT: u32 = 10;
+const WINDOW: Duration = Duration::from_secs(2);
+
+fn heavy_faults() -> FaultProfile {
+    FaultProfile {
+        seed: 11,
+        scope: None,
+        rate_limit: Some(RateLimitFault::new(Trigger::Probability(0.06), Duration::from_secs(1))),
+        error_burst: Some(ErrorBurst { after_n: 4, len: 3, status: 503 }),
+        latency: Some(Latency { min: Duration::ZERO, max: Duration::from_millis(15), when: Trigger::Probability(0.3) }),
+        malformed_page: Some(MalformedPage { path_prefix: "/api/v2/incremental/tickets".into(), nth: 3 }),
+        token_expiry: None,
+    }
+}
+
+async fn connector(url: &str, store: Arc<dyn Store>) -> Result<Box<dyn DynConnector>, Box<dyn std::error::Error>> {
+    let sim = ZendeskSimConfig::default();
+    let settings = serde_json::json!({
+        "base_url": url,
+        "auth": {"method": "api_token", "email": sim.email, "token": sim.api_token},
+        "page_size": 7,
+        "rate_limit": {"incremental_requests": LIMIT, "incremental_window_secs": WINDOW.as_secs_f64()},
+    });
+    let policy = HttpPolicy {
+        min_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_secs(5),
+        read_timeout: Duration::from_secs(10),
+        ..HttpPolicy::default()
+    };
+    let ctx = ConnectorContext {
+        id: "zendesk".into(),
+        http: HttpStack::new()?.client("zendesk", policy),
+        credentials: Credentials::new("zendesk", store),
+        allow_insecure_endpoints: true,
+    };
+    Ok(Factory::<ZendeskConnector>::boxed().build(&settings, ctx)?)
+}
+
+/// Runs incremental syncs until one succeeds (a malformed page fails a run, by design).
+async fn sync(engine: &Engine, connector: &dyn DynConnector) -> TestResult {
+    for _ in 0..4 {
+        let report = engine.run(connector, SyncMode::Incremental, &Quiet).await?;
+        if report.succeeded() {
+            return Ok(());
+        }
+        println!("run failed, retrying: {:?}", report.outcome.error);
+    }
+    Err("four runs in a row failed".into())
+}
+
+struct Snapshot {
+    items: BTreeMap<String, Item>,
+    accounts: HashMap<i64, Account>,
+    contacts: Vec<Contact>,
+}
+
+async fn snapshot(store: &dyn Store) -> Result<Snapshot, Box<dyn std::error::Error>> {
+    let filter = ItemFilter { connector: Some("zendesk".into()), include_deleted: true };
+    let mut items = BTreeMap::new();
+    let mut page = IdPage::first(500);
+    loop {
+        let batch = store.items(&filter, page).await?;
+        let Some(last) = batch.last().map(|i| i.id) else { break };
+        for item in batch {
+            let previous = items.insert(item.external_id.clone(), item);
+            assert!(previous.is_none(), "one item per external id");
+        }
+        page = IdPage { after_id: last, limit: 500 };
+    }
+    let accounts = store.accounts(IdPage::first(1000)).await?.into_iter().map(|a| (a.id, a)).collect();
+    let contacts = store.contacts(IdPage::first(1000)).await?;
+    Ok(Snapshot { items, accounts, contacts })
+}
+
+/// The store equals the simulator's truth, item by item.
+fn assert_matches(snapshot: &Snapshot, truth: &ZendeskTruth) {
+    let live: Vec<&Item> = snapshot.items.values().filter(|i| i.deleted_at.is_none()).collect();
+    assert_eq!(live.len(), truth.tickets.len(), "live items equal live tickets");
+    for (id, ticket) in &truth.tickets {
+        let item = snapshot.items.get(id).unwrap_or_else(|| panic!("ticket {id} is missing"));
+        assert!(item.deleted_at.is_none(), "ticket {id} is live");
+        assert_eq!(item.title, ticket.subject, "ticket {id} title");
+        assert_eq!(item.status, ticket.status, "ticket {id} status");
+        assert_eq!(item.comments.len(), ticket.comments.len().saturating_sub(1), "ticket {id} comments");
+        assert!(!item.body.is_empty() && !item.body.contains('<'), "ticket {id} body is text: {}", item.body);
+        let expected_csat = match ticket.satisfaction.as_ref().map(|(_, s)| s.as_str()) {
+            Some("good") => Some(1.0),
+            Some("bad") => Some(0.0),
+            _ => None,
+        };
+        assert_eq!(item.csat, expected_csat, "ticket {id} csat");
+        let updated = DateTime::from_timestamp(ticket.updated_at, 0);
+        assert_eq!(Some(item.updated_at), updated, "ticket {id} is not stale");
+        if let Some(org) = ticket.organization_id {
+            let account = item.account_id.and_then(|a| snapshot.accounts.get(&a));
+            let org_id = org.to_string();
+            let linked = account.is_some_and(|a| a.external_ids.iter().any(|e| e.id == org_id));
+            assert!(linked, "ticket {id} belongs to organization {org}, got {account:?}");
+        }
+    }
+    for id in &truth.deleted_tickets {
+        let live = snapshot.items.get(id).is_some_and(|i| i.deleted_at.is_none());
+        assert!(!live, "deleted ticket {id} is left behind");
+    }
+    for user in truth.users.values().filter(|u| u.role == "end-user") {
+        let email = user.email.as_deref().unwrap_or_default().to_ascii_lowercase();
+        let contact = snapshot.contacts.iter().find(|c| c.email == email);
+        assert!(contact.is_some(), "user {} ({email}) is a contact", user.id);
+    }
+    for (id, org) in &truth.organizations {
+        let found = snapshot.accounts.values().find(|a| a.external_ids.iter().any(|e| e.id == *id));
+        assert_eq!(found.map(|a| a.name.as_str()), Some(org.name.as_str()), "organization {id}");
+    }
+}
+
+/// No window of `WINDOW` holds more than `LIMIT` incremental requests.
+fn assert_paced(server: &SimServer) {
+    let arrivals: Vec<_> =
+        server.requests().into_iter().filter(|r| r.path.starts_with("/api/v2/incremental/")).map(|r| r.at).collect();
+    for (i, start) in arrivals.iter().enumerate() {
+        let in_window = arrivals[i..].iter().take_while(|at| at.duration_since(*start) < WINDOW).count();
+        assert!(in_window <= LIMIT as usize, "{in_window} incremental requests within {WINDOW:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_then_incremental_sync_matches_the_truth_under_faults() -> TestResult {
+    let clock = SimClock::fixed(DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")?.to_utc());
+    let config = ZendeskSimConfig {
+        tickets: 60,
+        incremental_limit: LIMIT,
+        incremental_window: WINDOW,
+        ..ZendeskSimConfig::default()
+    };
+    let sim = ZendeskSim::new(config, clock.clone());
+    let server = SimServer::start(sim.router(), heavy_faults()).await?;
+    let dir = tempfile::tempdir()?;
+    let store = chorus_store::open(&format!("sqlite://{}", dir.path().join("chorus.db").display())).await?;
+    let engine = Engine::new(Arc::clone(&store), this_process(Duration::from_secs(30)));
+    let connector = connector(&server.url(), Arc::clone(&store)).await?;
+
+    // Phase 1: full sync.
+    sync(&engine, connector.as_ref()).await?;
+    assert_matches(&snapshot(store.as_ref()).await?, &sim.truth());
+    assert!(server.faults().injected() > 0, "the fault profile fired");
+
+    // Phase 2: the source changes, one ticket exactly at the cursor boundary.
+    let boundary = sim.export_boundary().ok_or("the export has tickets")?;
+    let truth = sim.truth();
+    let mut live = truth.tickets.values().filter(|t| t.organization_id.is_some());
+    let (edited, deleted, moved, commented) = match (live.next(), live.next(), live.next(), live.next()) {
+        (Some(a), Some(b), Some(c), Some(d)) => (a.id, b.id, c.id, d.id),
+        _ => return Err("the sim needs four live tickets with organizations".into()),
+    };
+    let other_org = sim.organizations().last().map(|o| o.id).ok_or("organizations")?;
+    assert!(sim.edit_ticket(edited, |t| {
+        t.subject = "Export to CSV times out (edited)".into();
+        t.satisfaction = Some((9_001, "bad".into()));
+    }));
+    assert!(sim.delete_ticket(deleted));
+    assert!(sim.move_ticket(moved, Some(other_org)));
+    assert!(sim.add_comment(commented, "<p>Any update? <a href=\"https://acme.example/x\">details</a></p>", true));
+    assert!(sim.edit_organization(other_org, |o| o.name = "Tyrell Systems (renamed)".into()));
+    let added = sim.add_ticket_at(boundary, "Added at the boundary", "<p>new</p>", Some(other_org));
+
+    // The edits are withheld for a minute; the boundary ticket is already exported.
+    sync(&engine, connector.as_ref()).await?;
+    let early = snapshot(store.as_ref()).await?;
+    assert!(early.items.get(&added.to_string()).is_some_and(|i| i.deleted_at.is_none()), "boundary ticket synced");
+    let stale = early.items.get(&edited.to_string()).map(|i| i.title.clone());
+    assert_ne!(stale.as_deref(), Some("Export to CSV times out (edited)"), "the last minute is withheld");
+
+    clock.advance(Duration::from_secs(61));
+    sync(&engine, connector.as_ref()).await?;
+    assert_matches(&snapshot(store.as_ref()).await?, &sim.truth());
+
+    assert_eq!(server.retry_after_violations(), 0, "no request inside a Retry-After window");
+    assert_eq!(sim.incremental_rejections(), 0, "the incremental limit was never hit");
+    assert_paced(&server);
+    Ok(())
+}
