@@ -145,3 +145,47 @@ fn sync_export_import_round_trip() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("line 1"), "{}", describe(&refused));
 }
+
+/// `make demo` in one test: every simulator synced by the real connectors over HTTP,
+/// then searched, with no credentials and no network.
+#[test]
+fn demo_syncs_every_source_and_search_answers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo_dir = dir.path().join("demo");
+    let output = std::process::Command::new(chorus_bin())
+        .args(["demo", "--no-serve", "--dir"])
+        .arg(&demo_dir)
+        .output()
+        .expect("spawn chorus demo");
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for connector in ["feed", "jira", "zendesk"] {
+        let line = stdout.lines().find(|l| l.starts_with(connector) && l.contains("pages")).unwrap_or_default();
+        assert!(line.contains("succeeded"), "{connector} did not sync: {stdout}");
+    }
+
+    let config = demo_dir.join("chorus.toml");
+    let search = std::process::Command::new(chorus_bin())
+        .arg("--config")
+        .arg(&config)
+        .args(["search", "CSV export", "--format", "json", "--limit", "5"])
+        .output()
+        .expect("spawn chorus search");
+    assert!(search.status.success(), "{}", describe(&search));
+    let answer: serde_json::Value = serde_json::from_slice(&search.stdout).expect("search answers JSON");
+    assert!(answer["total"].as_u64().is_some_and(|t| t > 0), "{answer}");
+    assert!(answer["reach"]["accounts"].as_u64().is_some_and(|a| a > 0), "matches resolve to accounts: {answer}");
+    let sources: Vec<&str> =
+        answer["facets"]["source"].as_array().into_iter().flatten().filter_map(|f| f["value"].as_str()).collect();
+    assert!(sources.len() >= 2, "matches come from several sources: {sources:?}");
+    assert!(answer["hits"].as_array().is_some_and(|h| h.len() == 5));
+
+    let hostile = std::process::Command::new(chorus_bin())
+        .arg("--config")
+        .arg(&config)
+        .args(["search", "a:(^"])
+        .output()
+        .expect("spawn chorus search");
+    assert!(!hostile.status.success());
+    assert!(String::from_utf8_lossy(&hostile.stderr).contains("parentheses"), "{}", describe(&hostile));
+}

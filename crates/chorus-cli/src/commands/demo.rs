@@ -16,16 +16,84 @@ use chorus_store::AccountImport;
 
 use crate::runtime::App;
 
-/// The demo's customers: (feed account id, name, domains, ARR in dollars, segment, stage).
-const ACCOUNTS: &[(&str, &str, &[&str], i64, &str, LifecycleStage)] = &[
-    ("ACME-1", "Acme Corp", &["acme.example", "acme-corp.com"], 1_250_000, "enterprise", LifecycleStage::Retention),
-    ("GLOBEX-2", "Globex", &["globex.example", "globex.io"], 480_000, "enterprise", LifecycleStage::Loyalty),
-    ("INITECH-3", "Initech", &["initech.example", "initech.com"], 96_000, "mid_market", LifecycleStage::Conversion),
-    ("UMBRELLA-4", "Umbrella", &["umbrella.example", "umbrella.co"], 720_000, "enterprise", LifecycleStage::Advocacy),
-    ("HOOLI-5", "Hooli", &["hooli.example", "hooli.com"], 54_000, "smb", LifecycleStage::Acquisition),
-    ("STARK-6", "Stark Industries", &["stark.example"], 2_100_000, "strategic", LifecycleStage::Retention),
-    ("WAYNE-7", "Wayne Enterprises", &["wayne.example"], 1_600_000, "strategic", LifecycleStage::Loyalty),
-    ("WONKA-8", "Wonka", &["wonka.example"], 38_000, "smb", LifecycleStage::Reach),
+/// One of the demo's customers, as the CSM team would import them.
+struct DemoAccount {
+    /// The account's id in the feed simulator.
+    feed_id: &'static str,
+    name: &'static str,
+    domains: &'static [&'static str],
+    arr_dollars: i64,
+    segment: &'static str,
+    stage: LifecycleStage,
+}
+
+/// The demo's customers. Names and domains match the simulators' organizations, so
+/// items from every source resolve to them.
+const ACCOUNTS: &[DemoAccount] = &[
+    DemoAccount {
+        feed_id: "ACME-1",
+        name: "Acme Corp",
+        domains: &["acme.example", "acme-corp.com"],
+        arr_dollars: 1_250_000,
+        segment: "enterprise",
+        stage: LifecycleStage::Retention,
+    },
+    DemoAccount {
+        feed_id: "GLOBEX-2",
+        name: "Globex",
+        domains: &["globex.example", "globex.io"],
+        arr_dollars: 480_000,
+        segment: "enterprise",
+        stage: LifecycleStage::Loyalty,
+    },
+    DemoAccount {
+        feed_id: "INITECH-3",
+        name: "Initech",
+        domains: &["initech.example", "initech.com"],
+        arr_dollars: 96_000,
+        segment: "mid_market",
+        stage: LifecycleStage::Conversion,
+    },
+    DemoAccount {
+        feed_id: "UMBRELLA-4",
+        name: "Umbrella",
+        domains: &["umbrella.example", "umbrella.co"],
+        arr_dollars: 720_000,
+        segment: "enterprise",
+        stage: LifecycleStage::Advocacy,
+    },
+    DemoAccount {
+        feed_id: "HOOLI-5",
+        name: "Hooli",
+        domains: &["hooli.example", "hooli.com"],
+        arr_dollars: 54_000,
+        segment: "smb",
+        stage: LifecycleStage::Acquisition,
+    },
+    DemoAccount {
+        feed_id: "STARK-6",
+        name: "Stark Industries",
+        domains: &["stark.example"],
+        arr_dollars: 2_100_000,
+        segment: "strategic",
+        stage: LifecycleStage::Retention,
+    },
+    DemoAccount {
+        feed_id: "WAYNE-7",
+        name: "Wayne Enterprises",
+        domains: &["wayne.example"],
+        arr_dollars: 1_600_000,
+        segment: "strategic",
+        stage: LifecycleStage::Loyalty,
+    },
+    DemoAccount {
+        feed_id: "WONKA-8",
+        name: "Wonka",
+        domains: &["wonka.example"],
+        arr_dollars: 38_000,
+        segment: "smb",
+        stage: LifecycleStage::Reach,
+    },
 ];
 
 pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
@@ -146,6 +214,8 @@ id = "zendesk"
 kind = "zendesk"
 schedule = "*/5 * * * *"
 allow_insecure_endpoints = true
+requests_per_minute = 6000
+burst = 50
 
 [connectors.settings]
 base_url = "{zendesk}"
@@ -171,17 +241,21 @@ token = "{DEMO_TOKEN}"
 fn demo_accounts() -> Vec<AccountImport> {
     ACCOUNTS
         .iter()
-        .map(|&(feed_id, name, domains, arr_dollars, segment, stage)| AccountImport {
+        .map(|account| AccountImport {
             id: None,
-            name: name.to_owned(),
-            domains: domains.iter().map(|d| (*d).to_owned()).collect(),
-            arr_minor: arr_dollars * 100,
+            name: account.name.to_owned(),
+            domains: account.domains.iter().map(|d| (*d).to_owned()).collect(),
+            arr_minor: account.arr_dollars * 100,
             currency: "USD".to_owned(),
-            segment: Some(segment.to_owned()),
-            lifecycle_stage: Some(stage),
+            segment: Some(account.segment.to_owned()),
+            lifecycle_stage: Some(account.stage),
             csm_owner: None,
             renewal_date: None,
-            external_ids: vec![ExternalId { connector: "feed".into(), source: Source::Feed, id: feed_id.into() }],
+            external_ids: vec![ExternalId {
+                connector: "feed".into(),
+                source: Source::Feed,
+                id: account.feed_id.into(),
+            }],
             parent_id: None,
             created_at: None,
             updated_at: None,
