@@ -35,8 +35,9 @@ impl Install {
         let dir = tempfile::tempdir().expect("temp dir");
         let install = Self { dir };
         let config = format!(
-            "[store]\nurl = \"{}\"\n\n[sync]\nclaim_ttl_secs = 30\nmax_attempts = 10\n\n{connectors_toml}",
-            install.store_url()
+            "[store]\nurl = \"{}\"\n\n[index]\npath = \"{}\"\n\n[sync]\nclaim_ttl_secs = 30\nmax_attempts = 10\n\n{connectors_toml}",
+            install.store_url(),
+            install.dir.path().join("index").display()
         );
         std::fs::write(install.config_path(), config).expect("write config");
         install
