@@ -255,3 +255,50 @@ fn malformed_page_fails_the_run_at_the_last_good_page() {
     let items = rt.block_on(async { all_items(install.store().await.as_ref()).await });
     assert_store_matches(&sim, &items);
 }
+
+/// Two `chorus sync` processes on one store: the second is refused while the first
+/// runs, on SQLite and (when `CHORUS_TEST_PG_URL` is set) on PostgreSQL — the claim
+/// lives in the database, so it holds across processes and nodes.
+#[test]
+fn two_processes_never_sync_one_connector_at_once() {
+    let sim = FeedSim::seeded(13, 1200);
+    let latency = Latency { min: Duration::from_millis(15), max: Duration::from_millis(25), when: Trigger::Always };
+    let server =
+        SimServer::start_in_thread(sim.router(), FaultProfile { latency: Some(latency), ..FaultProfile::none() })
+            .expect("start simulator");
+    let connector = feed_connector("feed", &server.handle().url(), "page_size = 20");
+
+    let sqlite = Install::new(&connector);
+    assert_second_is_refused(&sqlite, &sim);
+
+    let Ok(pg_url) = std::env::var("CHORUS_TEST_PG_URL") else {
+        eprintln!("skipped: CHORUS_TEST_PG_URL not set, the PostgreSQL half of this test did not run");
+        return;
+    };
+    let schema = format!("chorus_e2e_{}", std::process::id());
+    let rt = runtime();
+    rt.block_on(chorus_store::postgres::open_isolated(&pg_url, &schema)).expect("create schema");
+    let separator = if pg_url.contains('?') { '&' } else { '?' };
+    let url = format!("{pg_url}{separator}options=-c%20search_path%3D{schema}");
+    let postgres = Install::with_store_url(&url, &connector);
+    assert_second_is_refused(&postgres, &sim);
+    rt.block_on(chorus_store::postgres::drop_isolated(&pg_url, &schema)).expect("drop schema");
+}
+
+fn assert_second_is_refused(install: &Install, sim: &FeedSim) {
+    let first = install
+        .command(&["sync"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(700));
+    let second = install.run(&["sync"]);
+    let first = first.wait_with_output().expect("first sync");
+    assert!(first.status.success(), "the first run completes: {}", describe(&first));
+    assert!(!second.status.success(), "the second run must be refused: {}", describe(&second));
+    let said = format!("{}{}", String::from_utf8_lossy(&second.stdout), String::from_utf8_lossy(&second.stderr));
+    assert!(said.contains("already running"), "{said}");
+    let items = runtime().block_on(async { all_items(install.store().await.as_ref()).await });
+    assert_store_matches(sim, &items);
+}

@@ -27,18 +27,28 @@ pub fn chorus_bin() -> PathBuf {
 /// A temporary installation: a directory with `chorus.toml` and a SQLite store.
 pub struct Install {
     pub dir: tempfile::TempDir,
+    store_url: String,
 }
 
 impl Install {
-    /// An installation whose config has `[[connectors]]` blocks from `connectors_toml`.
+    /// An installation on SQLite whose config has `[[connectors]]` blocks from `connectors_toml`.
     pub fn new(connectors_toml: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let install = Self { dir };
+        let url = format!("sqlite://{}", dir.path().join("chorus.db").display());
+        Self::write(dir, url, connectors_toml)
+    }
+
+    /// An installation on the store at `store_url` (e.g. a PostgreSQL schema).
+    pub fn with_store_url(store_url: &str, connectors_toml: &str) -> Self {
+        Self::write(tempfile::tempdir().expect("temp dir"), store_url.to_owned(), connectors_toml)
+    }
+
+    fn write(dir: tempfile::TempDir, store_url: String, connectors_toml: &str) -> Self {
         let config = format!(
-            "[store]\nurl = \"{}\"\n\n[index]\npath = \"{}\"\n\n[sync]\nclaim_ttl_secs = 30\nmax_attempts = 10\n\n{connectors_toml}",
-            install.store_url(),
-            install.dir.path().join("index").display()
+            "[store]\nurl = \"{store_url}\"\n\n[index]\npath = \"{}\"\n\n[sync]\nclaim_ttl_secs = 30\nmax_attempts = 10\n\n{connectors_toml}",
+            dir.path().join("index").display()
         );
+        let install = Self { dir, store_url };
         std::fs::write(install.config_path(), config).expect("write config");
         install
     }
@@ -48,7 +58,7 @@ impl Install {
     }
 
     pub fn store_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("chorus.db").display())
+        self.store_url.clone()
     }
 
     /// A `chorus` command with this installation's config.
