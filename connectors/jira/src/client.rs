@@ -181,18 +181,20 @@ fn join(root: &Url, path: &str, segments: &[&str]) -> Url {
     url
 }
 
-/// Logs Jira's rate-limit headers (the shared stack acts on `Retry-After` itself).
+/// Logs Jira's rate-limit headers (the shared stack acts on `Retry-After` itself):
+/// `RateLimit-Reason` or `X-RateLimit-NearLimit` at info, the budget otherwise at debug.
+/// 429/503 answers never reach here; the shared stack logs those with their wait.
 fn log_rate_limit(response: &HttpResponse) {
     let header = |name: &str| response.headers.get(name).and_then(|v| v.to_str().ok());
+    let remaining = header("X-RateLimit-Remaining");
+    let limit = header("X-RateLimit-Limit");
+    let near = header("X-RateLimit-NearLimit").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if let Some(reason) = header("RateLimit-Reason") {
-        tracing::info!(
-            path = response.url.path(),
-            reason,
-            remaining = header("X-RateLimit-Remaining"),
-            "jira reports rate-limit pressure"
-        );
-    } else if let Some(remaining) = header("X-RateLimit-Remaining") {
-        tracing::debug!(path = response.url.path(), remaining, limit = header("X-RateLimit-Limit"), "jira rate limit");
+        tracing::info!(path = response.url.path(), reason, remaining, limit, "jira reports rate-limit pressure");
+    } else if near {
+        tracing::info!(path = response.url.path(), remaining, limit, "jira rate-limit budget nearly spent");
+    } else if remaining.is_some() {
+        tracing::debug!(path = response.url.path(), remaining, limit, "jira rate limit");
     }
 }
 

@@ -21,6 +21,9 @@ use crate::config::{AuthConfig, RateLimitConfig};
 use crate::cursor::StreamPosition;
 use crate::mapping::{id_field, str_field};
 
+/// Most user ids one `users/show_many` call takes.
+pub const SHOW_MANY_MAX: usize = 100;
+
 /// Which endpoints a request belongs to, for pacing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointClass {
@@ -156,6 +159,27 @@ impl ZendeskClient {
         let url = self.url(&format!("/api/v2/incremental/{entity}/cursor.json"), &query);
         let body: Value = self.get(url, EndpointClass::Incremental).await?.json()?;
         parse_cursor_page(&body, entity)
+    }
+
+    /// `GET /api/v2/users/show_many.json?ids=…`: the users among `ids` that exist (at
+    /// most `SHOW_MANY_MAX` ids a call; ids that are not numeric are left out).
+    pub async fn users_by_id(&self, ids: &[String]) -> Result<Vec<Value>, ConnectorError> {
+        debug_assert!(ids.len() <= SHOW_MANY_MAX, "show_many takes at most {SHOW_MANY_MAX} ids");
+        let numeric: Vec<&str> = ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+            .take(SHOW_MANY_MAX)
+            .collect();
+        if numeric.is_empty() {
+            return Ok(Vec::new());
+        }
+        let url = self.url("/api/v2/users/show_many.json", &[("ids", numeric.join(","))]);
+        let body: Value = self.get(url, EndpointClass::Standard).await?.json()?;
+        if !body.is_object() || body.get("users").is_none() {
+            return Err(ConnectorError::malformed("/api/v2/users/show_many.json", "no `users` in the answer"));
+        }
+        array(&body, "users")
     }
 
     /// The next page of the time-based organizations export.

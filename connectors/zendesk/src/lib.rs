@@ -16,6 +16,7 @@ pub mod html;
 pub mod mapping;
 pub mod markdown;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chorus_core::{Record, Source};
@@ -101,12 +102,15 @@ impl ZendeskConnector {
         }
     }
 
-    /// Maps a page of tickets, fetching the comments of every live ticket first.
+    /// Maps a page of tickets, fetching the comments of every live ticket first and
+    /// then any requester this run has not seen yet.
     async fn map_tickets(&self, tickets: &[Value], people: &mut People) -> Result<Vec<Record>, ConnectorError> {
-        let wanted = |ticket: &&Value| {
-            self.comments != CommentScope::None && str_field(ticket, "status").as_deref() != Some("deleted")
+        let live = |ticket: &&Value| str_field(ticket, "status").as_deref() != Some("deleted");
+        let ids: Vec<String> = if self.comments == CommentScope::None {
+            Vec::new()
+        } else {
+            tickets.iter().filter(live).filter_map(|t| id_field(t, "id")).collect()
         };
-        let ids: Vec<String> = tickets.iter().filter(wanted).filter_map(|t| id_field(t, "id")).collect();
         let fetched: Vec<(String, Option<client::Comments>)> = stream::iter(ids)
             .map(|id| async move { self.client.comments(&id).await.map(|comments| (id, comments)) })
             .buffered(COMMENT_CONCURRENCY)
@@ -119,6 +123,8 @@ impl ZendeskConnector {
                 people.learn(&comments.users);
             }
         }
+        let requesters = tickets.iter().filter(live).filter_map(|t| id_field(t, "requester_id"));
+        self.look_up_people(requesters, people).await?;
         let by_id: std::collections::HashMap<String, Vec<Value>> =
             fetched.into_iter().filter_map(|(id, comments)| Some((id, comments?.comments))).collect();
         let records = tickets
@@ -129,6 +135,24 @@ impl ZendeskConnector {
             })
             .collect();
         Ok(records)
+    }
+
+    /// Fetches the users among `ids` that `people` does not know yet, at most
+    /// `SHOW_MANY_MAX` a request. Ids Zendesk does not return (deleted users) are
+    /// remembered as unknown, so they are asked for once per run.
+    async fn look_up_people(
+        &self,
+        ids: impl Iterator<Item = String>,
+        people: &mut People,
+    ) -> Result<(), ConnectorError> {
+        let missing: Vec<String> =
+            ids.filter(|id| !people.knows(id)).collect::<BTreeSet<String>>().into_iter().collect();
+        for batch in missing.chunks(client::SHOW_MANY_MAX) {
+            let users = self.client.users_by_id(batch).await?;
+            people.learn(&users);
+            people.remember_unknown(batch);
+        }
+        Ok(())
     }
 }
 

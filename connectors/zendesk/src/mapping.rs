@@ -36,6 +36,14 @@ impl People {
         }
     }
 
+    /// Marks every id of `ids` not learned yet as looked up but unknown (its person
+    /// has no email or name), so it is not looked up again.
+    pub fn remember_unknown(&mut self, ids: &[String]) {
+        for id in ids {
+            self.by_id.entry(id.clone()).or_default();
+        }
+    }
+
     pub fn get(&self, id: Option<&str>) -> Person {
         id.and_then(|id| self.by_id.get(id)).cloned().unwrap_or_default()
     }
@@ -101,6 +109,11 @@ impl Mapper {
         let ticket_type = str_field(ticket, "type");
         let description = str_field(ticket, "description").unwrap_or_default();
         let (body, comments) = match comments {
+            // With `comments = "public"` a ticket opened by an internal note keeps that
+            // note out of the item: no body, the subject still names the ticket.
+            Some([first, rest @ ..]) if self.public_comments_only && !is_public(first) => {
+                (String::new(), self.comments(rest, people))
+            }
             Some([first, rest @ ..]) => (comment_text(first), self.comments(rest, people)),
             _ => (body_to_text(&description), Vec::new()),
         };
@@ -139,7 +152,7 @@ impl Mapper {
             .iter()
             .filter_map(|comment| {
                 let external_id = id_field(comment, "id")?;
-                let public = comment.get("public").and_then(Value::as_bool).unwrap_or(false);
+                let public = is_public(comment);
                 if self.public_comments_only && !public {
                     return None;
                 }
@@ -217,6 +230,11 @@ pub fn csat(rating: Option<&Value>) -> Option<f64> {
         "bad" => Some(0.0),
         _ => None,
     }
+}
+
+/// A comment's `public` flag; a missing one counts as internal.
+fn is_public(comment: &Value) -> bool {
+    comment.get("public").and_then(Value::as_bool).unwrap_or(false)
 }
 
 fn comment_text(comment: &Value) -> String {
@@ -359,6 +377,21 @@ mod tests {
         assert_eq!(item.account_external_id.as_deref(), Some("700"));
         assert_eq!(item.csat, Some(1.0));
         assert_eq!(item.url.as_deref(), Some("https://acme.zendesk.com/agent/tickets/42"));
+    }
+
+    #[test]
+    fn an_internal_first_comment_stays_out_when_only_public_comments_are_wanted() {
+        let ticket = json!({"id": 43, "subject": "Escalation", "status": "open",
+                            "description": "internal: customer is about to churn"});
+        let comments = [
+            json!({"id": 1, "html_body": "<p>internal: customer is about to churn</p>", "public": false}),
+            json!({"id": 2, "html_body": "<p>Hi, we are on it</p>", "public": true}),
+        ];
+        let item = item(mapper().ticket(&ticket, &People::default(), Some(&comments)));
+        assert!(!item.body.contains("churn"), "internal note leaked: {}", item.body);
+        assert!(item.comments.iter().all(|c| !c.body.contains("churn")));
+        assert_eq!(item.comments.len(), 1);
+        assert_eq!(item.title, "Escalation");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! boundary and a ticket moved to another organization, then incremental syncs. The
 //! store must equal the simulator's truth — nothing lost, duplicated, stale or left
 //! behind — and the request log must show no request inside a `Retry-After` window and
-//! the incremental exports paced under their limit.
+//! the incremental exports paced under their limit. Requesters are never sideloaded,
+//! so every ticket's requester email must come from the users export or a lookup.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -113,6 +114,12 @@ fn assert_matches(snapshot: &Snapshot, truth: &ZendeskTruth) {
             _ => None,
         };
         assert_eq!(item.csat, expected_csat, "ticket {id} csat");
+        let requester_email =
+            ticket.requester_id.and_then(|r| truth.users.get(&r.to_string())).and_then(|u| u.email.clone());
+        if let Some(email) = requester_email {
+            let stored = item.author_email.as_deref().map(str::to_ascii_lowercase);
+            assert_eq!(stored, Some(email.to_ascii_lowercase()), "ticket {id} carries its requester's email");
+        }
         let updated = DateTime::from_timestamp(ticket.updated_at, 0);
         assert_eq!(Some(item.updated_at), updated, "ticket {id} is not stale");
         if let Some(org) = ticket.organization_id {
@@ -154,6 +161,9 @@ async fn full_then_incremental_sync_matches_the_truth_under_faults() -> TestResu
         tickets: 60,
         incremental_limit: LIMIT,
         incremental_window: WINDOW,
+        // Requesters are not sideloaded: the connector must look them up itself when
+        // the run's users export does not carry them (every incremental run).
+        sideload_users: false,
         ..ZendeskSimConfig::default()
     };
     let sim = ZendeskSim::new(config, clock.clone());

@@ -8,12 +8,14 @@
 //! user's offset and JQL dates are read in the user's zone at minute granularity
 //! (`zone`). Auth is open, Basic (email + API token), or OAuth 3LO: a
 //! `TokenAuthority` with rotating refresh tokens, `accessible-resources`, and the API
-//! under `/ex/jira/{cloud_id}`. Invariant: every mutation stamps `updated` with the
+//! under `/ex/jira/{cloud_id}`. An optional rate limit answers 429/503 with Jira's
+//! headers (`limits`). Invariant: every mutation stamps `updated` with the
 //! clock's "now", deleted issues vanish from every endpoint, and `truth()` is exactly
 //! the set of issues a correct sync ends up with.
 
 mod data;
 pub mod jql;
+mod limits;
 mod render;
 pub mod zone;
 
@@ -35,6 +37,7 @@ use serde_json::{json, Value};
 use crate::clock::SimClock;
 use crate::token::{basic_challenge, check_basic, TokenAuthority};
 
+pub use self::limits::JiraRateLimit;
 pub use self::zone::SimZone;
 
 /// The custom field that holds JSM organizations.
@@ -113,6 +116,7 @@ struct JiraState {
     embedded_comments: usize,
     retired_search_calls: u64,
     searches: Vec<String>,
+    limiter: limits::Limiter,
 }
 
 /// The Jira simulator: data, mutations and the router. Cheap to clone.
@@ -150,6 +154,7 @@ impl JiraSim {
             embedded_comments: DEFAULT_EMBEDDED_COMMENTS,
             retired_search_calls: 0,
             searches: Vec::new(),
+            limiter: limits::Limiter::default(),
         };
         Self { inner: Arc::new(Mutex::new(state)), clock, auth: Access::Open }
     }
@@ -194,6 +199,16 @@ impl JiraSim {
     /// How many comments a search result embeds before truncating the page.
     pub fn set_embedded_comments(&self, limit: usize) {
         self.lock().embedded_comments = limit;
+    }
+
+    /// Jira's own rate limit on every API route (`None`: unlimited, the default).
+    pub fn set_rate_limit(&self, limit: Option<JiraRateLimit>) {
+        self.lock().limiter.set(limit);
+    }
+
+    /// Requests refused by the rate limit set with `set_rate_limit`.
+    pub fn rate_limit_rejections(&self) -> u64 {
+        self.lock().limiter.rejections()
     }
 
     /// Calls to the retired `/rest/api/3/search` (should be zero).
@@ -360,7 +375,8 @@ impl JiraSim {
             .route("/rest/api/3/search", get(retired).post(retired))
             .route("/rest/api/3/myself", get(myself))
             .route("/rest/api/3/issue/{key}/comment", get(comments))
-            .with_state(self.clone());
+            .with_state(self.clone())
+            .layer(middleware::from_fn_with_state(self.clone(), limits::enforce));
         match &self.auth {
             Access::Open => api,
             Access::Basic { email, token } => {

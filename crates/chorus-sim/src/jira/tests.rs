@@ -299,3 +299,53 @@ fn issue_shape_matches_the_recorded_fixture() {
         assert!(DateTime::parse_from_str(ours, "%Y-%m-%dT%H:%M:%S%.3f%z").is_ok(), "{key}: {ours}");
     }
 }
+
+#[tokio::test]
+async fn rate_limits_answer_with_jiras_headers() -> Result<(), Box<dyn std::error::Error>> {
+    let sim = sim();
+    let server = crate::SimServer::start(sim.router(), crate::FaultProfile::none()).await?;
+    // A bare client on purpose: this test plays an arbitrary API client, not a connector.
+    #[allow(clippy::disallowed_methods)]
+    let client = reqwest::Client::new();
+    let url = format!("{}/rest/api/3/myself", server.url());
+    let unlimited = client.get(&url).send().await?;
+    assert!(unlimited.headers().get("x-ratelimit-limit").is_none(), "no limit, no headers");
+
+    sim.set_rate_limit(Some(JiraRateLimit::burst(5, std::time::Duration::from_secs(30))));
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        answers.push(client.get(&url).send().await?);
+    }
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).unwrap_or_default()
+    };
+    assert_eq!(
+        (header(&answers[0], "x-ratelimit-limit"), header(&answers[0], "x-ratelimit-remaining")),
+        ("5".into(), "4".into())
+    );
+    assert_eq!(header(&answers[3], "x-ratelimit-nearlimit"), "", "20 % left is not yet near");
+    assert_eq!(header(&answers[4], "x-ratelimit-nearlimit"), "true");
+    let refused = &answers[5];
+    assert_eq!(refused.status().as_u16(), 429);
+    let retry_after: u64 = header(refused, "retry-after").parse()?;
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    assert_eq!(header(refused, "x-ratelimit-remaining"), "0");
+    assert_eq!(header(refused, "ratelimit-reason"), "jira-burst-based");
+    let reset = header(refused, "x-ratelimit-reset");
+    assert!(chrono::NaiveDateTime::parse_from_str(&reset, "%Y-%m-%dT%H:%MZ").is_ok(), "ISO 8601 minute: {reset}");
+    let body: Value = client.get(&url).send().await?.json().await?;
+    assert!(body["errorMessages"][0].is_string(), "{body}");
+
+    let overloaded = JiraRateLimit {
+        status: 503,
+        reason: "jira-quota-tenant-based".into(),
+        ..JiraRateLimit::burst(0, std::time::Duration::from_secs(30))
+    };
+    sim.set_rate_limit(Some(overloaded));
+    let refused = client.get(&url).send().await?;
+    assert_eq!(refused.status().as_u16(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(header(&refused, "ratelimit-reason"), "jira-quota-tenant-based");
+    assert_eq!(sim.rate_limit_rejections(), 3);
+    Ok(())
+}

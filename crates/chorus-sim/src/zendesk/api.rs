@@ -1,15 +1,13 @@
-//! The HTTP face of `ZendeskSim`: auth, the incremental-export rate limit, the
-//! exports, comments and `users/me`, in the JSON shapes of the real recordings.
+//! The HTTP face of `ZendeskSim`: auth, the rate limits (`limits`), the exports,
+//! comments, `users/show_many` and `users/me`, in the JSON shapes of the real recordings.
 //!
 //! Invariant: an export page only ever contains records updated at or before
 //! `now - withhold_secs`, ordered by `(updated second, id)`; a `cursor` request resumes
 //! at the record the cursor names (repeating it) and a `start_time` request at the
 //! first record of that second.
 
-use std::time::Instant;
-
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,10 +16,7 @@ use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{SimOrganization, SimTicket, SimUser, State as SimState, ZendeskSim};
-
-/// Requests per minute advertised in `X-Rate-Limit` (the Support plan's account limit).
-const ACCOUNT_LIMIT: u64 = 700;
+use super::{limits, SimOrganization, SimTicket, SimUser, ZendeskSim};
 
 pub(super) fn router(sim: ZendeskSim) -> Router {
     Router::new()
@@ -29,6 +24,7 @@ pub(super) fn router(sim: ZendeskSim) -> Router {
         .route("/api/v2/incremental/users/cursor.json", get(users_export))
         .route("/api/v2/incremental/organizations.json", get(organizations_export))
         .route("/api/v2/tickets/{id}/comments.json", get(comments))
+        .route("/api/v2/users/show_many.json", get(show_many))
         .route("/api/v2/users/me.json", get(me))
         .with_state(sim)
 }
@@ -81,60 +77,30 @@ fn refused() -> Response {
     (StatusCode::UNAUTHORIZED, Json(json!({"error": "Couldn't authenticate you"}))).into_response()
 }
 
-/// Adds `X-Rate-Limit` / `X-Rate-Limit-Remaining` (a per-minute account budget).
-fn with_rate_headers(sim: &ZendeskSim, mut response: Response) -> Response {
-    let minute = sim.now() / 60;
-    let used = {
-        let mut state = sim.lock();
-        if state.requests_this_minute.0 != minute {
-            state.requests_this_minute = (minute, 0);
-        }
-        state.requests_this_minute.1 += 1;
-        state.requests_this_minute.1
-    };
-    let headers = response.headers_mut();
-    headers.insert("x-rate-limit", HeaderValue::from(ACCOUNT_LIMIT));
-    headers.insert("x-rate-limit-remaining", HeaderValue::from(ACCOUNT_LIMIT.saturating_sub(used)));
-    response
-}
-
-/// The incremental-exports limit: `None` when the request may proceed.
-fn incremental_gate(state: &mut SimState) -> Option<Response> {
-    let now = Instant::now();
-    let window = state.config.incremental_window;
-    while state.incremental_hits.front().is_some_and(|first| now.duration_since(*first) >= window) {
-        state.incremental_hits.pop_front();
-    }
-    let limit = usize::try_from(state.config.incremental_limit).unwrap_or(usize::MAX);
-    if state.incremental_hits.len() < limit {
-        state.incremental_hits.push_back(now);
-        return None;
-    }
-    state.incremental_rejections += 1;
-    let wait = state.incremental_hits.front().map_or(window, |first| (*first + window).saturating_duration_since(now));
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let mut response = error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "APIRateLimitExceeded",
-        "Number of allowed incremental export API requests per minute exceeded",
-    );
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-    Some(response)
-}
-
-/// Auth, then the incremental limit, then `build`; rate-limit headers on every answer.
+/// Counts the request against the account budget, then checks auth, the account
+/// limit and (for exports) the incremental limit, then `build`s the answer; the budget
+/// headers go on every answer.
 fn guarded(sim: &ZendeskSim, headers: &HeaderMap, incremental: bool, build: impl FnOnce() -> Response) -> Response {
-    if !matches!(caller(sim, headers), Caller::Valid) {
-        return with_rate_headers(sim, refused());
-    }
-    if incremental {
-        // The guard must be dropped before `with_rate_headers` locks again.
-        let rejection = incremental_gate(&mut sim.lock());
-        if let Some(rejection) = rejection {
-            return with_rate_headers(sim, rejection);
-        }
-    }
-    with_rate_headers(sim, build())
+    let authorized = matches!(caller(sim, headers), Caller::Valid);
+    // The guard must be dropped before `build` locks again.
+    let (budget, refusal) = {
+        let mut state = sim.lock();
+        let budget = limits::count_request(&mut state);
+        let refusal = if !authorized {
+            Some(refused())
+        } else if budget.exceeded() {
+            state.account_rejections += 1;
+            Some(limits::too_many("Number of allowed API requests per minute exceeded", budget.resets_in()))
+        } else if incremental {
+            limits::incremental_gate(&mut state).map(|wait| {
+                limits::too_many("Number of allowed incremental export API requests per minute exceeded", wait)
+            })
+        } else {
+            None
+        };
+        (budget, refusal)
+    };
+    limits::with_headers(refusal.unwrap_or_else(build), &budget)
 }
 
 fn encode_cursor(ts: i64, id: u64) -> String {
@@ -249,7 +215,8 @@ async fn tickets_export(
         };
         let mut body =
             cursor_body("tickets", &canonical, tickets.iter().map(|t| ticket_json(t, &canonical)).collect(), last, end);
-        if query.include.as_deref().is_some_and(|i| i.split(',').any(|part| part.trim() == "users")) {
+        let wants_users = query.include.as_deref().is_some_and(|i| i.split(',').any(|part| part.trim() == "users"));
+        if wants_users && state.config.sideload_users {
             let mut ids: Vec<u64> = tickets.iter().flat_map(|t| [t.requester_id, t.assignee_id]).flatten().collect();
             ids.sort_unstable();
             ids.dedup();
@@ -367,8 +334,9 @@ async fn comments(
 
 async fn me(State(sim): State<ZendeskSim>, headers: HeaderMap) -> Response {
     let config = sim.lock().config.clone();
+    let budget = limits::count_request(&mut sim.lock());
     let user = match caller(&sim, &headers) {
-        Caller::Refused => return with_rate_headers(&sim, refused()),
+        Caller::Refused => return limits::with_headers(refused(), &budget),
         Caller::Anonymous => {
             json!({"id": null, "name": "Anonymous user", "email": "invalid@example.com", "role": "end-user"})
         }
@@ -376,7 +344,38 @@ async fn me(State(sim): State<ZendeskSim>, headers: HeaderMap) -> Response {
             json!({"id": 370_000_000_001_u64, "name": "Sim Agent", "email": config.email, "role": "admin"})
         }
     };
-    with_rate_headers(&sim, Json(json!({ "user": user })).into_response())
+    limits::with_headers(Json(json!({ "user": user })).into_response(), &budget)
+}
+
+#[derive(Debug, Deserialize)]
+struct ShowManyQuery {
+    ids: Option<String>,
+}
+
+/// Most ids one `users/show_many` call takes.
+const SHOW_MANY_MAX: usize = 100;
+
+/// `GET /api/v2/users/show_many.json?ids=1,2,3`: the users that exist, in no promised
+/// order; unknown ids are left out. More than 100 ids is refused (the API takes 100).
+async fn show_many(State(sim): State<ZendeskSim>, headers: HeaderMap, Query(query): Query<ShowManyQuery>) -> Response {
+    guarded(&sim.clone(), &headers, false, move || {
+        let raw = query.ids.unwrap_or_default();
+        let ids: Result<Vec<u64>, _> =
+            raw.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::parse::<u64>).collect();
+        let Ok(ids) = ids else {
+            return error(StatusCode::BAD_REQUEST, "InvalidValue", "ids must be a comma-separated list of user ids");
+        };
+        if ids.len() > SHOW_MANY_MAX {
+            return error(StatusCode::BAD_REQUEST, "InvalidValue", "ids: at most 100 ids per request");
+        }
+        let mut state = sim.lock();
+        state.show_many_calls.push(ids.len());
+        let canonical = state.config.canonical_url.clone();
+        let users: Vec<Value> =
+            ids.iter().filter_map(|id| state.users.get(id)).map(|u| user_json(u, &canonical)).collect();
+        let count = users.len();
+        Json(json!({"users": users, "next_page": null, "previous_page": null, "count": count})).into_response()
+    })
 }
 
 /// A ticket in the exact shape of `incremental_tickets_cursor_*.json`.

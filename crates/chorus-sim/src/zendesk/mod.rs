@@ -8,18 +8,22 @@
 //! - `GET /api/v2/incremental/organizations.json?start_time=` (time-based: `end_time`,
 //!   `next_page`, `count`, `end_of_stream`);
 //! - `GET /api/v2/tickets/{id}/comments.json` (cursor pagination, `include=users`);
+//! - `GET /api/v2/users/show_many.json?ids=` (at most 100 ids);
 //! - `GET /api/v2/users/me.json`.
 //!
 //! Traps: records updated in the last `withhold` seconds of the sim clock are not
 //! exported yet; a cursor page repeats the record the cursor points at; deleted
 //! tickets are exported with `status: "deleted"`; the incremental endpoints allow
 //! `incremental_limit` requests per `incremental_window` (429 + `Retry-After` beyond);
-//! Basic `{email}/token` and bearer auth; `X-Rate-Limit` headers. Invariant: every
+//! an optional account-wide limit per minute; sideloaded requesters can be left out;
+//! Basic `{email}/token` and bearer auth; `X-Rate-Limit` and `RateLimit-*` headers on
+//! every answer (see `limits`). Invariant: every
 //! mutation stamps what it changes with the clock's "now" (or the explicit time given),
 //! so the exports order changes exactly as Zendesk's `generated_timestamp` would.
 
 mod api;
 mod data;
+mod limits;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -47,6 +51,14 @@ pub struct ZendeskSimConfig {
     /// Incremental export requests allowed per `incremental_window` (Zendesk: 10/min).
     pub incremental_limit: u32,
     pub incremental_window: Duration,
+    /// Requests a minute the whole account allows (`X-Rate-Limit`); beyond it every
+    /// endpoint answers 429 with `Retry-After` until the minute is over. `None` (the
+    /// default) advertises 700 in the headers but never refuses.
+    pub account_limit: Option<u32>,
+    /// Whether `include=users` on the ticket export sideloads requesters. Zendesk may
+    /// leave some out; with `false` none are, and a client must look them up itself
+    /// (`users/show_many`).
+    pub sideload_users: bool,
     /// Records updated this many seconds before "now" or later are withheld (60).
     pub withhold_secs: i64,
     /// The host written into `url`, `after_url`, `next_page` (never the one called).
@@ -65,6 +77,8 @@ impl Default for ZendeskSimConfig {
             oauth_token: "sim-oauth-token".into(),
             incremental_limit: 10,
             incremental_window: Duration::from_secs(60),
+            account_limit: None,
+            sideload_users: true,
             withhold_secs: 60,
             canonical_url: "https://chorus-sim.zendesk.com".into(),
         }
@@ -139,7 +153,11 @@ struct State {
     /// Arrival times of the incremental requests answered within the window.
     incremental_hits: VecDeque<Instant>,
     incremental_rejections: u64,
-    requests_this_minute: (i64, u64),
+    /// Start of the current account-limit minute (real time) and requests in it.
+    account_window: Option<(Instant, u64)>,
+    account_rejections: u64,
+    /// Every `users/show_many` call's id count, in order.
+    show_many_calls: Vec<usize>,
 }
 
 /// The simulator: data, mutations and the router. Cheap to clone.
@@ -181,7 +199,9 @@ impl ZendeskSim {
             next_comment_id,
             incremental_hits: VecDeque::new(),
             incremental_rejections: 0,
-            requests_this_minute: (0, 0),
+            account_window: None,
+            account_rejections: 0,
+            show_many_calls: Vec::new(),
         };
         Self { inner: Arc::new(Mutex::new(state)), clock }
     }
@@ -212,6 +232,16 @@ impl ZendeskSim {
     /// How many incremental requests were refused for exceeding the per-window limit.
     pub fn incremental_rejections(&self) -> u64 {
         self.lock().incremental_rejections
+    }
+
+    /// How many requests were refused for exceeding `account_limit`.
+    pub fn account_rejections(&self) -> u64 {
+        self.lock().account_rejections
+    }
+
+    /// How many ids each `users/show_many` call asked for, in call order.
+    pub fn show_many_calls(&self) -> Vec<usize> {
+        self.lock().show_many_calls.clone()
     }
 
     fn now(&self) -> i64 {

@@ -152,3 +152,60 @@ async fn auth_accepts_email_token_and_bearer_only() -> TestResult {
     assert!(me["user"]["id"].is_null(), "anonymous callers get an anonymous user");
     Ok(())
 }
+
+#[tokio::test]
+async fn show_many_returns_known_users_and_refuses_over_a_hundred_ids() -> TestResult {
+    let sim = sim(1000, Duration::from_secs(60));
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
+    let known: Vec<String> = sim.users().iter().take(3).map(|u| u.id.to_string()).collect();
+    let path = format!("/api/v2/users/show_many.json?ids={},1", known.join(","));
+    let (status, _, body) = get(&server, &path, &basic()).await?;
+    assert_eq!(status, 200);
+    assert_eq!(body["users"].as_array().map(Vec::len), Some(3), "unknown ids are left out");
+    assert_eq!(body["count"], 3);
+    assert!(body["users"][0]["email"].is_string());
+    let too_many: Vec<String> = (1..=101).map(|n| n.to_string()).collect();
+    let (status, _, _) =
+        get(&server, &format!("/api/v2/users/show_many.json?ids={}", too_many.join(",")), &basic()).await?;
+    assert_eq!(status, 400);
+    assert_eq!(sim.show_many_calls(), [4]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn sideloads_can_be_withheld() -> TestResult {
+    let config = ZendeskSimConfig { tickets: 5, sideload_users: false, ..ZendeskSimConfig::default() };
+    let sim = ZendeskSim::new(config, SimClock::fixed(at("2025-06-01T12:00:00Z")));
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
+    let path = "/api/v2/incremental/tickets/cursor.json?start_time=0&include=users";
+    let (status, _, page) = get(&server, path, &basic()).await?;
+    assert_eq!(status, 200);
+    assert_eq!(page["tickets"].as_array().map(Vec::len), Some(5));
+    assert!(page.get("users").is_none(), "no requesters sideloaded");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_account_limit_answers_like_zendesk() -> TestResult {
+    let config = ZendeskSimConfig { tickets: 5, account_limit: Some(2), ..ZendeskSimConfig::default() };
+    let sim = ZendeskSim::new(config, SimClock::fixed(at("2025-06-01T12:00:00Z")));
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
+    let path = "/api/v2/tickets/1/comments.json";
+    let (status, headers, _) = get(&server, path, &basic()).await?;
+    assert_eq!(status, 200);
+    let header = |headers: &reqwest::header::HeaderMap, name: &str| {
+        headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+    };
+    assert_eq!(header(&headers, "x-rate-limit"), Some(2));
+    assert_eq!(header(&headers, "x-rate-limit-remaining"), Some(1));
+    assert_eq!(header(&headers, "ratelimit-limit"), Some(2));
+    assert!(header(&headers, "ratelimit-reset").is_some_and(|s| (1..=60).contains(&s)));
+    assert_eq!(get(&server, path, &basic()).await?.0, 200);
+    let (status, headers, body) = get(&server, path, &basic()).await?;
+    assert_eq!(status, 429);
+    assert_eq!(body["error"], "APIRateLimitExceeded");
+    assert_eq!(header(&headers, "x-rate-limit-remaining"), Some(0));
+    assert!(header(&headers, "retry-after").is_some_and(|s| (1..=60).contains(&s)));
+    assert_eq!(sim.account_rejections(), 1);
+    Ok(())
+}

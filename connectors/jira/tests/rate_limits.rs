@@ -1,0 +1,66 @@
+//! The Jira connector against the simulator's own rate limits (429 and 503 with
+//! `Retry-After`, `X-RateLimit-*` and `RateLimit-Reason`): runs succeed, and no request
+//! arrives inside a `Retry-After` window.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chorus_connector_jira::JiraConnector;
+use chorus_sim::jira::{JiraRateLimit, JiraSim};
+use chorus_sim::{FaultProfile, SimServer};
+use chorus_store::{IdPage, ItemFilter, RunStatus, Store};
+use chorus_sync::engine::{this_process, Engine, Quiet};
+use chorus_sync::{ConnectorContext, Credentials, Factory, HttpPolicy, HttpStack, SyncMode};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_wait_out_jiras_429s_and_503s() {
+    let sim = JiraSim::seeded(9, 30).with_basic("bot@acme.example", "api-token-1");
+    sim.set_embedded_comments(100);
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await.expect("simulator");
+    let store: Arc<dyn Store> = chorus_store::open("sqlite::memory:").await.expect("store");
+    let policy = HttpPolicy {
+        requests_per_minute: 60_000,
+        burst: 1_000,
+        min_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_secs(3),
+        ..HttpPolicy::default()
+    };
+    let ctx = ConnectorContext {
+        id: "jira".into(),
+        http: HttpStack::new().expect("http stack").client("jira", policy),
+        credentials: Credentials::new("jira", Arc::clone(&store)),
+        allow_insecure_endpoints: true,
+    };
+    let settings = json!({
+        "base_url": server.url(),
+        "auth": {"type": "basic", "email": "bot@acme.example", "api_token": "api-token-1"},
+        "jql": "project in (PROD, SUP, IDEA)",
+        "page_size": 10,
+    });
+    let connector = Factory::<JiraConnector>::boxed().build(&settings, ctx).expect("connector");
+    let engine = Engine::new(Arc::clone(&store), this_process(Duration::from_secs(60)));
+
+    sim.set_rate_limit(Some(JiraRateLimit::burst(3, Duration::from_secs(1))));
+    let first = engine.run(connector.as_ref(), SyncMode::Full, &Quiet).await.expect("run").outcome;
+    assert_eq!(first.status, RunStatus::Succeeded, "{:?}", first.error);
+    let after_429s = sim.rate_limit_rejections();
+    assert!(after_429s > 0, "the 429 limit fired");
+
+    let overloaded = JiraRateLimit {
+        status: 503,
+        reason: "jira-quota-tenant-based".into(),
+        ..JiraRateLimit::burst(2, Duration::from_secs(1))
+    };
+    sim.set_rate_limit(Some(overloaded));
+    let second = engine.run(connector.as_ref(), SyncMode::Full, &Quiet).await.expect("run").outcome;
+    assert_eq!(second.status, RunStatus::Succeeded, "{:?}", second.error);
+    assert!(sim.rate_limit_rejections() > after_429s, "the 503 limit fired");
+
+    let statuses: Vec<u16> = server.requests().iter().filter_map(|r| r.status).collect();
+    assert!(statuses.contains(&429) && statuses.contains(&503), "{statuses:?}");
+    assert_eq!(server.retry_after_violations(), 0, "a request arrived inside a Retry-After window");
+    let items =
+        store.items(&ItemFilter { connector: None, include_deleted: false }, IdPage::first(100)).await.expect("items");
+    assert_eq!(items.len(), sim.truth().len());
+}
