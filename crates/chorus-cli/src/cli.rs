@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(name = "chorus", version, about = "Chorus: every piece of customer feedback in one place, ranked by revenue")]
@@ -56,30 +56,7 @@ pub enum Command {
         connector: String,
     },
     /// Search every item: AND by default, "phrases", -exclusions, title:/body: prefixes.
-    Search {
-        query: String,
-        #[arg(long, value_name = "KIND")]
-        kind: Vec<chorus_core::Kind>,
-        #[arg(long, value_name = "SOURCE")]
-        source: Vec<chorus_core::Source>,
-        #[arg(long, value_name = "STATUS")]
-        status: Vec<String>,
-        #[arg(long, value_name = "SEGMENT")]
-        segment: Vec<String>,
-        #[arg(long = "stage", value_name = "STAGE")]
-        lifecycle_stage: Vec<chorus_core::LifecycleStage>,
-        #[arg(long = "account", value_name = "ID")]
-        account_id: Vec<i64>,
-        /// Only items linked to a request (`--linked true`) or not linked (`--linked false`).
-        #[arg(long)]
-        linked: Option<bool>,
-        #[arg(long, value_enum, default_value_t = SortBy::Weighted)]
-        sort: SortBy,
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-    },
+    Search(SearchArgs),
     /// Rebuild the search index from the store (searches keep answering meanwhile).
     Reindex,
     /// Show the sync run history, newest first.
@@ -131,4 +108,31 @@ pub enum SortBy {
     Relevance,
     Recency,
     Revenue,
+}
+
+/// `chorus search` arguments: the query, filters, order and output.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    pub query: String,
+    #[arg(long, value_name = "KIND")]
+    pub kind: Vec<chorus_core::Kind>,
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Vec<chorus_core::Source>,
+    #[arg(long, value_name = "STATUS")]
+    pub status: Vec<String>,
+    #[arg(long, value_name = "SEGMENT")]
+    pub segment: Vec<String>,
+    #[arg(long = "stage", value_name = "STAGE")]
+    pub lifecycle_stage: Vec<chorus_core::LifecycleStage>,
+    #[arg(long = "account", value_name = "ID")]
+    pub account_id: Vec<i64>,
+    /// Only items linked to a request (`--linked true`) or not linked (`--linked false`).
+    #[arg(long)]
+    pub linked: Option<bool>,
+    #[arg(long, value_enum, default_value_t = SortBy::Weighted)]
+    pub sort: SortBy,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }

@@ -23,31 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             export::run(config, what, include_deleted, connector).await
         }
         Command::Import { what, file, connector } => import::run(config, what, file.as_deref(), &connector).await,
-        Command::Search {
-            query,
-            kind,
-            source,
-            status,
-            segment,
-            lifecycle_stage,
-            account_id,
-            linked,
-            sort,
-            limit,
-            format,
-        } => {
-            let filters = chorus_index::Filters {
-                kind,
-                source,
-                status,
-                segment,
-                lifecycle_stage,
-                account_id,
-                linked,
-                ..Default::default()
-            };
-            search::run(config, query, filters, sort, limit, format).await
-        }
+        Command::Search(args) => search::run(config, args).await,
         Command::Reindex => reindex::run(config).await,
         Command::Runs { connector, limit, format } => runs::run(config, connector.as_deref(), limit, format).await,
         Command::Serve => serve::run(config).await,

@@ -10,37 +10,46 @@ use std::sync::Arc;
 use anyhow::Context;
 use chorus_index::{Filters, IndexProjection, SearchAnswer, SearchIndex, SearchRequest, Sort};
 
-use crate::cli::{Format, SortBy};
+use crate::cli::{Format, SearchArgs, SortBy};
 use crate::runtime::App;
 
-pub async fn run(
-    config: Option<&Path>,
-    query: String,
-    filters: Filters,
-    sort: SortBy,
-    limit: usize,
-    format: Format,
-) -> anyhow::Result<()> {
+pub async fn run(config: Option<&Path>, args: SearchArgs) -> anyhow::Result<()> {
     let app = App::load(config).await?;
     let index = open_current(&app).await?;
-    let request = SearchRequest {
-        query,
-        filters,
-        sort: match sort {
-            SortBy::Weighted => Sort::Weighted,
-            SortBy::Relevance => Sort::Relevance,
-            SortBy::Recency => Sort::Recency,
-            SortBy::Revenue => Sort::Revenue,
-        },
-        limit,
-        offset: 0,
-    };
+    let format = args.format;
+    let request = request(args);
     let answer = tokio::task::spawn_blocking(move || index.search(&request)).await.context("search task")??;
     match format {
         Format::Json => println!("{}", serde_json::to_string(&answer)?),
         Format::Text => print_text(&answer),
     }
     Ok(())
+}
+
+/// The index's request for the command-line arguments.
+fn request(args: SearchArgs) -> SearchRequest {
+    let filters = Filters {
+        kind: args.kind,
+        source: args.source,
+        status: args.status,
+        segment: args.segment,
+        lifecycle_stage: args.lifecycle_stage,
+        account_id: args.account_id,
+        linked: args.linked,
+        ..Filters::default()
+    };
+    SearchRequest {
+        query: args.query,
+        filters,
+        sort: match args.sort {
+            SortBy::Weighted => Sort::Weighted,
+            SortBy::Relevance => Sort::Relevance,
+            SortBy::Recency => Sort::Recency,
+            SortBy::Revenue => Sort::Revenue,
+        },
+        limit: args.limit,
+        offset: 0,
+    }
 }
 
 /// Opens the index and applies the change log up to now, if this process may write.
