@@ -4,7 +4,9 @@
 //! `{api_base}/ex/jira/{cloud_id}` for OAuth) and builds each request; the shared
 //! `HttpClient` does auth, rate limits, `Retry-After` and retries. Searches use only
 //! `POST /rest/api/3/search/jql` with `nextPageToken` (the old `/rest/api/3/search`
-//! answers 410) and always name their fields, since the default is `id` only.
+//! answers 410) and always name their fields, since the default is `id` only. Which
+//! known issues still exist is asked with `POST /rest/api/3/issue/bulkfetch`, which
+//! leaves missing issues out instead of failing (a JQL naming one answers 400).
 //! Invariant: a response is parsed into an envelope whose required parts must be
 //! present (else the page is malformed), while the issues inside stay untyped JSON so
 //! that one odd issue cannot fail the page. Rate-limit headers are only logged.
@@ -15,6 +17,9 @@ use serde_json::Value;
 use url::Url;
 
 pub const SEARCH_PATH: &str = "/rest/api/3/search/jql";
+pub const BULK_FETCH_PATH: &str = "/rest/api/3/issue/bulkfetch";
+/// Most issues one bulk fetch takes.
+pub const BULK_FETCH_MAX: usize = 100;
 pub const MYSELF_PATH: &str = "/rest/api/3/myself";
 pub const RESOURCES_PATH: &str = "/oauth/token/accessible-resources";
 
@@ -51,6 +56,36 @@ impl SearchPage {
         }
         self.next_page_token.as_deref().filter(|t| !t.is_empty())
     }
+}
+
+/// The body of `POST /rest/api/3/issue/bulkfetch`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkFetchRequest {
+    pub issue_ids_or_keys: Vec<String>,
+    pub fields: Vec<String>,
+    pub fields_by_keys: bool,
+}
+
+/// The answer of a bulk fetch. Issues that do not exist (or that the user may not
+/// see) are in neither list; `issue_errors` names issues Jira could not read this time.
+/// `issues` is required: an answer without it says nothing about which issues exist.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkFetchResult {
+    pub issues: Vec<Value>,
+    #[serde(default)]
+    pub issue_errors: Vec<IssueError>,
+}
+
+/// One entry of `issueErrors`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueError {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub error_message: Option<String>,
 }
 
 /// `GET /rest/api/3/myself`, the parts we use.
@@ -117,6 +152,15 @@ impl JiraApi {
 
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchPage, ConnectorError> {
         let builder = self.http.post(self.url(SEARCH_PATH, &[])).json(request);
+        let response = self.http.send(builder).await?;
+        log_rate_limit(&response);
+        response.json()
+    }
+
+    /// `POST /rest/api/3/issue/bulkfetch` for at most `BULK_FETCH_MAX` ids or keys.
+    pub async fn bulk_fetch(&self, request: &BulkFetchRequest) -> Result<BulkFetchResult, ConnectorError> {
+        debug_assert!(request.issue_ids_or_keys.len() <= BULK_FETCH_MAX, "bulk fetch takes at most 100 issues");
+        let builder = self.http.post(self.url(BULK_FETCH_PATH, &[])).json(request);
         let response = self.http.send(builder).await?;
         log_rate_limit(&response);
         response.json()
@@ -240,6 +284,26 @@ mod tests {
                 .expect("page");
         assert_eq!(last.continuation(), None);
         assert!(serde_json::from_value::<SearchPage>(serde_json::json!({"nextPageToken": "t"})).is_err());
+    }
+
+    #[test]
+    fn bulk_fetch_body_and_answer_shapes() {
+        let body = serde_json::to_value(BulkFetchRequest {
+            issue_ids_or_keys: vec!["10001".into()],
+            fields: vec!["project".into()],
+            fields_by_keys: false,
+        })
+        .expect("serializes");
+        assert_eq!(
+            body,
+            serde_json::json!({"issueIdsOrKeys": ["10001"], "fields": ["project"], "fieldsByKeys": false})
+        );
+        let answer: BulkFetchResult = serde_json::from_value(serde_json::json!({
+            "issues": [{"id": "10001"}], "issueErrors": [{"id": "10002", "errorMessage": "later"}]
+        }))
+        .expect("answer");
+        assert_eq!((answer.issues.len(), answer.issue_errors[0].id.as_deref()), (1, Some("10002")));
+        assert!(serde_json::from_value::<BulkFetchResult>(serde_json::json!({"issueErrors": []})).is_err());
     }
 
     #[test]

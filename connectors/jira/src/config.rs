@@ -81,7 +81,7 @@ pub struct ReconcileConfig {
     /// Reconcile when the last reconciliation is older than this many hours (0: never by age).
     #[serde(default = "default_every_hours")]
     pub every_hours: u32,
-    /// Known ids per `id in (...)` query (1..=100).
+    /// Known ids per bulk fetch and scope query (1..=100).
     #[serde(default = "default_batch")]
     pub batch_size: u32,
 }

@@ -98,7 +98,8 @@ pub fn run_jql(configured: &str, bound: Option<NaiveDateTime>) -> String {
     }
 }
 
-/// The reconciliation query for a batch of issue ids (digits only; others are dropped).
+/// The scope query for a batch of issue ids that exist (digits only; others are
+/// dropped). Jira refuses it with 400 if any id names a deleted issue.
 pub fn reconcile_jql(configured: &str, ids: &[&str]) -> String {
     let list: Vec<&str> =
         ids.iter().copied().filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).collect();

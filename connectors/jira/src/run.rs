@@ -3,11 +3,13 @@
 //! The search phase pages through `(jql) [AND updated >= bound] ORDER BY updated ASC,
 //! key ASC` with `nextPageToken`; each page's cursor is the greatest `updated` seen so
 //! far, never below the cursor the run started from. The reconciliation phase checks
-//! known issue ids in `id in (...)` batches (fields `id` only) and emits
-//! `Record::Deleted` for those the site no longer returns. Invariants: a page is only
-//! yielded complete (comments fetched, issues mapped); an issue that cannot be mapped
-//! is logged and skipped without failing its page; every yielded cursor is ≥ the one
-//! before it; after the first error the stream ends.
+//! known issue ids in batches of at most 100: a bulk fetch tells which still exist
+//! (a JQL `id in (...)` naming a deleted issue is refused with 400), then
+//! `(jql) AND id in (<existing>)` which are still in scope; it emits
+//! `Record::Deleted` for the rest, never for an issue Jira reported it could not read.
+//! Invariants: a page is only yielded complete (comments fetched, issues mapped); an
+//! issue that cannot be mapped is logged and skipped without failing its page; every
+//! yielded cursor is ≥ the one before it; after the first error the stream ends.
 
 use std::collections::HashSet;
 
@@ -16,7 +18,7 @@ use chorus_sync::{ConnectorError, Page, SyncMode};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use crate::client::SearchRequest;
+use crate::client::{BulkFetchRequest, SearchRequest, BULK_FETCH_MAX};
 use crate::cursor::{lower_bound, reconcile_jql, run_jql, JiraCursor};
 use crate::mapping::{comment_page_counts, issue_id, issue_updated};
 use crate::{JiraConnector, Session};
@@ -221,19 +223,70 @@ impl<'a> Run<'a> {
         Ok(batches)
     }
 
-    /// Tombstones for the ids of `batch` that the site no longer returns.
+    /// Tombstones for the ids of `batch` that are gone from the configured scope.
+    ///
+    /// A JQL naming a deleted issue is refused (400), so existence is asked with a bulk
+    /// fetch, which leaves missing issues out: an id it neither returns nor lists in
+    /// `issueErrors` is deleted (or no longer visible to the user). Ids in `issueErrors`
+    /// could not be read this time and are left alone. The ids that still exist then go
+    /// through `(<jql>) AND id in (…)`, and those it does not match have left the scope
+    /// (moved to another project, filtered out) and are tombstoned too.
     async fn missing(&self, session: &Session, batch: &[String]) -> Result<Vec<Record>, ConnectorError> {
+        debug_assert!(batch.len() <= BULK_FETCH_MAX, "reconcile.batch_size is validated to 1..=100");
         // Ids that are not numeric cannot be Jira issue ids: leave them alone.
         let ids: Vec<&str> = batch
             .iter()
             .map(String::as_str)
             .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+            .take(BULK_FETCH_MAX)
             .collect();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let request = BulkFetchRequest {
+            issue_ids_or_keys: ids.iter().map(|id| (*id).to_owned()).collect(),
+            fields: vec!["project".to_owned()],
+            fields_by_keys: false,
+        };
+        let fetched = session.api.bulk_fetch(&request).await?;
+        let existing: HashSet<String> = fetched.issues.iter().filter_map(issue_id).collect();
+        let unreadable: HashSet<&str> = fetched.issue_errors.iter().filter_map(|e| e.id.as_deref()).collect();
+        if let Some(error) = fetched.issue_errors.first() {
+            tracing::warn!(
+                connector = %self.connector.ctx.id,
+                count = fetched.issue_errors.len(),
+                first = error.error_message.as_deref().unwrap_or_default(),
+                "jira could not read some issues; they are checked again at the next reconciliation"
+            );
+        }
+        let surviving: Vec<&str> = ids.iter().copied().filter(|id| existing.contains(*id)).collect();
+        let in_scope = self.in_scope(session, &surviving).await?;
+        let deleted: Vec<Record> = ids
+            .iter()
+            .filter(|id| !unreadable.contains(**id) && !in_scope.contains(**id))
+            .map(|id| Record::Deleted { entity: EntityKind::Item, external_id: (*id).to_owned() })
+            .collect();
+        if !deleted.is_empty() {
+            let out_of_scope = surviving.len().saturating_sub(in_scope.len());
+            tracing::info!(
+                connector = %self.connector.ctx.id,
+                count = deleted.len(),
+                out_of_scope,
+                "jira issues gone from the site or the jql"
+            );
+        }
+        Ok(deleted)
+    }
+
+    /// The ids among `existing` (issues that exist) that the configured JQL matches.
+    /// An issue deleted between the bulk fetch and this query makes Jira refuse it
+    /// (400): the run fails, and the next reconciliation checks the batch again.
+    async fn in_scope(&self, session: &Session, existing: &[&str]) -> Result<HashSet<String>, ConnectorError> {
+        if existing.is_empty() {
+            return Ok(HashSet::new());
+        }
         let mut request = SearchRequest {
-            jql: reconcile_jql(&self.connector.config.jql, &ids),
+            jql: reconcile_jql(&self.connector.config.jql, existing),
             fields: vec!["id".to_owned()],
             max_results: 100,
             next_page_token: None,
@@ -246,17 +299,8 @@ impl<'a> Run<'a> {
                 Some(token) if request.next_page_token.as_deref() != Some(token) => {
                     request.next_page_token = Some(token.to_owned());
                 }
-                _ => break,
+                _ => return Ok(present),
             }
         }
-        let deleted: Vec<Record> = ids
-            .iter()
-            .filter(|id| !present.contains(**id))
-            .map(|id| Record::Deleted { entity: EntityKind::Item, external_id: (*id).to_owned() })
-            .collect();
-        if !deleted.is_empty() {
-            tracing::info!(connector = %self.connector.ctx.id, count = deleted.len(), "jira issues gone from the site");
-        }
-        Ok(deleted)
     }
 }

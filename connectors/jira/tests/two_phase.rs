@@ -168,6 +168,9 @@ async fn two_phase_sync_over_oauth_under_faults() {
     sim.add_comment(&keys[21], sim.truth()[0].reporter.clone(), "one more thing", true);
     clock.advance(Duration::from_secs(1));
     sim.edit(&keys[22], |i| i.status = "Done".into());
+    // Jira cannot read one live issue this time: it must not be taken for deleted.
+    let unreadable = sim.issue(&keys[30]).expect("live issue");
+    sim.set_bulkfetch_errors(&[unreadable.id]);
 
     // Phase two: incremental, ~45 changes in one minute across pages of 20; the second
     // search page arrives cut in half, so the run stops after its first page and the
@@ -192,7 +195,18 @@ async fn two_phase_sync_over_oauth_under_faults() {
     let expected_local =
         SimZone::LosAngeles.to_local(cursor - TimeDelta::minutes(1)).format("%Y-%m-%d %H:%M").to_string();
     assert!(window.contains(&format!("updated >= \"{expected_local}\"")), "{window} (expected {expected_local})");
-    assert!(searches[searches_before..].iter().any(|q| q.contains("id in (")), "deletions reconciled");
+    // Deletions are found by bulk fetch (a JQL naming a deleted id answers 400); the
+    // scope query only names issues that still exist.
+    let bulk_fetches = server.requests().iter().filter(|r| r.path.ends_with("/rest/api/3/issue/bulkfetch")).count();
+    assert!(bulk_fetches >= 2, "deletions reconciled by bulk fetch ({bulk_fetches} calls)");
+    let deleted_ids: Vec<String> =
+        items.iter().filter(|i| i.deleted_at.is_some()).map(|i| i.external_id.clone()).collect();
+    for scope in searches[searches_before..].iter().filter(|q| q.contains("id in (")) {
+        assert!(!deleted_ids.iter().any(|id| scope.contains(id.as_str())), "scope query names a deleted id: {scope}");
+    }
+    let unreadable_id = unreadable.id.to_string();
+    let kept = items.iter().any(|i| i.external_id == unreadable_id && i.deleted_at.is_none());
+    assert!(kept, "an issue bulk fetch listed in issueErrors was tombstoned");
 
     // The request log.
     let requests = server.requests();

@@ -8,8 +8,11 @@
 //! next-page requests are built from `base_url` and the page's cursor or end time,
 //! never by following the `after_url`/`next_page` links, which name the account's
 //! canonical host rather than the configured endpoint (a proxy, a sandbox, a simulator).
+//! A `start_time` is never sent unless it is at least `MIN_START_TIME_AGE_SECS` older
+//! than Zendesk's clock as its latest `Date` header told it (Zendesk refuses younger
+//! ones with 400); the export calls answer `None` instead.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chorus_sync::auth::{AuthProvider, BasicAuth, BearerAuth};
 use chorus_sync::http::EndpointLimiter;
@@ -23,6 +26,11 @@ use crate::mapping::{id_field, str_field};
 
 /// Most user ids one `users/show_many` call takes.
 pub const SHOW_MANY_MAX: usize = 100;
+
+/// Zendesk refuses an export `start_time` less than a minute before its own "now"
+/// (400 "Too recent start_time"); one more second absorbs the `Date` header's
+/// truncation to the second.
+pub const MIN_START_TIME_AGE_SECS: i64 = 61;
 
 /// Which endpoints a request belongs to, for pacing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,11 +100,39 @@ pub struct ZendeskClient {
     base: Url,
     page_size: u32,
     incremental: Arc<EndpointLimiter>,
+    /// Zendesk's clock: the `Date` of the latest answer (unix seconds).
+    server_time: Arc<Mutex<Option<i64>>>,
 }
 
 impl ZendeskClient {
     pub fn new(http: HttpClient, base: Url, page_size: u32, incremental: Arc<EndpointLimiter>) -> Self {
-        Self { http, base, page_size, incremental }
+        Self { http, base, page_size, incremental, server_time: Arc::new(Mutex::new(None)) }
+    }
+
+    /// Zendesk's "now" as last told by a `Date` header (this host's clock before any).
+    /// Never ahead of Zendesk's real clock, which has only moved on since.
+    pub fn server_now(&self) -> i64 {
+        let told = *self.server_time.lock().unwrap_or_else(PoisonError::into_inner);
+        told.unwrap_or_else(|| chrono::Utc::now().timestamp())
+    }
+
+    /// Asks Zendesk for its time now (`users/me.json` answers cheaply, outside the
+    /// export limit), so a run does not judge `start_time` by a stale or skewed clock.
+    pub async fn read_clock(&self) -> Result<i64, ConnectorError> {
+        self.get(self.url("/api/v2/users/me.json", &[]), EndpointClass::Standard).await?;
+        Ok(self.server_now())
+    }
+
+    /// Whether Zendesk takes `start_time` now (see `MIN_START_TIME_AGE_SECS`).
+    pub fn start_time_allowed(&self, start_time: i64) -> bool {
+        start_time <= self.server_now().saturating_sub(MIN_START_TIME_AGE_SECS)
+    }
+
+    fn observe_date(&self, response: &HttpResponse) {
+        let date = response.headers.get("date").and_then(|v| v.to_str().ok());
+        if let Some(at) = date.and_then(|d| chrono::DateTime::parse_from_rfc2822(d.trim()).ok()) {
+            *self.server_time.lock().unwrap_or_else(PoisonError::into_inner) = Some(at.timestamp());
+        }
     }
 
     /// `base_url` + `path`, keeping a path prefix of `base_url` (a proxy mount point).
@@ -121,6 +157,7 @@ impl ZendeskClient {
             EndpointClass::Standard => self.http.send(request).await?,
         };
         log_rate_limit(&response);
+        self.observe_date(&response);
         Ok(response)
     }
 
@@ -141,16 +178,26 @@ impl ZendeskClient {
         Ok(format!("{name} <{email}>").trim().to_owned())
     }
 
-    /// The next page of a cursor-based export (`tickets` or `users`).
+    /// The next page of a cursor-based export (`tickets` or `users`); `None` when the
+    /// export would start from a `start_time` Zendesk does not take yet (nothing to
+    /// export before then).
     pub async fn cursor_export(
         &self,
         entity: &str,
         position: &StreamPosition,
         include_users: bool,
-    ) -> Result<CursorPage, ConnectorError> {
+    ) -> Result<Option<CursorPage>, ConnectorError> {
         let mut query = vec![("per_page", self.page_size.to_string())];
         match &position.after_cursor {
             Some(cursor) => query.push(("cursor", cursor.clone())),
+            None if !self.start_time_allowed(position.start_time) => {
+                tracing::debug!(
+                    entity,
+                    start_time = position.start_time,
+                    "zendesk export start_time too recent; later"
+                );
+                return Ok(None);
+            }
             None => query.push(("start_time", position.start_time.to_string())),
         }
         if include_users {
@@ -158,7 +205,7 @@ impl ZendeskClient {
         }
         let url = self.url(&format!("/api/v2/incremental/{entity}/cursor.json"), &query);
         let body: Value = self.get(url, EndpointClass::Incremental).await?.json()?;
-        parse_cursor_page(&body, entity)
+        parse_cursor_page(&body, entity).map(Some)
     }
 
     /// `GET /api/v2/users/show_many.json?ids=…`: the users among `ids` that exist (at
@@ -182,12 +229,17 @@ impl ZendeskClient {
         array(&body, "users")
     }
 
-    /// The next page of the time-based organizations export.
-    pub async fn organizations_export(&self, start_time: i64) -> Result<TimePage, ConnectorError> {
+    /// The next page of the time-based organizations export; `None` when `start_time`
+    /// is too recent for Zendesk to take (nothing to export before then).
+    pub async fn organizations_export(&self, start_time: i64) -> Result<Option<TimePage>, ConnectorError> {
+        if !self.start_time_allowed(start_time) {
+            tracing::debug!(start_time, "zendesk organizations start_time too recent; later");
+            return Ok(None);
+        }
         let query = [("start_time", start_time.to_string()), ("per_page", self.page_size.to_string())];
         let url = self.url("/api/v2/incremental/organizations.json", &query);
         let body: Value = self.get(url, EndpointClass::Incremental).await?.json()?;
-        parse_time_page(&body, "organizations")
+        parse_time_page(&body, "organizations").map(Some)
     }
 
     /// All comments of a ticket, oldest first, with their authors sideloaded. `None`

@@ -5,9 +5,12 @@
 //! ticket's organization and requester are known before the ticket is stored. Each
 //! page is yielded with the cursor that resumes right after it; the engine commits
 //! both together. Deleted tickets arrive in the export with `status: "deleted"` and
-//! become tombstones. Invariant: the cursor of a page is only ever built from that
-//! page's own response, and only after all of the page's records (comments included)
-//! were read, so a page that fails leaves the stored cursor where it was.
+//! become tombstones. A run first reads Zendesk's clock (the `Date` of `users/me.json`)
+//! and skips an export whose `start_time` is under a minute old by it, which Zendesk
+//! would refuse: there is nothing new there yet. Invariant: the cursor of a page is
+//! only ever built from that page's own response, and only after all of the page's
+//! records (comments included) were read, so a page that fails leaves the stored
+//! cursor where it was.
 
 pub mod client;
 pub mod config;
@@ -56,49 +59,69 @@ struct RunState {
     cursor: ZendeskCursor,
     phase: Phase,
     people: People,
+    /// Whether this run asked Zendesk for its time yet (once, before the first export).
+    clock_read: bool,
 }
 
 impl ZendeskConnector {
-    /// Reads the next page of the current export and moves the run state past it.
+    /// Reads the next page of the current export and moves the run state past it. An
+    /// export that would start from a `start_time` Zendesk does not take yet has nothing
+    /// new: the run moves on to the next export without a page (and ends without one
+    /// when none has anything).
     async fn next_page(&self, state: &mut RunState) -> Result<Option<Page<ZendeskCursor>>, ConnectorError> {
-        match state.phase {
-            Phase::Organizations => {
-                let position = &state.cursor.organizations;
-                let page = self.client.organizations_export(position.start_time).await?;
-                let records = page.items.iter().filter_map(|org| self.mapper.organization(org)).collect();
-                let next = position.after_time_page(page.end_time);
-                let stalled = next.start_time == position.start_time && !page.items.is_empty();
-                if page.end_of_stream || page.items.is_empty() || stalled {
-                    state.phase = Phase::Users;
+        if !state.clock_read && state.phase != Phase::Done {
+            self.client.read_clock().await?;
+            state.clock_read = true;
+        }
+        loop {
+            match state.phase {
+                Phase::Organizations => {
+                    let position = &state.cursor.organizations;
+                    let Some(page) = self.client.organizations_export(position.start_time).await? else {
+                        state.phase = Phase::Users;
+                        continue;
+                    };
+                    let records = page.items.iter().filter_map(|org| self.mapper.organization(org)).collect();
+                    let next = position.after_time_page(page.end_time);
+                    let stalled = next.start_time == position.start_time && !page.items.is_empty();
+                    if page.end_of_stream || page.items.is_empty() || stalled {
+                        state.phase = Phase::Users;
+                    }
+                    state.cursor.organizations = next;
+                    return Ok(Some(Page { records, next_cursor: state.cursor.clone() }));
                 }
-                state.cursor.organizations = next;
-                Ok(Some(Page { records, next_cursor: state.cursor.clone() }))
-            }
-            Phase::Users => {
-                let position = &state.cursor.users;
-                let page = self.client.cursor_export("users", position, false).await?;
-                state.people.learn(&page.items);
-                let records = page.items.iter().filter_map(|user| self.mapper.user(user)).collect();
-                let next = position.after_cursor_page(page.after_cursor.clone());
-                if stream_ends(&page, position, &next) {
-                    state.phase = Phase::Tickets;
+                Phase::Users => {
+                    let position = &state.cursor.users;
+                    let Some(page) = self.client.cursor_export("users", position, false).await? else {
+                        state.phase = Phase::Tickets;
+                        continue;
+                    };
+                    state.people.learn(&page.items);
+                    let records = page.items.iter().filter_map(|user| self.mapper.user(user)).collect();
+                    let next = position.after_cursor_page(page.after_cursor.clone());
+                    if stream_ends(&page, position, &next) {
+                        state.phase = Phase::Tickets;
+                    }
+                    state.cursor.users = next;
+                    return Ok(Some(Page { records, next_cursor: state.cursor.clone() }));
                 }
-                state.cursor.users = next;
-                Ok(Some(Page { records, next_cursor: state.cursor.clone() }))
-            }
-            Phase::Tickets => {
-                let position = &state.cursor.tickets;
-                let page = self.client.cursor_export("tickets", position, true).await?;
-                state.people.learn(&page.users);
-                let records = self.map_tickets(&page.items, &mut state.people).await?;
-                let next = position.after_cursor_page(page.after_cursor.clone());
-                if stream_ends(&page, position, &next) {
-                    state.phase = Phase::Done;
+                Phase::Tickets => {
+                    let position = &state.cursor.tickets;
+                    let Some(page) = self.client.cursor_export("tickets", position, true).await? else {
+                        state.phase = Phase::Done;
+                        continue;
+                    };
+                    state.people.learn(&page.users);
+                    let records = self.map_tickets(&page.items, &mut state.people).await?;
+                    let next = position.after_cursor_page(page.after_cursor.clone());
+                    if stream_ends(&page, position, &next) {
+                        state.phase = Phase::Done;
+                    }
+                    state.cursor.tickets = next;
+                    return Ok(Some(Page { records, next_cursor: state.cursor.clone() }));
                 }
-                state.cursor.tickets = next;
-                Ok(Some(Page { records, next_cursor: state.cursor.clone() }))
+                Phase::Done => return Ok(None),
             }
-            Phase::Done => Ok(None),
         }
     }
 
@@ -197,7 +220,7 @@ impl Connector for ZendeskConnector {
         // Zendesk's exports report deletions themselves, so a full run (`from: None`)
         // is simply a run from `start_time`; there is nothing extra to reconcile.
         let cursor = from.unwrap_or_else(|| ZendeskCursor::start(self.start_time));
-        let state = RunState { cursor, phase: Phase::Organizations, people: People::default() };
+        let state = RunState { cursor, phase: Phase::Organizations, people: People::default(), clock_read: false };
         stream::unfold(state, move |mut state| async move {
             match self.next_page(&mut state).await {
                 Ok(Some(page)) => Some((Ok(page), state)),

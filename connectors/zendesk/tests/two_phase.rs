@@ -210,6 +210,7 @@ async fn full_then_incremental_sync_matches_the_truth_under_faults() -> TestResu
 
     assert_eq!(server.retry_after_violations(), 0, "no request inside a Retry-After window");
     assert_eq!(sim.incremental_rejections(), 0, "the incremental limit was never hit");
+    assert_eq!(sim.too_recent_rejections(), 0, "no start_time under a minute old was sent");
     assert_paced(&server);
     Ok(())
 }

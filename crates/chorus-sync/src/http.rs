@@ -14,7 +14,8 @@
 //!
 //! Invariant: no request of a connector leaves before a `Retry-After` it received has
 //! elapsed, and no error message or telemetry event carries a query string, a header
-//! or a credential — only the endpoint path.
+//! or a credential — only the endpoint path, and on a rate-limit refusal the source's
+//! `RateLimit-Reason` and rate-limit reset, reduced to 64 printable ASCII characters.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -33,6 +34,8 @@ use crate::ConnectorError;
 
 /// Longest excerpt of an error body quoted in an error message.
 const EXCERPT_CHARS: usize = 200;
+/// Longest rate-limit header value quoted in a log line.
+const RATE_LIMIT_HEADER_CHARS: usize = 64;
 
 /// Limits and retry policy of one connector's client.
 #[derive(Debug, Clone, PartialEq)]
@@ -310,6 +313,8 @@ impl HttpClient {
                 .map(|(_, credential)| credential.trim().to_owned());
             telemetry::RequestSent { connector, endpoint: &endpoint, method: current.method().as_str(), attempt }
                 .emit();
+            // Why and until when the source limits us, from the refusing answer's headers.
+            let mut limit_context = RateLimitContext::default();
             let error = match self.execute(current, &endpoint).await {
                 Ok(response) => match verdict(&response, &endpoint, credential.as_deref()) {
                     None => return Ok(response),
@@ -339,7 +344,12 @@ impl HttpClient {
                             },
                         },
                     },
-                    Some(Verdict::Fail(error)) => error,
+                    Some(Verdict::Fail(error)) => {
+                        if matches!(error, ConnectorError::RateLimited { .. }) {
+                            limit_context = RateLimitContext::from_headers(&response.headers);
+                        }
+                        error
+                    }
                 },
                 Err(error) => error,
             };
@@ -351,7 +361,14 @@ impl HttpClient {
                 _ => None,
             };
             if let ConnectorError::RateLimited { .. } = &error {
-                telemetry::RateLimited { connector, endpoint: &endpoint, retry_after }.emit();
+                telemetry::RateLimited {
+                    connector,
+                    endpoint: &endpoint,
+                    retry_after,
+                    reason: limit_context.reason.as_deref(),
+                    reset: limit_context.reset.as_deref(),
+                }
+                .emit();
             }
             if let Some(wait) = retry_after {
                 self.shared.push_not_before(Instant::now() + wait);
@@ -486,6 +503,36 @@ fn verdict(response: &HttpResponse, endpoint: &str, credential: Option<&str>) ->
     Some(Verdict::Fail(error))
 }
 
+/// What a 429/503 said about the limit, for the log line: `RateLimit-Reason` (Jira:
+/// `jira-burst-based`, `jira-quota-tenant-based`, …) and `X-RateLimit-Reset` /
+/// `RateLimit-Reset` as sent (seconds, epoch seconds or Jira's ISO minute).
+#[derive(Debug, Default, PartialEq)]
+struct RateLimitContext {
+    reason: Option<String>,
+    reset: Option<String>,
+}
+
+impl RateLimitContext {
+    fn from_headers(headers: &HeaderMap) -> Self {
+        let first = |names: &[&str]| names.iter().find_map(|name| headers.get(*name)).and_then(log_safe);
+        Self { reason: first(&["ratelimit-reason"]), reset: first(&["x-ratelimit-reset", "ratelimit-reset"]) }
+    }
+}
+
+/// A header value fit for a log line: printable ASCII only, at most
+/// `RATE_LIMIT_HEADER_CHARS` characters; `None` when nothing is left.
+fn log_safe(value: &reqwest::header::HeaderValue) -> Option<String> {
+    let text: String = value
+        .as_bytes()
+        .iter()
+        .filter(|b| (0x20..0x7f).contains(*b))
+        .take(RATE_LIMIT_HEADER_CHARS)
+        .map(|b| char::from(*b))
+        .collect();
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
 /// `Retry-After` as delta-seconds or an HTTP-date, as a wait from now.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -585,6 +632,24 @@ mod tests {
         headers.insert("x-ratelimit-reset", HeaderValue::from(epoch));
         let wait = rate_limit_reset(&headers).expect("epoch form");
         assert!(wait > Duration::from_secs(28) && wait <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn rate_limit_context_is_sanitized() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(RateLimitContext::from_headers(&headers), RateLimitContext::default());
+        headers.insert("ratelimit-reason", HeaderValue::from_static("jira-burst-based"));
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("2024-06-01T10:05Z"));
+        headers.insert("ratelimit-reset", HeaderValue::from_static("7"));
+        let context = RateLimitContext::from_headers(&headers);
+        assert_eq!(context.reason.as_deref(), Some("jira-burst-based"));
+        assert_eq!(context.reset.as_deref(), Some("2024-06-01T10:05Z"), "X-RateLimit-Reset first");
+        headers.remove("x-ratelimit-reset");
+        assert_eq!(RateLimitContext::from_headers(&headers).reset.as_deref(), Some("7"));
+        let hostile = HeaderValue::from_bytes(format!("a\tb\u{e9}c{}", "z".repeat(100)).as_bytes()).expect("header");
+        let clean = log_safe(&hostile).expect("text left");
+        assert!(clean.starts_with("abc") && clean.len() == RATE_LIMIT_HEADER_CHARS, "{clean}");
+        assert_eq!(log_safe(&HeaderValue::from_static("   ")), None);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! Each event's `emit()` logs one `tracing` line with structured fields and bumps its
 //! counter in the process-wide registry that `counters()` snapshots (later rendered by
 //! `/metrics`). Invariant: events carry a connector id, an endpoint PATH and numbers —
-//! never a query string, a header or a credential — so nothing emitted here can leak a
-//! secret. Metric names are constants on the events, not strings scattered in code.
+//! never a query string, a credential or a header, save a source's rate-limit reason
+//! and reset that the HTTP stack reduced to 64 printable ASCII characters — so nothing
+//! emitted here can leak a secret. Metric names are constants on the events, not strings scattered in code.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -127,13 +128,24 @@ pub struct RateLimited<'a> {
     pub connector: &'a str,
     pub endpoint: &'a str,
     pub retry_after: Option<Duration>,
+    /// The answer's `RateLimit-Reason` (Jira), sanitized by the HTTP stack.
+    pub reason: Option<&'a str>,
+    /// The answer's `X-RateLimit-Reset` or `RateLimit-Reset` as sent, sanitized.
+    pub reset: Option<&'a str>,
 }
 
 impl RateLimited<'_> {
     pub const COUNTER: &'static str = "chorus_http_rate_limited_total";
     pub fn emit(self) {
         let retry_after_ms = self.retry_after.map(millis);
-        tracing::warn!(connector = self.connector, endpoint = self.endpoint, retry_after_ms, "rate limited by source");
+        tracing::warn!(
+            connector = self.connector,
+            endpoint = self.endpoint,
+            retry_after_ms,
+            reason = self.reason,
+            reset = self.reset,
+            "rate limited by source"
+        );
         bump(Self::COUNTER, self.connector, 1);
     }
 }

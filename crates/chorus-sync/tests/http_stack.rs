@@ -236,3 +236,57 @@ async fn endpoint_limit_spaces_requests() {
     let spacing = log[2].at - log[0].at;
     assert!(spacing >= Duration::from_millis(450), "two gaps of 250 ms, got {spacing:?}");
 }
+
+/// A log sink for one test: everything the fmt layer writes, as text.
+#[derive(Clone, Default)]
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogSink {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn rate_limited_log_line_names_the_reason_and_the_reset() {
+    let router = Router::new().route(
+        "/limited",
+        get(|| async {
+            // A tab to drop, and far more than 64 characters.
+            let reset = format!("2024-06-01T10:05Z\t{}", "x".repeat(100));
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [
+                    ("retry-after", "0".to_owned()),
+                    ("ratelimit-reason", "jira-burst-based".to_owned()),
+                    ("x-ratelimit-reset", reset),
+                ],
+                "{\"errorMessages\": [\"Rate limit exceeded.\"]}",
+            )
+        }),
+    );
+    let server = SimServer::start(router, FaultProfile::none()).await.expect("server starts");
+    let sink = LogSink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let http = client(HttpPolicy { max_attempts: 2, ..policy() });
+    let error = http.send(http.get(url(&server, "/limited"))).await.expect_err("always limited");
+    assert!(matches!(error, ConnectorError::RateLimited { .. }), "{error:?}");
+    let logs = sink.text();
+    let line = logs.lines().find(|l| l.contains("rate limited by source")).unwrap_or_else(|| panic!("{logs}"));
+    assert!(line.contains("reason=\"jira-burst-based\""), "{line}");
+    let reset = format!("reset=\"2024-06-01T10:05Z{}\"", "x".repeat(64 - "2024-06-01T10:05Z".len()));
+    assert!(line.contains(&reset), "sanitized and cut at 64 characters: {line}");
+}

@@ -6,7 +6,9 @@
 //! Dates are `"yyyy-MM-dd HH:mm"` or `"yyyy-MM-dd"`, read in the calling user's zone
 //! at minute granularity. Invariant: anything outside the subset is a `JqlError`
 //! (answered 400 like Jira), never a silent match-all; a query without any
-//! restriction is refused as unbounded, as the enhanced search does.
+//! restriction is refused as unbounded, as the enhanced search does; an `id` or `key`
+//! literal that names no issue is refused too (`Expr::unknown_literal`), as Jira's
+//! validator does, so `id in (…)` over deleted issues fails.
 
 use std::cmp::Ordering;
 
@@ -292,6 +294,30 @@ impl Expr {
             Expr::Or(a, b) => Ok(a.matches(issue, zone)? || b.matches(issue, zone)?),
             Expr::Not(a) => Ok(!a.matches(issue, zone)?),
             Expr::Clause { field, op, values } => clause_matches(issue, *field, *op, values, zone),
+        }
+    }
+}
+
+impl Expr {
+    /// The first `id`/`key` literal of an `=`, `!=`, `in` or `not in` clause that names
+    /// no issue, as Jira's validator refuses it (400), whether or not the clause would
+    /// matter to the result. `exists(field, value)` says whether an issue has it.
+    pub fn unknown_literal(&self, exists: &impl Fn(Field, &str) -> bool) -> Option<JqlError> {
+        match self {
+            Expr::And(a, b) | Expr::Or(a, b) => a.unknown_literal(exists).or_else(|| b.unknown_literal(exists)),
+            Expr::Not(a) => a.unknown_literal(exists),
+            Expr::Clause {
+                field: field @ (Field::Id | Field::Key),
+                op: Op::Eq | Op::Ne | Op::In | Op::NotIn,
+                values,
+            } => {
+                let name = if *field == Field::Id { "id" } else { "key" };
+                values
+                    .iter()
+                    .find(|value| !exists(*field, value))
+                    .map(|value| JqlError(format!("An issue with key '{value}' does not exist for field '{name}'.")))
+            }
+            Expr::Clause { .. } => None,
         }
     }
 }

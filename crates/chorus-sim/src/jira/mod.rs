@@ -4,9 +4,11 @@
 //! paging, `fields` honoured and only `id` returned when none are named, comments
 //! embedded up to a limit with the true `total`), `/rest/api/3/search` answering
 //! `410 Gone` (and counting the call), `/rest/api/3/myself` with a non-UTC
-//! `timeZone`, and `/rest/api/3/issue/{key}/comment`. Timestamps render with the
-//! user's offset and JQL dates are read in the user's zone at minute granularity
-//! (`zone`). Auth is open, Basic (email + API token), or OAuth 3LO: a
+//! `timeZone`, `/rest/api/3/issue/{key}/comment`, and
+//! `POST /rest/api/3/issue/bulkfetch` (up to 100 ids or keys; missing issues are
+//! simply left out). A JQL `id`/`key` literal naming no issue answers 400, as Jira's
+//! validator does. Timestamps render with the user's offset and JQL dates are read in
+//! the user's zone at minute granularity (`zone`). Auth is open, Basic (email + API token), or OAuth 3LO: a
 //! `TokenAuthority` with rotating refresh tokens, `accessible-resources`, and the API
 //! under `/ex/jira/{cloud_id}`. An optional rate limit answers 429/503 with Jira's
 //! headers (`limits`). Invariant: every mutation stamps `updated` with the
@@ -19,14 +21,14 @@ mod limits;
 mod render;
 pub mod zone;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
@@ -42,6 +44,8 @@ pub use self::zone::SimZone;
 
 /// The custom field that holds JSM organizations.
 pub const ORGANIZATIONS_FIELD: &str = "customfield_10002";
+/// Most issues one bulk fetch takes.
+pub const BULK_FETCH_MAX: usize = 100;
 /// Comments embedded in a search result before the page is cut (the true total stays).
 pub const DEFAULT_EMBEDDED_COMMENTS: usize = 5;
 
@@ -116,6 +120,7 @@ struct JiraState {
     embedded_comments: usize,
     retired_search_calls: u64,
     searches: Vec<String>,
+    bulkfetch_errors: BTreeSet<u64>,
     limiter: limits::Limiter,
 }
 
@@ -154,6 +159,7 @@ impl JiraSim {
             embedded_comments: DEFAULT_EMBEDDED_COMMENTS,
             retired_search_calls: 0,
             searches: Vec::new(),
+            bulkfetch_errors: BTreeSet::new(),
             limiter: limits::Limiter::default(),
         };
         Self { inner: Arc::new(Mutex::new(state)), clock, auth: Access::Open }
@@ -302,6 +308,13 @@ impl JiraSim {
         };
         let mut state = self.lock();
         state.searches.push(jql_text);
+        let exists = |field: jql::Field, value: &str| match field {
+            jql::Field::Id => value.parse::<u64>().is_ok_and(|id| state.issues.contains_key(&id)),
+            _ => state.issues.values().any(|i| i.key().eq_ignore_ascii_case(value)),
+        };
+        if let Some(error) = filter.unknown_literal(&exists) {
+            return Err(api_error(StatusCode::BAD_REQUEST, error.0));
+        }
         let zone = state.zone;
         let mut matching = Vec::new();
         for issue in state.issues.values() {
@@ -333,6 +346,51 @@ impl JiraSim {
             response["nextPageToken"] = json!(render::encode_token(key));
         }
         Ok(response)
+    }
+
+    /// `POST /rest/api/3/issue/bulkfetch` as a function: the issues among
+    /// `issueIdsOrKeys` that exist, in ascending id order. As the vendor spec says,
+    /// issues that do not exist are left out of both lists; `issueErrors` only names
+    /// issues that could not be read this time (see `set_bulkfetch_errors`).
+    pub fn bulk_fetch(&self, body: &BulkFetchBody) -> Result<Value, ApiError> {
+        let wanted = body.issue_ids_or_keys.as_deref().unwrap_or_default();
+        if wanted.is_empty() || wanted.len() > BULK_FETCH_MAX {
+            return Err(api_error(
+                StatusCode::BAD_REQUEST,
+                format!("The number of issue IDs or keys must be between 1 and {BULK_FETCH_MAX}."),
+            ));
+        }
+        let state = self.lock();
+        let mut found: BTreeMap<u64, &SimIssue> = BTreeMap::new();
+        let mut errors = Vec::new();
+        for id_or_key in wanted {
+            let issue = state
+                .issues
+                .values()
+                .find(|i| i.id.to_string() == *id_or_key || i.key().eq_ignore_ascii_case(id_or_key));
+            match issue {
+                Some(issue) if state.bulkfetch_errors.contains(&issue.id) => errors.push(json!({
+                    "id": issue.id.to_string(),
+                    "errorMessage": "The issue could not be retrieved. Try again later.",
+                })),
+                Some(issue) => {
+                    found.insert(issue.id, issue);
+                }
+                None => {}
+            }
+        }
+        let fields = render::FieldSelection::new(body.fields.as_deref());
+        let issues: Vec<Value> = found
+            .values()
+            .map(|issue| render::issue(issue, &fields, &state.site, state.zone, state.embedded_comments))
+            .collect();
+        Ok(json!({"issues": issues, "issueErrors": errors}))
+    }
+
+    /// Issues (by id) that bulk fetch reports in `issueErrors` instead of returning, as
+    /// Jira does for a retriable failure; empty by default.
+    pub fn set_bulkfetch_errors(&self, ids: &[u64]) {
+        self.lock().bulkfetch_errors = ids.iter().copied().collect();
     }
 
     /// `GET /rest/api/3/issue/{key}/comment` as a function.
@@ -375,6 +433,7 @@ impl JiraSim {
             .route("/rest/api/3/search", get(retired).post(retired))
             .route("/rest/api/3/myself", get(myself))
             .route("/rest/api/3/issue/{key}/comment", get(comments))
+            .route("/rest/api/3/issue/bulkfetch", post(bulk_fetch))
             .with_state(self.clone())
             .layer(middleware::from_fn_with_state(self.clone(), limits::enforce));
         match &self.auth {
@@ -406,6 +465,22 @@ pub struct SearchBody {
     pub next_page_token: Option<String>,
 }
 
+/// The body of `POST /rest/api/3/issue/bulkfetch` (`BulkFetchIssueRequestBean`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkFetchBody {
+    #[serde(default)]
+    pub issue_ids_or_keys: Option<Vec<String>>,
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    #[serde(default)]
+    pub fields_by_keys: Option<bool>,
+    #[serde(default)]
+    pub expand: Option<Vec<String>>,
+    #[serde(default)]
+    pub properties: Option<Vec<String>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SearchParams {
@@ -430,6 +505,17 @@ async fn search_post(State(sim): State<JiraSim>, body: Option<Json<SearchBody>>)
         )));
     };
     answer(sim.search(&body))
+}
+
+async fn bulk_fetch(State(sim): State<JiraSim>, body: axum::body::Bytes) -> Response {
+    // Parsed by hand: Jira answers a payload it cannot read with 400, not 415/422.
+    let Ok(body) = serde_json::from_slice::<BulkFetchBody>(&body) else {
+        return answer(Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "Invalid request payload. Refer to the REST API documentation and try again.",
+        )));
+    };
+    answer(sim.bulk_fetch(&body))
 }
 
 async fn search_get(State(sim): State<JiraSim>, Query(params): Query<SearchParams>) -> Response {

@@ -101,14 +101,84 @@ fn mutations_are_visible_and_deletions_vanish() {
     assert_eq!(sim.issue(&added.key()).map(|i| i.summary), Some("brand new".to_owned()));
     assert!(sim.delete("PROD-2"));
     assert!(!sim.delete("PROD-2"));
-    let page = sim.search(&body("key in (PROD-2, PROD-3)", &["id"], 10, None)).expect("search");
-    assert_eq!(ids(&page).len(), 1);
+    let page = sim.search(&body("key in (PROD-3, PROD-4)", &["id"], 10, None)).expect("search");
+    assert_eq!(ids(&page).len(), 2);
     let comment = sim.add_comment("PROD-3", data::agents()[0].clone(), "hello", false).expect("comment");
     let page = sim.comments("PROD-3", 0, 5000).expect("comments");
     assert_eq!(
         page["comments"].as_array().and_then(|c| c.last()).map(|c| c["id"].clone()),
         Some(json!(comment.id.to_string()))
     );
+}
+
+fn bulk(ids_or_keys: &[&str]) -> BulkFetchBody {
+    BulkFetchBody {
+        issue_ids_or_keys: Some(ids_or_keys.iter().map(|i| (*i).to_owned()).collect()),
+        fields: Some(vec!["project".into()]),
+        fields_by_keys: Some(false),
+        ..BulkFetchBody::default()
+    }
+}
+
+#[test]
+fn jql_naming_a_deleted_issue_is_refused_like_jira() {
+    let sim = sim();
+    let gone = sim.issue("PROD-2").expect("seeded").id.to_string();
+    let kept = sim.issue("PROD-3").expect("seeded").id.to_string();
+    let by_id = format!("project = PROD AND id in ({kept}, {gone})");
+    assert_eq!(ids(&sim.search(&body(&by_id, &["id"], 10, None)).expect("both exist")).len(), 2);
+    assert!(sim.delete("PROD-2"));
+    let (status, error) = sim.search(&body(&by_id, &["id"], 10, None)).expect_err("an unknown id");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error,
+        json!({"errorMessages": [format!("An issue with key '{gone}' does not exist for field 'id'.")], "errors": {}})
+    );
+    // Also inside OR / NOT, and for keys; ranges and other fields are not checked.
+    let (status, error) =
+        sim.search(&body("project = SUP OR key not in (prod-2)", &["id"], 10, None)).expect_err("key");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["errorMessages"][0], json!("An issue with key 'prod-2' does not exist for field 'key'."));
+    assert!(sim.search(&body(&format!("project = PROD AND id in ({kept})"), &["id"], 10, None)).is_ok());
+    assert!(sim.search(&body("project = PROD AND id > 99999999", &["id"], 10, None)).is_ok());
+}
+
+#[test]
+fn bulk_fetch_leaves_deleted_issues_out_and_reports_retriable_errors() {
+    let sim = sim();
+    let [a, b, c] = ["PROD-1", "SUP-1", "IDEA-1"].map(|key| sim.issue(key).expect("seeded").id);
+    assert!(sim.delete("SUP-1"));
+    sim.set_bulkfetch_errors(&[c]);
+    let wanted = [c.to_string(), b.to_string(), "PROD-1".to_owned(), "99999999".to_owned()];
+    let answer = sim.bulk_fetch(&bulk(&wanted.iter().map(String::as_str).collect::<Vec<_>>())).expect("200");
+    assert_eq!(ids(&answer), [a.to_string()], "only what exists, by id or key, in id order");
+    assert_eq!(answer["issues"][0]["fields"]["project"]["key"], json!("PROD"));
+    assert_eq!(
+        answer["issueErrors"],
+        json!([{"id": c.to_string(), "errorMessage": "The issue could not be retrieved. Try again later."}])
+    );
+    let too_many: Vec<String> = (0..=BULK_FETCH_MAX).map(|n| (10_000 + n).to_string()).collect();
+    let too_many: Vec<&str> = too_many.iter().map(String::as_str).collect();
+    assert_eq!(sim.bulk_fetch(&bulk(&too_many)).expect_err("over 100").0, StatusCode::BAD_REQUEST);
+    assert_eq!(sim.bulk_fetch(&bulk(&[])).expect_err("none").0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn bulk_fetch_is_served_over_http() -> Result<(), Box<dyn std::error::Error>> {
+    let sim = sim();
+    let id = sim.issue("PROD-1").map(|i| i.id.to_string()).ok_or("seeded")?;
+    let server = crate::SimServer::start(sim.router(), crate::FaultProfile::none()).await?;
+    // A bare client on purpose: this test plays an arbitrary API client, not a connector.
+    #[allow(clippy::disallowed_methods)]
+    let client = reqwest::Client::new();
+    let url = format!("{}/rest/api/3/issue/bulkfetch", server.url());
+    let request = json!({"issueIdsOrKeys": [id, "10"], "fields": ["project"], "fieldsByKeys": false});
+    let answer: Value = client.post(&url).json(&request).send().await?.error_for_status()?.json().await?;
+    assert_eq!(ids(&answer), [id]);
+    assert_eq!(answer["issueErrors"], json!([]));
+    let unknown = client.post(&url).json(&json!({"issueIdsOrKeys": ["1"], "bogus": 1})).send().await?;
+    assert_eq!(unknown.status().as_u16(), 400, "BulkFetchIssueRequestBean has no other properties");
+    Ok(())
 }
 
 // --- OpenAPI response validation ------------------------------------------------------
@@ -243,11 +313,14 @@ fn responses_match_the_vendor_openapi_schemas() {
     let ids_only =
         sim.search(&SearchBody { jql: Some("project = IDEA".into()), ..SearchBody::default() }).expect("search");
     let busiest = sim.truth().into_iter().max_by_key(|i| i.comments.len()).map(|i| i.key()).unwrap_or_default();
+    sim.set_bulkfetch_errors(&[10_003]);
+    let bulk_fetched = sim.bulk_fetch(&bulk(&["10001", "10002", "10003", "99999999"])).expect("bulk fetch");
     let cases = [
         ("/rest/api/3/search/jql", "post", first.clone()),
         ("/rest/api/3/search/jql", "get", ids_only),
         ("/rest/api/3/myself", "get", sim.myself()),
         ("/rest/api/3/issue/{issueIdOrKey}/comment", "get", sim.comments(&busiest, 0, 3).expect("comments")),
+        ("/rest/api/3/issue/bulkfetch", "post", bulk_fetched),
     ];
     for (path, method, response) in cases {
         let schema = validator.response_schema(path, method);

@@ -4,7 +4,9 @@
 //! Invariant: an export page only ever contains records updated at or before
 //! `now - withhold_secs`, ordered by `(updated second, id)`; a `cursor` request resumes
 //! at the record the cursor names (repeating it) and a `start_time` request at the
-//! first record of that second.
+//! first record of that second. A `start_time` less than a minute before the sim
+//! clock's "now" is refused with Zendesk's 400, and every answer's `Date` header is
+//! the sim clock, so a client can tell the server's time.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -26,7 +28,31 @@ pub(super) fn router(sim: ZendeskSim) -> Router {
         .route("/api/v2/tickets/{id}/comments.json", get(comments))
         .route("/api/v2/users/show_many.json", get(show_many))
         .route("/api/v2/users/me.json", get(me))
+        .layer(axum::middleware::map_response_with_state(sim.clone(), date_header))
         .with_state(sim)
+}
+
+/// Every answer carries the simulated clock in `Date`, as a server tells its own time.
+async fn date_header(State(sim): State<ZendeskSim>, mut response: Response) -> Response {
+    let date = sim.clock.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(value) = header::HeaderValue::from_str(&date) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
+}
+
+/// Zendesk refuses an export `start_time` less than this many seconds before its "now".
+const MIN_START_TIME_AGE: i64 = 60;
+
+/// The 400 for a `start_time` under a minute old (counted), or `None`. A `start_time`
+/// that is not a number is left to the caller's own check.
+fn too_recent(state: &mut super::State, start_time: Option<&str>, now: i64) -> Option<Response> {
+    let start = start_time?.parse::<i64>().ok()?;
+    if start <= now - MIN_START_TIME_AGE {
+        return None;
+    }
+    state.too_recent_rejections += 1;
+    Some(error(StatusCode::BAD_REQUEST, "InvalidValue", "Too recent start_time. Use a start_time older than 1 minute"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,9 +230,15 @@ async fn tickets_export(
     Query(query): Query<ExportQuery>,
 ) -> Response {
     guarded(&sim.clone(), &headers, true, move || {
-        let state = sim.lock();
+        let mut state = sim.lock();
+        let now = sim.now();
+        if query.cursor.is_none() {
+            if let Some(refusal) = too_recent(&mut state, query.start_time.as_deref(), now) {
+                return refusal;
+            }
+        }
         let canonical = state.config.canonical_url.clone();
-        let cutoff = sim.now() - state.config.withhold_secs;
+        let cutoff = now - state.config.withhold_secs;
         let rows: Vec<(i64, u64, SimTicket)> =
             state.tickets.values().map(|t| (t.updated_at, t.id, t.clone())).collect();
         let KeyedPage { items: tickets, last, end_of_stream: end } = match cursor_page(rows, &query, cutoff) {
@@ -230,9 +262,15 @@ async fn tickets_export(
 
 async fn users_export(State(sim): State<ZendeskSim>, headers: HeaderMap, Query(query): Query<ExportQuery>) -> Response {
     guarded(&sim.clone(), &headers, true, move || {
-        let state = sim.lock();
+        let mut state = sim.lock();
+        let now = sim.now();
+        if query.cursor.is_none() {
+            if let Some(refusal) = too_recent(&mut state, query.start_time.as_deref(), now) {
+                return refusal;
+            }
+        }
         let canonical = state.config.canonical_url.clone();
-        let cutoff = sim.now() - state.config.withhold_secs;
+        let cutoff = now - state.config.withhold_secs;
         let rows: Vec<(i64, u64, SimUser)> = state.users.values().map(|u| (u.updated_at, u.id, u.clone())).collect();
         match cursor_page(rows, &query, cutoff) {
             Ok(page) => {
@@ -250,12 +288,16 @@ async fn organizations_export(
     Query(query): Query<ExportQuery>,
 ) -> Response {
     guarded(&sim.clone(), &headers, true, move || {
-        let state = sim.lock();
+        let mut state = sim.lock();
+        let now = sim.now();
         let canonical = state.config.canonical_url.clone();
-        let cutoff = sim.now() - state.config.withhold_secs;
+        let cutoff = now - state.config.withhold_secs;
         let Some(start) = query.start_time.as_deref().and_then(|s| s.parse::<i64>().ok()) else {
             return error(StatusCode::BAD_REQUEST, "InvalidValue", "start_time is required");
         };
+        if let Some(refusal) = too_recent(&mut state, query.start_time.as_deref(), now) {
+            return refusal;
+        }
         let size = match per_page(query.per_page.as_deref()) {
             Ok(size) => size,
             Err(bad) => return bad.into_response(),

@@ -12,7 +12,9 @@
 //! - `GET /api/v2/users/me.json`.
 //!
 //! Traps: records updated in the last `withhold` seconds of the sim clock are not
-//! exported yet; a cursor page repeats the record the cursor points at; deleted
+//! exported yet; a `start_time` under a minute old is refused (400 `InvalidValue`,
+//! "Too recent start_time"), judged by the sim clock, which every answer's `Date`
+//! header carries; a cursor page repeats the record the cursor points at; deleted
 //! tickets are exported with `status: "deleted"`; the incremental endpoints allow
 //! `incremental_limit` requests per `incremental_window` (429 + `Retry-After` beyond);
 //! an optional account-wide limit per minute; sideloaded requesters can be left out;
@@ -158,6 +160,8 @@ struct State {
     account_rejections: u64,
     /// Every `users/show_many` call's id count, in order.
     show_many_calls: Vec<usize>,
+    /// Export requests refused for a `start_time` under a minute old.
+    too_recent_rejections: u64,
 }
 
 /// The simulator: data, mutations and the router. Cheap to clone.
@@ -202,6 +206,7 @@ impl ZendeskSim {
             account_window: None,
             account_rejections: 0,
             show_many_calls: Vec::new(),
+            too_recent_rejections: 0,
         };
         Self { inner: Arc::new(Mutex::new(state)), clock }
     }
@@ -237,6 +242,11 @@ impl ZendeskSim {
     /// How many requests were refused for exceeding `account_limit`.
     pub fn account_rejections(&self) -> u64 {
         self.lock().account_rejections
+    }
+
+    /// How many export requests were refused for a `start_time` under a minute old.
+    pub fn too_recent_rejections(&self) -> u64 {
+        self.lock().too_recent_rejections
     }
 
     /// How many ids each `users/show_many` call asked for, in call order.

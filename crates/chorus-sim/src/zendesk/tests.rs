@@ -116,6 +116,35 @@ async fn organizations_export_is_time_based() -> TestResult {
 }
 
 #[tokio::test]
+async fn a_start_time_under_a_minute_old_is_refused_by_the_sim_clock() -> TestResult {
+    let sim = sim(1000, Duration::from_secs(60));
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
+    let now = at("2025-06-01T12:00:00Z").timestamp();
+    for path in ["organizations.json", "tickets/cursor.json", "users/cursor.json"] {
+        let (status, headers, body) =
+            get(&server, &format!("/api/v2/incremental/{path}?start_time={}", now - 59), &basic()).await?;
+        assert_eq!(status, 400, "{path}");
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "InvalidValue", "description": "Too recent start_time. Use a start_time older than 1 minute"})
+        );
+        assert_eq!(headers.get("date").and_then(|v| v.to_str().ok()), Some("Sun, 01 Jun 2025 12:00:00 GMT"));
+        let (status, _, _) =
+            get(&server, &format!("/api/v2/incremental/{path}?start_time={}", now - 60), &basic()).await?;
+        assert_eq!(status, 200, "{path}: a minute old is old enough");
+    }
+    assert_eq!(sim.too_recent_rejections(), 3);
+    // A cursor is not a start_time: it may point at the newest exported record.
+    let (_, _, page) = get(&server, "/api/v2/incremental/tickets/cursor.json?start_time=0", &basic()).await?;
+    let cursor = page["after_cursor"].as_str().ok_or("after_cursor")?;
+    let (status, _, _) =
+        get(&server, &format!("/api/v2/incremental/tickets/cursor.json?cursor={}", urlencode(cursor)), &basic())
+            .await?;
+    assert_eq!(status, 200);
+    Ok(())
+}
+
+#[tokio::test]
 async fn incremental_endpoints_allow_limit_per_window() -> TestResult {
     let sim = sim(3, Duration::from_secs(2));
     let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
