@@ -94,6 +94,9 @@ pub struct SegmentAggregates {
     /// ARR of each distinct account seen in this segment.
     accounts: HashMap<i64, i64>,
     facets: Vec<(Option<StrColumn>, Vec<u64>)>,
+    /// Scratch space for one block's column values.
+    ids: Vec<Option<i64>>,
+    ords: Vec<Option<u64>>,
 }
 
 /// One segment's counts: facet values resolved to strings.
@@ -121,6 +124,8 @@ impl Collector for AggregateCollector {
             account_arr: fast.column_opt("account_arr")?,
             accounts: HashMap::new(),
             facets,
+            ids: Vec::new(),
+            ords: Vec::new(),
         })
     }
 
@@ -174,6 +179,35 @@ impl SegmentCollector for SegmentAggregates {
             let Some(column) = column else { continue };
             if let Some(ord) = column.ords().first(doc) {
                 if let Some(count) = counts.get_mut(ord as usize) {
+                    *count += 1;
+                }
+            }
+        }
+    }
+
+    /// Reads each column for a whole block of matches at once (tantivy hands
+    /// non-scoring collectors blocks of up to 64 documents).
+    fn collect_block(&mut self, docs: &[DocId]) {
+        self.total += docs.len() as u64;
+        if let Some(column) = &self.account_id {
+            self.ids.clear();
+            self.ids.resize(docs.len(), None);
+            column.first_vals(docs, &mut self.ids);
+            for (&doc, id) in docs.iter().zip(&self.ids) {
+                let Some(account) = *id else { continue };
+                if let std::collections::hash_map::Entry::Vacant(entry) = self.accounts.entry(account) {
+                    entry.insert(first(self.account_arr.as_ref(), doc).unwrap_or(0));
+                }
+            }
+        }
+        for (column, counts) in &mut self.facets {
+            let Some(column) = column else { continue };
+            let ords = column.ords();
+            self.ords.clear();
+            self.ords.resize(docs.len(), None);
+            ords.first_vals(docs, &mut self.ords);
+            for ord in self.ords.iter().flatten() {
+                if let Some(count) = counts.get_mut(*ord as usize) {
                     *count += 1;
                 }
             }

@@ -19,6 +19,7 @@ mod generation;
 mod index;
 mod projection;
 pub mod query;
+mod ranked;
 mod request;
 pub mod schema;
 mod search;

@@ -25,6 +25,8 @@ use crate::writer::{changes_to_ops, Writer, FOLLOWER_MEMORY, REBUILD_MEMORY, REB
 pub const DEFAULT_BATCH: u32 = 2_000;
 /// Items and accounts read per page during a rebuild.
 const REBUILD_PAGE: u32 = 5_000;
+/// Pages of documents a rebuild reads ahead of the writer.
+const SCAN_AHEAD: usize = 2;
 
 /// What a catch-up did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -244,19 +246,45 @@ async fn build_into(store: &Arc<dyn Store>, next: &Generation) -> Result<(Writer
         accounts.extend(batch.into_iter().map(|account| (account.id, account)));
     }
     let mut report = RebuildReport { items: 0, accounts: accounts.len() as u64, replayed: 0, position, elapsed_ms: 0 };
+    // Reading and decoding the next pages overlaps with indexing the current one.
+    let (pages, mut documents) = tokio::sync::mpsc::channel(SCAN_AHEAD);
+    let scan = tokio::spawn(scan_documents(Arc::clone(store), fields, accounts, pages));
+    while let Some(page) = documents.recv().await {
+        let page = page?;
+        report.items += page.len() as u64;
+        writer.add(page).await?;
+    }
+    scan.await.map_err(|error| crate::error::IndexError::Task(format!("index scan task: {error}")))?;
+    Ok((writer, report))
+}
+
+/// Reads every live item page by page and sends its documents to `pages`; stops at the
+/// end, at the first error (which it sends), or when the receiver is gone.
+async fn scan_documents(
+    store: Arc<dyn Store>,
+    fields: crate::schema::Fields,
+    accounts: std::collections::HashMap<i64, chorus_core::Account>,
+    pages: tokio::sync::mpsc::Sender<Result<Vec<tantivy::TantivyDocument>>>,
+) {
     let filter = ItemFilter { connector: None, include_deleted: false };
     let mut page = IdPage::first(REBUILD_PAGE);
     loop {
-        let items = store.items(&filter, page).await?;
-        let Some(last) = items.last() else { break };
+        let items = match store.items(&filter, page).await {
+            Ok(items) => items,
+            Err(error) => {
+                let _ = pages.send(Err(error.into())).await;
+                return;
+            }
+        };
+        let Some(last) = items.last() else { return };
         page.after_id = last.id;
         let documents: Vec<_> = items
             .iter()
             .filter(|item| item.deleted_at.is_none())
             .map(|item| item_document(&fields, item, item.account_id.and_then(|id| accounts.get(&id))))
             .collect();
-        report.items += documents.len() as u64;
-        writer.add(documents).await?;
+        if pages.send(Ok(documents)).await.is_err() {
+            return;
+        }
     }
-    Ok((writer, report))
 }

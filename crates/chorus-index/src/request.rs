@@ -131,6 +131,16 @@ pub(crate) fn build_query(ast: &QueryAst, filters: &Filters, fields: &Fields) ->
     Ok(Box::new(BooleanQuery::new(clauses)))
 }
 
+/// Whether tantivy can skip non-competitive matches of this query when ranking by score
+/// (block-max WAND): one word, over one or all text fields, and no filter. Anything else
+/// (phrases, ANDs, exclusions, filters) is scored match by match.
+pub(crate) fn prunes(ast: &QueryAst, filters: &Filters) -> bool {
+    let [conjunction] = ast.any_of.as_slice() else { return false };
+    let [clause] = conjunction.clauses.as_slice() else { return false };
+    let Operand::Text { text, .. } = &clause.operand else { return false };
+    !clause.exclude && *filters == Filters::default() && analyze(text).len() == 1
+}
+
 fn expression(ast: &QueryAst, fields: &Fields, tokens: &mut usize) -> Result<Box<dyn Query>, QueryError> {
     let mut alternatives = Vec::with_capacity(ast.any_of.len());
     for conjunction in &ast.any_of {

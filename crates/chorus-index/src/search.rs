@@ -19,7 +19,8 @@ use crate::error::{IndexError, QueryError, Result};
 use crate::generation::Generation;
 use crate::index::SearchIndex;
 use crate::query;
-use crate::request::{build_query, SearchRequest};
+use crate::ranked::RankedTopDocs;
+use crate::request::{build_query, prunes, SearchRequest};
 use crate::schema::{from_tantivy_date, Fields};
 
 /// Longest snippet, in characters.
@@ -29,10 +30,18 @@ impl SearchIndex {
     /// The full answer: total, reach and facets over all matches, plus one page of hits.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchAnswer> {
         let live = self.live();
-        let query = compile(request, &live.fields)?;
+        let Compiled { query, prunes } = compile(request, &live.fields)?;
         let searcher = live.reader.searcher();
-        let collector = (top_docs(request), AggregateCollector);
-        let (ranked, aggregates) = guarded(|| searcher.search(&*query, &collector))?;
+        let (ranked, aggregates) = match RankedTopDocs::for_sort(request.sort, request.limit, request.offset) {
+            // Two passes beat one when the page can be pruned: the aggregates visit every
+            // match without scoring, and the ranked page skips non-competitive ones.
+            Some(ranked) if prunes => {
+                let aggregates = guarded(|| searcher.search(&*query, &AggregateCollector))?;
+                (guarded(|| searcher.search(&*query, &ranked))?, aggregates)
+            }
+            Some(ranked) => guarded(|| searcher.search(&*query, &(ranked, AggregateCollector)))?,
+            None => guarded(|| searcher.search(&*query, &(top_docs(request), AggregateCollector)))?,
+        };
         let Aggregates { total, reach, facets } = aggregates;
         let hits = load_hits(&live, &searcher, &*query, ranked)?;
         Ok(SearchAnswer { total, reach, facets, hits })
@@ -41,9 +50,12 @@ impl SearchIndex {
     /// One page of hits only (no total, reach or facets): the cheapest search.
     pub fn top_hits(&self, request: &SearchRequest) -> Result<Vec<Hit>> {
         let live = self.live();
-        let query = compile(request, &live.fields)?;
+        let Compiled { query, .. } = compile(request, &live.fields)?;
         let searcher = live.reader.searcher();
-        let ranked = guarded(|| searcher.search(&*query, &top_docs(request)))?;
+        let ranked = match RankedTopDocs::for_sort(request.sort, request.limit, request.offset) {
+            Some(ranked) => guarded(|| searcher.search(&*query, &ranked))?,
+            None => guarded(|| searcher.search(&*query, &top_docs(request)))?,
+        };
         load_hits(&live, &searcher, &*query, ranked)
     }
 
@@ -54,16 +66,24 @@ impl SearchIndex {
     }
 }
 
+/// The exhaustive top-N for the sorts that do not rank by score (`recency`, `revenue`).
 fn top_docs(request: &SearchRequest) -> impl tantivy::collector::Collector<Fruit = Vec<(RankKey, DocAddress)>> {
     TopDocs::with_limit(request.limit).and_offset(request.offset).tweak_score(Ranker { sort: request.sort })
 }
 
+/// A built query and whether ranking it by score can prune (see `request::prunes`).
+struct Compiled {
+    query: Box<dyn Query>,
+    prunes: bool,
+}
+
 /// Parses the query text and builds the tantivy query, with the last-resort panic guard.
-fn compile(request: &SearchRequest, fields: &Fields) -> Result<Box<dyn Query>, QueryError> {
+fn compile(request: &SearchRequest, fields: &Fields) -> Result<Compiled, QueryError> {
     request.validate_page()?;
     let built = catch_unwind(AssertUnwindSafe(|| {
         let ast = query::parse(&request.query)?;
-        build_query(&ast, &request.filters, fields)
+        let query = build_query(&ast, &request.filters, fields)?;
+        Ok(Compiled { query, prunes: prunes(&ast, &request.filters) })
     }));
     match built {
         Ok(result) => result,

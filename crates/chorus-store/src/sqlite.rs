@@ -22,11 +22,27 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqli
 const READERS: u32 = 4;
 
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-    PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+    PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;";
+
+/// The writer keeps the hot parts of the items' indexes in memory (64 MiB page cache
+/// instead of SQLite's 2 MiB default): a bulk import inserts into four secondary
+/// indexes whose pages would otherwise be re-read from the OS for every page commit.
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536;";
 
 fn set_pragmas(conn: &mut AnyConnection, _meta: PoolConnectionMetadata) -> BoxFuture<'_, Result<(), sqlx::Error>> {
     Box::pin(async move {
         conn.execute(PRAGMAS).await?;
+        Ok(())
+    })
+}
+
+fn set_writer_pragmas(
+    conn: &mut AnyConnection,
+    _meta: PoolConnectionMetadata,
+) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        conn.execute(PRAGMAS).await?;
+        conn.execute(WRITER_PRAGMAS).await?;
         Ok(())
     })
 }
@@ -52,7 +68,7 @@ pub async fn open(url: &str) -> Result<SqlStore> {
         .acquire_timeout(Duration::from_secs(60))
         .idle_timeout(None)
         .max_lifetime(None)
-        .after_connect(set_pragmas)
+        .after_connect(set_writer_pragmas)
         .connect(&url)
         .await?;
     MIGRATOR.run(&writer).await?;

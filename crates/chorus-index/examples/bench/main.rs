@@ -5,7 +5,8 @@
 //! index from the store, load the FTS5 baseline from the store, check that both engines
 //! agree exactly on total, reach and facets for all 200 queries (exit 1 otherwise), time
 //! one warm-up and three passes of top-20 and of the full answer, and write
-//! `docs/benchmarks.md` (or `BENCH_OUT`). `BENCH_DIR` keeps the databases and index.
+//! `docs/benchmarks.md` (or `BENCH_OUT`). `BENCH_DIR` keeps the databases and index;
+//! `BENCH_SLOW=1` lists on stderr every query whose median exceeds 3 ms.
 //!
 //! This is a benchmark, not a test: CI never runs it.
 
@@ -294,6 +295,15 @@ fn time_sync(
             let started = Instant::now();
             run(request)?;
             sample.push(started.elapsed());
+        }
+    }
+    if std::env::var("BENCH_SLOW").is_ok() {
+        for (request, sample) in requests.iter().zip(&samples) {
+            let mut sorted = sample.clone();
+            sorted.sort();
+            if sorted[1] > Duration::from_millis(3) {
+                eprintln!("slow {:>8.2} ms  {:?} {:?}", sorted[1].as_secs_f64() * 1e3, request.query, request.filters);
+            }
         }
     }
     Ok(Latency::from_samples(samples))

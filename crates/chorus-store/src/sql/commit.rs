@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chorus_core::{EntityKind, Record};
 
 use super::items::{stored_items, tombstone, upsert_items, ItemRow, StoredItem, UPSERT_BATCH};
-use super::resolve::{apply_link, links_of, relink, Resolver};
+use super::resolve::{apply_links, links_of, relink, Resolver};
 use super::runs::check_claim;
 use super::{accounts, now_micros, to_json, Appends, ChangeSet, SqlStore, Tx};
 use crate::{ChangeEntity, PageCommit, PageOutcome, Result, RunClaim, StoreError};
@@ -173,7 +173,7 @@ impl<'a> PageWriter<'a> {
             _ => {}
         }
         self.pending.push(row);
-        if self.pending.len() >= UPSERT_BATCH * 4 {
+        if self.pending.len() >= UPSERT_BATCH * 16 {
             self.flush_items(tx).await?;
         }
         Ok(())
@@ -186,12 +186,16 @@ impl<'a> PageWriter<'a> {
         }
         let rows = std::mem::take(&mut self.pending);
         let ids = upsert_items(tx, &rows).await?;
-        for (row, id) in rows.into_iter().zip(ids) {
+        let mut updates = Vec::with_capacity(rows.len());
+        for (row, &id) in rows.iter().zip(&ids) {
             self.outcome.upserted += 1;
             self.changes.touch(ChangeEntity::Item, id, false);
             let resolved = self.resolver.resolve(tx, &row.hints).await?;
-            let current = self.links.get(&id).copied();
-            match apply_link(tx, id, current, resolved, &mut self.changes, self.now).await? {
+            updates.push((id, self.links.get(&id).copied(), resolved));
+        }
+        let stored = apply_links(tx, &updates, &mut self.changes, self.now).await?;
+        for ((row, id), link) in rows.into_iter().zip(ids).zip(stored) {
+            match link {
                 Some(link) => self.links.insert(id, link),
                 None => self.links.remove(&id),
             };

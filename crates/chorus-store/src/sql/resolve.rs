@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use chorus_core::LinkProvenance;
 
 use super::items::Hints;
-use super::{get, in_chunks, parse_text, placeholders, ChangeSet, Tx};
+use super::{get, in_chunks, parse_text, placeholders, pow2_batches, ChangeSet, Tx};
 use crate::{ChangeEntity, Result};
 
 /// A link as stored: the account and why.
@@ -172,47 +172,70 @@ pub(crate) async fn links_of(tx: &mut Tx, item_ids: &[i64]) -> Result<HashMap<i6
     Ok(links)
 }
 
-/// Moves an item's automatic link to `resolved` (or removes it); a manual or accepted
-/// suggestion link stays. Returns the link now stored.
-pub(crate) async fn apply_link(
+/// Rows per multi-row link upsert (4 binds a row; see `items::UPSERT_BATCH` on why
+/// statements stay small).
+const LINK_BATCH: usize = 32;
+
+/// One item's link decision: its id, the link stored now, and the link it resolves to.
+pub(crate) type LinkUpdate = (i64, Option<Link>, Option<Link>);
+
+/// Moves each item's automatic link to its resolution (or removes it), a few statements
+/// for many items; a manual or accepted suggestion link stays. Returns, in `updates`
+/// order, the link now stored for each item. `updates` must not repeat an item.
+pub(crate) async fn apply_links(
     tx: &mut Tx,
-    item_id: i64,
-    current: Option<Link>,
-    resolved: Option<Link>,
+    updates: &[LinkUpdate],
     changes: &mut ChangeSet,
     now: i64,
-) -> Result<Option<Link>> {
-    if current.is_some_and(|(_, provenance)| !provenance.is_automatic()) || current == resolved {
-        return Ok(current);
-    }
-    match resolved {
-        Some((account, provenance)) => {
-            sqlx::query(
-                "INSERT INTO item_account_links (item_id, account_id, provenance, linked_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (item_id) DO UPDATE SET \
-                 account_id = excluded.account_id, provenance = excluded.provenance, \
-                 linked_at = excluded.linked_at \
-                 WHERE item_account_links.provenance NOT IN ('manual', 'suggestion')",
-            )
-            .bind(item_id)
-            .bind(account)
-            .bind(provenance.as_str())
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+) -> Result<Vec<Option<Link>>> {
+    let mut upserts: Vec<(i64, Link)> = Vec::new();
+    let mut removals: Vec<i64> = Vec::new();
+    let mut stored = Vec::with_capacity(updates.len());
+    for &(item_id, current, resolved) in updates {
+        if current.is_some_and(|(_, provenance)| !provenance.is_automatic()) || current == resolved {
+            stored.push(current);
+            continue;
         }
-        None => {
-            sqlx::query(
-                "DELETE FROM item_account_links WHERE item_id = $1 \
-                 AND provenance NOT IN ('manual', 'suggestion')",
-            )
-            .bind(item_id)
-            .execute(&mut **tx)
-            .await?;
+        match resolved {
+            Some(link) => upserts.push((item_id, link)),
+            None => removals.push(item_id),
         }
+        changes.touch(ChangeEntity::Item, item_id, false);
+        stored.push(resolved);
     }
-    changes.touch(ChangeEntity::Item, item_id, false);
-    Ok(resolved)
+    let mut remaining = upserts.as_slice();
+    // Unpadded batches: one statement must not upsert the same item twice.
+    for size in pow2_batches(remaining.len(), LINK_BATCH) {
+        let (batch, rest) = remaining.split_at(size);
+        remaining = rest;
+        let values: Vec<String> = (0..size).map(|row| format!("({})", placeholders(1 + row * 4, 4))).collect();
+        let sql = format!(
+            "INSERT INTO item_account_links (item_id, account_id, provenance, linked_at) \
+             VALUES {} ON CONFLICT (item_id) DO UPDATE SET \
+             account_id = excluded.account_id, provenance = excluded.provenance, \
+             linked_at = excluded.linked_at \
+             WHERE item_account_links.provenance NOT IN ('manual', 'suggestion')",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (item_id, (account, provenance)) in batch {
+            query = query.bind(*item_id).bind(*account).bind(provenance.as_str()).bind(now);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    for chunk in in_chunks(&removals) {
+        let sql = format!(
+            "DELETE FROM item_account_links WHERE item_id IN ({}) \
+             AND provenance NOT IN ('manual', 'suggestion')",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for item_id in chunk {
+            query = query.bind(item_id);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(stored)
 }
 
 /// Re-resolves the live items that the given accounts and contact emails may now claim
@@ -278,9 +301,10 @@ pub(crate) async fn relink(
     let mut resolver = Resolver::default();
     let hints: Vec<&Hints> = items.iter().map(|(_, hints, _)| hints).collect();
     resolver.prefetch(tx, &hints).await?;
+    let mut updates = Vec::with_capacity(items.len());
     for (id, hints, link) in &items {
-        let resolved = resolver.resolve(tx, hints).await?;
-        apply_link(tx, *id, *link, resolved, changes, now).await?;
+        updates.push((*id, *link, resolver.resolve(tx, hints).await?));
     }
+    apply_links(tx, &updates, changes, now).await?;
     Ok(())
 }
