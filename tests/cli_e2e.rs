@@ -189,3 +189,13 @@ fn demo_syncs_every_source_and_search_answers() {
     assert!(!hostile.status.success());
     assert!(String::from_utf8_lossy(&hostile.stderr).contains("parentheses"), "{}", describe(&hostile));
 }
+
+#[test]
+fn importing_items_into_a_configured_connector_is_refused() {
+    let install = Install::new(&feed_connector("feed", "http://127.0.0.1:9", ""));
+    let file = install.dir.path().join("items.jsonl");
+    std::fs::write(&file, "").expect("write");
+    let output = install.run(&["import", "items", file.to_str().expect("utf-8 path"), "--connector", "feed"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("configured connector"), "{}", describe(&output));
+}

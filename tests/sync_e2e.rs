@@ -302,3 +302,24 @@ fn assert_second_is_refused(install: &Install, sim: &FeedSim) {
     let items = runtime().block_on(async { all_items(install.store().await.as_ref()).await });
     assert_store_matches(sim, &items);
 }
+
+/// A source that hands back the page token it was given would be read forever: the
+/// run fails with a clear reason instead of looping, and keeps the pages it had.
+#[test]
+fn a_feed_repeating_its_page_token_fails_instead_of_looping() {
+    use axum::routing::get;
+    let page = serde_json::json!({
+        "items": [{"id": "FB-1", "type": "bug", "title": "loop", "updated_at": "2026-01-01T00:00:00Z"}],
+        "next_page_token": "same-token"
+    });
+    let router = axum::Router::new().route("/api/items", get(move || std::future::ready(axum::Json(page.clone()))));
+    let server = SimServer::start_in_thread(router, FaultProfile::none()).expect("start stub");
+    let install = Install::new(&feed_connector("feed", &server.handle().url(), ""));
+
+    let started = Instant::now();
+    let output = install.run(&["sync"]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("repeats"), "{}", describe(&output));
+    assert!(started.elapsed() < Duration::from_secs(20), "no endless loop");
+    assert!(server.handle().requests().len() <= 3, "stopped at the first repeat");
+}

@@ -142,7 +142,12 @@ impl FeedConnector {
             }
         }
         let page: FeedPage = self.http.send_json(self.http.get(url)).await?;
-        walk.page_token = page.next_page_token.clone().filter(|t| !t.is_empty());
+        let next_token = page.next_page_token.clone().filter(|t| !t.is_empty());
+        if next_token.is_some() && next_token == walk.page_token {
+            // A feed that hands back the token it was given would be read forever.
+            return Err(ConnectorError::malformed("/api/items", "next_page_token repeats the token just used"));
+        }
+        walk.page_token = next_token;
         walk.done = walk.page_token.is_none();
         if page.items.is_empty() {
             return Ok(Some((None, walk)));

@@ -146,14 +146,51 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
     )))
 }
 
-/// A URL with any password replaced, safe to print.
+/// A URL with any password replaced, safe to print: the `user:password@` part and any
+/// query parameter whose name mentions a password, secret or token.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
+            let userinfo = &base[scheme_end + 3..at];
             let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}://{}:[redacted]{}", &url[..scheme_end], user, &url[at..])
+            format!("{}://{}:[redacted]{}", &base[..scheme_end], user, &base[at..])
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| {
+                let name = param.split('=').next().unwrap_or("").to_ascii_lowercase();
+                let sensitive = ["password", "secret", "token", "key"].iter().any(|word| name.contains(word));
+                if sensitive {
+                    format!("{}=[redacted]", param.split('=').next().unwrap_or(""))
+                } else {
+                    param.to_owned()
+                }
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_print() {
+        assert_eq!(redact_url("postgres://app:s3cret@db/chorus"), "postgres://app:[redacted]@db/chorus");
+        assert_eq!(
+            redact_url("postgres://db/chorus?user=app&password=s3cret&sslmode=require"),
+            "postgres://db/chorus?user=app&password=[redacted]&sslmode=require"
+        );
+        assert_eq!(redact_url("sqlite://chorus.db"), "sqlite://chorus.db");
     }
 }

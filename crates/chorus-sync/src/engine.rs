@@ -182,13 +182,27 @@ impl Engine {
 }
 
 /// This process as a claimant: `host:pid:nonce`, with the given claim lifetime.
+///
+/// `host` names the pid namespace, not just the machine: the store takes a claim over
+/// at once when its holder's pid no longer exists "on this host", and containers that
+/// share a hostname (compose `hostname:`, Kubernetes `hostNetwork`, sidecars) have
+/// separate pid namespaces in which that check would be wrong. The boot id and the pid
+/// namespace inode make two such processes different hosts, so they wait for the TTL.
 pub fn this_process(ttl: Duration) -> Holder {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .ok()
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".to_owned());
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|b| b.trim().chars().take(8).collect::<String>())
+        .unwrap_or_default();
+    let pid_ns = std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .and_then(|ns| ns.to_str().map(|ns| ns.trim_start_matches("pid:[").trim_end_matches(']').to_owned()))
+        .unwrap_or_default();
+    let host = format!("{hostname}/{boot}/{pid_ns}");
     let pid = std::process::id();
     let nonce: u32 = rand::random();
     Holder { id: format!("{host}:{pid}:{nonce:08x}"), host, pid, ttl }

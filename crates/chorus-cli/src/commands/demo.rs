@@ -99,9 +99,12 @@ const ACCOUNTS: &[DemoAccount] = &[
 pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = dir.canonicalize()?;
+    // A fresh store numbers its change log from 1 again; an index left from an earlier
+    // demo would believe it had already applied those changes, so it goes too.
     for stale in ["chorus.db", "chorus.db-wal", "chorus.db-shm"] {
         let _ = std::fs::remove_file(dir.join(stale));
     }
+    let _ = std::fs::remove_dir_all(dir.join("index"));
 
     let feed = FeedSim::seeded(2026, 1500);
     let feed_server = SimServer::start(feed.router(), FaultProfile::none()).await?;

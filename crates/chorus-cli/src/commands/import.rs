@@ -136,6 +136,9 @@ async fn import_accounts(app: &App, reader: Box<dyn BufRead>) -> anyhow::Result<
 }
 
 async fn import_items(app: &App, reader: Box<dyn BufRead>, connector: &str) -> anyhow::Result<()> {
+    if app.config.connector(connector).is_some() {
+        bail!("`{connector}` is a configured connector; import items under an id of their own (--connector legacy)");
+    }
     let records =
         lines::<ItemLine>(reader).map(|line| line.map(ItemLine::into_record)).collect::<anyhow::Result<Vec<_>>>()?;
     let engine = app.engine();

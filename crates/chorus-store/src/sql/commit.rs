@@ -165,8 +165,11 @@ impl<'a> PageWriter<'a> {
                 self.outcome.unchanged += 1;
                 return Ok(());
             }
-            // A tombstone only comes back for a record newer than the deletion.
-            Some(StoredItem { deleted_at: Some(deleted_at), .. }) if row.updated_at <= *deleted_at => {
+            // A tombstone comes back when the source serves the item again at its last
+            // known version or a newer one (an issue back in scope, access restored).
+            // Source times are compared with source times: `deleted_at` is our clock.
+            // Only an older version — a stale copy — leaves it deleted.
+            Some(StoredItem { deleted_at: Some(_), updated_at, .. }) if row.updated_at < *updated_at => {
                 self.outcome.unchanged += 1;
                 return Ok(());
             }
@@ -199,7 +202,10 @@ impl<'a> PageWriter<'a> {
                 Some(link) => self.links.insert(id, link),
                 None => self.links.remove(&id),
             };
-            self.items.insert(row.external_id, StoredItem { id, hash: row.hash, deleted_at: None });
+            self.items.insert(
+                row.external_id,
+                StoredItem { id, hash: row.hash, updated_at: row.updated_at, deleted_at: None },
+            );
         }
         Ok(())
     }

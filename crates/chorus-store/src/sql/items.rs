@@ -242,6 +242,8 @@ pub(crate) fn name_key(name: &str) -> String {
 pub(crate) struct StoredItem {
     pub(crate) id: i64,
     pub(crate) hash: String,
+    /// The source's `updated_at` of the stored version (unix micros).
+    pub(crate) updated_at: i64,
     pub(crate) deleted_at: Option<i64>,
 }
 
@@ -254,7 +256,7 @@ pub(crate) async fn stored_items(
     let mut stored = HashMap::with_capacity(external_ids.len());
     for chunk in in_chunks(external_ids) {
         let sql = format!(
-            "SELECT id, external_id, content_hash, deleted_at FROM items \
+            "SELECT id, external_id, content_hash, updated_at, deleted_at FROM items \
              WHERE connector = $1 AND external_id IN ({})",
             placeholders(2, chunk.len())
         );
@@ -266,6 +268,7 @@ pub(crate) async fn stored_items(
             let item = StoredItem {
                 id: get(&row, "id")?,
                 hash: get(&row, "content_hash")?,
+                updated_at: get(&row, "updated_at")?,
                 deleted_at: get(&row, "deleted_at")?,
             };
             stored.insert(get(&row, "external_id")?, item);

@@ -15,7 +15,7 @@ store_suite!(
     failed_commit_leaves_neither_records_nor_cursor,
     stale_cursor_version_is_refused,
     reset_cursor_forgets_and_bumps_version,
-    tombstone_hides_item_and_only_newer_record_revives,
+    tombstone_hides_item_and_only_a_current_record_revives,
     change_log_is_ordered_and_complete,
     writer_and_readers_run_concurrently_without_errors,
     repeats_within_one_page_apply_in_order,
@@ -88,7 +88,7 @@ async fn reset_cursor_forgets_and_bumps_version(harness: &Harness) {
     assert_eq!(harness.store.cursor("zd").await.expect("cursor").version, 2);
 }
 
-async fn tombstone_hides_item_and_only_newer_record_revives(harness: &Harness) {
+async fn tombstone_hides_item_and_only_a_current_record_revives(harness: &Harness) {
     let claim = harness.claim("zd").await;
     harness.commit(&claim, vec![Record::Item(item("1", "one"))]).await;
     let id = item_id(harness, "1").await;
@@ -106,14 +106,26 @@ async fn tombstone_hides_item_and_only_newer_record_revives(harness: &Harness) {
     assert_eq!(last.last().map(|c| (c.entity_id, c.deleted)), Some((id, true)));
     assert!(harness.store.live_external_ids("zd").await.expect("live").is_empty());
 
-    // An old record (an overlap window re-reading it) does not bring it back ...
-    let stale = ItemRecord { title: "edited long ago".into(), ..item("1", "one") };
+    // A stale copy, older than the version we last stored, does not bring it back ...
+    let original = item("1", "one");
+    let stale = ItemRecord {
+        title: "edited long ago".into(),
+        updated_at: original.updated_at - chrono::Duration::hours(1),
+        ..item("1", "one")
+    };
     let outcome = harness.commit(&claim, vec![Record::Item(stale)]).await;
     assert_eq!((outcome.upserted, outcome.unchanged), (0, 1));
     assert_eq!(harness.store.counts().await.expect("counts").tombstones, 1);
 
-    // ... a record updated after the deletion does.
-    let newer = ItemRecord { updated_at: chrono::Utc::now() + chrono::Duration::hours(1), ..item("1", "restored") };
+    // ... the source serving the same version again does (an issue back in scope,
+    // access restored): source times are compared with source times, never our clock.
+    let outcome = harness.commit(&claim, vec![Record::Item(original.clone())]).await;
+    assert_eq!(outcome.upserted, 1);
+    assert_eq!(harness.store.items_by_id(&[id]).await.expect("read")[0].deleted_at, None);
+
+    // ... and so does a newer version after a second deletion.
+    harness.commit(&claim, vec![deleted(EntityKind::Item, "1")]).await;
+    let newer = ItemRecord { updated_at: original.updated_at + chrono::Duration::hours(1), ..item("1", "restored") };
     let outcome = harness.commit(&claim, vec![Record::Item(newer)]).await;
     assert_eq!(outcome.upserted, 1);
     let revived = harness.store.items_by_id(&[id]).await.expect("read");
