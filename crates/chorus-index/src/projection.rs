@@ -106,10 +106,17 @@ impl IndexProjection {
     }
 
     /// Applies every change committed to the store so far. An index that has never been
-    /// committed to is rebuilt instead of replaying the whole log.
+    /// committed to is rebuilt instead of replaying the whole log, and so is one that is
+    /// AHEAD of the store's change log: it was built from another database (a restored
+    /// backup, a changed `store.url`, a recreated store), whose positions mean nothing here.
     pub async fn catch_up(&mut self) -> Result<CatchUp> {
         self.adopt_new_generation()?;
-        if self.position == 0 && self.index.num_docs() == 0 && self.store.last_change().await? > 0 {
+        let last_change = self.store.last_change().await?;
+        let fresh = self.position == 0 && self.index.num_docs() == 0 && last_change > 0;
+        if self.position > last_change {
+            tracing::warn!(index = self.position, store = last_change, "index is ahead of the store; rebuilding");
+        }
+        if fresh || self.position > last_change {
             let report = self.rebuild().await?;
             return Ok(CatchUp { changes: 0, commits: 1, position: report.position, rebuilt: true });
         }

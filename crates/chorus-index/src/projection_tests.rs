@@ -189,3 +189,34 @@ async fn a_follower_adopts_a_generation_rebuilt_by_another_process() {
     assert_eq!(outcome.position, store.last_change().await.expect("last"));
     assert_eq!(server_index.num_docs(), 5);
 }
+
+#[tokio::test]
+async fn an_index_ahead_of_its_store_is_rebuilt_not_trusted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let index = SearchIndex::open(dir.path()).expect("open");
+        let mut projection = IndexProjection::new(index, dyn_store(&corpus())).expect("projection");
+        projection.catch_up().await.expect("catch up");
+    } // the store is then replaced (a restored backup, a recreated demo store)
+    let replaced = Arc::new(MemStore::default());
+    replaced.put_item(item((
+        1,
+        chorus_core::Source::Slack,
+        chorus_core::Kind::Bug,
+        "Only one",
+        "",
+        "new",
+        None,
+        &[],
+        (4, 1),
+        (4, 1),
+        &[],
+    )));
+
+    let index = SearchIndex::open(dir.path()).expect("reopen");
+    let mut projection = IndexProjection::new(index.clone(), dyn_store(&replaced)).expect("projection");
+    let outcome = projection.catch_up().await.expect("catch up");
+    assert!(outcome.rebuilt, "positions from another database mean nothing here");
+    assert_eq!(index.num_docs(), 1, "only the new store's items");
+    assert_eq!(ids(&index, "only", Sort::Relevance), vec![1]);
+}
