@@ -199,3 +199,22 @@ fn importing_items_into_a_configured_connector_is_refused() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("configured connector"), "{}", describe(&output));
 }
+
+#[test]
+fn a_misplaced_secret_is_not_echoed_by_the_config_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("chorus.toml");
+    let config = "[[connectors]]\nid = \"x\"\nkind = \"feed\"\n[connectors.settings]\nbase_url = \"https://a.example.com\"\nauth = \"${CHORUS_TEST_MISPLACED}\"\n";
+    std::fs::write(&path, config).expect("write config");
+    let output = std::process::Command::new(chorus_bin())
+        .arg("--config")
+        .arg(&path)
+        .arg("check")
+        .env("CHORUS_TEST_MISPLACED", "tok-misplaced-42")
+        .output()
+        .expect("spawn chorus");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("auth") || stderr.contains("settings"), "names where: {stderr}");
+    assert!(!stderr.contains("tok-misplaced-42"), "the value was echoed: {stderr}");
+}

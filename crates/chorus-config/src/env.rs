@@ -75,7 +75,13 @@ fn scalar(raw: &str) -> toml::Value {
 
 fn set_path(node: &mut toml::Value, path: &[String], value: toml::Value) -> Result<(), String> {
     let Some((head, rest)) = path.split_first() else {
-        *node = value;
+        // A key the file writes as a string stays a string (a numeric token, a custom
+        // field id); otherwise the value keeps the type it parsed as.
+        *node = match (&*node, value) {
+            (toml::Value::String(_), toml::Value::Integer(i)) => toml::Value::String(i.to_string()),
+            (toml::Value::String(_), toml::Value::Boolean(b)) => toml::Value::String(b.to_string()),
+            (_, value) => value,
+        };
         return Ok(());
     };
     let toml::Value::Table(table) = node else {
@@ -133,6 +139,13 @@ mod tests {
         assert_eq!(root["store"]["url"].as_str(), Some("postgres://db/chorus"));
         assert_eq!(root["sync"]["claim_ttl_secs"].as_integer(), Some(30));
         assert_eq!(root["connectors"][0]["settings"]["base_url"].as_str(), Some("https://acme.atlassian.net"));
+        apply_overrides(&mut root, &env(&[("CHORUS__CONNECTORS__JIRA_MAIN__SETTINGS__BASE_URL", "12345")]))
+            .expect("override");
+        assert_eq!(
+            root["connectors"][0]["settings"]["base_url"].as_str(),
+            Some("12345"),
+            "a string key stays a string"
+        );
         let err = apply_overrides(&mut root, &env(&[("CHORUS__CONNECTORS__NOPE__KIND", "x")])).expect_err("unknown id");
         assert!(err.contains("nope"), "{err}");
     }

@@ -53,7 +53,8 @@ pub fn parse(path: &Path, text: &str, env: &[(String, String)], registry: &Regis
     substitute_vars(&mut value, &|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
         .map_err(parse_err)?;
     apply_overrides(&mut value, env).map_err(parse_err)?;
-    let config: Config = value.try_into().map_err(|e: toml::de::Error| parse_err(e.message().to_owned()))?;
+    let config: Config =
+        value.try_into().map_err(|e: toml::de::Error| parse_err(chorus_core::scrub_serde_message(e.message())))?;
     config.validate(registry).map_err(|reason| ConfigError::Invalid { path: path.to_owned(), reason })?;
     Ok(config)
 }

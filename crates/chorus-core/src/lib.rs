@@ -18,4 +18,4 @@ pub use item::{Comment, Item, Kind, Person, Source};
 pub use link::{LinkProvenance, ParseEnumError};
 pub use record::{AccountRecord, ContactRecord, EntityKind, ItemRecord, Record};
 pub use request::{Request, RequestStatus};
-pub use secret::Secret;
+pub use secret::{scrub_serde_message, Secret};

@@ -54,9 +54,39 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// A serde error message with the offending value cut out.
+///
+/// serde writes the value it could not use into its message (``invalid type: string
+/// "hunter2", expected u32``); when a secret sits in the wrong place that would print
+/// it. This keeps what was expected and drops what was found.
+pub fn scrub_serde_message(message: &str) -> String {
+    let mut out = message.to_owned();
+    for marker in ["invalid type: ", "invalid value: ", "invalid length "] {
+        while let Some(start) = out.find(marker) {
+            let value_start = start + marker.len();
+            let end = out[value_start..].find(", expected").map_or(out.len(), |at| value_start + at);
+            let label = marker.trim_end_matches([':', ' ']);
+            out.replace_range(start..end, &format!("{label} [value hidden]"));
+            if !out[start..].contains(marker) {
+                break;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serde_messages_lose_the_offending_value() {
+        let message = "auth: invalid type: string \"tok-123\", expected a table at line 3";
+        assert_eq!(scrub_serde_message(message), "auth: invalid type [value hidden], expected a table at line 3");
+        let message = "invalid value: integer `360012345678`, expected u32";
+        assert_eq!(scrub_serde_message(message), "invalid value [value hidden], expected u32");
+        assert_eq!(scrub_serde_message("missing field `id`"), "missing field `id`");
+    }
 
     #[test]
     fn never_prints_its_value() {

@@ -259,8 +259,13 @@ impl<C: Connector> Factory<C> {
     }
 
     fn parse(settings: &serde_json::Value) -> Result<C::Config, ConnectorError> {
-        serde_json::from_value(settings.clone())
-            .map_err(|e| ConnectorError::Config(format!("{} settings: {e}", C::KIND)))
+        serde_json::from_value(settings.clone()).map_err(|e| {
+            ConnectorError::Config(format!(
+                "{} settings: {}",
+                C::KIND,
+                chorus_core::scrub_serde_message(&e.to_string())
+            ))
+        })
     }
 }
 
