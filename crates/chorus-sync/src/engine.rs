@@ -93,11 +93,10 @@ impl Engine {
             .claim_run(connector.id(), &self.holder)
             .await?
             .ok_or_else(|| SyncError::AlreadyRunning(connector.id().to_owned()))?;
-        let heartbeat = self.spawn_heartbeat(claim.clone());
+        let _heartbeat = AbortOnDrop(self.spawn_heartbeat(claim.clone()));
         let mut totals =
             RunOutcome { status: RunStatus::Running, pages: 0, upserted: 0, unchanged: 0, deleted: 0, error: None };
         let result = self.drive(&claim, connector, mode, observer, &mut totals).await;
-        heartbeat.abort();
         match result {
             Ok(()) => totals.status = RunStatus::Succeeded,
             Err(error) => {
@@ -178,6 +177,16 @@ impl Engine {
                 }
             }
         })
+    }
+}
+
+/// Stops the heartbeat however the run ends, a dropped (cancelled) run included: a
+/// cancelled run must stop renewing its claim so another run can take it after the TTL.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 use tokio::task::JoinSet;
@@ -20,19 +21,31 @@ pub struct Job {
     pub schedule: croner::Cron,
 }
 
-/// Runs the jobs until `shutdown` completes; a run in progress is allowed to finish
-/// its current page (the engine commits pages atomically, so stopping is always safe).
+/// How long a shutdown waits for runs in progress before cancelling them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the jobs until `shutdown` completes. Then no new run starts, runs in progress
+/// get `SHUTDOWN_GRACE` to finish, and the rest are cancelled — which is safe at any
+/// instant: a page commits whole or not at all, and the next run resumes at the last
+/// committed page (the cancelled run is then marked `abandoned`).
 pub async fn run(engine: Engine, jobs: Vec<Job>, shutdown: impl Future<Output = ()>) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = JoinSet::new();
     for job in jobs {
         let engine = engine.clone();
-        tasks.spawn(async move { run_job(engine, job).await });
+        let stopped = stopped.clone();
+        tasks.spawn(async move { run_job(engine, job, stopped).await });
     }
     shutdown.await;
+    let _ = stop.send(true);
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        tracing::warn!("runs still in progress after the shutdown grace; cancelling them");
+    }
     tasks.shutdown().await;
 }
 
-async fn run_job(engine: Engine, job: Job) {
+async fn run_job(engine: Engine, job: Job, mut stopped: tokio::sync::watch::Receiver<bool>) {
     let id = job.connector.id().to_owned();
     loop {
         let now = Utc::now();
@@ -45,7 +58,10 @@ async fn run_job(engine: Engine, job: Job) {
         };
         let wait = (next - now).to_std().unwrap_or_default();
         tracing::debug!(connector = %id, next = %next, "next scheduled run");
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
         match engine.run(job.connector.as_ref(), SyncMode::Incremental, &Quiet).await {
             Ok(report) if report.succeeded() => {
                 tracing::info!(connector = %id, pages = report.outcome.pages, upserted = report.outcome.upserted, "scheduled run succeeded")
