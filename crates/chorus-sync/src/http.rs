@@ -112,7 +112,7 @@ impl HttpStack {
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(16)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(same_origin_redirects())
             .user_agent(concat!("chorus/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConnectorError::Config(format!("the http client cannot be built: {e}")))?;
@@ -600,6 +600,26 @@ fn transport_error(endpoint: &str, error: reqwest::Error) -> ConnectorError {
     }
     let reason = if chain.is_empty() { kind.to_owned() } else { format!("{kind}: {}", chain.join(": ")) };
     ConnectorError::transient(endpoint, reason)
+}
+
+/// Redirects are followed only within the same scheme, host and port, at most 5 deep.
+///
+/// A configured endpoint passed the insecure-endpoint rule; a redirect to another host
+/// (plain HTTP, loopback, a metadata address) would bypass it, and a 307/308 from a token
+/// endpoint would re-send the form holding the refresh token and client secret there.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let Some(origin) = attempt.previous().first() else {
+            return attempt.follow();
+        };
+        let same_origin = attempt.url().scheme() == origin.scheme()
+            && attempt.url().host_str() == origin.host_str()
+            && attempt.url().port_or_known_default() == origin.port_or_known_default();
+        if !same_origin || attempt.previous().len() > 5 {
+            return attempt.stop();
+        }
+        attempt.follow()
+    })
 }
 
 #[cfg(test)]

@@ -290,3 +290,23 @@ async fn rate_limited_log_line_names_the_reason_and_the_reset() {
     let reset = format!("reset=\"2024-06-01T10:05Z{}\"", "x".repeat(64 - "2024-06-01T10:05Z".len()));
     assert!(line.contains(&reset), "sanitized and cut at 64 characters: {line}");
 }
+
+#[tokio::test]
+async fn redirects_stay_on_the_configured_origin() {
+    let elsewhere = SimServer::start(router(), FaultProfile::none()).await.expect("second server");
+    // `localhost` and `127.0.0.1` are different origins, as a foreign host would be.
+    let foreign = format!("{}/items", elsewhere.url().replace("127.0.0.1", "localhost"));
+    let redirects = Router::new()
+        .route("/same", get(|| async { axum::response::Redirect::temporary("/items") }))
+        .route("/away", get(move || std::future::ready(axum::response::Redirect::temporary(&foreign))))
+        .merge(router());
+    let server = SimServer::start(redirects, FaultProfile::none()).await.expect("server");
+    let http = client(policy());
+
+    let same: serde_json::Value = http.send_json(http.get(url(&server, "/same"))).await.expect("same-origin redirect");
+    assert_eq!(same["items"], serde_json::json!([1, 2, 3]));
+
+    let error = http.send(http.get(url(&server, "/away"))).await.expect_err("cross-origin redirect refused");
+    assert!(matches!(error, ConnectorError::Permanent { .. }), "{error}");
+    assert!(elsewhere.requests().is_empty(), "nothing reached the other origin");
+}
