@@ -11,6 +11,8 @@
 //! present (else the page is malformed), while the issues inside stay untyped JSON so
 //! that one odd issue cannot fail the page. Rate-limit headers are only logged.
 
+use std::collections::HashSet;
+
 use chorus_sync::{ConnectorError, HttpClient, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,6 +27,9 @@ pub const RESOURCES_PATH: &str = "/oauth/token/accessible-resources";
 
 /// Comments per `GET /issue/{id}/comment` page.
 const COMMENT_PAGE: u32 = 100;
+/// Most comment pages read per issue (so at most 2,000 comments): a `total` that
+/// never comes in reach (a bogus one, or `startAt` ignored) cannot keep a run busy.
+pub const MAX_COMMENT_PAGES: usize = 20;
 
 /// The body of `POST /rest/api/3/search/jql`.
 #[derive(Debug, Clone, Serialize)]
@@ -166,10 +171,14 @@ impl JiraApi {
         response.json()
     }
 
-    /// Every comment of an issue, page by page (`startAt`), in the API's order.
+    /// Every comment of an issue, page by page (`startAt`), in the API's order; at
+    /// most `MAX_COMMENT_PAGES` pages. A page whose first comment was already read
+    /// means Jira ignored `startAt` and repeated itself: reading stops there, without
+    /// storing the repeat. Either way what was read is kept, with a warning.
     pub async fn all_comments(&self, issue_id: &str) -> Result<Vec<Value>, ConnectorError> {
-        let mut comments = Vec::new();
-        loop {
+        let mut comments: Vec<Value> = Vec::new();
+        let mut ids: HashSet<String> = HashSet::new();
+        for _ in 0..MAX_COMMENT_PAGES {
             let mut url = self.url("/rest/api/3/issue", &[issue_id, "comment"]);
             url.query_pairs_mut()
                 .append_pair("startAt", &comments.len().to_string())
@@ -177,6 +186,16 @@ impl JiraApi {
             let response = self.http.send(self.http.get(url)).await?;
             log_rate_limit(&response);
             let page: CommentPage = response.json()?;
+            let first = page.comments.first().and_then(comment_id);
+            if first.as_ref().is_some_and(|id| ids.contains(id)) {
+                tracing::warn!(
+                    issue = issue_id,
+                    read = comments.len(),
+                    "jira repeated a page of comments (startAt ignored); keeping the comments read so far"
+                );
+                return Ok(comments);
+            }
+            ids.extend(page.comments.iter().filter_map(comment_id));
             let fetched = page.comments.len();
             comments.extend(page.comments);
             let total = page.total.unwrap_or(comments.len() as u64);
@@ -184,6 +203,22 @@ impl JiraApi {
                 return Ok(comments);
             }
         }
+        tracing::warn!(
+            issue = issue_id,
+            read = comments.len(),
+            pages = MAX_COMMENT_PAGES,
+            "jira issue has more comments than the connector reads; keeping the first ones"
+        );
+        Ok(comments)
+    }
+}
+
+/// A comment's `id` (a string in Jira's answers; a number is taken too).
+fn comment_id(comment: &Value) -> Option<String> {
+    match comment.get("id")? {
+        Value::String(id) => Some(id.clone()),
+        Value::Number(id) => Some(id.to_string()),
+        _ => None,
     }
 }
 

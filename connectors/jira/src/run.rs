@@ -42,6 +42,10 @@ pub(crate) struct Run<'a> {
     /// Whether this run reads everything the JQL matches (so unseen known ids are candidates).
     full_scan: bool,
     seen: HashSet<String>,
+    /// Every `nextPageToken` the search phase was handed in this run: Jira never hands
+    /// out the same one twice, so a repeat (A→B→A as well as A→A) means it goes round
+    /// in circles, and the run fails instead of reading the same pages forever.
+    search_tokens: HashSet<String>,
 }
 
 impl<'a> Run<'a> {
@@ -56,6 +60,7 @@ impl<'a> Run<'a> {
             reconcile_due: false,
             full_scan: false,
             seen: HashSet::new(),
+            search_tokens: HashSet::new(),
         }
     }
 
@@ -127,9 +132,21 @@ impl<'a> Run<'a> {
             jql: jql.clone(),
             fields: connector.mapper.search_fields(),
             max_results: connector.config.page_size,
-            next_page_token: token.clone(),
+            next_page_token: token,
         };
         let page = session.api.search(&request).await?;
+        let next = page.continuation().map(str::to_owned);
+        if let Some(next) = &next {
+            // Checked before the page is mapped: its records are not committed, and the
+            // stored cursor stays at the last page before the repeat.
+            if !self.search_tokens.insert(next.clone()) {
+                return Err(ConnectorError::permanent(
+                    crate::client::SEARCH_PATH,
+                    "jira repeated a nextPageToken it already handed out in this run; the search goes round in \
+                     circles, so the run stops instead of reading the same pages forever",
+                ));
+            }
+        }
         let mut records = Vec::with_capacity(page.issues.len());
         let mut max_updated: Option<DateTime<Utc>> = None;
         for issue in &page.issues {
@@ -146,10 +163,6 @@ impl<'a> Run<'a> {
             }
         }
         self.cursor = self.cursor.advanced_to(max_updated);
-        let next = page.continuation().map(str::to_owned);
-        if next.is_some() && next == token {
-            return Err(ConnectorError::malformed(crate::client::SEARCH_PATH, "nextPageToken did not advance"));
-        }
         self.phase = Some(match next {
             Some(token) => Phase::Search { jql, token: Some(token) },
             None if self.reconcile_due => Phase::Reconcile { batches: None },
@@ -280,7 +293,10 @@ impl<'a> Run<'a> {
 
     /// The ids among `existing` (issues that exist) that the configured JQL matches.
     /// An issue deleted between the bulk fetch and this query makes Jira refuse it
-    /// (400): the run fails, and the next reconciliation checks the batch again.
+    /// (400): the run fails, and the next reconciliation checks the batch again. So does
+    /// a `nextPageToken` Jira already handed out for this query: the answer would be
+    /// incomplete, and the caller tombstones whatever is missing from it, so an
+    /// incomplete answer is an error, never a partial set.
     async fn in_scope(&self, session: &Session, existing: &[&str]) -> Result<HashSet<String>, ConnectorError> {
         if existing.is_empty() {
             return Ok(HashSet::new());
@@ -292,15 +308,21 @@ impl<'a> Run<'a> {
             next_page_token: None,
         };
         let mut present = HashSet::new();
+        let mut tokens = HashSet::new();
         loop {
             let page = session.api.search(&request).await?;
             present.extend(page.issues.iter().filter_map(issue_id));
-            match page.continuation() {
-                Some(token) if request.next_page_token.as_deref() != Some(token) => {
-                    request.next_page_token = Some(token.to_owned());
-                }
-                _ => return Ok(present),
+            let Some(token) = page.continuation() else {
+                return Ok(present);
+            };
+            if !tokens.insert(token.to_owned()) {
+                return Err(ConnectorError::permanent(
+                    crate::client::SEARCH_PATH,
+                    "jira repeated a nextPageToken while reconciling; the scope of this batch is unknown, so no \
+                     issue is tombstoned and the next reconciliation checks it again",
+                ));
             }
+            request.next_page_token = Some(token.to_owned());
         }
     }
 }

@@ -19,7 +19,7 @@ pub mod html;
 pub mod mapping;
 pub mod markdown;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use chorus_core::{Record, Source};
@@ -61,6 +61,9 @@ struct RunState {
     people: People,
     /// Whether this run asked Zendesk for its time yet (once, before the first export).
     clock_read: bool,
+    /// `(export, after_cursor)` of every cursor this run requested or was handed, so
+    /// that a cursor export going round in circles is caught (`ensure_cursor_moved`).
+    cursors_seen: HashSet<(&'static str, String)>,
 }
 
 impl ZendeskConnector {
@@ -96,6 +99,7 @@ impl ZendeskConnector {
                         state.phase = Phase::Tickets;
                         continue;
                     };
+                    ensure_cursor_moved("users", &page, position, &mut state.cursors_seen)?;
                     state.people.learn(&page.items);
                     let records = page.items.iter().filter_map(|user| self.mapper.user(user)).collect();
                     let next = position.after_cursor_page(page.after_cursor.clone());
@@ -111,6 +115,7 @@ impl ZendeskConnector {
                         state.phase = Phase::Done;
                         continue;
                     };
+                    ensure_cursor_moved("tickets", &page, position, &mut state.cursors_seen)?;
                     state.people.learn(&page.users);
                     let records = self.map_tickets(&page.items, &mut state.people).await?;
                     let next = position.after_cursor_page(page.after_cursor.clone());
@@ -179,8 +184,56 @@ impl ZendeskConnector {
     }
 }
 
+/// Fails the run when a cursor export that is not finished (`end_of_stream: false`)
+/// did not move on: a page with records but no `after_cursor`, or with the cursor it
+/// was asked with, or (any page) with a cursor this run already requested (a cycle).
+/// Asking again would return the same pages forever, and the engine cannot tell, since
+/// the page counter still grows. Zendesk documents `end_of_stream` as the only end of
+/// an export, so ending the export here instead would hide a broken API behind a run
+/// that looks complete and would never progress; failing is the safe choice: the
+/// repeated page is not committed, the stored cursor stays at the last good page, and
+/// the run says why. (An empty page that did not move is the quiet end of
+/// `stream_ends`: it holds nothing to lose and the cursor stays where it was.)
+fn ensure_cursor_moved(
+    entity: &'static str,
+    page: &client::CursorPage,
+    before: &StreamPosition,
+    seen: &mut HashSet<(&'static str, String)>,
+) -> Result<(), ConnectorError> {
+    if let Some(asked) = &before.after_cursor {
+        seen.insert((entity, asked.clone()));
+    }
+    if page.end_of_stream {
+        return Ok(());
+    }
+    let next = page.after_cursor.as_deref().filter(|c| !c.is_empty());
+    let problem = match next {
+        None if page.items.is_empty() => None,
+        None => Some("no `after_cursor`"),
+        Some(next) if before.after_cursor.as_deref() == Some(next) => {
+            (!page.items.is_empty()).then_some("the `after_cursor` it was asked with")
+        }
+        Some(next) if seen.contains(&(entity, next.to_owned())) => Some("an `after_cursor` this run already used"),
+        Some(next) => {
+            seen.insert((entity, next.to_owned()));
+            None
+        }
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(ConnectorError::permanent(
+            format!("/api/v2/incremental/{entity}/cursor.json"),
+            format!(
+                "zendesk repeated its cursor: a page with end_of_stream false came with {problem}; the run stops \
+                 instead of requesting the same page forever, and the stored cursor stays at the last complete page"
+            ),
+        )),
+    }
+}
+
 /// Whether a cursor-based export is finished after `page`: Zendesk says so, or the
-/// page neither held records nor moved the cursor (a guard against looping forever).
+/// page neither held records nor moved the cursor (a guard against looping forever;
+/// a page with records that does not move fails the run in `ensure_cursor_moved`).
 fn stream_ends(page: &client::CursorPage, before: &StreamPosition, after: &StreamPosition) -> bool {
     page.end_of_stream || (page.items.is_empty() && before.after_cursor == after.after_cursor)
 }
@@ -220,7 +273,13 @@ impl Connector for ZendeskConnector {
         // Zendesk's exports report deletions themselves, so a full run (`from: None`)
         // is simply a run from `start_time`; there is nothing extra to reconcile.
         let cursor = from.unwrap_or_else(|| ZendeskCursor::start(self.start_time));
-        let state = RunState { cursor, phase: Phase::Organizations, people: People::default(), clock_read: false };
+        let state = RunState {
+            cursor,
+            phase: Phase::Organizations,
+            people: People::default(),
+            clock_read: false,
+            cursors_seen: HashSet::new(),
+        };
         stream::unfold(state, move |mut state| async move {
             match self.next_page(&mut state).await {
                 Ok(Some(page)) => Some((Ok(page), state)),

@@ -11,7 +11,9 @@
 //! the user's zone at minute granularity (`zone`). Auth is open, Basic (email + API token), or OAuth 3LO: a
 //! `TokenAuthority` with rotating refresh tokens, `accessible-resources`, and the API
 //! under `/ex/jira/{cloud_id}`. An optional rate limit answers 429/503 with Jira's
-//! headers (`limits`). Invariant: every mutation stamps `updated` with the
+//! headers (`limits`). On request, pagination misbehaves: repeating or cycling
+//! `nextPageToken`s (`TokenFault`), small `id`-only pages, and comment pages that
+//! ignore `startAt`. Invariant: every mutation stamps `updated` with the
 //! clock's "now", deleted issues vanish from every endpoint, and `truth()` is exactly
 //! the set of issues a correct sync ends up with.
 
@@ -122,6 +124,21 @@ struct JiraState {
     searches: Vec<String>,
     bulkfetch_errors: BTreeSet<u64>,
     limiter: limits::Limiter,
+    token_fault: Option<TokenFault>,
+    /// The token a tokenless search handed out last (where `TokenFault::Cycle` returns).
+    cycle_to: Option<String>,
+    id_search_page_cap: Option<usize>,
+    broken_comment_paging: bool,
+}
+
+/// A search that hands out `nextPageToken`s going round in circles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFault {
+    /// A page asked for with a token names that same token as the next (`isLast: false`).
+    Repeat,
+    /// A page asked for with any token but the first one of the search names the
+    /// first one as the next (`isLast: false`): A → B → A.
+    Cycle,
 }
 
 /// The Jira simulator: data, mutations and the router. Cheap to clone.
@@ -161,6 +178,10 @@ impl JiraSim {
             searches: Vec::new(),
             bulkfetch_errors: BTreeSet::new(),
             limiter: limits::Limiter::default(),
+            token_fault: None,
+            cycle_to: None,
+            id_search_page_cap: None,
+            broken_comment_paging: false,
         };
         Self { inner: Arc::new(Mutex::new(state)), clock, auth: Access::Open }
     }
@@ -205,6 +226,25 @@ impl JiraSim {
     /// How many comments a search result embeds before truncating the page.
     pub fn set_embedded_comments(&self, limit: usize) {
         self.lock().embedded_comments = limit;
+    }
+
+    /// Makes search hand out repeating `nextPageToken`s (`None`, the default: it does not).
+    pub fn set_token_fault(&self, fault: Option<TokenFault>) {
+        let mut state = self.lock();
+        state.token_fault = fault;
+        state.cycle_to = None;
+    }
+
+    /// Most issues a page of a search that asks only for `id` holds (as the connector's
+    /// reconciliation scope query does), whatever `maxResults` says (`None`: no cut).
+    pub fn set_id_search_page_cap(&self, cap: Option<usize>) {
+        self.lock().id_search_page_cap = cap;
+    }
+
+    /// With `true`, `GET /issue/{id}/comment` ignores `startAt` (always the first page)
+    /// and reports a `total` of a million.
+    pub fn set_broken_comment_paging(&self, broken: bool) {
+        self.lock().broken_comment_paging = broken;
     }
 
     /// Jira's own rate limit on every API route (`None`: unlimited, the default).
@@ -335,6 +375,10 @@ impl JiraSim {
         let fields = render::FieldSelection::new(body.fields.as_deref());
         let cap = if fields.id_only() { 5000 } else { 100 };
         let limit = body.max_results.filter(|m| *m > 0).unwrap_or(50).min(cap) as usize;
+        let limit = match state.id_search_page_cap {
+            Some(most) if fields.id_only() => limit.min(most.max(1)),
+            _ => limit,
+        };
         let end = (start + limit).min(matching.len());
         let page = matching.get(start..end).unwrap_or_default();
         let issues: Vec<Value> = page
@@ -344,6 +388,20 @@ impl JiraSim {
         let mut response = json!({"issues": issues, "isLast": end >= matching.len()});
         if let Some((key, _)) = page.last().filter(|_| end < matching.len()) {
             response["nextPageToken"] = json!(render::encode_token(key));
+        }
+        match (state.token_fault, body.next_page_token.as_deref()) {
+            (None, _) => {}
+            (Some(_), None) => state.cycle_to = response["nextPageToken"].as_str().map(str::to_owned),
+            (Some(TokenFault::Repeat), Some(asked)) => {
+                response["nextPageToken"] = json!(asked);
+                response["isLast"] = json!(false);
+            }
+            (Some(TokenFault::Cycle), Some(asked)) => {
+                if let Some(first) = state.cycle_to.clone().filter(|first| first != asked) {
+                    response["nextPageToken"] = json!(first);
+                    response["isLast"] = json!(false);
+                }
+            }
         }
         Ok(response)
     }
@@ -401,6 +459,8 @@ impl JiraSim {
                 api_error(StatusCode::NOT_FOUND, "Issue does not exist or you do not have permission to see it.")
             })?;
         let max_results = max_results.clamp(1, 5000);
+        let (start_at, total) =
+            if state.broken_comment_paging { (0, 1_000_000) } else { (start_at, issue.comments.len()) };
         let comments: Vec<Value> = issue
             .comments
             .iter()
@@ -408,7 +468,7 @@ impl JiraSim {
             .take(max_results)
             .map(|c| render::comment(issue, c, &state.site, state.zone))
             .collect();
-        Ok(json!({"comments": comments, "maxResults": max_results, "startAt": start_at, "total": issue.comments.len()}))
+        Ok(json!({"comments": comments, "maxResults": max_results, "startAt": start_at, "total": total}))
     }
 
     fn resources(&self) -> Value {

@@ -18,7 +18,7 @@ use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{limits, SimOrganization, SimTicket, SimUser, ZendeskSim};
+use super::{limits, CursorFault, SimOrganization, SimTicket, SimUser, ZendeskSim};
 
 pub(super) fn router(sim: ZendeskSim) -> Router {
     Router::new()
@@ -215,6 +215,22 @@ fn cursor_body(entity: &str, canonical: &str, items: Vec<Value>, last: Option<(i
     })
 }
 
+/// `body` as the configured `CursorFault` breaks it (`asked`: the request's cursor).
+fn apply_cursor_fault(body: &mut Value, fault: Option<CursorFault>, asked: Option<&str>) {
+    match (fault, asked) {
+        (Some(CursorFault::Repeat), Some(asked)) => {
+            body["after_cursor"] = json!(asked);
+            body["end_of_stream"] = json!(false);
+        }
+        (Some(CursorFault::Null), _) => {
+            body["after_cursor"] = Value::Null;
+            body["after_url"] = Value::Null;
+            body["end_of_stream"] = json!(false);
+        }
+        _ => {}
+    }
+}
+
 fn url_encode(text: &str) -> String {
     text.chars()
         .map(|c| match c {
@@ -256,6 +272,7 @@ async fn tickets_export(
                 ids.iter().filter_map(|id| state.users.get(id)).map(|u| user_json(u, &canonical)).collect();
             body["users"] = Value::Array(users);
         }
+        apply_cursor_fault(&mut body, state.cursor_fault, query.cursor.as_deref());
         Json(body).into_response()
     })
 }
@@ -275,7 +292,9 @@ async fn users_export(State(sim): State<ZendeskSim>, headers: HeaderMap, Query(q
         match cursor_page(rows, &query, cutoff) {
             Ok(page) => {
                 let items = page.items.iter().map(|u| user_json(u, &canonical)).collect();
-                Json(cursor_body("users", &canonical, items, page.last, page.end_of_stream)).into_response()
+                let mut body = cursor_body("users", &canonical, items, page.last, page.end_of_stream);
+                apply_cursor_fault(&mut body, state.cursor_fault, query.cursor.as_deref());
+                Json(body).into_response()
             }
             Err(bad) => bad.into_response(),
         }

@@ -19,7 +19,8 @@
 //! `incremental_limit` requests per `incremental_window` (429 + `Retry-After` beyond);
 //! an optional account-wide limit per minute; sideloaded requesters can be left out;
 //! Basic `{email}/token` and bearer auth; `X-Rate-Limit` and `RateLimit-*` headers on
-//! every answer (see `limits`). Invariant: every
+//! every answer (see `limits`); on request (`set_cursor_fault`) cursor pages that do
+//! not move on. Invariant: every
 //! mutation stamps what it changes with the clock's "now" (or the explicit time given),
 //! so the exports order changes exactly as Zendesk's `generated_timestamp` would.
 
@@ -85,6 +86,16 @@ impl Default for ZendeskSimConfig {
             canonical_url: "https://chorus-sim.zendesk.com".into(),
         }
     }
+}
+
+/// A broken cursor export (users and tickets), for clients that must not loop on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorFault {
+    /// A page asked for with a `cursor` names that same cursor as its `after_cursor`
+    /// (its records as usual) and says `end_of_stream: false`.
+    Repeat,
+    /// Every page has `after_cursor: null` and `end_of_stream: false`.
+    Null,
 }
 
 /// An organization as the simulator stores it (times are unix seconds).
@@ -162,6 +173,8 @@ struct State {
     show_many_calls: Vec<usize>,
     /// Export requests refused for a `start_time` under a minute old.
     too_recent_rejections: u64,
+    /// How the cursor exports misbehave (`None`: they do not).
+    cursor_fault: Option<CursorFault>,
 }
 
 /// The simulator: data, mutations and the router. Cheap to clone.
@@ -207,6 +220,7 @@ impl ZendeskSim {
             account_rejections: 0,
             show_many_calls: Vec::new(),
             too_recent_rejections: 0,
+            cursor_fault: None,
         };
         Self { inner: Arc::new(Mutex::new(state)), clock }
     }
@@ -247,6 +261,11 @@ impl ZendeskSim {
     /// How many export requests were refused for a `start_time` under a minute old.
     pub fn too_recent_rejections(&self) -> u64 {
         self.lock().too_recent_rejections
+    }
+
+    /// Makes the users and tickets exports misbehave (`None`, the default: they do not).
+    pub fn set_cursor_fault(&self, fault: Option<CursorFault>) {
+        self.lock().cursor_fault = fault;
     }
 
     /// How many ids each `users/show_many` call asked for, in call order.

@@ -1,0 +1,97 @@
+//! Cursor exports that do not move on: a page that repeats the cursor it was asked
+//! with, or names none, while saying `end_of_stream: false`. The run fails with a clear
+//! error instead of requesting the same page forever, the repeated page is not
+//! committed, and the next healthy run resumes from the stored cursor. Every run is
+//! bounded by a timeout, so a regression fails the test instead of hanging it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chorus_connector_zendesk::ZendeskConnector;
+use chorus_sim::zendesk::{CursorFault, ZendeskSim, ZendeskSimConfig};
+use chorus_sim::{FaultProfile, SimClock, SimServer};
+use chorus_store::{IdPage, ItemFilter, RunStatus, Store};
+use chorus_sync::connector::{ConnectorContext, Credentials, Factory};
+use chorus_sync::engine::{this_process, Engine, Quiet, RunReport};
+use chorus_sync::http::{HttpPolicy, HttpStack};
+use chorus_sync::{DynConnector, SyncMode};
+use chrono::DateTime;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+struct Rig {
+    sim: ZendeskSim,
+    _server: SimServer,
+    store: Arc<dyn Store>,
+    connector: Box<dyn DynConnector>,
+    engine: Engine,
+}
+
+async fn rig() -> Result<Rig, Box<dyn std::error::Error>> {
+    let clock = SimClock::fixed(DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")?.to_utc());
+    let config = ZendeskSimConfig {
+        incremental_limit: 1_000,
+        incremental_window: Duration::from_millis(100),
+        ..ZendeskSimConfig::default()
+    };
+    let sim = ZendeskSim::new(config.clone(), clock);
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
+    let store: Arc<dyn Store> = chorus_store::open("sqlite::memory:").await?;
+    let settings = serde_json::json!({
+        "base_url": server.url(),
+        "auth": {"method": "api_token", "email": config.email, "token": config.api_token},
+        "comments": "none",
+        "page_size": 10,
+        "rate_limit": {"incremental_requests": 1000, "incremental_window_secs": 0.1},
+    });
+    let policy = HttpPolicy { requests_per_minute: 600_000, burst: 10_000, ..HttpPolicy::default() };
+    let ctx = ConnectorContext {
+        id: "zendesk".into(),
+        http: HttpStack::new()?.client("zendesk", policy),
+        credentials: Credentials::new("zendesk", Arc::clone(&store)),
+        allow_insecure_endpoints: true,
+    };
+    let connector = Factory::<ZendeskConnector>::boxed().build(&settings, ctx)?;
+    let engine = Engine::new(Arc::clone(&store), this_process(Duration::from_secs(30)));
+    Ok(Rig { sim, _server: server, store, connector, engine })
+}
+
+impl Rig {
+    /// One run, failing the test if it does not end within 30 s (a pagination loop).
+    async fn run(&self) -> Result<RunReport, Box<dyn std::error::Error>> {
+        let run = self.engine.run(self.connector.as_ref(), SyncMode::Incremental, &Quiet);
+        Ok(tokio::time::timeout(Duration::from_secs(30), run).await.map_err(|_| "the run did not end")??)
+    }
+
+    async fn items(&self) -> Result<usize, Box<dyn std::error::Error>> {
+        let filter = ItemFilter { connector: None, include_deleted: true };
+        Ok(self.store.items(&filter, IdPage::first(10_000)).await?.len())
+    }
+}
+
+async fn fails_then_recovers(fault: CursorFault, expected: &str) -> TestResult {
+    let rig = rig().await?;
+    rig.sim.set_cursor_fault(Some(fault));
+    let outcome = rig.run().await?.outcome;
+    assert_eq!(outcome.status, RunStatus::Failed, "{fault:?}");
+    let error = outcome.error.unwrap_or_default();
+    assert!(error.contains("repeated its cursor") && error.contains(expected), "{fault:?}: {error}");
+    assert!(error.contains("incremental/users/cursor.json"), "the users export stops first: {error}");
+    assert_eq!(rig.items().await?, 0, "no ticket page was read");
+
+    rig.sim.set_cursor_fault(None);
+    let outcome = rig.run().await?.outcome;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert!(rig.items().await? > 100, "the tickets export caught up");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_repeating_its_cursor_fails_the_run() -> TestResult {
+    fails_then_recovers(CursorFault::Repeat, "the `after_cursor` it was asked with").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_without_a_cursor_that_is_not_the_last_fails_the_run() -> TestResult {
+    fails_then_recovers(CursorFault::Null, "no `after_cursor`").await
+}
