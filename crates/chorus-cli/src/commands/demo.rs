@@ -151,10 +151,16 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
         "\nstore: {} items ({} deleted at the source), {} accounts, {} contacts; change log at {}",
         counts.items, counts.tombstones, counts.accounts, counts.contacts, counts.last_change
     );
-    println!("try:  chorus --config {} export items | head -3", config_path.display());
+    let chorus = std::env::current_exe().map(|exe| exe.display().to_string()).unwrap_or_else(|_| "chorus".into());
+    let config = config_path.display();
+    println!("\ntry, in another terminal:");
+    for args in ["search \"CSV export\"", "search sso --kind sales_blocker --sort revenue", "export accounts", "runs"] {
+        println!("  {chorus} --config {config} {args}");
+    }
     if no_serve {
         return Ok(());
     }
+    println!("\nserving /healthz, /readyz, /metrics and /api/v1/runs; the connectors sync on their schedules");
     super::serve::serve(app).await
 }
 
