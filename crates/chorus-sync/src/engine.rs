@@ -124,11 +124,15 @@ impl Engine {
         observer: &dyn Observer,
         totals: &mut RunOutcome,
     ) -> Result<(), SyncError> {
-        let mut cursor = match mode {
-            SyncMode::Full => self.store.reset_cursor(claim).await?,
-            SyncMode::Incremental => self.store.cursor(connector.id()).await?,
+        // A full run reads from the beginning but leaves the stored cursor in place until
+        // its first page commits over it: a full run that fails before that costs the
+        // next incremental run nothing.
+        let mut cursor = self.store.cursor(connector.id()).await?;
+        let from = match mode {
+            SyncMode::Full => None,
+            SyncMode::Incremental => cursor.value.as_ref(),
         };
-        let mut pages = connector.pages(cursor.value.as_ref(), mode)?;
+        let mut pages = connector.pages(from, mode)?;
         while let Some(page) = pages.next().await {
             let page = page?;
             let records = page.records.len();
