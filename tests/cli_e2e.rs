@@ -218,3 +218,16 @@ fn a_misplaced_secret_is_not_echoed_by_the_config_error() {
     assert!(stderr.contains("auth") || stderr.contains("settings"), "names where: {stderr}");
     assert!(!stderr.contains("tok-misplaced-42"), "the value was echoed: {stderr}");
 }
+
+#[test]
+fn demo_refuses_a_directory_it_did_not_make() {
+    let install = Install::new("");
+    let output = std::process::Command::new(chorus_bin())
+        .args(["demo", "--no-serve", "--dir"])
+        .arg(install.dir.path())
+        .output()
+        .expect("spawn chorus demo");
+    assert!(!output.status.success(), "the demo must not reset a real install");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not made by `chorus demo`"), "{}", describe(&output));
+    assert!(install.config_path().exists(), "the install's config is untouched");
+}

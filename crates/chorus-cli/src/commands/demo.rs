@@ -97,8 +97,7 @@ const ACCOUNTS: &[DemoAccount] = &[
 ];
 
 pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let dir = dir.canonicalize()?;
+    let dir = prepare_dir(dir)?;
     // A fresh store numbers its change log from 1 again; an index left from an earlier
     // demo would believe it had already applied those changes, so it goes too.
     for stale in ["chorus.db", "chorus.db-wal", "chorus.db-shm"] {
@@ -162,6 +161,26 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
     }
     println!("\nserving /healthz, /readyz, /metrics and /api/v1/runs; the connectors sync on their schedules");
     super::serve::serve(app).await
+}
+
+/// Marks a directory as the demo's own, so re-running the demo may reset it.
+const MARKER: &str = ".chorus-demo";
+
+/// Creates the demo directory, refusing one that holds anything the demo did not write:
+/// the demo resets its store, index and config, and must never do that to a real install.
+fn prepare_dir(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = dir.canonicalize()?;
+    let marked = dir.join(MARKER).exists();
+    let empty = std::fs::read_dir(&dir)?.next().is_none();
+    if !marked && !empty {
+        anyhow::bail!(
+            "{} is not empty and was not made by `chorus demo`; choose another --dir (the demo resets its store, index and config)",
+            dir.display()
+        );
+    }
+    std::fs::write(dir.join(MARKER), "written by `chorus demo`; the demo resets this directory\n")?;
+    Ok(dir)
 }
 
 /// Credentials the simulators accept; they guard nothing real.
