@@ -203,7 +203,7 @@ fn list(node: &Value, depth: usize, numbered_from: Option<u64>) -> String {
     let mut lines = Vec::new();
     for (index, item) in children(node).iter().enumerate() {
         let marker = match (numbered_from, node_type(item)) {
-            (Some(start), _) => format!("{}. ", start + index as u64),
+            (Some(start), _) => format!("{}. ", start.saturating_add(index as u64)),
             (None, "taskItem") if attr(item, "state") == Some("DONE") => "[x] ".to_owned(),
             (None, "taskItem") => "[ ] ".to_owned(),
             (None, "decisionItem") => "<> ".to_owned(),
@@ -302,6 +302,14 @@ mod tests {
 
     fn para(content: Value) -> Value {
         json!({"type": "paragraph", "content": content})
+    }
+
+    #[test]
+    fn hostile_ordered_list_start_saturates() {
+        let item = |t: &str| json!({"type": "listItem", "content": [para(json!([text(t)]))]});
+        let d = doc(json!([{"type": "orderedList", "attrs": {"order": u64::MAX}, "content": [item("a"), item("b")]}]));
+        let m = u64::MAX;
+        assert_eq!(to_text(&d), format!("{m}. a\n{m}. b"));
     }
 
     #[test]

@@ -222,10 +222,45 @@ enum ListKind {
     Ordered(u32),
 }
 
+/// Open lists kept on the stack; deeper (hostile, unclosed) lists are only counted.
+const MAX_LIST_DEPTH: usize = 64;
+/// Nesting levels shown as indentation, as for Markdown bullets.
+const MAX_LIST_INDENT: usize = 8;
+
+/// The open lists: at most `MAX_LIST_DEPTH` kept, the rest counted so closes balance.
+#[derive(Default)]
+struct Lists {
+    stack: Vec<ListKind>,
+    overflow: usize,
+}
+
+impl Lists {
+    fn is_empty(&self) -> bool {
+        self.stack.is_empty()
+    }
+
+    fn push(&mut self, kind: ListKind) {
+        if self.stack.len() < MAX_LIST_DEPTH {
+            self.stack.push(kind);
+        } else {
+            self.overflow = self.overflow.saturating_add(1);
+        }
+    }
+
+    fn pop(&mut self) {
+        if self.overflow > 0 {
+            self.overflow -= 1;
+        } else {
+            self.stack.pop();
+        }
+    }
+}
+
 /// Converts HTML to plain text (see the module docs for the rules).
 pub fn html_to_text(html: &str) -> String {
     let mut writer = Writer::new();
-    let mut lists: Vec<ListKind> = Vec::new();
+    let mut lists = Lists::default();
+    let mut unclosed: Vec<String> = Vec::new();
     let mut links: Vec<(Option<String>, usize)> = Vec::new();
     let mut pre_depth = 0usize;
     let mut pos = 0usize;
@@ -252,7 +287,7 @@ pub fn html_to_text(html: &str) -> String {
             continue;
         }
         if SKIPPED.contains(&tag.name.as_str()) && !tag.closing && !tag.self_closing {
-            pos = skip_element(html, pos, &tag.name);
+            pos = skip_element(html, pos, &tag.name, &mut unclosed);
             continue;
         }
         handle_tag(&mut writer, &tag, &mut lists, &mut links, &mut pre_depth);
@@ -269,20 +304,46 @@ fn emit_text(writer: &mut Writer, text: &str, preformatted: bool) {
     }
 }
 
-/// Returns the position after `</name>`, or the end of input.
-fn skip_element(html: &str, from: usize, name: &str) -> usize {
-    let lower = html[from..].to_ascii_lowercase();
-    let close = format!("</{name}");
-    match lower.find(&close) {
-        Some(i) => tag_end(html, from + i).map_or(html.len(), |gt| gt + 1),
-        None => html.len(),
+/// Skips the content of a skipped element whose start tag ends at `from`: returns the
+/// position after `</name>`; for `head` (whose end tag is optional) the position of an
+/// earlier `<body`. Without either only the start tag is skipped (returns `from`), so
+/// the rest of the document is not lost. `unclosed` remembers names without an end tag
+/// after some position, which keeps repeated unclosed tags linear.
+fn skip_element(html: &str, from: usize, name: &str, unclosed: &mut Vec<String>) -> usize {
+    if unclosed.iter().any(|n| n == name) {
+        return from;
     }
+    let close = format!("</{name}");
+    let needles: &[&str] = if name == "head" { &[close.as_str(), "<body"] } else { &[close.as_str()] };
+    match find_ascii_ci(html, from, needles) {
+        Some((at, 0)) => tag_end(html, at).map_or(from, |gt| gt + 1),
+        Some((at, _)) => at,
+        None => {
+            unclosed.push(name.to_owned());
+            from
+        }
+    }
+}
+
+/// The first position at or after `from` where one of the (ASCII, lowercase) needles
+/// starts, compared case-insensitively, with the index of that needle.
+fn find_ascii_ci(html: &str, from: usize, needles: &[&str]) -> Option<(usize, usize)> {
+    let bytes = html.as_bytes();
+    (from..bytes.len()).find_map(|at| {
+        let rest = &bytes[at..];
+        needles
+            .iter()
+            .position(|needle| {
+                rest.len() >= needle.len() && rest[..needle.len()].eq_ignore_ascii_case(needle.as_bytes())
+            })
+            .map(|index| (at, index))
+    })
 }
 
 fn handle_tag(
     writer: &mut Writer,
     tag: &Tag,
-    lists: &mut Vec<ListKind>,
+    lists: &mut Lists,
     links: &mut Vec<(Option<String>, usize)>,
     pre_depth: &mut usize,
 ) {
@@ -304,11 +365,11 @@ fn handle_tag(
         }
         ("li", false) => {
             writer.line_break(1);
-            let indent = "  ".repeat(lists.len().saturating_sub(1));
-            let marker = match lists.last_mut() {
+            let indent = "  ".repeat(lists.stack.len().saturating_sub(1).min(MAX_LIST_INDENT));
+            let marker = match lists.stack.last_mut() {
                 Some(ListKind::Ordered(n)) => {
                     let marker = format!("{indent}{n}. ");
-                    *n += 1;
+                    *n = n.saturating_add(1);
                     marker
                 }
                 _ => format!("{indent}- "),
@@ -423,6 +484,36 @@ fn decode_entity(name: &str) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unclosed_lists_cost_linear_output() {
+        let levels = 50_000;
+        let html = "<ul><li>x".repeat(levels);
+        let started = std::time::Instant::now();
+        let text = html_to_text(&html);
+        // Each item is a line of at most the capped indent, the marker and the text.
+        assert!(text.len() <= levels * (2 * MAX_LIST_INDENT + 4), "{} bytes", text.len());
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(text.lines().all(|line| line.trim_start() == "- x"));
+        // Closes beyond the kept depth still balance: the paragraph after is not indented.
+        let deep = format!("{}{}<p>after</p><ul><li>y</li></ul>", "<ul><li>x".repeat(100), "</li></ul>".repeat(100));
+        assert!(html_to_text(&deep).ends_with("x\n\nafter\n\n- y"), "{:?}", html_to_text(&deep));
+    }
+
+    #[test]
+    fn missing_end_tags_of_skipped_elements_lose_no_body() {
+        assert_eq!(html_to_text("<html><head><title>T</title><body><p>Hello</p></body></html>"), "Hello");
+        assert_eq!(html_to_text("<HEAD><style>p{}</style><BODY>Hi</BODY>"), "Hi");
+        assert_eq!(html_to_text("<p>before</p><script>x()<p>after</p>"), "before\n\nx()\n\nafter");
+        assert_eq!(html_to_text("<svg><p>a</p><svg><p>b</p>"), "a\n\nb");
+        assert_eq!(html_to_text("<script>x()</SCRIPT><p>kept</p>"), "kept");
+    }
+
+    #[test]
+    fn hostile_ordered_list_start_saturates() {
+        let html = format!("<ol start=\"{}\"><li>a</li><li>b</li></ol>", u32::MAX);
+        assert_eq!(html_to_text(&html), format!("{m}. a\n{m}. b", m = u32::MAX));
+    }
 
     #[test]
     fn paragraphs_breaks_and_inline_markup() {

@@ -253,18 +253,67 @@ fn fallback_title(body: &str, id: &str) -> String {
     first_line.chars().take(120).collect()
 }
 
-/// ARR in minor units from a number or numeric text in major units (`"12,500.50"`).
+/// ARR in minor units from a number or numeric text in major units.
+///
+/// Text is read strictly, so a misread never becomes a wrong number: an optional
+/// currency sign (`$`, `€`, `£`, `¥`) or three-letter code (`USD 12,500`, `12,500 EUR`),
+/// then digits, optionally grouped by `,` in threes (`12,500`), an optional `.`
+/// decimal part, and an optional `k` or `m` suffix (`100k`, `1.2m`). Without a suffix
+/// at most two decimals are accepted: `12.500` may be European thousands. Anything else
+/// (`12.500,50`, `1,5`, `ten`) is no ARR, logged at debug level.
 fn arr_minor_units(value: &Value) -> Option<i64> {
-    let major = match value {
-        Value::Number(n) => n.as_f64()?,
-        Value::String(s) => {
-            let cleaned: String = s.chars().filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-').collect();
-            cleaned.parse::<f64>().ok()?
-        }
+    let minor = match value {
+        Value::Number(n) => (n.as_f64()? * 100.0).round(),
+        Value::String(s) => match arr_text_minor_units(s) {
+            Some(minor) => minor as f64,
+            None => {
+                tracing::debug!(arr = %s, "ARR text not understood; account ARR left unset");
+                return None;
+            }
+        },
         _ => return None,
     };
-    let minor = (major * 100.0).round();
     (minor.is_finite() && minor.abs() < 9.0e15).then_some(minor as i64)
+}
+
+/// Parses ARR text (see `arr_minor_units`) into minor units.
+fn arr_text_minor_units(text: &str) -> Option<i64> {
+    let mut text = text.trim();
+    text = text.trim_start_matches(['$', '€', '£', '¥']).trim_start();
+    let is_code = |word: &str| word.len() == 3 && word.chars().all(|c| c.is_ascii_alphabetic());
+    if let Some((_, rest)) = text.split_once(char::is_whitespace).filter(|(code, _)| is_code(code)) {
+        text = rest.trim_start();
+    } else if let Some((rest, _)) = text.rsplit_once(char::is_whitespace).filter(|(_, code)| is_code(code)) {
+        text = rest.trim_end();
+    }
+    let (text, multiplier) = match text.strip_suffix(['k', 'K']) {
+        Some(rest) => (rest, 1_000),
+        None => match text.strip_suffix(['m', 'M']) {
+            Some(rest) => (rest, 1_000_000),
+            None => (text, 1),
+        },
+    };
+    let (integer, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if text.contains('.') && (fraction.is_empty() || (multiplier == 1 && fraction.len() > 2)) {
+        return None;
+    }
+    let mut groups = integer.split(',');
+    let first = groups.next()?;
+    let grouped = integer.contains(',');
+    let first_ok = !first.is_empty() && (!grouped || first.len() <= 3);
+    if !first_ok || !groups.all(|g| g.len() == 3) {
+        return None;
+    }
+    let digits: String = integer.chars().filter(|c| *c != ',').chain(fraction.chars()).collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) || digits.len() > 30 {
+        return None;
+    }
+    let mantissa: i128 = digits.parse().ok()?;
+    let scale = 10i128.pow(fraction.len() as u32);
+    let scaled = mantissa.checked_mul(multiplier * 100)?;
+    // Round half up to whole minor units.
+    let minor = (scaled + scale / 2) / scale;
+    i64::try_from(minor).ok()
 }
 
 fn date(text: &str) -> Option<NaiveDate> {
@@ -319,6 +368,43 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn arr_text_is_parsed_strictly() {
+        let arr = |text: &str| arr_minor_units(&json!(text));
+        assert_eq!(arr("12,500.50"), Some(1_250_050));
+        assert_eq!(arr("1,234,567"), Some(123_456_700));
+        assert_eq!(arr("12500"), Some(1_250_000));
+        assert_eq!(arr(" $12,500 "), Some(1_250_000));
+        assert_eq!(arr("EUR 12,500.5"), Some(1_250_050));
+        assert_eq!(arr("12,500 USD"), Some(1_250_000));
+        assert_eq!(arr("100k"), Some(10_000_000));
+        assert_eq!(arr("1.2m"), Some(120_000_000));
+        assert_eq!(arr("1.125M"), Some(112_500_000));
+        assert_eq!(arr("2.5K"), Some(250_000));
+        assert_eq!(arr_minor_units(&json!(12_500.5)), Some(1_250_050));
+        // Ambiguous or unparsable: no ARR rather than a wrong one.
+        for bad in [
+            "12.500,50",
+            "12.500",
+            "1,5",
+            "1,2345",
+            ",500",
+            "12,50.0",
+            "1.",
+            ".5.5",
+            "ten",
+            "",
+            "k",
+            "12 500",
+            "-5",
+            "1e6",
+            "100kk",
+            "9999999999999999999999999999999",
+        ] {
+            assert_eq!(arr(bad), None, "{bad:?}");
+        }
+    }
 
     fn mapper() -> Mapper {
         let config: ZendeskConfig = serde_json::from_value(json!({

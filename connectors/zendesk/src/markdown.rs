@@ -6,6 +6,8 @@
 //! code is kept verbatim and entities are decoded. Invariant: like `html_to_text`, the
 //! output has no leading or trailing whitespace and never two blank lines in a row.
 
+use std::collections::HashMap;
+
 use crate::html::{decode_entities, link_target, tidy};
 
 /// Converts Markdown (as Zendesk agents and API clients write it) to plain text.
@@ -65,9 +67,18 @@ fn starts_ordered_item(line: &str) -> bool {
     digits > 0 && line[digits..].starts_with(". ")
 }
 
+/// Link labels nested deeper than this are kept as plain text instead of being parsed
+/// again: each level recurses, and hostile input nests thousands deep.
+const MAX_LINK_DEPTH: usize = 16;
+
 /// Inline Markdown: links, images, autolinks, emphasis, code spans and escapes.
 fn markdown_inline(text: &str) -> String {
+    inline(text, 0)
+}
+
+fn inline(text: &str, depth: usize) -> String {
     let chars: Vec<char> = text.chars().collect();
+    let paired = paired_markers(&chars);
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
@@ -91,7 +102,7 @@ fn markdown_inline(text: &str) -> String {
             },
             '[' => match parse_link(&chars, i) {
                 Some((label, url, end)) => {
-                    let label = markdown_inline(&label);
+                    let label = if depth < MAX_LINK_DEPTH { inline(&label, depth + 1) } else { label };
                     out.push_str(&label);
                     if let Some(target) = link_target(&url, &label) {
                         out.push_str(&format!(" ({target})"));
@@ -119,7 +130,12 @@ fn markdown_inline(text: &str) -> String {
                     }
                 }
             }
-            '*' | '`' | '~' => i += 1,
+            '*' | '`' | '~' => {
+                if !paired[i] {
+                    out.push(c);
+                }
+                i += 1;
+            }
             '_' => {
                 let word_inside = i > 0
                     && chars[i - 1].is_alphanumeric()
@@ -136,6 +152,43 @@ fn markdown_inline(text: &str) -> String {
         }
     }
     decode_entities(&out)
+}
+
+/// Marks the `*`, `~` and backtick runs that pair up around text (`**bold**`, `~~old~~`,
+/// `` `code` ``): an opening run is followed by a non-space, a closing run of the same
+/// marker and length is preceded by one. Lone markers (`~/.config`, `2 * 3`) stay.
+/// Escaped markers never pair. Linear: each run meets at most one pending opener.
+fn paired_markers(chars: &[char]) -> Vec<bool> {
+    let mut paired = vec![false; chars.len()];
+    let mut open: HashMap<(char, usize), usize> = HashMap::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' {
+            i += 2;
+            continue;
+        }
+        if !matches!(c, '*' | '~' | '`') {
+            i += 1;
+            continue;
+        }
+        let len = chars[i..].iter().take_while(|&&m| m == c).count();
+        let can_open = chars.get(i + len).is_some_and(|next| !next.is_whitespace());
+        let can_close = i > 0 && !chars[i - 1].is_whitespace();
+        match open.get(&(c, len)).copied() {
+            Some(start) if can_close => {
+                open.remove(&(c, len));
+                paired[start..start + len].fill(true);
+                paired[i..i + len].fill(true);
+            }
+            None if can_open => {
+                open.insert((c, len), i);
+            }
+            _ => {}
+        }
+        i += len;
+    }
+    paired
 }
 
 /// Parses `[label](url)` at `open`; returns the label, url and the index after it.
@@ -181,5 +234,33 @@ mod tests {
             markdown_to_text("![chart](c.png) <https://a.example> \\*literal\\*"),
             "[chart] https://a.example *literal*"
         );
+    }
+
+    #[test]
+    fn deeply_nested_link_labels_do_not_overflow_the_stack() {
+        let levels = 100_000;
+        let md = format!("{}a{}", "[".repeat(levels), "]()".repeat(levels));
+        // The default thread stack (2 MiB) overflowed at ~16k levels before the depth limit.
+        let text = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || markdown_to_text(&md))
+            .unwrap_or_else(|e| panic!("spawn: {e}"))
+            .join()
+            .unwrap_or_else(|_| panic!("markdown_to_text panicked"));
+        assert!(text.contains('a'));
+        assert!(text.len() <= 4 * levels + 1);
+        // Shallow nesting is still fully parsed.
+        assert_eq!(
+            markdown_to_text("[[[x](https://a.example/1)](https://a.example/2)]()"),
+            "x (https://a.example/1) (https://a.example/2)"
+        );
+    }
+
+    #[test]
+    fn lone_emphasis_markers_are_kept() {
+        assert_eq!(markdown_to_text("edit ~/.config/app.toml"), "edit ~/.config/app.toml");
+        assert_eq!(markdown_to_text("2 * 3 * 4 and a*b"), "2 * 3 * 4 and a*b");
+        assert_eq!(markdown_to_text("run `ls` then ~~old~~ **bold** *it* ~/x"), "run ls then old bold it ~/x");
+        assert_eq!(markdown_to_text("it's `broken"), "it's `broken");
     }
 }
