@@ -231,3 +231,28 @@ fn demo_refuses_a_directory_it_did_not_make() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("not made by `chorus demo`"), "{}", describe(&output));
     assert!(install.config_path().exists(), "the install's config is untouched");
 }
+
+#[test]
+fn imported_tombstones_stay_deleted_and_mixed_connectors_are_refused() {
+    let install = Install::new("");
+    let line = |connector: &str, id: &str, deleted: bool| {
+        let deleted_at = if deleted { "\"2026-02-01T00:00:00Z\"" } else { "null" };
+        format!(
+            "{{\"connector\":\"{connector}\",\"external_id\":\"{id}\",\"kind\":\"bug\",\"title\":\"t{id}\",\"created_at\":\"2026-01-01T00:00:00Z\",\"updated_at\":\"2026-01-01T00:00:00Z\",\"deleted_at\":{deleted_at}}}\n"
+        )
+    };
+    let file = install.dir.path().join("items.jsonl");
+    std::fs::write(&file, format!("{}{}", line("old", "1", false), line("old", "2", true))).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let import = install.run(&["import", "items", path, "--connector", "legacy"]);
+    assert!(import.status.success(), "{}", describe(&import));
+    let live = install.run(&["export", "items"]);
+    assert_eq!(String::from_utf8_lossy(&live.stdout).lines().count(), 1, "the tombstone stays out of the export");
+    let all = install.run(&["export", "items", "--include-deleted"]);
+    assert_eq!(String::from_utf8_lossy(&all.stdout).lines().count(), 2);
+
+    std::fs::write(&file, format!("{}{}", line("a", "1", false), line("b", "1", false))).expect("write");
+    let mixed = install.run(&["import", "items", path, "--connector", "legacy"]);
+    assert!(!mixed.status.success());
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("several connectors"), "{}", describe(&mixed));
+}

@@ -149,7 +149,8 @@ pub fn write_current(root: &Path, name: &str) -> Result<()> {
     write().map_err(|error| IndexError::io(&path, error))
 }
 
-/// Marks a generation that a rebuild is still writing; removed just before it goes live.
+/// Marks a generation that a rebuild is still writing; removed only AFTER `CURRENT`
+/// names it, so a concurrent cleanup always sees either the mark or the new `CURRENT`.
 const BUILDING: &str = "BUILDING";
 
 /// Marks `dir` as being built (so a concurrent cleanup leaves it alone).
@@ -158,7 +159,8 @@ pub fn mark_building(dir: &Path) -> Result<()> {
     fs::write(&path, b"").map_err(|error| IndexError::io(&path, error))
 }
 
-/// Clears the mark set by [`mark_building`].
+/// Clears the mark set by [`mark_building`]. Call it only after [`write_current`] made
+/// the generation live.
 pub fn clear_building(dir: &Path) -> Result<()> {
     let path = dir.join(BUILDING);
     match fs::remove_file(&path) {
@@ -167,17 +169,29 @@ pub fn clear_building(dir: &Path) -> Result<()> {
     }
 }
 
-/// Removes every generation directory except `keep` and those a rebuild is still
-/// writing (marked `BUILDING` less than a day ago). Best effort: failures are logged.
-/// Readers that still hold the removed files keep working (the files are mapped).
+/// Removes every generation directory except `keep`, the one `CURRENT` names when it is
+/// checked, and those a rebuild is still writing (marked `BUILDING` less than a day ago).
+/// Best effort: failures are logged. Readers that still hold the removed files keep
+/// working (the files are mapped).
+///
+/// Per directory, the mark is checked BEFORE `CURRENT` is re-read: a rebuild writes
+/// `CURRENT` before it clears the mark, so a generation that just went live is always
+/// protected by one or the other.
 pub fn remove_others(root: &Path, keep: &str) {
     let Ok(entries) = fs::read_dir(root) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(PREFIX) && name != keep && !is_being_built(&entry.path()) {
-            if let Err(error) = fs::remove_dir_all(entry.path()) {
-                tracing::warn!(generation = %name, %error, "could not remove an old index generation");
-            }
+        if !name.starts_with(PREFIX) || name == keep || is_being_built(&entry.path()) {
+            continue;
+        }
+        match read_current(root) {
+            Ok(Some(current)) if current == name => continue,
+            Ok(_) => {}
+            // Cannot tell what is live: delete nothing.
+            Err(_) => return,
+        }
+        if let Err(error) = fs::remove_dir_all(entry.path()) {
+            tracing::warn!(generation = %name, %error, "could not remove an old index generation");
         }
     }
 }
@@ -185,4 +199,30 @@ pub fn remove_others(root: &Path, keep: &str) {
 fn is_being_built(dir: &Path) -> bool {
     let modified = fs::metadata(dir.join(BUILDING)).and_then(|meta| meta.modified());
     modified.is_ok_and(|at| at.elapsed().map_or(true, |age| age.as_secs() < 86_400))
+}
+
+/// Whether `name` is a generation directory that holds an index (a `CURRENT` naming a
+/// directory that is gone, or was never completed, must not be trusted).
+pub fn exists(root: &Path, name: &str) -> bool {
+    root.join(name).join("meta.json").is_file()
+}
+
+/// The newest generation that is complete: not marked `BUILDING` (however old the mark),
+/// opens with this schema, and carries a committed payload.
+pub fn newest_complete(root: &Path) -> Option<Generation> {
+    let mut names: Vec<String> = fs::read_dir(root)
+        .ok()?
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(PREFIX))
+        .collect();
+    // Names start with the zero-padded creation time: newest last.
+    names.sort_unstable();
+    names.into_iter().rev().find_map(|name| {
+        if root.join(&name).join(BUILDING).exists() || !exists(root, &name) {
+            return None;
+        }
+        let generation = Generation::open(root, &name).ok()?;
+        matches!(generation.committed_payload(), Ok(Some(_))).then_some(generation)
+    })
 }

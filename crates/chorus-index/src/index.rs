@@ -34,6 +34,7 @@ impl SearchIndex {
         let root = root.as_ref().to_path_buf();
         std::fs::create_dir_all(&root).map_err(|error| IndexError::io(&root, error))?;
         let live = match generation::read_current(&root)? {
+            Some(name) if !generation::exists(&root, &name) => Self::recover(&root, &name)?,
             Some(name) => match Self::open_current(&root, name) {
                 Ok(live) => live,
                 Err(IndexError::Corrupt(reason)) => {
@@ -57,6 +58,28 @@ impl SearchIndex {
                 _ => Err(error),
             },
             opened => opened,
+        }
+    }
+
+    /// `CURRENT` names `missing`, a generation that is gone (a cleanup raced a rebuild)
+    /// or was never completed. Never fails for that reason: opens what `CURRENT` names
+    /// now if that exists, else makes the newest complete generation live, else an
+    /// empty one (which the projection then rebuilds from the store).
+    fn recover(root: &Path, missing: &str) -> Result<Generation> {
+        if let Some(name) = generation::read_current(root)? {
+            if name != missing && generation::exists(root, &name) {
+                if let Ok(live) = Generation::open(root, &name) {
+                    return Ok(live);
+                }
+            }
+        }
+        tracing::warn!(generation = %missing, "search index names a missing generation; recovering");
+        match generation::newest_complete(root) {
+            Some(live) => {
+                generation::write_current(root, &live.name)?;
+                Ok(live)
+            }
+            None => Self::fresh(root),
         }
     }
 
@@ -107,6 +130,19 @@ impl SearchIndex {
         let live = self.live();
         let current = generation::read_current(&self.inner.root)?;
         match current {
+            Some(name) if name != live.name && !generation::exists(&self.inner.root, &name) => {
+                // `CURRENT` names a generation that is gone: keep the live one (making
+                // it current again) while it exists, else recover as `open` does.
+                if generation::exists(&self.inner.root, &live.name) {
+                    tracing::warn!(generation = %name, "search index names a missing generation; keeping the live one");
+                    generation::write_current(&self.inner.root, &live.name)?;
+                    live.reader.reload()?;
+                    return Ok(false);
+                }
+                let next = Self::recover(&self.inner.root, &name)?;
+                self.swap(next);
+                Ok(true)
+            }
             Some(name) if name != live.name => {
                 let next = Generation::open(&self.inner.root, &name)?;
                 self.swap(next);

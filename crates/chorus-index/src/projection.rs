@@ -92,17 +92,55 @@ impl IndexProjection {
     /// (0 when caught up).
     pub async fn step(&mut self) -> Result<u64> {
         self.adopt_new_generation()?;
+        self.ensure_writer()?;
         let fields = self.writer.fields();
         let Some((ops, last)) = changes_to_ops(&self.store, &fields, self.position, self.batch).await? else {
             return Ok(0);
         };
         debug_assert!(last > self.position, "the change log only moves forward");
         let consumed = u64::try_from(last - self.position).unwrap_or(0).max(1);
-        self.writer.apply(ops).await?;
-        self.writer.commit(last).await?;
+        if let Err(error) = self.write(ops, last).await {
+            self.recover_writer().await;
+            return Err(error);
+        }
         self.position = last;
         self.index.live().reader.reload()?;
         Ok(consumed)
+    }
+
+    async fn write(&mut self, ops: Vec<crate::writer::Op>, last: i64) -> Result<()> {
+        self.writer.apply(ops).await?;
+        self.writer.commit(last).await
+    }
+
+    /// After a failed write (a panic lost the writer; an I/O error may have killed
+    /// tantivy's indexing threads), drops the writer, discarding whatever it had not
+    /// committed, and opens a new one on the live generation at its committed position.
+    /// Replaying from there is safe: every operation is delete-then-add. If the new
+    /// writer cannot be opened now, the next `step` tries again.
+    async fn recover_writer(&mut self) {
+        self.writer.discard().await;
+        if let Err(error) = self.ensure_writer() {
+            tracing::warn!(%error, "could not reopen the index writer; retrying on the next tick");
+        }
+    }
+
+    /// Reopens the writer if an earlier failure discarded it.
+    fn ensure_writer(&mut self) -> Result<()> {
+        if !self.writer.is_lost() {
+            return Ok(());
+        }
+        let live = self.index.live();
+        self.writer = Writer::new(&live, 1, FOLLOWER_MEMORY)?;
+        self.writer_generation = live.name.clone();
+        self.position = live.position()?;
+        tracing::info!(generation = %live.name, position = self.position, "index writer reopened");
+        Ok(())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn writer_mut(&mut self) -> &mut Writer {
+        &mut self.writer
     }
 
     /// Applies every change committed to the store so far. An index that has never been
@@ -111,6 +149,7 @@ impl IndexProjection {
     /// backup, a changed `store.url`, a recreated store), whose positions mean nothing here.
     pub async fn catch_up(&mut self) -> Result<CatchUp> {
         self.adopt_new_generation()?;
+        self.ensure_writer()?;
         let last_change = self.store.last_change().await?;
         let fresh = self.position == 0 && self.index.num_docs() == 0 && last_change > 0;
         if self.position > last_change {
@@ -207,8 +246,20 @@ pub async fn rebuild_index(index: &SearchIndex, store: Arc<dyn Store>, batch: u3
             return Err(error);
         }
     };
-    next.reader.reload()?;
-    generation::write_current(&root, &next.name)?;
+    let published =
+        next.reader.reload().map_err(Into::into).and_then(|()| generation::write_current(&root, &next.name));
+    if let Err(error) = published {
+        drop(next);
+        if let Err(cleanup) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(error = %cleanup, dir = %dir.display(), "could not remove a failed rebuild");
+        }
+        return Err(error);
+    }
+    // Only now that `CURRENT` names it may the mark go: a cleanup in another process
+    // checks the mark first and then `CURRENT`, so it always sees one of them.
+    if let Err(error) = generation::clear_building(&next.dir) {
+        tracing::warn!(%error, "could not clear the rebuild mark; it expires in a day");
+    }
     let name = next.name.clone();
     index.swap(next);
     generation::remove_others(&root, &name);
@@ -233,7 +284,7 @@ async fn build_and_replay(store: &Arc<dyn Store>, next: &Generation, batch: u32)
     }
     writer.commit(report.position).await?;
     writer.finish().await?;
-    generation::clear_building(&next.dir)?;
+    // The `BUILDING` mark stays until `CURRENT` names this generation (see `rebuild_index`).
     Ok(report)
 }
 
@@ -270,7 +321,7 @@ async fn build_into(store: &Arc<dyn Store>, next: &Generation) -> Result<(Writer
 async fn scan_documents(
     store: Arc<dyn Store>,
     fields: crate::schema::Fields,
-    accounts: std::collections::HashMap<i64, chorus_core::Account>,
+    mut accounts: std::collections::HashMap<i64, chorus_core::Account>,
     pages: tokio::sync::mpsc::Sender<Result<Vec<tantivy::TantivyDocument>>>,
 ) {
     let filter = ItemFilter { connector: None, include_deleted: false };
@@ -285,6 +336,21 @@ async fn scan_documents(
         };
         let Some(last) = items.last() else { return };
         page.after_id = last.id;
+        // `accounts` holds the live accounts; an item may still be linked to a
+        // soft-deleted one, which the follower sees through `accounts_by_id`. Fetch
+        // those the same way so a rebuild and the follower index the same documents.
+        let missing: std::collections::BTreeSet<i64> =
+            items.iter().filter_map(|item| item.account_id).filter(|id| !accounts.contains_key(id)).collect();
+        if !missing.is_empty() {
+            let missing: Vec<i64> = missing.into_iter().collect();
+            match store.accounts_by_id(&missing).await {
+                Ok(found) => accounts.extend(found.into_iter().map(|account| (account.id, account))),
+                Err(error) => {
+                    let _ = pages.send(Err(error.into())).await;
+                    return;
+                }
+            }
+        }
         let documents: Vec<_> = items
             .iter()
             .filter(|item| item.deleted_at.is_none())

@@ -220,3 +220,139 @@ async fn an_index_ahead_of_its_store_is_rebuilt_not_trusted() {
     assert_eq!(index.num_docs(), 1, "only the new store's items");
     assert_eq!(ids(&index, "only", Sort::Relevance), vec![1]);
 }
+
+#[tokio::test]
+async fn cleanup_never_removes_the_generation_current_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A process opened the index while the old generation was live...
+    let index = SearchIndex::open(dir.path()).expect("open");
+    let old = index.live().name.clone();
+    // ...then a rebuild made a new one live and cleared its `BUILDING` mark...
+    let next = crate::generation::Generation::create(dir.path()).expect("create");
+    crate::generation::write_current(dir.path(), &next.name).expect("switch");
+    // ...before that process's cleanup ran with its stale idea of what to keep.
+    crate::generation::remove_others(dir.path(), &old);
+    assert!(next.dir.exists(), "the generation CURRENT names survives the cleanup");
+    assert!(SearchIndex::open(dir.path()).is_ok());
+}
+
+#[tokio::test]
+async fn a_rebuild_clears_its_mark_only_once_live() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = corpus();
+    let index = SearchIndex::open(dir.path()).expect("open");
+    rebuild_index(&index, dyn_store(&store), 100).await.expect("rebuild");
+    let live = index.live();
+    assert_eq!(crate::generation::read_current(dir.path()).expect("current").as_deref(), Some(live.name.as_str()));
+    assert!(!live.dir.join("BUILDING").exists(), "the live generation is not marked as being built");
+}
+
+#[tokio::test]
+async fn open_and_follow_recover_when_current_names_a_missing_generation() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = corpus();
+    let index = SearchIndex::open(dir.path()).expect("open");
+    let mut follower = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    drain(&mut follower).await;
+    let complete = index.live().name.clone();
+    // `CURRENT` names a generation that a racing cleanup deleted.
+    let lost = crate::generation::Generation::create(dir.path()).expect("create");
+    crate::generation::write_current(dir.path(), &lost.name).expect("switch");
+    std::fs::remove_dir_all(&lost.dir).expect("delete");
+    drop(lost);
+
+    let reopened = SearchIndex::open(dir.path()).expect("open recovers");
+    assert_eq!(reopened.live().name, complete, "falls back to the newest complete generation");
+    assert_eq!(reopened.num_docs(), 7);
+    assert_eq!(crate::generation::read_current(dir.path()).expect("current"), Some(complete.clone()));
+
+    // The running follower recovers too.
+    let lost = crate::generation::Generation::create(dir.path()).expect("create");
+    crate::generation::write_current(dir.path(), &lost.name).expect("switch");
+    std::fs::remove_dir_all(&lost.dir).expect("delete");
+    drop(lost);
+    store.tombstone(1);
+    follower.catch_up().await.expect("the follower recovers");
+    assert_eq!(ids(&index, "saml", Sort::Relevance), vec![4]);
+    assert_eq!(crate::generation::read_current(dir.path()).expect("current"), Some(complete));
+    assert_eq!(SearchIndex::open(dir.path()).expect("open").num_docs(), 6);
+}
+
+#[tokio::test]
+async fn open_starts_empty_and_rebuilds_when_no_complete_generation_is_left() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("CURRENT"), "gen-00000000000000000001-1-000000001").expect("write");
+    let store = corpus();
+    let index = SearchIndex::open(dir.path()).expect("open recovers");
+    assert_eq!(index.num_docs(), 0);
+    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    assert!(projection.catch_up().await.expect("catch up").rebuilt);
+    assert_eq!(index.num_docs(), 7);
+}
+
+#[tokio::test]
+async fn the_follower_recovers_from_a_lost_writer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = corpus();
+    let index = SearchIndex::open(dir.path()).expect("open");
+    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    drain(&mut projection).await;
+    store.tombstone(1);
+    projection.writer_mut().fail_next(crate::writer::Failure::Panic);
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let follow = tokio::spawn(projection.follow(std::time::Duration::from_millis(10), async {
+        let _ = stopped.await;
+    }));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ids(&index, "saml", Sort::Relevance) != vec![4] {
+        assert!(std::time::Instant::now() < deadline, "the follower never recovered from the lost writer");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        index.reload().expect("reload");
+    }
+    let _ = stop.send(());
+    follow.await.expect("follow task");
+    assert_eq!(index.num_docs(), 6);
+}
+
+#[tokio::test]
+async fn a_write_error_discards_the_batch_and_the_next_tick_retries() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = corpus();
+    let index = SearchIndex::open(dir.path()).expect("open");
+    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    drain(&mut projection).await;
+    let position = projection.position();
+    store.tombstone(1);
+    projection.writer_mut().fail_next(crate::writer::Failure::Io);
+    assert!(projection.step().await.is_err(), "the injected error surfaces");
+    assert_eq!(projection.position(), position, "nothing committed");
+    let outcome = projection.catch_up().await.expect("the next tick retries with a fresh writer");
+    assert_eq!(outcome.position, store.last_change().await.expect("last"));
+    assert_eq!(ids(&index, "saml", Sort::Relevance), vec![4]);
+    assert_eq!(index.num_docs(), 6);
+}
+
+#[tokio::test]
+async fn follow_and_rebuild_agree_on_a_deleted_account() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = corpus();
+    let index = SearchIndex::open(dir.path()).expect("open");
+    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    drain(&mut projection).await;
+    // Initech (item 4's account) is soft-deleted; the item keeps its link.
+    store.delete_account(3);
+    projection.catch_up().await.expect("catch up");
+    let summary = |index: &SearchIndex| {
+        let answer = index.search(&SearchRequest { limit: 50, ..SearchRequest::new("sso") }).expect("search");
+        let mut hits: Vec<_> =
+            answer.hits.iter().map(|hit| (hit.item_id, hit.account_name.clone(), hit.arr_minor)).collect();
+        hits.sort();
+        (answer.total, answer.reach, answer.facets.segment.clone(), hits)
+    };
+    let followed = summary(&index);
+    projection.rebuild().await.expect("rebuild");
+    let rebuilt = summary(&index);
+    assert_eq!(followed, rebuilt, "following and rebuilding index a deleted account alike");
+    assert!(rebuilt.3.contains(&(4, Some("Initech".into()), INITECH_ARR)), "{:?}", rebuilt.3);
+}

@@ -4,7 +4,7 @@
 //! Invariant: every mutation appends one change-log entry, like the real backends, and
 //! every `changes_since` call is recorded so tests can prove where a restart resumed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -19,6 +19,8 @@ use chrono::{DateTime, TimeZone, Utc};
 struct State {
     items: BTreeMap<i64, Item>,
     accounts: BTreeMap<i64, Account>,
+    /// Soft-deleted accounts: still returned by `accounts_by_id`, not by `accounts`.
+    deleted_accounts: BTreeSet<i64>,
     changes: Vec<Change>,
     reads_after: Vec<i64>,
 }
@@ -49,7 +51,15 @@ impl MemStore {
         let mut state = self.state();
         let id = account.id;
         state.accounts.insert(id, account);
+        state.deleted_accounts.remove(&id);
         Self::log(&mut state, ChangeEntity::Account, id, false);
+    }
+
+    /// Soft-deletes an account, as the real stores do (its items keep the link).
+    pub fn delete_account(&self, id: i64) {
+        let mut state = self.state();
+        state.deleted_accounts.insert(id);
+        Self::log(&mut state, ChangeEntity::Account, id, true);
     }
 
     pub fn put_item(&self, item: Item) {
@@ -147,7 +157,13 @@ impl Store for MemStore {
     }
     async fn accounts(&self, page: IdPage) -> StoreResult<Vec<Account>> {
         let state = self.state();
-        Ok(state.accounts.range(page.after_id + 1..).take(page.limit as usize).map(|(_, a)| a.clone()).collect())
+        Ok(state
+            .accounts
+            .range(page.after_id + 1..)
+            .filter(|(id, _)| !state.deleted_accounts.contains(id))
+            .take(page.limit as usize)
+            .map(|(_, a)| a.clone())
+            .collect())
     }
     async fn accounts_by_id(&self, ids: &[i64]) -> StoreResult<Vec<Account>> {
         let state = self.state();

@@ -36,12 +36,50 @@ pub struct Op {
 pub struct Writer {
     inner: Option<IndexWriter>,
     fields: Fields,
+    /// Test hook: how the next writer call fails.
+    #[cfg(test)]
+    fail_next: Option<Failure>,
+}
+
+/// A failure injected into the next writer call (tests only).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The blocking task panics, losing the writer.
+    Panic,
+    /// The call returns an I/O error, keeping the writer.
+    Io,
 }
 
 impl Writer {
     pub fn new(generation: &Generation, threads: usize, memory: usize) -> Result<Writer> {
         let inner = generation.index.writer_with_num_threads(threads, memory)?;
-        Ok(Writer { inner: Some(inner), fields: generation.fields })
+        Ok(Writer {
+            inner: Some(inner),
+            fields: generation.fields,
+            #[cfg(test)]
+            fail_next: None,
+        })
+    }
+
+    /// Whether an earlier failure lost or discarded the `IndexWriter`.
+    pub fn is_lost(&self) -> bool {
+        self.inner.is_none()
+    }
+
+    /// Drops the `IndexWriter` (waiting for its threads on the blocking pool), which
+    /// discards everything not committed and releases the directory lock.
+    pub async fn discard(&mut self) {
+        let Some(writer) = self.inner.take() else { return };
+        if let Err(error) = tokio::task::spawn_blocking(move || drop(writer)).await {
+            tracing::warn!(%error, "dropping a failed index writer panicked");
+        }
+    }
+
+    /// Makes the next writer call fail as `failure` says.
+    #[cfg(test)]
+    pub fn fail_next(&mut self, failure: Failure) {
+        self.fail_next = Some(failure);
     }
 
     pub fn fields(&self) -> Fields {
@@ -54,7 +92,18 @@ impl Writer {
     ) -> Result<R> {
         let mut writer =
             self.inner.take().ok_or_else(|| IndexError::Task("index writer lost by an earlier failure".into()))?;
+        #[cfg(test)]
+        let failure = self.fail_next.take();
         let joined = tokio::task::spawn_blocking(move || {
+            #[cfg(test)]
+            match failure {
+                Some(Failure::Panic) => panic!("injected index writer failure"),
+                Some(Failure::Io) => {
+                    let error = std::io::Error::other("injected: no space left on device");
+                    return (writer, Err(tantivy::TantivyError::from(error)));
+                }
+                None => {}
+            }
             let result = work(&mut writer);
             (writer, result)
         })

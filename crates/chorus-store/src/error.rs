@@ -24,4 +24,7 @@ pub enum StoreError {
     /// The caller named something that does not exist.
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: i64 },
+    /// The input contradicts what is stored (e.g. one import line naming two accounts).
+    #[error("conflict: {0}")]
+    Conflict(String),
 }

@@ -198,10 +198,12 @@ pub struct AccountImport {
     pub name: String,
     #[serde(default)]
     pub domains: Vec<String>,
+    /// `None` keeps the stored ARR (a new account gets 0).
     #[serde(default)]
-    pub arr_minor: i64,
-    #[serde(default = "default_currency")]
-    pub currency: String,
+    pub arr_minor: Option<i64>,
+    /// `None` keeps the stored currency (a new account gets USD).
+    #[serde(default)]
+    pub currency: Option<String>,
     #[serde(default)]
     pub segment: Option<String>,
     #[serde(default)]
@@ -218,10 +220,6 @@ pub struct AccountImport {
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
-}
-
-fn default_currency() -> String {
-    "USD".to_owned()
 }
 
 /// A request to create.

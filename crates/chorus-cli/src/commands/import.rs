@@ -56,22 +56,28 @@ struct ItemLine {
     // Export-only fields, ignored on import.
     #[serde(default)]
     id: Option<serde_json::Value>,
+    /// The connector an exported item came from; one file holds one connector's items.
     #[serde(default)]
-    connector: Option<serde_json::Value>,
+    connector: Option<String>,
     #[serde(default)]
     source: Option<serde_json::Value>,
     #[serde(default)]
     account_id: Option<serde_json::Value>,
     #[serde(default)]
     request_ids: Option<serde_json::Value>,
+    /// Set on an exported tombstone (`export --include-deleted`): imported as deleted.
     #[serde(default)]
-    deleted_at: Option<serde_json::Value>,
+    deleted_at: Option<DateTime<Utc>>,
 }
 
 impl ItemLine {
-    fn into_record(self) -> Record {
-        let _ignored = (self.id, self.connector, self.source, self.account_id, self.request_ids, self.deleted_at);
-        Record::Item(ItemRecord {
+    /// The records this line becomes: the item, then its tombstone if it was deleted.
+    fn into_records(self) -> Vec<Record> {
+        let _ignored = (self.id, self.source, self.account_id, self.request_ids);
+        let tombstone = self
+            .deleted_at
+            .map(|_| Record::Deleted { entity: chorus_core::EntityKind::Item, external_id: self.external_id.clone() });
+        let item = Record::Item(ItemRecord {
             external_id: self.external_id,
             key: self.key,
             kind: self.kind,
@@ -89,7 +95,8 @@ impl ItemLine {
             created_at: self.created_at,
             updated_at: self.updated_at,
             raw: self.raw,
-        })
+        });
+        std::iter::once(item).chain(tombstone).collect()
     }
 }
 
@@ -139,8 +146,18 @@ async fn import_items(app: &App, reader: Box<dyn BufRead>, connector: &str) -> a
     if app.config.connector(connector).is_some() {
         bail!("`{connector}` is a configured connector; import items under an id of their own (--connector legacy)");
     }
-    let records =
-        lines::<ItemLine>(reader).map(|line| line.map(ItemLine::into_record)).collect::<anyhow::Result<Vec<_>>>()?;
+    let lines = lines::<ItemLine>(reader).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut sources: Vec<&str> = lines.iter().filter_map(|line| line.connector.as_deref()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    if sources.len() > 1 {
+        bail!(
+            "the file holds items of several connectors ({}), whose external ids may collide; export and import them one connector at a time (export items --connector ID)",
+            sources.join(", ")
+        );
+    }
+    let count = lines.len();
+    let records: Vec<Record> = lines.into_iter().flat_map(ItemLine::into_records).collect();
     let engine = app.engine();
     let Some(claim) = app.store.claim_run(connector, engine.holder()).await? else {
         bail!("connector `{connector}` is being synced or imported by another run");
@@ -162,6 +179,7 @@ async fn import_items(app: &App, reader: Box<dyn BufRead>, connector: &str) -> a
             outcome.pages += 1;
             outcome.upserted += page.upserted;
             outcome.unchanged += page.unchanged;
+            outcome.deleted += page.deleted;
         }
         anyhow::Ok(())
     }
@@ -171,10 +189,8 @@ async fn import_items(app: &App, reader: Box<dyn BufRead>, connector: &str) -> a
     app.store.finish_run(&claim, &outcome).await?;
     result?;
     println!(
-        "imported {} item(s) into `{connector}`: {} new or changed, {} unchanged",
-        records.len(),
-        outcome.upserted,
-        outcome.unchanged
+        "imported {} item(s) into `{connector}`: {} new or changed, {} unchanged, {} deleted",
+        count, outcome.upserted, outcome.unchanged, outcome.deleted
     );
     Ok(())
 }

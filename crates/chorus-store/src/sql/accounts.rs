@@ -1,7 +1,9 @@
 //! Accounts and contacts: upserts from sync records and imports, soft deletes, reads.
 //!
 //! An account is found by an external id `(connector, external_id)` first; a source's
-//! new account merges into an existing one that shares a domain, otherwise it is created.
+//! new account merges into an existing one that shares a (non free-mail) domain, unless
+//! that account already holds a different external id of the same connector; otherwise
+//! it is created.
 //! Invariant: a field a record leaves out (ARR, segment, ...) never erases a stored one,
 //! and a record identical to the last one seen from that source writes nothing.
 
@@ -93,6 +95,12 @@ fn normalized_domains(raw: &[String]) -> Vec<String> {
     domains
 }
 
+/// The domains an account may be matched on: never free-mail ones (`gmail.com` is
+/// shared by unrelated companies).
+fn matchable(domains: &[String]) -> Vec<String> {
+    domains.iter().filter(|domain| !account::is_free_mail(domain)).cloned().collect()
+}
+
 /// An external id's mapping: the account and the hash of the record last seen.
 struct Mapping {
     account_id: i64,
@@ -119,24 +127,45 @@ async fn find_by_external(tx: &mut Tx, connector: &str, external_id: &str) -> Re
     .transpose()
 }
 
-/// The oldest live account owning one of `domains`.
-async fn find_by_domains(tx: &mut Tx, domains: &[String]) -> Result<Option<i64>> {
-    let mut found: Option<i64> = None;
-    for chunk in in_chunks(domains) {
+/// The oldest live account owning one of `domains` (free-mail ones never match) that
+/// holds no external id of any of `connectors`: a connector's two records are two
+/// accounts even when they share a domain.
+async fn find_by_domains(tx: &mut Tx, domains: &[String], connectors: &[&str]) -> Result<Option<i64>> {
+    let mut candidates: Vec<i64> = Vec::new();
+    for chunk in in_chunks(&matchable(domains)) {
         let sql = format!(
-            "SELECT MIN(d.account_id) FROM account_domains d JOIN accounts a ON a.id = d.account_id \
+            "SELECT DISTINCT d.account_id FROM account_domains d JOIN accounts a ON a.id = d.account_id \
              WHERE a.deleted_at IS NULL AND d.domain IN ({})",
             placeholders(1, chunk.len())
         );
-        let mut query = sqlx::query_scalar::<Any, Option<i64>>(&sql);
+        let mut query = sqlx::query_scalar::<Any, i64>(&sql);
         for domain in chunk {
             query = query.bind(domain);
         }
-        if let Some(id) = query.fetch_one(&mut **tx).await? {
-            found = Some(found.map_or(id, |current| current.min(id)));
+        candidates.extend(query.fetch_all(&mut **tx).await?);
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    for id in candidates {
+        let mut taken = false;
+        for connector in connectors {
+            let owned: Option<i64> = sqlx::query_scalar(
+                "SELECT account_id FROM account_external_ids WHERE account_id = $1 AND connector = $2 LIMIT 1",
+            )
+            .bind(id)
+            .bind(*connector)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if owned.is_some() {
+                taken = true;
+                break;
+            }
+        }
+        if !taken {
+            return Ok(Some(id));
         }
     }
-    Ok(found)
+    Ok(None)
 }
 
 async fn find_by_name(tx: &mut Tx, key: &str) -> Result<Option<i64>> {
@@ -199,6 +228,9 @@ pub(crate) async fn upsert_account_record(
         Some(parent) => find_by_external(tx, connector, parent).await?.map(|m| m.account_id),
         None => None,
     };
+    // A parent not synced yet: remember no hash, so the same record is applied again
+    // (and linked) once the parent exists.
+    let unresolved = record.parent_external_id.is_some() && parent_id.is_none();
     let domains = normalized_domains(&record.domains);
     let mut fields = AccountFields {
         name: Some(record.name.trim().to_owned()),
@@ -215,7 +247,7 @@ pub(crate) async fn upsert_account_record(
             fields.update(tx, mapping.account_id, now).await?;
             mapping.account_id
         }
-        None => match find_by_domains(tx, &domains).await? {
+        None => match find_by_domains(tx, &domains, &[connector]).await? {
             Some(existing) => {
                 // Merged into an account another source created: that one keeps its name.
                 fields.name = None;
@@ -226,25 +258,40 @@ pub(crate) async fn upsert_account_record(
         },
     };
     let external = ExternalId { connector: connector.to_owned(), source, id: record.external_id.clone() };
-    set_external_id(tx, account_id, &external, Some(&hash)).await?;
+    set_external_id(tx, account_id, &external, Some(if unresolved { "" } else { &hash })).await?;
     add_domains(tx, account_id, &domains).await?;
     Ok(Some(account_id))
 }
 
-/// Creates or updates one imported account (matched by external id, domain, then name).
+/// Creates or updates one imported account, matched by external id, then domain, then
+/// (only for a line with neither) name. A line whose external ids belong to different
+/// accounts is refused.
 pub(crate) async fn import_account(tx: &mut Tx, import: &AccountImport, now: i64) -> Result<i64> {
     let domains = normalized_domains(&import.domains);
-    let mut found = None;
+    let mut owners: Vec<(i64, &ExternalId)> = Vec::new();
     for external in &import.external_ids {
         if let Some(mapping) = find_by_external(tx, &external.connector, &external.id).await? {
-            found = Some(mapping.account_id);
-            break;
+            owners.push((mapping.account_id, external));
         }
     }
-    if found.is_none() {
-        found = find_by_domains(tx, &domains).await?;
+    if let Some((first, first_external)) = owners.first() {
+        if let Some((other, other_external)) = owners.iter().find(|(id, _)| id != first) {
+            return Err(StoreError::Conflict(format!(
+                "import of `{}`: external id {}:{} belongs to account {first} but {}:{} to account {other}",
+                import.name.trim(),
+                first_external.connector,
+                first_external.id,
+                other_external.connector,
+                other_external.id,
+            )));
+        }
     }
+    let mut found = owners.first().map(|(id, _)| *id);
     if found.is_none() {
+        let connectors: Vec<&str> = import.external_ids.iter().map(|x| x.connector.as_str()).collect();
+        found = find_by_domains(tx, &domains, &connectors).await?;
+    }
+    if found.is_none() && import.domains.is_empty() && import.external_ids.is_empty() {
         found = find_by_name(tx, &name_key(&import.name)).await?;
     }
     if let Some(parent) = import.parent_id {
@@ -256,8 +303,8 @@ pub(crate) async fn import_account(tx: &mut Tx, import: &AccountImport, now: i64
     }
     let fields = AccountFields {
         name: Some(import.name.trim().to_owned()),
-        arr_minor: Some(import.arr_minor),
-        currency: Some(import.currency.clone()),
+        arr_minor: import.arr_minor,
+        currency: import.currency.clone(),
         segment: import.segment.clone(),
         lifecycle_stage: import.lifecycle_stage.map(|stage| stage.as_str()),
         csm_owner: import.csm_owner.clone(),
@@ -308,19 +355,29 @@ pub(crate) async fn upsert_contact_record(
         Some(external) => find_by_external(tx, connector, external).await?.map(|m| m.account_id),
         None => None,
     };
+    // An org not synced yet: remember no hash, so the same record links it later.
+    let unresolved = record.account_external_id.is_some() && account_id.is_none();
+    // No org in the record: the user left it, so unlink them from an account of this
+    // connector (a link another connector made is not this record's to drop).
     let contact_id = sqlx::query_scalar::<Any, i64>(
         "INSERT INTO contacts (email, name, account_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $4) ON CONFLICT (email) DO UPDATE SET \
          name = COALESCE(excluded.name, contacts.name), \
-         account_id = COALESCE(excluded.account_id, contacts.account_id), \
+         account_id = CASE WHEN excluded.account_id IS NOT NULL THEN excluded.account_id \
+         WHEN $5 = 1 AND contacts.account_id IN \
+         (SELECT account_id FROM account_external_ids WHERE connector = $6) THEN NULL \
+         ELSE contacts.account_id END, \
          updated_at = excluded.updated_at, deleted_at = NULL RETURNING id",
     )
     .bind(&email)
     .bind(&record.name)
     .bind(account_id)
     .bind(now)
+    .bind(i64::from(record.account_external_id.is_none()))
+    .bind(connector)
     .fetch_one(&mut **tx)
     .await?;
+    let hash = if unresolved { String::new() } else { hash };
     sqlx::query(
         "INSERT INTO contact_external_ids (connector, source, external_id, contact_id, content_hash) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector, external_id) DO UPDATE SET \
@@ -337,19 +394,49 @@ pub(crate) async fn upsert_contact_record(
     Ok(Some((contact_id, email)))
 }
 
-/// Soft-deletes the account an external id maps to; returns it if it was live.
-pub(crate) async fn delete_account(tx: &mut Tx, connector: &str, external_id: &str, now: i64) -> Result<Option<i64>> {
-    let id = sqlx::query_scalar::<Any, i64>(
-        "UPDATE accounts SET deleted_at = $3, updated_at = $3 WHERE deleted_at IS NULL AND id IN \
-         (SELECT account_id FROM account_external_ids WHERE connector = $1 AND external_id = $2) \
-         RETURNING id",
+/// Removes a connector's claim on an account: the account is soft-deleted when that was
+/// its last external id (the mapping is kept so the record can revive it), otherwise
+/// only the mapping goes. Returns `(account id, soft-deleted)` when anything changed.
+pub(crate) async fn delete_account(
+    tx: &mut Tx,
+    connector: &str,
+    external_id: &str,
+    now: i64,
+) -> Result<Option<(i64, bool)>> {
+    let Some(mapping) = find_by_external(tx, connector, external_id).await? else {
+        return Ok(None);
+    };
+    if mapping.deleted_at.is_some() {
+        return Ok(None);
+    }
+    let others: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM account_external_ids WHERE account_id = $1 \
+         AND NOT (connector = $2 AND external_id = $3)",
     )
+    .bind(mapping.account_id)
     .bind(connector)
     .bind(external_id)
-    .bind(now)
-    .fetch_optional(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    Ok(id)
+    if others == 0 {
+        sqlx::query("UPDATE accounts SET deleted_at = $2, updated_at = $2 WHERE id = $1")
+            .bind(mapping.account_id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(Some((mapping.account_id, true)));
+    }
+    sqlx::query("DELETE FROM account_external_ids WHERE connector = $1 AND external_id = $2")
+        .bind(connector)
+        .bind(external_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE accounts SET updated_at = $2 WHERE id = $1")
+        .bind(mapping.account_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Some((mapping.account_id, false)))
 }
 
 /// Soft-deletes the contact an external id maps to; returns `(id, email)` if it was live.

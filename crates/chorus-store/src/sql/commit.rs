@@ -223,8 +223,8 @@ impl<'a> PageWriter<'a> {
                 _ => self.outcome.unchanged += 1,
             },
             EntityKind::Account => match accounts::delete_account(tx, connector, external_id, self.now).await? {
-                Some(id) => {
-                    self.account_changed(id, true);
+                Some((id, deleted)) => {
+                    self.account_changed(id, deleted);
                     self.outcome.deleted += 1;
                 }
                 None => self.outcome.unchanged += 1,

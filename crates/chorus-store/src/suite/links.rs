@@ -198,8 +198,8 @@ async fn import_matches_by_external_id_domain_then_name(harness: &Harness) {
         "name": "Acme (CRM)", "arr_minor": 500, "external_ids": [{ "connector": "zd", "source": "zendesk", "id": "o1" }]
     }))
     .expect("import");
-    let by_domain = AccountImport { domains: vec!["acme.com".into()], arr_minor: 700, ..import("Acme (CRM)") };
-    let by_name = AccountImport { arr_minor: 900, ..import("ACME (crm)") };
+    let by_domain = AccountImport { domains: vec!["acme.com".into()], arr_minor: Some(700), ..import("Acme (CRM)") };
+    let by_name = AccountImport { arr_minor: Some(900), ..import("ACME (crm)") };
     let fresh = import("Brand New");
     let ids = harness.store.import_accounts(&[by_external, by_domain, by_name, fresh]).await.expect("import");
     assert_eq!(&ids[..3], &[o1, o1, o1]);

@@ -5,6 +5,7 @@
 //! them into a `sqlite` and a `postgres` test module, so both backends prove the same
 //! behaviour with the same code.
 
+mod accounts;
 mod claims;
 mod links;
 mod reads;
