@@ -4,17 +4,16 @@
 //! tombstone on incomplete information. Every run is bounded by a timeout, so a
 //! regression fails the test instead of hanging it.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use chorus_connector_jira::JiraConnector;
 use chorus_sim::jira::{JiraSim, SimUser, TokenFault};
 use chorus_sim::{FaultProfile, SimServer};
 use chorus_store::{IdPage, ItemFilter, RunStatus, Store};
-use chorus_sync::engine::RunReport;
-use chorus_sync::engine::{this_process, Engine, Quiet};
-use chorus_sync::DynConnector;
-use chorus_sync::{ConnectorContext, Credentials, Factory, HttpPolicy, HttpStack, SyncMode};
+use chorus_sync::engine::{Engine, Quiet, RunReport};
+use chorus_sync::{DynConnector, HttpPolicy, SyncMode};
 use serde_json::{json, Value};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -28,27 +27,22 @@ struct Rig {
 }
 
 async fn rig(issues: u64, extra: Value) -> Result<Rig, Box<dyn std::error::Error>> {
-    let sim = JiraSim::seeded(9, issues).with_basic("bot@acme.example", "api-token-1");
+    let sim = support::basic_sim(9, issues);
     let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
-    let store: Arc<dyn Store> = chorus_store::open("sqlite::memory:").await?;
+    let store = support::memory_store().await;
     let policy = HttpPolicy { requests_per_minute: 600_000, burst: 10_000, ..HttpPolicy::default() };
-    let ctx = ConnectorContext {
-        id: "jira".into(),
-        http: HttpStack::new()?.client("jira", policy),
-        credentials: Credentials::new("jira", Arc::clone(&store)),
-        allow_insecure_endpoints: true,
-    };
+    let ctx = support::context("jira", &store, policy);
     let mut settings = json!({
         "base_url": server.url(),
-        "auth": {"type": "basic", "email": "bot@acme.example", "api_token": "api-token-1"},
+        "auth": support::basic_auth(),
         "jql": "project in (PROD, SUP, IDEA)",
         "page_size": 5,
     });
     if let (Some(settings), Value::Object(extra)) = (settings.as_object_mut(), extra) {
         settings.extend(extra);
     }
-    let connector = Factory::<JiraConnector>::boxed().build(&settings, ctx)?;
-    let engine = Engine::new(Arc::clone(&store), this_process(Duration::from_secs(60)));
+    let connector = support::build(&settings, ctx);
+    let engine = support::engine(&store);
     Ok(Rig { sim, server, store, connector, engine })
 }
 

@@ -2,44 +2,32 @@
 //! `Retry-After`, `X-RateLimit-*` and `RateLimit-Reason`): runs succeed, and no request
 //! arrives inside a `Retry-After` window.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
-use chorus_connector_jira::JiraConnector;
-use chorus_sim::jira::{JiraRateLimit, JiraSim};
+use chorus_sim::jira::JiraRateLimit;
 use chorus_sim::{FaultProfile, SimServer};
-use chorus_store::{IdPage, ItemFilter, RunStatus, Store};
-use chorus_sync::engine::{this_process, Engine, Quiet};
-use chorus_sync::{ConnectorContext, Credentials, Factory, HttpPolicy, HttpStack, SyncMode};
+use chorus_store::{IdPage, ItemFilter, RunStatus};
+use chorus_sync::engine::Quiet;
+use chorus_sync::SyncMode;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_wait_out_jiras_429s_and_503s() {
-    let sim = JiraSim::seeded(9, 30).with_basic("bot@acme.example", "api-token-1");
+    let sim = support::basic_sim(9, 30);
     sim.set_embedded_comments(100);
     let server = SimServer::start(sim.router(), FaultProfile::none()).await.expect("simulator");
-    let store: Arc<dyn Store> = chorus_store::open("sqlite::memory:").await.expect("store");
-    let policy = HttpPolicy {
-        requests_per_minute: 60_000,
-        burst: 1_000,
-        min_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_secs(3),
-        ..HttpPolicy::default()
-    };
-    let ctx = ConnectorContext {
-        id: "jira".into(),
-        http: HttpStack::new().expect("http stack").client("jira", policy),
-        credentials: Credentials::new("jira", Arc::clone(&store)),
-        allow_insecure_endpoints: true,
-    };
+    let store = support::memory_store().await;
+    let ctx = support::context("jira", &store, support::backoff_policy());
     let settings = json!({
         "base_url": server.url(),
-        "auth": {"type": "basic", "email": "bot@acme.example", "api_token": "api-token-1"},
+        "auth": support::basic_auth(),
         "jql": "project in (PROD, SUP, IDEA)",
         "page_size": 10,
     });
-    let connector = Factory::<JiraConnector>::boxed().build(&settings, ctx).expect("connector");
-    let engine = Engine::new(Arc::clone(&store), this_process(Duration::from_secs(60)));
+    let connector = support::build(&settings, ctx);
+    let engine = support::engine(&store);
 
     sim.set_rate_limit(Some(JiraRateLimit::burst(3, Duration::from_secs(1))));
     let first = engine.run(connector.as_ref(), SyncMode::Full, &Quiet).await.expect("run").outcome;

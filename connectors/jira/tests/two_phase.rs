@@ -10,11 +10,12 @@
 //! Pages are committed by a small driver that does what the engine does (claim,
 //! `commit_page` with the cursor, finish), on an in-memory SQLite store.
 
+mod support;
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chorus_connector_jira::JiraConnector;
 use chorus_core::{Item, Secret};
 use chorus_sim::jira::{JiraSim, SimZone, ORGANIZATIONS_FIELD};
 use chorus_sim::{
@@ -22,43 +23,24 @@ use chorus_sim::{
     TokenExpiry, Trigger,
 };
 use chorus_store::{IdPage, ItemFilter, RunOutcome, RunStatus, Store};
-use chorus_sync::engine::{this_process, Engine, Quiet};
-use chorus_sync::{BasicAuth, ConnectorContext, Credentials, DynConnector, Factory, HttpPolicy, HttpStack, SyncMode};
+use chorus_sync::engine::Quiet;
+use chorus_sync::{BasicAuth, ConnectorContext, DynConnector, SyncMode};
 use chrono::{DateTime, Duration as TimeDelta, DurationRound, Utc};
 use serde_json::{json, Value};
 
 const ID: &str = "jira-test";
 
-async fn store() -> Arc<dyn Store> {
-    chorus_store::open("sqlite::memory:").await.expect("in-memory store")
-}
-
 fn context(store: &Arc<dyn Store>) -> ConnectorContext {
-    let policy = HttpPolicy {
-        requests_per_minute: 60_000,
-        burst: 1_000,
-        min_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_secs(3),
-        ..HttpPolicy::default()
-    };
-    let http = HttpStack::new().expect("http stack").client(ID, policy);
-    ConnectorContext {
-        id: ID.to_owned(),
-        http,
-        credentials: Credentials::new(ID, Arc::clone(store)),
-        allow_insecure_endpoints: true,
-    }
+    support::context(ID, store, support::backoff_policy())
 }
 
 fn build(settings: &Value, store: &Arc<dyn Store>) -> Box<dyn DynConnector> {
-    let factory = Factory::<JiraConnector>::boxed();
-    factory.build(settings, context(store)).expect("connector builds")
+    support::build(settings, context(store))
 }
 
 /// Runs the connector once through the real sync engine.
 async fn sync(connector: &dyn DynConnector, store: &Arc<dyn Store>, mode: SyncMode) -> RunOutcome {
-    let engine = Engine::new(Arc::clone(store), this_process(Duration::from_secs(60)));
-    engine.run(connector, mode, &Quiet).await.expect("run starts").outcome
+    support::engine(store).run(connector, mode, &Quiet).await.expect("run starts").outcome
 }
 
 async fn all_items(store: &Arc<dyn Store>) -> Vec<Item> {
@@ -128,7 +110,7 @@ async fn two_phase_sync_over_oauth_under_faults() {
     let server = SimServer::start(sim.router(), heavy_faults()).await.expect("simulator");
     let url = server.url();
     sim.set_site(&url);
-    let store = store().await;
+    let store = support::memory_store().await;
     let settings = json!({
         "base_url": url,
         "auth": {
@@ -222,13 +204,13 @@ async fn two_phase_sync_over_oauth_under_faults() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_auth_sync_maps_accounts_and_survives_a_quiet_rerun() {
-    let sim = JiraSim::seeded(4, 60).with_basic("bot@acme.example", "api-token-1");
+    let sim = support::basic_sim(4, 60);
     sim.set_zone(SimZone::Sydney);
     let server = SimServer::start(sim.router(), FaultProfile::none()).await.expect("simulator");
-    let store = store().await;
+    let store = support::memory_store().await;
     let settings = json!({
         "base_url": server.url(),
-        "auth": {"type": "basic", "email": "bot@acme.example", "api_token": "api-token-1"},
+        "auth": support::basic_auth(),
         "jql": "project = SUP",
         "page_size": 7,
         "mapping": {"account_field": ORGANIZATIONS_FIELD}
@@ -266,7 +248,8 @@ async fn basic_auth_sync_maps_accounts_and_survives_a_quiet_rerun() {
 
     // The retired search endpoint answers 410, and the simulator counts the call, so the
     // zero asserted in the two-phase test means something.
-    let http = context(&store).http.with_auth(Arc::new(BasicAuth::new("bot@acme.example", Secret::new("api-token-1"))));
+    let http =
+        context(&store).http.with_auth(Arc::new(BasicAuth::new(support::EMAIL, Secret::new(support::API_TOKEN))));
     let retired = url::Url::parse(&format!("{}/rest/api/3/search?jql=project%3DSUP", server.url())).expect("url");
     let err = http.send(http.get(retired)).await.expect_err("410 Gone");
     assert!(matches!(err, chorus_sync::ConnectorError::Permanent { .. }), "{err}");
@@ -275,7 +258,7 @@ async fn basic_auth_sync_maps_accounts_and_survives_a_quiet_rerun() {
     // Wrong credentials fail as an auth error, not a hang.
     let wrong = json!({
         "base_url": server.url(),
-        "auth": {"type": "basic", "email": "bot@acme.example", "api_token": "nope"},
+        "auth": {"type": "basic", "email": support::EMAIL, "api_token": "nope"},
         "jql": "project = SUP"
     });
     let err = build(&wrong, &store).check().await.expect_err("refused").to_string();

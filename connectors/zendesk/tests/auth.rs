@@ -1,30 +1,20 @@
 //! `check` against the simulator with each auth method, and with bad credentials.
 
-use std::sync::Arc;
+mod support;
 
 use chorus_connector_zendesk::ZendeskConnector;
 use chorus_sim::zendesk::{ZendeskSim, ZendeskSimConfig};
 use chorus_sim::{AuthSeen, FaultProfile, SimServer};
-use chorus_sync::connector::{ConnectorContext, Credentials, DynConnector, Factory};
-use chorus_sync::http::{HttpPolicy, HttpStack};
+use chorus_sync::connector::{DynConnector, Factory};
+use chorus_sync::http::HttpPolicy;
 use chorus_sync::ConnectorError;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use support::{BoxResult, TestResult};
 
-async fn build(
-    dir: &tempfile::TempDir,
-    url: &str,
-    auth: serde_json::Value,
-) -> Result<Box<dyn DynConnector>, Box<dyn std::error::Error>> {
-    let store = chorus_store::open(&format!("sqlite://{}", dir.path().join("auth.db").display())).await?;
-    let ctx = ConnectorContext {
-        id: "zendesk".into(),
-        http: HttpStack::new()?.client("zendesk", HttpPolicy::default()),
-        credentials: Credentials::new("zendesk", Arc::clone(&store)),
-        allow_insecure_endpoints: true,
-    };
+async fn build(dir: &tempfile::TempDir, url: &str, auth: serde_json::Value) -> BoxResult<Box<dyn DynConnector>> {
+    let store = support::file_store(dir, "auth.db").await?;
     let settings = serde_json::json!({ "base_url": url, "auth": auth });
-    Ok(Factory::<ZendeskConnector>::boxed().build(&settings, ctx)?)
+    support::build(&settings, &store, HttpPolicy::default())
 }
 
 #[tokio::test]
@@ -35,8 +25,7 @@ async fn check_works_with_email_token_and_oauth_and_refuses_bad_credentials() ->
     let dir = tempfile::tempdir()?;
 
     let url = server.url();
-    let basic = serde_json::json!({"method": "api_token", "email": config.email, "token": config.api_token});
-    let basic = build(&dir, &url, basic).await?;
+    let basic = build(&dir, &url, support::api_token_auth(&config)).await?;
     assert_eq!(basic.check().await?, format!("Sim Agent <{}>", config.email));
     let bearer = build(&dir, &url, serde_json::json!({"method": "oauth", "access_token": config.oauth_token})).await?;
     assert!(bearer.check().await.is_ok());

@@ -4,20 +4,18 @@
 //! committed, and the next healthy run resumes from the stored cursor. Every run is
 //! bounded by a timeout, so a regression fails the test instead of hanging it.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use chorus_connector_zendesk::ZendeskConnector;
 use chorus_sim::zendesk::{CursorFault, ZendeskSim, ZendeskSimConfig};
-use chorus_sim::{FaultProfile, SimClock, SimServer};
+use chorus_sim::{FaultProfile, SimServer};
 use chorus_store::{IdPage, ItemFilter, RunStatus, Store};
-use chorus_sync::connector::{ConnectorContext, Credentials, Factory};
-use chorus_sync::engine::{this_process, Engine, Quiet, RunReport};
-use chorus_sync::http::{HttpPolicy, HttpStack};
-use chorus_sync::{DynConnector, SyncMode};
-use chrono::DateTime;
+use chorus_sync::engine::{Engine, RunReport};
+use chorus_sync::DynConnector;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use support::{BoxResult, TestResult};
 
 struct Rig {
     sim: ZendeskSim,
@@ -27,8 +25,8 @@ struct Rig {
     engine: Engine,
 }
 
-async fn rig() -> Result<Rig, Box<dyn std::error::Error>> {
-    let clock = SimClock::fixed(DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")?.to_utc());
+async fn rig() -> BoxResult<Rig> {
+    let clock = support::clock()?;
     let config = ZendeskSimConfig {
         incremental_limit: 1_000,
         incremental_window: Duration::from_millis(100),
@@ -36,34 +34,27 @@ async fn rig() -> Result<Rig, Box<dyn std::error::Error>> {
     };
     let sim = ZendeskSim::new(config.clone(), clock);
     let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
-    let store: Arc<dyn Store> = chorus_store::open("sqlite::memory:").await?;
+    let store = support::memory_store().await?;
     let settings = serde_json::json!({
         "base_url": server.url(),
-        "auth": {"method": "api_token", "email": config.email, "token": config.api_token},
+        "auth": support::api_token_auth(&config),
         "comments": "none",
         "page_size": 10,
         "rate_limit": {"incremental_requests": 1000, "incremental_window_secs": 0.1},
     });
-    let policy = HttpPolicy { requests_per_minute: 600_000, burst: 10_000, ..HttpPolicy::default() };
-    let ctx = ConnectorContext {
-        id: "zendesk".into(),
-        http: HttpStack::new()?.client("zendesk", policy),
-        credentials: Credentials::new("zendesk", Arc::clone(&store)),
-        allow_insecure_endpoints: true,
-    };
-    let connector = Factory::<ZendeskConnector>::boxed().build(&settings, ctx)?;
-    let engine = Engine::new(Arc::clone(&store), this_process(Duration::from_secs(30)));
+    let connector = support::build(&settings, &store, support::fast_policy(600_000, 10_000))?;
+    let engine = support::engine(&store);
     Ok(Rig { sim, _server: server, store, connector, engine })
 }
 
 impl Rig {
     /// One run, failing the test if it does not end within 30 s (a pagination loop).
-    async fn run(&self) -> Result<RunReport, Box<dyn std::error::Error>> {
-        let run = self.engine.run(self.connector.as_ref(), SyncMode::Incremental, &Quiet);
-        Ok(tokio::time::timeout(Duration::from_secs(30), run).await.map_err(|_| "the run did not end")??)
+    async fn run(&self) -> BoxResult<RunReport> {
+        let run = support::incremental(&self.engine, self.connector.as_ref());
+        tokio::time::timeout(Duration::from_secs(30), run).await.map_err(|_| "the run did not end")?
     }
 
-    async fn items(&self) -> Result<usize, Box<dyn std::error::Error>> {
+    async fn items(&self) -> BoxResult<usize> {
         let filter = ItemFilter { connector: None, include_deleted: true };
         Ok(self.store.items(&filter, IdPage::first(10_000)).await?.len())
     }

@@ -2,24 +2,19 @@
 //! sideloaded nor in the run's users export get them from `users/show_many`, at most
 //! 100 ids a call.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
-use chorus_connector_zendesk::ZendeskConnector;
 use chorus_sim::zendesk::{ZendeskSim, ZendeskSimConfig};
-use chorus_sim::{FaultProfile, SimClock, SimServer};
+use chorus_sim::{FaultProfile, SimServer};
 use chorus_store::{IdPage, ItemFilter};
-use chorus_sync::connector::{ConnectorContext, Credentials, Factory};
-use chorus_sync::engine::{this_process, Engine, Quiet};
-use chorus_sync::http::{HttpPolicy, HttpStack};
-use chorus_sync::SyncMode;
-use chrono::DateTime;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use support::TestResult;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requesters_are_looked_up_in_batches_of_a_hundred() -> TestResult {
-    let clock = SimClock::fixed(DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")?.to_utc());
+    let clock = support::clock()?;
     let config = ZendeskSimConfig {
         users: 400,
         tickets: 600,
@@ -30,23 +25,16 @@ async fn requesters_are_looked_up_in_batches_of_a_hundred() -> TestResult {
     let sim = ZendeskSim::new(config.clone(), clock.clone());
     let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
     let dir = tempfile::tempdir()?;
-    let store = chorus_store::open(&format!("sqlite://{}", dir.path().join("chorus.db").display())).await?;
+    let store = support::file_store(&dir, "chorus.db").await?;
     let settings = serde_json::json!({
         "base_url": server.url(),
-        "auth": {"method": "api_token", "email": config.email, "token": config.api_token},
+        "auth": support::api_token_auth(&config),
         "comments": "none",
         "rate_limit": {"incremental_requests": 10, "incremental_window_secs": 0.2},
     });
-    let policy = HttpPolicy { requests_per_minute: 60_000, burst: 100, ..HttpPolicy::default() };
-    let ctx = ConnectorContext {
-        id: "zendesk".into(),
-        http: HttpStack::new()?.client("zendesk", policy),
-        credentials: Credentials::new("zendesk", Arc::clone(&store)),
-        allow_insecure_endpoints: true,
-    };
-    let connector = Factory::<ZendeskConnector>::boxed().build(&settings, ctx)?;
-    let engine = Engine::new(Arc::clone(&store), this_process(Duration::from_secs(30)));
-    assert!(engine.run(connector.as_ref(), SyncMode::Incremental, &Quiet).await?.succeeded());
+    let connector = support::build(&settings, &store, support::fast_policy(60_000, 100))?;
+    let engine = support::engine(&store);
+    assert!(support::incremental(&engine, connector.as_ref()).await?.succeeded());
     assert!(sim.show_many_calls().is_empty(), "the users export of the same run knew every requester");
 
     // Every ticket changes; no user does. The incremental run's users export is empty.
@@ -55,7 +43,7 @@ async fn requesters_are_looked_up_in_batches_of_a_hundred() -> TestResult {
         assert!(sim.edit_ticket(id, |t| t.subject = format!("{} (edited)", t.subject)));
     }
     clock.advance(Duration::from_secs(61));
-    assert!(engine.run(connector.as_ref(), SyncMode::Incremental, &Quiet).await?.succeeded());
+    assert!(support::incremental(&engine, connector.as_ref()).await?.succeeded());
 
     let calls = sim.show_many_calls();
     assert!(calls.len() >= 2 && calls.iter().all(|n| (1..=100).contains(n)), "batches of at most 100: {calls:?}");

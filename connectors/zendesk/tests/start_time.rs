@@ -4,47 +4,32 @@
 //! start a few seconds ago, both succeed without a refused request, and an export
 //! with nothing old enough to ask for ends without a page.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use chorus_connector_zendesk::ZendeskConnector;
 use chorus_sim::zendesk::{ZendeskSim, ZendeskSimConfig};
 use chorus_sim::{FaultProfile, SimClock, SimServer};
 use chorus_store::Store;
-use chorus_sync::connector::{ConnectorContext, Credentials, DynConnector, Factory};
-use chorus_sync::engine::{this_process, Engine, Quiet};
-use chorus_sync::http::{HttpPolicy, HttpStack};
-use chorus_sync::SyncMode;
-use chrono::DateTime;
+use chorus_sync::connector::DynConnector;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use support::{BoxResult, TestResult};
 
-fn connector(
-    url: &str,
-    store: Arc<dyn Store>,
-    start_time: i64,
-) -> Result<Box<dyn DynConnector>, Box<dyn std::error::Error>> {
-    let sim = ZendeskSimConfig::default();
+fn connector(url: &str, store: &Arc<dyn Store>, start_time: i64) -> BoxResult<Box<dyn DynConnector>> {
     let settings = serde_json::json!({
         "base_url": url,
-        "auth": {"method": "api_token", "email": sim.email, "token": sim.api_token},
+        "auth": support::api_token_auth(&ZendeskSimConfig::default()),
         "start_time": start_time,
         "comments": "none",
         "rate_limit": {"incremental_requests": 10, "incremental_window_secs": 0.2},
     });
-    let policy = HttpPolicy { requests_per_minute: 60_000, burst: 100, ..HttpPolicy::default() };
-    let ctx = ConnectorContext {
-        id: "zendesk".into(),
-        http: HttpStack::new()?.client("zendesk", policy),
-        credentials: Credentials::new("zendesk", Arc::clone(&store)),
-        allow_insecure_endpoints: true,
-    };
-    Ok(Factory::<ZendeskConnector>::boxed().build(&settings, ctx)?)
+    support::build(&settings, store, support::fast_policy(60_000, 100))
 }
 
-fn sim() -> Result<(ZendeskSim, SimClock), Box<dyn std::error::Error>> {
+fn sim() -> BoxResult<(ZendeskSim, SimClock)> {
     // A clock far from this host's: only Zendesk's own clock can tell what it takes.
-    let clock = SimClock::fixed(DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")?.to_utc());
+    let clock = support::clock()?;
     let config = ZendeskSimConfig { tickets: 20, incremental_window: Duration::from_millis(200), ..Default::default() };
     Ok((ZendeskSim::new(config, clock.clone()), clock))
 }
@@ -54,29 +39,29 @@ async fn an_organization_exported_within_the_minute_does_not_make_the_next_run_f
     let (sim, clock) = sim()?;
     let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
     let dir = tempfile::tempdir()?;
-    let store = chorus_store::open(&format!("sqlite://{}", dir.path().join("chorus.db").display())).await?;
-    let engine = Engine::new(Arc::clone(&store), this_process(Duration::from_secs(30)));
-    let connector = connector(&server.url(), Arc::clone(&store), 0)?;
-    assert!(engine.run(connector.as_ref(), SyncMode::Incremental, &Quiet).await?.succeeded());
+    let store = support::file_store(&dir, "chorus.db").await?;
+    let engine = support::engine(&store);
+    let connector = connector(&server.url(), &store, 0)?;
+    assert!(support::incremental(&engine, connector.as_ref()).await?.succeeded());
 
     // Renamed now, exported once the withheld minute is over: the export's `end_time`
     // (the next `start_time`) is then less than a minute old.
     let org = sim.organizations().first().map(|o| o.id).ok_or("organizations")?;
     assert!(sim.edit_organization(org, |o| o.name = "Renamed Inc".into()));
     clock.advance(Duration::from_secs(60));
-    let exported = engine.run(connector.as_ref(), SyncMode::Incremental, &Quiet).await?;
+    let exported = support::incremental(&engine, connector.as_ref()).await?;
     assert!(exported.succeeded(), "{:?}", exported.outcome.error);
     let accounts = store.accounts(chorus_store::IdPage::first(100)).await?;
     assert!(accounts.iter().any(|a| a.name == "Renamed Inc"), "the rename was exported");
 
-    let rerun = engine.run(connector.as_ref(), SyncMode::Incremental, &Quiet).await?;
+    let rerun = support::incremental(&engine, connector.as_ref()).await?;
     assert!(rerun.succeeded(), "a too recent start_time was sent: {:?}", rerun.outcome.error);
     assert_eq!(sim.too_recent_rejections(), 0);
 
     // A minute on, the organizations export is asked again from where it stopped.
     clock.advance(Duration::from_secs(2));
     let before = server.requests().len();
-    assert!(engine.run(connector.as_ref(), SyncMode::Incremental, &Quiet).await?.succeeded());
+    assert!(support::incremental(&engine, connector.as_ref()).await?.succeeded());
     let asked = server.requests()[before..].iter().any(|r| r.path == "/api/v2/incremental/organizations.json");
     assert!(asked, "the organizations export resumes once its start_time is old enough");
     assert_eq!(sim.too_recent_rejections(), 0);
@@ -88,11 +73,11 @@ async fn a_start_time_seconds_ago_ends_the_run_cleanly_with_no_page() -> TestRes
     let (sim, clock) = sim()?;
     let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
     let dir = tempfile::tempdir()?;
-    let store = chorus_store::open(&format!("sqlite://{}", dir.path().join("chorus.db").display())).await?;
-    let engine = Engine::new(Arc::clone(&store), this_process(Duration::from_secs(30)));
+    let store = support::file_store(&dir, "chorus.db").await?;
+    let engine = support::engine(&store);
     let start_time = clock.now().timestamp() - 30;
-    let connector = connector(&server.url(), Arc::clone(&store), start_time)?;
-    let report = engine.run(connector.as_ref(), SyncMode::Incremental, &Quiet).await?;
+    let connector = connector(&server.url(), &store, start_time)?;
+    let report = support::incremental(&engine, connector.as_ref()).await?;
     assert!(report.succeeded(), "{:?}", report.outcome.error);
     assert_eq!(report.outcome.pages, 0, "nothing is old enough to export yet");
     assert!(server.requests().iter().all(|r| !r.path.starts_with("/api/v2/incremental/")), "no export was asked");
@@ -101,7 +86,7 @@ async fn a_start_time_seconds_ago_ends_the_run_cleanly_with_no_page() -> TestRes
     // A ticket created after `start_time` is exported once that is a minute old.
     let ticket = sim.add_ticket_at(clock.now(), "Fresh ticket", "<p>new</p>", None);
     clock.advance(Duration::from_secs(61));
-    let report = engine.run(connector.as_ref(), SyncMode::Incremental, &Quiet).await?;
+    let report = support::incremental(&engine, connector.as_ref()).await?;
     assert!(report.succeeded(), "{:?}", report.outcome.error);
     let filter = chorus_store::ItemFilter { connector: Some("zendesk".into()), include_deleted: true };
     let items = store.items(&filter, chorus_store::IdPage::first(100)).await?;

@@ -6,22 +6,22 @@
 //! the incremental exports paced under their limit. Requesters are never sideloaded,
 //! so every ticket's requester email must come from the users export or a lookup.
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chorus_connector_zendesk::ZendeskConnector;
 use chorus_core::{Account, Contact, Item};
 use chorus_sim::zendesk::{ZendeskSim, ZendeskSimConfig, ZendeskTruth};
-use chorus_sim::{ErrorBurst, FaultProfile, Latency, MalformedPage, RateLimitFault, SimClock, SimServer, Trigger};
+use chorus_sim::{ErrorBurst, FaultProfile, Latency, MalformedPage, RateLimitFault, SimServer, Trigger};
 use chorus_store::{IdPage, ItemFilter, Store};
-use chorus_sync::connector::{ConnectorContext, Credentials, DynConnector, Factory};
-use chorus_sync::engine::{this_process, Engine, Quiet};
-use chorus_sync::http::{HttpPolicy, HttpStack};
-use chorus_sync::SyncMode;
+use chorus_sync::connector::DynConnector;
+use chorus_sync::engine::Engine;
+use chorus_sync::http::HttpPolicy;
 use chrono::DateTime;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use support::{BoxResult, TestResult};
 
 const LIMIT: u32 = 10;
 const WINDOW: Duration = Duration::from_secs(2);
@@ -38,11 +38,10 @@ fn heavy_faults() -> FaultProfile {
     }
 }
 
-async fn connector(url: &str, store: Arc<dyn Store>) -> Result<Box<dyn DynConnector>, Box<dyn std::error::Error>> {
-    let sim = ZendeskSimConfig::default();
+async fn connector(url: &str, store: &Arc<dyn Store>) -> BoxResult<Box<dyn DynConnector>> {
     let settings = serde_json::json!({
         "base_url": url,
-        "auth": {"method": "api_token", "email": sim.email, "token": sim.api_token},
+        "auth": support::api_token_auth(&ZendeskSimConfig::default()),
         "page_size": 7,
         "rate_limit": {"incremental_requests": LIMIT, "incremental_window_secs": WINDOW.as_secs_f64()},
     });
@@ -52,19 +51,13 @@ async fn connector(url: &str, store: Arc<dyn Store>) -> Result<Box<dyn DynConnec
         read_timeout: Duration::from_secs(10),
         ..HttpPolicy::default()
     };
-    let ctx = ConnectorContext {
-        id: "zendesk".into(),
-        http: HttpStack::new()?.client("zendesk", policy),
-        credentials: Credentials::new("zendesk", store),
-        allow_insecure_endpoints: true,
-    };
-    Ok(Factory::<ZendeskConnector>::boxed().build(&settings, ctx)?)
+    support::build(&settings, store, policy)
 }
 
 /// Runs incremental syncs until one succeeds (a malformed page fails a run, by design).
 async fn sync(engine: &Engine, connector: &dyn DynConnector) -> TestResult {
     for _ in 0..4 {
-        let report = engine.run(connector, SyncMode::Incremental, &Quiet).await?;
+        let report = support::incremental(engine, connector).await?;
         if report.succeeded() {
             return Ok(());
         }
@@ -79,7 +72,7 @@ struct Snapshot {
     contacts: Vec<Contact>,
 }
 
-async fn snapshot(store: &dyn Store) -> Result<Snapshot, Box<dyn std::error::Error>> {
+async fn snapshot(store: &dyn Store) -> BoxResult<Snapshot> {
     let filter = ItemFilter { connector: Some("zendesk".into()), include_deleted: true };
     let mut items = BTreeMap::new();
     let mut page = IdPage::first(500);
@@ -156,7 +149,7 @@ fn assert_paced(server: &SimServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_then_incremental_sync_matches_the_truth_under_faults() -> TestResult {
-    let clock = SimClock::fixed(DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")?.to_utc());
+    let clock = support::clock()?;
     let config = ZendeskSimConfig {
         tickets: 60,
         incremental_limit: LIMIT,
@@ -169,9 +162,9 @@ async fn full_then_incremental_sync_matches_the_truth_under_faults() -> TestResu
     let sim = ZendeskSim::new(config, clock.clone());
     let server = SimServer::start(sim.router(), heavy_faults()).await?;
     let dir = tempfile::tempdir()?;
-    let store = chorus_store::open(&format!("sqlite://{}", dir.path().join("chorus.db").display())).await?;
-    let engine = Engine::new(Arc::clone(&store), this_process(Duration::from_secs(30)));
-    let connector = connector(&server.url(), Arc::clone(&store)).await?;
+    let store = support::file_store(&dir, "chorus.db").await?;
+    let engine = support::engine(&store);
+    let connector = connector(&server.url(), &store).await?;
 
     // Phase 1: full sync.
     sync(&engine, connector.as_ref()).await?;

@@ -27,6 +27,7 @@ pub mod feed;
 pub mod jira;
 pub mod server;
 pub mod token;
+mod vocab;
 pub mod zendesk;
 
 pub use clock::SimClock;

@@ -12,6 +12,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::FeedRecord;
+use crate::vocab::{FEED_FEATURES as FEATURES, FIRST_NAMES_ASCII as FIRST, FREE_MAIL, LAST_NAMES_ASCII as LAST};
 
 const ACCOUNTS: &[(&str, &str)] = &[
     ("ACME-1", "acme.example"),
@@ -22,24 +23,6 @@ const ACCOUNTS: &[(&str, &str)] = &[
     ("STARK-6", "stark.example"),
     ("WAYNE-7", "wayne.example"),
     ("WONKA-8", "wonka.example"),
-];
-
-const FIRST: &[&str] =
-    &["ana", "ben", "chloe", "dev", "emma", "farid", "grace", "hiro", "ines", "jonas", "kemi", "liam"];
-const LAST: &[&str] = &["alvarez", "brown", "chen", "dubois", "eze", "fischer", "garcia", "haddad", "ito", "jensen"];
-const FREE_MAIL: &[&str] = &["gmail.com", "outlook.com", "yahoo.com"];
-
-const FEATURES: &[&str] = &[
-    "CSV export",
-    "SSO with Okta",
-    "dark mode",
-    "bulk edit",
-    "audit log",
-    "Slack integration",
-    "webhook retries",
-    "custom fields",
-    "offline mode on mobile",
-    "usage-based billing reports",
 ];
 
 const TAGS: &[&str] = &["enterprise", "onboarding", "billing", "ui", "api", "performance", "security", "mobile"];

@@ -13,6 +13,7 @@ use rand::Rng;
 use serde_json::json;
 
 use super::{SimComment, SimOrganization, SimTicket, SimUser};
+use crate::vocab::{FIRST_NAMES as FIRST, FREE_MAIL, LAST_NAMES as LAST, TICKET_FEATURES as FEATURES};
 
 const COMPANIES: &[(&str, &str, &str)] = &[
     ("Acme Corporation", "acme.example", "enterprise"),
@@ -27,22 +28,6 @@ const COMPANIES: &[(&str, &str, &str)] = &[
     ("Tyrell Systems", "tyrell.example", "enterprise"),
 ];
 
-const FIRST: &[&str] =
-    &["Ana", "Ben", "Chloé", "Dev", "Emma", "Farid", "Grace", "Hiro", "Inès", "Jonas", "Kemi", "Liam"];
-const LAST: &[&str] = &["Alvarez", "Brown", "Chen", "Dubois", "Eze", "Fischer", "García", "Haddad", "Ito", "Jensen"];
-const FREE_MAIL: &[&str] = &["gmail.com", "outlook.com", "yahoo.com"];
-const FEATURES: &[&str] = &[
-    "CSV export",
-    "SSO with Okta",
-    "dark mode",
-    "bulk edit",
-    "audit log",
-    "Slack integration",
-    "webhook retries",
-    "custom fields",
-    "offline mode",
-    "usage reports",
-];
 const TAGS: &[&str] = &["enterprise", "onboarding", "billing", "ui", "api", "performance", "mobile"];
 
 fn pick<'a>(rng: &mut StdRng, from: &[&'a str]) -> &'a str {
