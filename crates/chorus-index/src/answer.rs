@@ -43,6 +43,17 @@ pub struct Facets {
 }
 
 impl Facets {
+    /// Every facet list with its name, in display order.
+    pub fn named(&self) -> [(&'static str, &[FacetCount]); 5] {
+        [
+            ("source", &self.source),
+            ("kind", &self.kind),
+            ("status", &self.status),
+            ("segment", &self.segment),
+            ("lifecycle_stage", &self.lifecycle_stage),
+        ]
+    }
+
     /// The count of one value in one facet list (0 when absent); handy in tests.
     pub fn count(list: &[FacetCount], value: &str) -> u64 {
         list.iter().find(|facet| facet.value == value).map_or(0, |facet| facet.count)

@@ -12,6 +12,7 @@ use anyhow::{bail, Context};
 use chorus_core::{Comment, ItemRecord, Kind, Person, Record, Source};
 use chorus_store::{AccountImport, PageCommit, RunOutcome, RunStatus};
 use chrono::{DateTime, Utc};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use crate::cli::ImportEntity;
@@ -53,18 +54,19 @@ struct ItemLine {
     updated_at: DateTime<Utc>,
     #[serde(default)]
     raw: serde_json::Value,
-    // Export-only fields, ignored on import.
-    #[serde(default)]
-    id: Option<serde_json::Value>,
     /// The connector an exported item came from; one file holds one connector's items.
     #[serde(default)]
     connector: Option<String>,
-    #[serde(default)]
-    source: Option<serde_json::Value>,
-    #[serde(default)]
-    account_id: Option<serde_json::Value>,
-    #[serde(default)]
-    request_ids: Option<serde_json::Value>,
+    // Store-assigned fields of the export's shape: accepted so an export re-imports,
+    // and ignored (ids and links belong to the store they came from).
+    #[serde(default, rename = "id")]
+    _id: IgnoredAny,
+    #[serde(default, rename = "source")]
+    _source: IgnoredAny,
+    #[serde(default, rename = "account_id")]
+    _account_id: IgnoredAny,
+    #[serde(default, rename = "request_ids")]
+    _request_ids: IgnoredAny,
     /// Set on an exported tombstone (`export --include-deleted`): imported as deleted.
     #[serde(default)]
     deleted_at: Option<DateTime<Utc>>,
@@ -73,7 +75,6 @@ struct ItemLine {
 impl ItemLine {
     /// The records this line becomes: the item, then its tombstone if it was deleted.
     fn into_records(self) -> Vec<Record> {
-        let _ignored = (self.id, self.source, self.account_id, self.request_ids);
         let tombstone = self
             .deleted_at
             .map(|_| Record::Deleted { entity: chorus_core::EntityKind::Item, external_id: self.external_id.clone() });

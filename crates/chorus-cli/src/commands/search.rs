@@ -74,14 +74,8 @@ fn print_text(answer: &SearchAnswer) {
         answer.reach.accounts,
         money(answer.reach.arr_minor)
     );
-    let facets = [
-        ("source", &answer.facets.source),
-        ("kind", &answer.facets.kind),
-        ("status", &answer.facets.status),
-        ("segment", &answer.facets.segment),
-        ("stage", &answer.facets.lifecycle_stage),
-    ];
-    for (name, counts) in facets {
+    for (name, counts) in answer.facets.named() {
+        let name = if name == "lifecycle_stage" { "stage" } else { name };
         if counts.is_empty() {
             continue;
         }

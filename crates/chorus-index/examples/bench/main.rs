@@ -231,14 +231,7 @@ fn request(query: &BenchQuery) -> Result<SearchRequest, BoxError> {
 
 fn aggregates_of(answer: &SearchAnswer) -> Aggregates {
     let mut facets = BTreeMap::new();
-    let lists = [
-        ("source", &answer.facets.source),
-        ("kind", &answer.facets.kind),
-        ("status", &answer.facets.status),
-        ("segment", &answer.facets.segment),
-        ("lifecycle_stage", &answer.facets.lifecycle_stage),
-    ];
-    for (name, list) in lists {
+    for (name, list) in answer.facets.named() {
         for facet in list {
             facets.insert((name.to_owned(), facet.value.clone()), facet.count);
         }
