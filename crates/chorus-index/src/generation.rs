@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! <root>/CURRENT           "gen-00001732752000123-4242"
-//! <root>/gen-…/            a complete tantivy index
+//! <root>/gen-…/            a complete tantivy index, and its frequent-word list
 //! ```
 //!
 //! A rebuild writes a whole new generation next to the live one and then replaces
@@ -14,12 +14,14 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 use crate::error::{IndexError, Result};
+use crate::pairs::FrequentWords;
 use crate::schema::{self, Fields, SCHEMA_VERSION};
 
 const CURRENT: &str = "CURRENT";
@@ -51,6 +53,8 @@ pub struct Generation {
     pub index: Index,
     pub reader: IndexReader,
     pub fields: Fields,
+    /// The words whose pairs this generation indexes (fixed for its lifetime).
+    pub words: Arc<FrequentWords>,
 }
 
 impl std::fmt::Debug for Generation {
@@ -60,14 +64,16 @@ impl std::fmt::Debug for Generation {
 }
 
 impl Generation {
-    /// Creates an empty generation directory with the current schema (not yet live).
-    pub fn create(root: &Path) -> Result<Generation> {
+    /// Creates an empty generation directory with the current schema and the frequent
+    /// words it will pair (not yet live).
+    pub fn create(root: &Path, words: FrequentWords) -> Result<Generation> {
         let name = new_name();
         let dir = root.join(&name);
         fs::create_dir_all(&dir).map_err(|error| IndexError::io(&dir, error))?;
+        words.save(&dir)?;
         let (schema, _) = Fields::build();
         let index = Index::create_in_dir(&dir, schema)?;
-        Self::from_index(name, dir, index)
+        Self::from_index(name, dir, index, Arc::new(words))
     }
 
     /// Opens an existing generation and checks its schema and payload version.
@@ -75,7 +81,8 @@ impl Generation {
         let dir = root.join(name);
         let directory = MmapDirectory::open(&dir)?;
         let index = Index::open(directory)?;
-        let generation = Self::from_index(name.to_owned(), dir, index)?;
+        let words = Arc::new(FrequentWords::load(&dir)?);
+        let generation = Self::from_index(name.to_owned(), dir, index, words)?;
         if let Some(payload) = generation.committed_payload()? {
             if payload.schema_version != SCHEMA_VERSION {
                 return Err(IndexError::Corrupt(format!(
@@ -87,11 +94,11 @@ impl Generation {
         Ok(generation)
     }
 
-    fn from_index(name: String, dir: PathBuf, index: Index) -> Result<Generation> {
-        schema::register_tokenizer(&index);
+    fn from_index(name: String, dir: PathBuf, index: Index, words: Arc<FrequentWords>) -> Result<Generation> {
+        schema::register_tokenizer(&index, Arc::clone(&words));
         let fields = Fields::of(&index).map_err(|reason| IndexError::Corrupt(format!("{name}: {reason}")))?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Generation { name, dir, index, reader, fields })
+        Ok(Generation { name, dir, index, reader, fields, words })
     }
 
     /// The payload of the last commit, `None` before the first commit.

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::error::{IndexError, Result};
 use crate::generation::{self, Generation};
+use crate::pairs::FrequentWords;
 
 /// The search index under one root directory. Cheap to clone and share.
 #[derive(Clone, Debug)]
@@ -84,7 +85,8 @@ impl SearchIndex {
     }
 
     fn fresh(root: &Path) -> Result<Generation> {
-        let fresh = Generation::create(root)?;
+        // Nothing to sample yet: no pairs until `chorus reindex` chooses the words.
+        let fresh = Generation::create(root, FrequentWords::default())?;
         generation::write_current(root, &fresh.name)?;
         Ok(fresh)
     }

@@ -17,6 +17,7 @@ mod collector;
 mod error;
 mod generation;
 mod index;
+mod pairs;
 mod projection;
 pub mod query;
 mod ranked;

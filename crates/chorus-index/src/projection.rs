@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::generation::{self, Generation};
 use crate::index::SearchIndex;
+use crate::pairs::{FrequentWords, SAMPLE_ITEMS};
 use crate::schema::item_document;
 use crate::writer::{changes_to_ops, Writer, FOLLOWER_MEMORY, REBUILD_MEMORY, REBUILD_THREADS};
 
@@ -155,7 +156,13 @@ impl IndexProjection {
         if self.position > last_change {
             tracing::warn!(index = self.position, store = last_change, "index is ahead of the store; rebuilding");
         }
-        if fresh || self.position > last_change {
+        let live = self.index.live();
+        let outgrown = live.words.outgrown_by(live.reader.searcher().num_docs());
+        if outgrown {
+            tracing::info!(docs = self.index.num_docs(), "index has outgrown its frequent-word sample; rebuilding");
+        }
+        drop(live);
+        if fresh || outgrown || self.position > last_change {
             let report = self.rebuild().await?;
             return Ok(CatchUp { changes: 0, commits: 1, position: report.position, rebuilt: true });
         }
@@ -234,7 +241,7 @@ impl std::fmt::Debug for IndexProjection {
 pub async fn rebuild_index(index: &SearchIndex, store: Arc<dyn Store>, batch: u32) -> Result<RebuildReport> {
     let started = Instant::now();
     let root = index.root().to_path_buf();
-    let next = Generation::create(&root)?;
+    let next = Generation::create(&root, sample_frequent_words(&store).await?)?;
     let dir = next.dir.clone();
     let mut report = match build_and_replay(&store, &next, batch.max(1)).await {
         Ok(report) => report,
@@ -266,6 +273,26 @@ pub async fn rebuild_index(index: &SearchIndex, store: Arc<dyn Store>, batch: u3
     report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::info!(items = report.items, position = report.position, elapsed_ms = report.elapsed_ms, "index rebuilt");
     Ok(report)
+}
+
+/// Chooses the frequent words of a new generation from the first live items.
+async fn sample_frequent_words(store: &Arc<dyn Store>) -> Result<FrequentWords> {
+    let filter = ItemFilter { connector: None, include_deleted: false };
+    let mut page = IdPage::first(REBUILD_PAGE);
+    let mut items = Vec::new();
+    while items.len() < SAMPLE_ITEMS {
+        let batch = store.items(&filter, page).await?;
+        let Some(last) = batch.last() else { break };
+        page.after_id = last.id;
+        items.extend(batch);
+    }
+    items.truncate(SAMPLE_ITEMS);
+    let texts = items.iter().map(|item| {
+        let mut texts = vec![item.title.as_str(), item.body.as_str()];
+        texts.extend(item.comments.iter().map(|comment| comment.body.as_str()));
+        texts
+    });
+    Ok(FrequentWords::choose(texts))
 }
 
 /// Scans the store into `next`, replays the changes made meanwhile, commits, and

@@ -228,7 +228,8 @@ async fn cleanup_never_removes_the_generation_current_names() {
     let index = SearchIndex::open(dir.path()).expect("open");
     let old = index.live().name.clone();
     // ...then a rebuild made a new one live and cleared its `BUILDING` mark...
-    let next = crate::generation::Generation::create(dir.path()).expect("create");
+    let next =
+        crate::generation::Generation::create(dir.path(), crate::pairs::FrequentWords::default()).expect("create");
     crate::generation::write_current(dir.path(), &next.name).expect("switch");
     // ...before that process's cleanup ran with its stale idea of what to keep.
     crate::generation::remove_others(dir.path(), &old);
@@ -256,7 +257,8 @@ async fn open_and_follow_recover_when_current_names_a_missing_generation() {
     drain(&mut follower).await;
     let complete = index.live().name.clone();
     // `CURRENT` names a generation that a racing cleanup deleted.
-    let lost = crate::generation::Generation::create(dir.path()).expect("create");
+    let lost =
+        crate::generation::Generation::create(dir.path(), crate::pairs::FrequentWords::default()).expect("create");
     crate::generation::write_current(dir.path(), &lost.name).expect("switch");
     std::fs::remove_dir_all(&lost.dir).expect("delete");
     drop(lost);
@@ -267,7 +269,8 @@ async fn open_and_follow_recover_when_current_names_a_missing_generation() {
     assert_eq!(crate::generation::read_current(dir.path()).expect("current"), Some(complete.clone()));
 
     // The running follower recovers too.
-    let lost = crate::generation::Generation::create(dir.path()).expect("create");
+    let lost =
+        crate::generation::Generation::create(dir.path(), crate::pairs::FrequentWords::default()).expect("create");
     crate::generation::write_current(dir.path(), &lost.name).expect("switch");
     std::fs::remove_dir_all(&lost.dir).expect("delete");
     drop(lost);

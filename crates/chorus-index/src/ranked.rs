@@ -10,6 +10,11 @@
 //! the same keys `(rank, bm25)` and the same tie-break (lower segment, then lower
 //! document first); pruning only ever skips documents that rank strictly below the
 //! current N-th candidate.
+//!
+//! Filters do not stop the pruning: the text query runs alone and a per-segment bitset of
+//! the filter's matches admits documents (only admitted ones raise the threshold). When a
+//! filter admits few documents of a segment, the filter drives instead: each admitted
+//! document is looked up in the text query's postings.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -25,22 +30,72 @@ use crate::request::Sort;
 /// error of `f32`/`f64` products (≈1e-7), so no document that could rank is ever skipped.
 const THRESHOLD_MARGIN: f64 = 1e-6;
 
+/// A filter drives the search in a segment where it admits at most `1 / SELECTIVE` of
+/// the documents.
+const SELECTIVE: u32 = 16;
+
 /// Top `limit` hits after `offset` by `(rank, bm25)` for [`Sort::Weighted`] or
 /// [`Sort::Relevance`], with pruning.
 pub struct RankedTopDocs {
     limit: usize,
     offset: usize,
     weighted: bool,
+    /// Only documents this (non-scoring) weight matches may be ranked.
+    filter: Option<Box<dyn Weight>>,
 }
 
 impl RankedTopDocs {
     /// `None` for sorts that do not rank by score (they use tantivy's `TopDocs`).
     pub fn for_sort(sort: Sort, limit: usize, offset: usize) -> Option<RankedTopDocs> {
         match sort {
-            Sort::Weighted => Some(RankedTopDocs { limit, offset, weighted: true }),
-            Sort::Relevance => Some(RankedTopDocs { limit, offset, weighted: false }),
+            Sort::Weighted => Some(RankedTopDocs { limit, offset, weighted: true, filter: None }),
+            Sort::Relevance => Some(RankedTopDocs { limit, offset, weighted: false, filter: None }),
             Sort::Recency | Sort::Revenue => None,
         }
+    }
+
+    /// Ranks only the documents `filter` matches (built with scoring disabled).
+    pub fn with_filter(mut self, filter: Box<dyn Weight>) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+}
+
+/// The documents of one segment a filter admits.
+struct Admitted {
+    words: Vec<u64>,
+    count: u32,
+}
+
+impl Admitted {
+    fn of(filter: &dyn Weight, reader: &SegmentReader) -> tantivy::Result<Admitted> {
+        let mut admitted = Admitted { words: vec![0; (reader.max_doc() as usize).div_ceil(64)], count: 0 };
+        filter.for_each_no_score(reader, &mut |docs| {
+            for &doc in docs {
+                admitted.words[(doc / 64) as usize] |= 1 << (doc % 64);
+            }
+            admitted.count += docs.len() as u32;
+        })?;
+        Ok(admitted)
+    }
+
+    fn contains(&self, doc: DocId) -> bool {
+        self.words.get((doc / 64) as usize).is_some_and(|word| word & (1 << (doc % 64)) != 0)
+    }
+
+    fn docs(&self) -> impl Iterator<Item = DocId> + '_ {
+        self.words.iter().enumerate().flat_map(|(index, &word)| {
+            let base = index as u32 * 64;
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let bit = bits.trailing_zeros();
+                bits &= bits - 1;
+                Some(base + bit)
+            })
+        })
     }
 }
 
@@ -174,8 +229,23 @@ impl Collector for RankedTopDocs {
         let mut top = self.for_segment(segment, reader)?;
         let max_factor = top.max_factor();
         let alive = reader.alive_bitset();
+        let admitted = self.filter.as_deref().map(|filter| Admitted::of(filter, reader)).transpose()?;
+        if let Some(admitted) = admitted.as_ref().filter(|admitted| admitted.count <= reader.max_doc() / SELECTIVE) {
+            // Few admitted documents: look each one up in the text query's postings.
+            let mut scorer = weight.scorer(reader, 1.0)?;
+            for doc in admitted.docs() {
+                if scorer.doc() > doc || scorer.seek(doc) != doc {
+                    continue;
+                }
+                if alive.is_none_or(|alive| alive.is_alive(doc)) {
+                    top.push(doc, scorer.score());
+                }
+            }
+            return Ok(top.harvest());
+        }
         weight.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
-            if alive.is_none_or(|alive| alive.is_alive(doc)) {
+            let admit = admitted.as_ref().is_none_or(|admitted| admitted.contains(doc));
+            if admit && alive.is_none_or(|alive| alive.is_alive(doc)) {
                 top.push(doc, score);
             }
             top.score_threshold(max_factor)
@@ -194,25 +264,37 @@ impl Collector for RankedTopDocs {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
     use tantivy::collector::TopDocs;
+    use tantivy::query::EnableScoring;
     use tantivy::{Index, TantivyDocument};
 
     use super::*;
     use crate::collector::Ranker;
+    use crate::pairs::FrequentWords;
     use crate::query;
     use crate::request::{build_query, prunes, Filters};
     use crate::schema::{register_tokenizer, Fields};
 
     const WORDS: [&str; 6] = ["alpha", "beta", "gamma", "delta", "omega", "sso"];
+    /// Kinds with their share of documents: `sales_blocker` is rare enough (≈2%) for a
+    /// filter on it to drive the search.
+    const KINDS: [(chorus_core::Kind, f64); 3] = [
+        (chorus_core::Kind::Bug, 0.6),
+        (chorus_core::Kind::FeatureRequest, 0.38),
+        (chorus_core::Kind::SalesBlocker, 0.02),
+    ];
 
     /// An index of several segments: word frequencies from common to rare, ARR from none
-    /// to very large, so that pruning has plenty to skip.
-    fn index() -> (Index, Fields) {
+    /// to very large, so that pruning has plenty to skip; "alpha" and "beta" are paired.
+    fn index() -> (Index, Fields, FrequentWords) {
         let (schema, fields) = Fields::build();
         let index = Index::create_in_ram(schema);
-        register_tokenizer(&index);
+        let words = FrequentWords::new(["alpha".to_owned(), "beta".to_owned()], 1);
+        register_tokenizer(&index, Arc::new(words.clone()));
         let mut writer = index.writer_with_num_threads(1, 15_000_000).expect("writer");
         let mut rng = StdRng::seed_from_u64(7);
         for segment in 0..3 {
@@ -224,40 +306,62 @@ mod tests {
                 }
                 let mut doc = TantivyDocument::default();
                 doc.add_i64(fields.item_id, segment * 10_000 + n);
-                doc.add_text(fields.title, words[..words.len().min(2)].join(" "));
+                let title = words[..words.len().min(2)].join(" ");
+                doc.add_text(fields.title, &title);
+                doc.add_text(fields.title_pairs, &title);
                 doc.add_text(fields.body, words.join(" "));
+                doc.add_text(fields.body_pairs, words.join(" "));
+                let roll: f64 = rng.gen();
+                let kind = if roll < KINDS[0].1 {
+                    KINDS[0].0
+                } else if roll < KINDS[0].1 + KINDS[1].1 {
+                    KINDS[1].0
+                } else {
+                    KINDS[2].0
+                };
+                doc.add_text(fields.kind, kind.as_str());
                 let arr = if rng.gen_bool(0.2) { 0 } else { 10_i64.pow(rng.gen_range(2..11)) };
                 doc.add_i64(fields.account_arr, arr);
                 writer.add_document(doc).expect("add");
             }
             writer.commit().expect("commit");
         }
-        (index, fields)
+        (index, fields, words)
     }
 
     #[test]
     fn pruned_pages_equal_the_exhaustive_ranking() {
-        let (index, fields) = index();
+        let (index, fields, words) = index();
         let searcher = index.reader().expect("reader").searcher();
         assert!(searcher.segment_readers().len() > 1);
-        for word in WORDS {
-            let ast = query::parse(word).expect("parse");
-            assert!(prunes(&ast, &Filters::default()));
-            let built = build_query(&ast, &Filters::default(), &fields).expect("query");
-            for sort in [Sort::Weighted, Sort::Relevance] {
-                for (limit, offset) in [(20, 0), (20, 40), (1, 0), (100, 7)] {
-                    let pruned = RankedTopDocs::for_sort(sort, limit, offset).expect("score sort");
-                    let pruned = searcher.search(&*built, &pruned).expect("pruned");
-                    let exhaustive = TopDocs::with_limit(limit).and_offset(offset).tweak_score(Ranker { sort });
-                    let exhaustive = searcher.search(&*built, &exhaustive).expect("exhaustive");
-                    assert_eq!(pruned.len(), exhaustive.len(), "{word} {sort:?}");
-                    for (((rank, _), _), ((expected, _), _)) in pruned.iter().zip(&exhaustive) {
-                        // Same rank at every position (the sums of term scores may differ
-                        // in the last bit between the pruning and the exhaustive scorer).
-                        assert!(
-                            (rank - expected).abs() <= expected.abs() * 1e-6,
-                            "{word} {sort:?}: {rank} vs {expected}"
-                        );
+        let texts = WORDS.iter().map(|word| (*word).to_owned()).chain(["\"alpha beta\"".to_owned()]);
+        let filters = [None, Some(KINDS[0].0), Some(KINDS[2].0)];
+        for text in texts {
+            let ast = query::parse(&text).expect("parse");
+            assert!(prunes(&ast, &words), "{text}");
+            for kind in filters {
+                let filter = Filters { kind: kind.into_iter().collect(), ..Filters::default() };
+                let built = build_query(&ast, &filter, &fields, &words).expect("query");
+                for sort in [Sort::Weighted, Sort::Relevance] {
+                    for (limit, offset) in [(20, 0), (20, 40), (1, 0), (100, 7)] {
+                        let mut pruned = RankedTopDocs::for_sort(sort, limit, offset).expect("score sort");
+                        if let Some(filter) = &built.filter {
+                            let scoring = EnableScoring::disabled_from_searcher(&searcher);
+                            pruned = pruned.with_filter(filter.weight(scoring).expect("filter weight"));
+                        }
+                        let pruned = searcher.search(&*built.text, &pruned).expect("pruned");
+                        let exhaustive = TopDocs::with_limit(limit).and_offset(offset).tweak_score(Ranker { sort });
+                        let exhaustive = searcher.search(&*built.combined(), &exhaustive).expect("exhaustive");
+                        assert_eq!(pruned.len(), exhaustive.len(), "{text} {kind:?} {sort:?}");
+                        assert!(!pruned.is_empty(), "{text} {kind:?}");
+                        for (((rank, _), _), ((expected, _), _)) in pruned.iter().zip(&exhaustive) {
+                            // Same rank at every position (the sums of term scores may differ
+                            // in the last bit between the pruning and the exhaustive scorer).
+                            assert!(
+                                (rank - expected).abs() <= expected.abs() * 1e-6,
+                                "{text} {kind:?} {sort:?}: {rank} vs {expected}"
+                            );
+                        }
                     }
                 }
             }

@@ -18,6 +18,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
 
 use crate::error::QueryError;
+use crate::pairs::FrequentWords;
 use crate::query::{Conjunction, Operand, QueryAst};
 use crate::schema::{self, normalize_status, to_tantivy_date, Fields};
 
@@ -111,109 +112,143 @@ impl SearchRequest {
     }
 }
 
-/// Turns a parsed query and the filters into one tantivy query.
-pub(crate) fn build_query(ast: &QueryAst, filters: &Filters, fields: &Fields) -> Result<Box<dyn Query>, QueryError> {
-    let mut tokens_used = 0;
-    let text = if ast.is_match_all() {
-        Box::new(AllQuery) as Box<dyn Query>
-    } else {
-        expression(ast, fields, &mut tokens_used)?
-    };
-    let filter_clauses = filter_queries(filters, fields)?;
-    if filter_clauses.is_empty() {
-        return Ok(text);
-    }
-    let mut clauses = vec![(Occur::Must, text)];
-    for filter in filter_clauses {
-        let zero_score: Box<dyn Query> = Box::new(ConstScoreQuery::new(filter, 0.0));
-        clauses.push((Occur::Must, zero_score));
-    }
-    Ok(Box::new(BooleanQuery::new(clauses)))
+/// A built search: the text query and the filters apart, so that a ranked page can prune
+/// on the text alone while the filters only admit documents (see `ranked`).
+pub(crate) struct Built {
+    pub text: Box<dyn Query>,
+    /// All filters as one zero-score query; `None` without filters.
+    pub filter: Option<Box<dyn Query>>,
 }
 
-/// Whether tantivy can skip non-competitive matches of this query when ranking by score
-/// (block-max WAND): one word, over one or all text fields, and no filter. Anything else
-/// (phrases, ANDs, exclusions, filters) is scored match by match.
-pub(crate) fn prunes(ast: &QueryAst, filters: &Filters) -> bool {
+impl Built {
+    /// The text query restricted by the filters.
+    pub fn combined(&self) -> Box<dyn Query> {
+        match &self.filter {
+            None => self.text.box_clone(),
+            Some(filter) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, self.text.box_clone()),
+                (Occur::Must, filter.box_clone()),
+            ])),
+        }
+    }
+}
+
+/// Turns a parsed query and the filters into tantivy queries. `words` are the frequent
+/// words whose pairs the generation indexes (phrases of them become pair lookups); pass
+/// an empty list for a query over the word fields alone (highlighting).
+pub(crate) fn build_query(
+    ast: &QueryAst,
+    filters: &Filters,
+    fields: &Fields,
+    words: &FrequentWords,
+) -> Result<Built, QueryError> {
+    let mut builder = Builder { fields, words, tokens: 0 };
+    let text = if ast.is_match_all() { Box::new(AllQuery) as Box<dyn Query> } else { builder.expression(ast)? };
+    let mut filter_clauses = filter_queries(filters, fields)?;
+    let filter = match filter_clauses.len() {
+        0 => None,
+        1 => filter_clauses.pop(),
+        _ => {
+            Some(Box::new(BooleanQuery::new(filter_clauses.into_iter().map(|clause| (Occur::Must, clause)).collect()))
+                as Box<dyn Query>)
+        }
+    };
+    let filter = filter.map(|filter| Box::new(ConstScoreQuery::new(filter, 0.0)) as Box<dyn Query>);
+    Ok(Built { text, filter })
+}
+
+/// Whether tantivy can skip non-competitive matches of this query's text when ranking by
+/// score (block-max WAND): one word, or a phrase that is one pair term, over one or all
+/// text fields. Anything else (word phrases, ANDs, exclusions) is scored match by match.
+/// Filters do not matter: they only admit documents (see `ranked`).
+pub(crate) fn prunes(ast: &QueryAst, words: &FrequentWords) -> bool {
     let [conjunction] = ast.any_of.as_slice() else { return false };
     let [clause] = conjunction.clauses.as_slice() else { return false };
     let Operand::Text { text, .. } = &clause.operand else { return false };
-    !clause.exclude && *filters == Filters::default() && analyze(text).len() == 1
-}
-
-fn expression(ast: &QueryAst, fields: &Fields, tokens: &mut usize) -> Result<Box<dyn Query>, QueryError> {
-    let mut alternatives = Vec::with_capacity(ast.any_of.len());
-    for conjunction in &ast.any_of {
-        alternatives.push(conjunction_query(conjunction, fields, tokens)?);
-    }
-    if alternatives.len() == 1 {
-        return Ok(alternatives.remove(0));
-    }
-    Ok(Box::new(BooleanQuery::union(alternatives)))
-}
-
-fn conjunction_query(
-    conjunction: &Conjunction,
-    fields: &Fields,
-    tokens: &mut usize,
-) -> Result<Box<dyn Query>, QueryError> {
-    let mut clauses = Vec::with_capacity(conjunction.clauses.len() + 1);
-    for clause in &conjunction.clauses {
-        let query = match &clause.operand {
-            Operand::Text { field, text, phrase: _ } => text_query(field.as_deref(), text, fields, tokens)?,
-            Operand::Group(group) => expression(group, fields, tokens)?,
-        };
-        let occur = if clause.exclude { Occur::MustNot } else { Occur::Must };
-        clauses.push((occur, query));
-    }
-    if clauses.iter().all(|(occur, _)| *occur == Occur::MustNot) {
-        // Exclusions alone match nothing in tantivy; here they mean "everything but".
-        clauses.push((Occur::Must, Box::new(AllQuery)));
-    }
-    if clauses.len() == 1 && clauses[0].0 == Occur::Must {
-        return Ok(clauses.remove(0).1);
-    }
-    Ok(Box::new(BooleanQuery::new(clauses)))
-}
-
-/// A word or phrase over one text field, or over all of them (title boosted).
-fn text_query(
-    field_name: Option<&str>,
-    text: &str,
-    fields: &Fields,
-    tokens_used: &mut usize,
-) -> Result<Box<dyn Query>, QueryError> {
     let tokens = analyze(text);
-    *tokens_used += tokens.len();
-    if *tokens_used > MAX_TOKENS {
-        return Err(QueryError::TooManyTerms { max: MAX_TOKENS });
-    }
-    if tokens.is_empty() {
-        // Only over-long tokens (hashes, blobs): nothing indexed can match them.
-        return Ok(Box::new(EmptyQuery));
-    }
-    if let Some(field) = field_name.and_then(|name| fields.text_field(name)) {
-        return Ok(tokens_query(field, &tokens));
-    }
-    let per_field = schema::TEXT_FIELDS
-        .iter()
-        .filter_map(|(name, boost)| fields.text_field(name).map(|field| (field, *boost)))
-        .map(|(field, boost)| {
-            let query = tokens_query(field, &tokens);
-            let boosted: Box<dyn Query> = if boost == 1.0 { query } else { Box::new(BoostQuery::new(query, boost)) };
-            (Occur::Should, boosted)
-        })
-        .collect();
-    Ok(Box::new(BooleanQuery::new(per_field)))
+    !clause.exclude && (tokens.len() == 1 || words.pair_terms(&tokens).is_some_and(|pairs| pairs.len() == 1))
 }
 
-fn tokens_query(field: Field, tokens: &[String]) -> Box<dyn Query> {
-    let terms: Vec<Term> = tokens.iter().map(|token| Term::from_field_text(field, token)).collect();
-    if terms.len() == 1 {
-        let term = terms.into_iter().next().unwrap_or_else(|| Term::from_field_text(field, ""));
-        return Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+/// Query building state: the fields, the frequent words, and the tokens used so far.
+struct Builder<'a> {
+    fields: &'a Fields,
+    words: &'a FrequentWords,
+    tokens: usize,
+}
+
+impl Builder<'_> {
+    fn expression(&mut self, ast: &QueryAst) -> Result<Box<dyn Query>, QueryError> {
+        let mut alternatives = Vec::with_capacity(ast.any_of.len());
+        for conjunction in &ast.any_of {
+            alternatives.push(self.conjunction(conjunction)?);
+        }
+        if alternatives.len() == 1 {
+            return Ok(alternatives.remove(0));
+        }
+        Ok(Box::new(BooleanQuery::union(alternatives)))
     }
-    Box::new(PhraseQuery::new(terms))
+
+    fn conjunction(&mut self, conjunction: &Conjunction) -> Result<Box<dyn Query>, QueryError> {
+        let mut clauses = Vec::with_capacity(conjunction.clauses.len() + 1);
+        for clause in &conjunction.clauses {
+            let query = match &clause.operand {
+                Operand::Text { field, text, phrase: _ } => self.text(field.as_deref(), text)?,
+                Operand::Group(group) => self.expression(group)?,
+            };
+            let occur = if clause.exclude { Occur::MustNot } else { Occur::Must };
+            clauses.push((occur, query));
+        }
+        if clauses.iter().all(|(occur, _)| *occur == Occur::MustNot) {
+            // Exclusions alone match nothing in tantivy; here they mean "everything but".
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        if clauses.len() == 1 && clauses[0].0 == Occur::Must {
+            return Ok(clauses.remove(0).1);
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    /// A word or phrase over one text field, or over all of them (title boosted).
+    fn text(&mut self, field_name: Option<&str>, text: &str) -> Result<Box<dyn Query>, QueryError> {
+        let tokens = analyze(text);
+        self.tokens += tokens.len();
+        if self.tokens > MAX_TOKENS {
+            return Err(QueryError::TooManyTerms { max: MAX_TOKENS });
+        }
+        if tokens.is_empty() {
+            // Only over-long tokens (hashes, blobs): nothing indexed can match them.
+            return Ok(Box::new(EmptyQuery));
+        }
+        if let Some(field) = field_name.and_then(|name| self.fields.text_field(name)) {
+            return Ok(self.tokens_query(field, &tokens));
+        }
+        let per_field = schema::TEXT_FIELDS
+            .iter()
+            .filter_map(|(name, boost)| self.fields.text_field(name).map(|field| (field, *boost)))
+            .map(|(field, boost)| {
+                let query = self.tokens_query(field, &tokens);
+                let boosted: Box<dyn Query> =
+                    if boost == 1.0 { query } else { Box::new(BoostQuery::new(query, boost)) };
+                (Occur::Should, boosted)
+            })
+            .collect();
+        Ok(Box::new(BooleanQuery::new(per_field)))
+    }
+
+    /// One word as a term; a phrase as a pair term or a phrase of pair terms when all its
+    /// words are frequent (see `pairs`), else as a phrase of words.
+    fn tokens_query(&self, field: Field, tokens: &[String]) -> Box<dyn Query> {
+        let (field, terms) = match (self.words.pair_terms(tokens), self.fields.pair_field(field)) {
+            (Some(pairs), Some(pair_field)) => (pair_field, pairs),
+            _ => (field, tokens.to_vec()),
+        };
+        let mut terms: Vec<Term> = terms.iter().map(|text| Term::from_field_text(field, text)).collect();
+        if terms.len() == 1 {
+            let term = terms.pop().unwrap_or_else(|| Term::from_field_text(field, ""));
+            return Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+        }
+        Box::new(PhraseQuery::new(terms))
+    }
 }
 
 /// The index analyzer's tokens for `text`.

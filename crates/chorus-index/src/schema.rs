@@ -4,6 +4,7 @@
 //! delete-term(item_id) + add, so at most one document per item is ever visible after a
 //! commit. Account attributes (name, ARR, segment, lifecycle stage) are denormalized
 //! into the item's document; they are refreshed whenever the account changes.
+//! Each text field has a companion pair field (see `pairs`) for fast phrases.
 //! `SCHEMA_VERSION` is written into every commit payload; an index built with another
 //! version is refused and must be rebuilt.
 
@@ -15,11 +16,16 @@ use tantivy::schema::{
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
 use tantivy::{DateTime, Index, TantivyDocument};
 
+use crate::pairs::{FrequentWords, PairTokenizer};
+
 /// Bumped whenever the schema or the tokenizer changes; a mismatch forces a rebuild.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The name under which [`analyzer`] is registered on every index.
 pub const TOKENIZER: &str = "chorus";
+
+/// The name under which the generation's [`PairTokenizer`] is registered.
+pub const PAIR_TOKENIZER: &str = "chorus_pairs";
 
 /// Tokens longer than this many bytes are dropped (hashes, base64 blobs).
 pub const MAX_TOKEN_LEN: usize = 40;
@@ -48,6 +54,9 @@ pub struct Fields {
     pub title: Field,
     pub body: Field,
     pub comments: Field,
+    pub title_pairs: Field,
+    pub body_pairs: Field,
+    pub comments_pairs: Field,
     pub kind: Field,
     pub source: Field,
     pub status: Field,
@@ -73,6 +82,12 @@ impl Fields {
                 .set_tokenizer(TOKENIZER)
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
+        // Not stored: the words are in the text fields; positions for longer phrases.
+        let pairs = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(PAIR_TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
         let keyword = STRING | FAST | STORED;
         let id = NumericOptions::default().set_indexed().set_fast().set_stored();
         let date =
@@ -82,6 +97,9 @@ impl Fields {
             title: builder.add_text_field("title", text.clone()),
             body: builder.add_text_field("body", text.clone()),
             comments: builder.add_text_field("comments", text),
+            title_pairs: builder.add_text_field("title_pairs", pairs.clone()),
+            body_pairs: builder.add_text_field("body_pairs", pairs.clone()),
+            comments_pairs: builder.add_text_field("comments_pairs", pairs),
             kind: builder.add_text_field("kind", keyword.clone()),
             source: builder.add_text_field("source", keyword.clone()),
             status: builder.add_text_field("status", keyword.clone()),
@@ -118,11 +136,23 @@ impl Fields {
             _ => None,
         }
     }
+
+    /// The pair field of a text field (see `pairs`).
+    pub fn pair_field(&self, text: Field) -> Option<Field> {
+        match text {
+            field if field == self.title => Some(self.title_pairs),
+            field if field == self.body => Some(self.body_pairs),
+            field if field == self.comments => Some(self.comments_pairs),
+            _ => None,
+        }
+    }
 }
 
-/// Registers the Chorus analyzer on an index (needed after every open).
-pub fn register_tokenizer(index: &Index) {
+/// Registers the Chorus analyzer, and the pair tokenizer for the generation's frequent
+/// words, on an index (needed after every open).
+pub fn register_tokenizer(index: &Index, words: std::sync::Arc<FrequentWords>) {
     index.tokenizers().register(TOKENIZER, analyzer());
+    index.tokenizers().register(PAIR_TOKENIZER, PairTokenizer::new(words));
 }
 
 /// Status values are free text in the sources; they are indexed trimmed and lowercased
@@ -137,9 +167,12 @@ pub fn item_document(fields: &Fields, item: &Item, account: Option<&Account>) ->
     let mut doc = TantivyDocument::default();
     doc.add_i64(fields.item_id, item.id);
     doc.add_text(fields.title, &item.title);
+    doc.add_text(fields.title_pairs, &item.title);
     doc.add_text(fields.body, &item.body);
+    doc.add_text(fields.body_pairs, &item.body);
     for comment in &item.comments {
         doc.add_text(fields.comments, &comment.body);
+        doc.add_text(fields.comments_pairs, &comment.body);
     }
     doc.add_text(fields.kind, item.kind.as_str());
     doc.add_text(fields.source, item.source.as_str());

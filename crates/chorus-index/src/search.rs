@@ -8,7 +8,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use tantivy::collector::TopDocs;
-use tantivy::query::Query;
+use tantivy::query::{EnableScoring, Query};
 use tantivy::schema::{Field, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Searcher, TantivyDocument};
@@ -18,9 +18,10 @@ use crate::collector::{AggregateCollector, Aggregates, RankKey, Ranker};
 use crate::error::{IndexError, QueryError, Result};
 use crate::generation::Generation;
 use crate::index::SearchIndex;
+use crate::pairs::FrequentWords;
 use crate::query;
 use crate::ranked::RankedTopDocs;
-use crate::request::{build_query, prunes, SearchRequest};
+use crate::request::{build_query, prunes, Built, Filters, SearchRequest};
 use crate::schema::{from_tantivy_date, Fields};
 
 /// Longest snippet, in characters.
@@ -30,38 +31,39 @@ impl SearchIndex {
     /// The full answer: total, reach and facets over all matches, plus one page of hits.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchAnswer> {
         let live = self.live();
-        let Compiled { query, prunes } = compile(request, &live.fields)?;
+        let compiled = compile(request, &live)?;
         let searcher = live.reader.searcher();
         let (ranked, aggregates) = match RankedTopDocs::for_sort(request.sort, request.limit, request.offset) {
             // Two passes beat one when the page can be pruned: the aggregates visit every
             // match without scoring, and the ranked page skips non-competitive ones.
-            Some(ranked) if prunes => {
-                let aggregates = guarded(|| searcher.search(&*query, &AggregateCollector))?;
-                (guarded(|| searcher.search(&*query, &ranked))?, aggregates)
+            Some(ranked) if compiled.prunes => {
+                let aggregates = guarded(|| searcher.search(&*compiled.query, &AggregateCollector))?;
+                (compiled.ranked_page(&searcher, ranked)?, aggregates)
             }
-            Some(ranked) => guarded(|| searcher.search(&*query, &(ranked, AggregateCollector)))?,
-            None => guarded(|| searcher.search(&*query, &(top_docs(request), AggregateCollector)))?,
+            Some(ranked) => guarded(|| searcher.search(&*compiled.query, &(ranked, AggregateCollector)))?,
+            None => guarded(|| searcher.search(&*compiled.query, &(top_docs(request), AggregateCollector)))?,
         };
         let Aggregates { total, reach, facets } = aggregates;
-        let hits = load_hits(&live, &searcher, &*query, ranked)?;
+        let hits = load_hits(&live, &searcher, &*compiled.highlight, ranked)?;
         Ok(SearchAnswer { total, reach, facets, hits })
     }
 
     /// One page of hits only (no total, reach or facets): the cheapest search.
     pub fn top_hits(&self, request: &SearchRequest) -> Result<Vec<Hit>> {
         let live = self.live();
-        let Compiled { query, .. } = compile(request, &live.fields)?;
+        let compiled = compile(request, &live)?;
         let searcher = live.reader.searcher();
         let ranked = match RankedTopDocs::for_sort(request.sort, request.limit, request.offset) {
-            Some(ranked) => guarded(|| searcher.search(&*query, &ranked))?,
-            None => guarded(|| searcher.search(&*query, &top_docs(request)))?,
+            Some(ranked) if compiled.prunes => compiled.ranked_page(&searcher, ranked)?,
+            Some(ranked) => guarded(|| searcher.search(&*compiled.query, &ranked))?,
+            None => guarded(|| searcher.search(&*compiled.query, &top_docs(request)))?,
         };
-        load_hits(&live, &searcher, &*query, ranked)
+        load_hits(&live, &searcher, &*compiled.highlight, ranked)
     }
 
     /// Checks a request without running it (for a 400 before any work).
     pub fn validate(&self, request: &SearchRequest) -> Result<()> {
-        compile(request, &self.live().fields)?;
+        compile(request, &self.live())?;
         Ok(())
     }
 }
@@ -71,19 +73,37 @@ fn top_docs(request: &SearchRequest) -> impl tantivy::collector::Collector<Fruit
     TopDocs::with_limit(request.limit).and_offset(request.offset).tweak_score(Ranker { sort: request.sort })
 }
 
-/// A built query and whether ranking it by score can prune (see `request::prunes`).
+/// A request's queries: `query` (text and filters) for the aggregates and unpruned
+/// pages, `built` apart for a pruned page, `highlight` over the word fields for snippets.
 struct Compiled {
     query: Box<dyn Query>,
+    built: Built,
+    highlight: Box<dyn Query>,
+    /// Whether ranking the text by score can prune (see `request::prunes`).
     prunes: bool,
 }
 
-/// Parses the query text and builds the tantivy query, with the last-resort panic guard.
-fn compile(request: &SearchRequest, fields: &Fields) -> Result<Compiled, QueryError> {
+impl Compiled {
+    /// The ranked page by pruning on the text query; filters admit documents.
+    fn ranked_page(&self, searcher: &Searcher, ranked: RankedTopDocs) -> Result<Vec<(RankKey, DocAddress)>> {
+        guarded(|| {
+            let ranked = match &self.built.filter {
+                Some(filter) => ranked.with_filter(filter.weight(EnableScoring::disabled_from_searcher(searcher))?),
+                None => ranked,
+            };
+            searcher.search(&*self.built.text, &ranked)
+        })
+    }
+}
+
+/// Parses the query text and builds the tantivy queries, with the last-resort panic guard.
+fn compile(request: &SearchRequest, live: &Generation) -> Result<Compiled, QueryError> {
     request.validate_page()?;
     let built = catch_unwind(AssertUnwindSafe(|| {
         let ast = query::parse(&request.query)?;
-        let query = build_query(&ast, &request.filters, fields)?;
-        Ok(Compiled { query, prunes: prunes(&ast, &request.filters) })
+        let built = build_query(&ast, &request.filters, &live.fields, &live.words)?;
+        let highlight = build_query(&ast, &Filters::default(), &live.fields, &FrequentWords::default())?.text;
+        Ok(Compiled { query: built.combined(), built, highlight, prunes: prunes(&ast, &live.words) })
     }));
     match built {
         Ok(result) => result,
@@ -105,6 +125,7 @@ fn guarded<T>(work: impl FnOnce() -> tantivy::Result<T>) -> Result<T> {
     }
 }
 
+/// Loads the page's documents; `query` (over the word fields) marks their snippets.
 fn load_hits(
     live: &Generation,
     searcher: &Searcher,

@@ -1,12 +1,14 @@
 //! `make bench`: chorus-index against a SQLite FTS5 baseline on one synthetic corpus.
 //!
-//! Steps, in one process on one machine: generate the seeded corpus (`BENCH_N` items,
+//! Steps, in one run on one machine: generate the seeded corpus (`BENCH_N` items,
 //! default 1 000 000; 20 000 accounts), import it through the store (SQLite), rebuild the
-//! index from the store, load the FTS5 baseline from the store, check that both engines
-//! agree exactly on total, reach and facets for all 200 queries (exit 1 otherwise), time
-//! one warm-up and three passes of top-20 and of the full answer, and write
-//! `docs/benchmarks.md` (or `BENCH_OUT`). `BENCH_DIR` keeps the databases and index;
-//! `BENCH_SLOW=1` lists on stderr every query whose median exceeds 3 ms.
+//! index from the store, time one warm-up and three passes of top-20 and of the full
+//! answer; then, in a child process of this same binary (so that each engine's peak
+//! memory is its own), load the FTS5 baseline from the store and time it the same way;
+//! check that both engines agree exactly on total, reach and facets for all 200 queries
+//! (exit 1 otherwise), and write `docs/benchmarks.md` (or `BENCH_OUT`). `BENCH_DIR` keeps
+//! the databases and index; `BENCH_SLOW=1` lists on stderr every query whose median
+//! exceeds 3 ms.
 //!
 //! This is a benchmark, not a test: CI never runs it.
 
@@ -30,16 +32,27 @@ use report::{Figures, Latency};
 const CONNECTORS: [Source; 4] = [Source::Zendesk, Source::Jira, Source::Slack, Source::Salesforce];
 const PAGE: usize = 1_000;
 
+/// Set (to the work directory) in the child process that runs the FTS5 baseline.
+const FTS_CHILD: &str = "BENCH_FTS_CHILD";
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    if let Err(error) = run().await {
+    let outcome = match std::env::var(FTS_CHILD) {
+        Ok(work) => fts_child(std::path::Path::new(&work)).await,
+        Err(_) => run().await,
+    };
+    if let Err(error) = outcome {
         eprintln!("bench failed: {error}");
         std::process::exit(1);
     }
 }
 
+fn bench_n() -> Result<usize, BoxError> {
+    Ok(std::env::var("BENCH_N").ok().map(|v| v.replace('_', "").parse()).transpose()?.unwrap_or(1_000_000))
+}
+
 async fn run() -> Result<(), BoxError> {
-    let n: usize = std::env::var("BENCH_N").ok().map(|v| v.replace('_', "").parse()).transpose()?.unwrap_or(1_000_000);
+    let n = bench_n()?;
     let kept = std::env::var("BENCH_DIR").ok();
     let temp = tempfile::tempdir()?;
     let work = kept.map(std::path::PathBuf::from).unwrap_or_else(|| temp.path().to_path_buf());
@@ -66,26 +79,30 @@ async fn run() -> Result<(), BoxError> {
     }
     eprintln!("bench: index rebuild {:.1}s", figures.index_build.as_secs_f64());
 
-    let mut fts = Fts::create(&work.join("fts.db")).await?;
-    let started = Instant::now();
-    let loaded = fts.load(&store).await?;
-    figures.fts_load = started.elapsed();
-    if loaded != n as u64 {
-        return Err(format!("fts baseline holds {loaded} items, expected {n}").into());
-    }
-    eprintln!("bench: fts load {:.1}s", figures.fts_load.as_secs_f64());
-
     let queries = corpus::queries(&vocabulary, n);
     let requests: Vec<SearchRequest> = queries.iter().map(request).collect::<Result<_, _>>()?;
-    let mismatches = check(&index, &mut fts, &queries, &requests).await?;
-    figures.checked = queries.len();
-    figures.mismatches = mismatches.clone();
-
+    let ours = requests
+        .iter()
+        .map(|request| Ok(aggregates_of(&index.search(request)?)))
+        .collect::<Result<Vec<_>, BoxError>>()?;
     figures.index_top = time_sync(&requests, |r| index.top_hits(r).map(drop))?;
     figures.index_full = time_sync(&requests, |r| index.search(r).map(drop))?;
-    figures.fts_top = time_fts(&mut fts, &queries, false).await?;
-    figures.fts_full = time_fts(&mut fts, &queries, true).await?;
     figures.peak_rss_mb = report::peak_rss_mb();
+    drop(index);
+    drop(store);
+
+    eprintln!("bench: running the FTS5 baseline in a child process");
+    let baseline = run_fts_child(&work, n)?;
+    if baseline.loaded != n as u64 {
+        return Err(format!("fts baseline holds {} items, expected {n}", baseline.loaded).into());
+    }
+    figures.fts_load = Duration::from_secs_f64(baseline.load_secs);
+    figures.fts_peak_rss_mb = baseline.peak_rss_mb;
+    figures.fts_top = Latency::from_samples(baseline.top_samples());
+    figures.fts_full = Latency::from_samples(baseline.full_samples());
+    let mismatches = check(&queries, &ours, &baseline.aggregates()?);
+    figures.checked = queries.len();
+    figures.mismatches = mismatches.clone();
 
     let markdown = report::render(&figures);
     std::fs::write(&out, &markdown)?;
@@ -245,16 +262,12 @@ fn aggregates_of(answer: &SearchAnswer) -> Aggregates {
 }
 
 /// Compares total, reach and facets of every query; returns one line per disagreement.
-async fn check(
-    index: &SearchIndex,
-    fts: &mut Fts,
-    queries: &[BenchQuery],
-    requests: &[SearchRequest],
-) -> Result<Vec<String>, BoxError> {
+fn check(queries: &[BenchQuery], ours: &[Aggregates], theirs: &[Aggregates]) -> Vec<String> {
     let mut mismatches = Vec::new();
-    for (query, request) in queries.iter().zip(requests) {
-        let ours = aggregates_of(&index.search(request)?);
-        let theirs = fts.aggregates(query).await?;
+    if ours.len() != theirs.len() {
+        mismatches.push(format!("{} answers from the index, {} from the baseline", ours.len(), theirs.len()));
+    }
+    for ((query, ours), theirs) in queries.iter().zip(ours).zip(theirs) {
         if ours != theirs {
             let line = format!(
                 "`{}` {:?}: index total {} reach {}/{} vs fts total {} reach {}/{}{}",
@@ -272,7 +285,107 @@ async fn check(
             mismatches.push(line);
         }
     }
-    Ok(mismatches)
+    mismatches
+}
+
+/// Runs this binary again as the FTS5 child and reads its report.
+fn run_fts_child(work: &std::path::Path, n: usize) -> Result<FtsReport, BoxError> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .env(FTS_CHILD, work)
+        .env("BENCH_N", n.to_string())
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    if !output.status.success() {
+        return Err(format!("the FTS5 baseline process failed ({})", output.status).into());
+    }
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
+
+/// The child: loads FTS5 from the store in `work`, answers and times every query, and
+/// prints an [`FtsReport`] as JSON on stdout.
+async fn fts_child(work: &std::path::Path) -> Result<(), BoxError> {
+    let n = bench_n()?;
+    let store = chorus_store::open(&format!("sqlite://{}", work.join("store.db").display())).await?;
+    let path = work.join("fts.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let mut fts = Fts::create(&path).await?;
+    let started = Instant::now();
+    let loaded = fts.load(&store).await?;
+    let load_secs = started.elapsed().as_secs_f64();
+    eprintln!("bench: fts load {load_secs:.1}s");
+    let queries = corpus::queries(&Vocabulary::new(), n);
+    let mut aggregates = Vec::with_capacity(queries.len());
+    for query in &queries {
+        aggregates.push(WireAggregates::from(&fts.aggregates(query).await?));
+    }
+    let top = time_fts(&mut fts, &queries, false).await?;
+    let full = time_fts(&mut fts, &queries, true).await?;
+    let report = FtsReport { loaded, load_secs, aggregates, top, full, peak_rss_mb: report::peak_rss_mb() };
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+/// What the FTS5 child reports to the parent.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FtsReport {
+    loaded: u64,
+    load_secs: f64,
+    aggregates: Vec<WireAggregates>,
+    /// Seconds per query per timed pass.
+    top: Vec<Vec<f64>>,
+    full: Vec<Vec<f64>>,
+    peak_rss_mb: f64,
+}
+
+impl FtsReport {
+    fn top_samples(&self) -> Vec<Vec<Duration>> {
+        Self::samples(&self.top)
+    }
+
+    fn full_samples(&self) -> Vec<Vec<Duration>> {
+        Self::samples(&self.full)
+    }
+
+    fn samples(seconds: &[Vec<f64>]) -> Vec<Vec<Duration>> {
+        seconds.iter().map(|passes| passes.iter().map(|s| Duration::from_secs_f64(*s)).collect()).collect()
+    }
+
+    fn aggregates(&self) -> Result<Vec<Aggregates>, BoxError> {
+        Ok(self.aggregates.iter().map(Aggregates::from).collect())
+    }
+}
+
+/// [`Aggregates`] with its facet map as a list (JSON keys must be strings).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WireAggregates {
+    total: u64,
+    reach_accounts: u64,
+    reach_arr_minor: i64,
+    facets: Vec<(String, String, u64)>,
+}
+
+impl From<&Aggregates> for WireAggregates {
+    fn from(a: &Aggregates) -> Self {
+        WireAggregates {
+            total: a.total,
+            reach_accounts: a.reach_accounts,
+            reach_arr_minor: a.reach_arr_minor,
+            facets: a.facets.iter().map(|((facet, value), count)| (facet.clone(), value.clone(), *count)).collect(),
+        }
+    }
+}
+
+impl From<&WireAggregates> for Aggregates {
+    fn from(w: &WireAggregates) -> Self {
+        Aggregates {
+            total: w.total,
+            reach_accounts: w.reach_accounts,
+            reach_arr_minor: w.reach_arr_minor,
+            facets: w.facets.iter().map(|(facet, value, count)| ((facet.clone(), value.clone()), *count)).collect(),
+        }
+    }
 }
 
 fn time_sync(
@@ -302,7 +415,8 @@ fn time_sync(
     Ok(Latency::from_samples(samples))
 }
 
-async fn time_fts(fts: &mut Fts, queries: &[BenchQuery], full: bool) -> Result<Latency, BoxError> {
+/// Seconds per query per timed pass (one warm-up pass first).
+async fn time_fts(fts: &mut Fts, queries: &[BenchQuery], full: bool) -> Result<Vec<Vec<f64>>, BoxError> {
     let mut samples = vec![Vec::with_capacity(3); queries.len()];
     for pass in 0..4 {
         for (query, sample) in queries.iter().zip(&mut samples) {
@@ -312,9 +426,9 @@ async fn time_fts(fts: &mut Fts, queries: &[BenchQuery], full: bool) -> Result<L
                 fts.aggregates(query).await?;
             }
             if pass > 0 {
-                sample.push(started.elapsed());
+                sample.push(started.elapsed().as_secs_f64());
             }
         }
     }
-    Ok(Latency::from_samples(samples))
+    Ok(samples)
 }
