@@ -91,18 +91,71 @@ pub struct SegmentAggregates {
     total: u64,
     account_id: Option<Column<i64>>,
     account_arr: Option<Column<i64>>,
-    /// ARR of each distinct account seen in this segment.
-    accounts: HashMap<i64, i64>,
+    /// Distinct accounts seen in this segment.
+    accounts: SeenAccounts,
     facets: Vec<(Option<StrColumn>, Vec<u64>)>,
-    /// Scratch space for one block's column values.
-    ids: Vec<Option<i64>>,
-    ords: Vec<Option<u64>>,
+    /// Scratch space for one block's column values (a block has at most 64 documents).
+    ids: [Option<i64>; BLOCK],
+    ords: [Option<u64>; BLOCK],
+}
+
+/// The most documents tantivy hands a collector at once.
+const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
+
+/// Account ids spanning at most this many values are tracked in a bitset.
+const DENSE_ACCOUNTS: i64 = 1 << 24;
+
+/// The distinct accounts of one segment's matches, and each one's ARR: a bitset over the
+/// segment's account id range when it is compact (store ids are), else a hash map.
+enum SeenAccounts {
+    Dense { min: i64, bits: Vec<u64>, found: Vec<(i64, i64)> },
+    Sparse(HashMap<i64, i64>),
+}
+
+impl SeenAccounts {
+    fn for_column(column: Option<&Column<i64>>) -> SeenAccounts {
+        match column {
+            Some(column) if column.max_value().saturating_sub(column.min_value()) < DENSE_ACCOUNTS => {
+                let span = (column.max_value() - column.min_value()) as usize + 1;
+                SeenAccounts::Dense { min: column.min_value(), bits: vec![0; span.div_ceil(64)], found: Vec::new() }
+            }
+            Some(_) => SeenAccounts::Sparse(HashMap::new()),
+            None => SeenAccounts::Dense { min: 0, bits: Vec::new(), found: Vec::new() },
+        }
+    }
+
+    /// Records `account`; reads its ARR (`arr()`) only the first time it is seen.
+    fn insert(&mut self, account: i64, arr: impl FnOnce() -> i64) {
+        match self {
+            SeenAccounts::Dense { min, bits, found } => {
+                let offset = (account - *min) as usize;
+                let (word, bit) = (offset / 64, 1u64 << (offset % 64));
+                if let Some(word) = bits.get_mut(word) {
+                    if *word & bit == 0 {
+                        *word |= bit;
+                        found.push((account, arr()));
+                    }
+                }
+            }
+            SeenAccounts::Sparse(map) => {
+                map.entry(account).or_insert_with(arr);
+            }
+        }
+    }
+
+    fn into_vec(self) -> Vec<(i64, i64)> {
+        match self {
+            SeenAccounts::Dense { found, .. } => found,
+            SeenAccounts::Sparse(map) => map.into_iter().collect(),
+        }
+    }
 }
 
 /// One segment's counts: facet values resolved to strings.
 pub struct SegmentFruit {
     total: u64,
-    accounts: HashMap<i64, i64>,
+    /// `(account id, ARR)` of each distinct account.
+    accounts: Vec<(i64, i64)>,
     facets: Vec<Vec<(String, u64)>>,
 }
 
@@ -118,14 +171,15 @@ impl Collector for AggregateCollector {
             let distinct = column.as_ref().map_or(0, |column| column.num_terms());
             facets.push((column, vec![0; distinct]));
         }
+        let account_id = fast.column_opt("account_id")?;
         Ok(SegmentAggregates {
             total: 0,
-            account_id: fast.column_opt("account_id")?,
+            accounts: SeenAccounts::for_column(account_id.as_ref()),
+            account_id,
             account_arr: fast.column_opt("account_arr")?,
-            accounts: HashMap::new(),
             facets,
-            ids: Vec::new(),
-            ords: Vec::new(),
+            ids: [None; BLOCK],
+            ords: [None; BLOCK],
         })
     }
 
@@ -135,16 +189,11 @@ impl Collector for AggregateCollector {
 
     fn merge_fruits(&self, fruits: Vec<SegmentFruit>) -> tantivy::Result<Aggregates> {
         let mut total = 0;
-        let mut accounts: HashMap<i64, i64> = HashMap::new();
+        let mut accounts: Vec<(i64, i64)> = Vec::new();
         let mut facet_maps: Vec<HashMap<String, u64>> = vec![HashMap::new(); FACET_FIELDS.len()];
         for fruit in fruits {
             total += fruit.total;
-            // Every document of an account carries the same ARR after a commit; keep the
-            // largest in case a segment predates a re-rank that is still being applied.
-            for (account, arr) in fruit.accounts {
-                let entry = accounts.entry(account).or_insert(arr);
-                *entry = (*entry).max(arr);
-            }
+            accounts.extend(fruit.accounts);
             for (map, counts) in facet_maps.iter_mut().zip(fruit.facets) {
                 for (value, count) in counts {
                     *map.entry(value).or_insert(0) += count;
@@ -154,7 +203,11 @@ impl Collector for AggregateCollector {
         let mut lists = facet_maps.into_iter().map(sorted_counts);
         let mut next = || lists.next().unwrap_or_default();
         let facets = Facets { source: next(), kind: next(), status: next(), segment: next(), lifecycle_stage: next() };
-        let reach = Reach { accounts: accounts.len() as u64, arr_minor: accounts.values().sum() };
+        // Every document of an account carries the same ARR after a commit; keep the
+        // largest in case a segment predates a re-rank that is still being applied.
+        accounts.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        accounts.dedup_by_key(|(account, _)| *account);
+        let reach = Reach { accounts: accounts.len() as u64, arr_minor: accounts.iter().map(|(_, arr)| arr).sum() };
         Ok(Aggregates { total, reach, facets })
     }
 }
@@ -171,9 +224,8 @@ impl SegmentCollector for SegmentAggregates {
     fn collect(&mut self, doc: DocId, _score: Score) {
         self.total += 1;
         if let Some(account) = first(self.account_id.as_ref(), doc) {
-            if let std::collections::hash_map::Entry::Vacant(entry) = self.accounts.entry(account) {
-                entry.insert(first(self.account_arr.as_ref(), doc).unwrap_or(0));
-            }
+            let arr = &self.account_arr;
+            self.accounts.insert(account, || first(arr.as_ref(), doc).unwrap_or(0));
         }
         for (column, counts) in &mut self.facets {
             let Some(column) = column else { continue };
@@ -188,25 +240,29 @@ impl SegmentCollector for SegmentAggregates {
     /// Reads each column for a whole block of matches at once (tantivy hands
     /// non-scoring collectors blocks of up to 64 documents).
     fn collect_block(&mut self, docs: &[DocId]) {
+        if docs.len() > BLOCK {
+            for &doc in docs {
+                self.collect(doc, 0.0);
+            }
+            return;
+        }
         self.total += docs.len() as u64;
+        let ids = &mut self.ids[..docs.len()];
         if let Some(column) = &self.account_id {
-            self.ids.clear();
-            self.ids.resize(docs.len(), None);
-            column.first_vals(docs, &mut self.ids);
-            for (&doc, id) in docs.iter().zip(&self.ids) {
+            ids.fill(None);
+            column.first_vals(docs, ids);
+            for (&doc, id) in docs.iter().zip(ids.iter()) {
                 let Some(account) = *id else { continue };
-                if let std::collections::hash_map::Entry::Vacant(entry) = self.accounts.entry(account) {
-                    entry.insert(first(self.account_arr.as_ref(), doc).unwrap_or(0));
-                }
+                let arr = &self.account_arr;
+                self.accounts.insert(account, || first(arr.as_ref(), doc).unwrap_or(0));
             }
         }
+        let ords = &mut self.ords[..docs.len()];
         for (column, counts) in &mut self.facets {
             let Some(column) = column else { continue };
-            let ords = column.ords();
-            self.ords.clear();
-            self.ords.resize(docs.len(), None);
-            ords.first_vals(docs, &mut self.ords);
-            for ord in self.ords.iter().flatten() {
+            ords.fill(None);
+            column.ords().first_vals(docs, ords);
+            for ord in ords.iter().flatten() {
                 if let Some(count) = counts.get_mut(*ord as usize) {
                     *count += 1;
                 }
@@ -230,6 +286,29 @@ impl SegmentCollector for SegmentAggregates {
                 resolved
             })
             .collect();
-        SegmentFruit { total: self.total, accounts: self.accounts, facets }
+        SegmentFruit { total: self.total, accounts: self.accounts.into_vec(), facets }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bitset and the hash map record the same distinct accounts, each with the ARR
+    /// of its first sighting.
+    #[test]
+    fn dense_and_sparse_account_sets_agree() {
+        let sightings = [(7, 100), (3, 50), (7, 999), (1_000, 5), (3, 50), (-2, 1)];
+        let mut dense = SeenAccounts::Dense { min: -2, bits: vec![0; 1_003_usize.div_ceil(64)], found: Vec::new() };
+        let mut sparse = SeenAccounts::Sparse(HashMap::new());
+        for (account, arr) in sightings {
+            dense.insert(account, || arr);
+            sparse.insert(account, || arr);
+        }
+        let (mut dense, mut sparse) = (dense.into_vec(), sparse.into_vec());
+        dense.sort_unstable();
+        sparse.sort_unstable();
+        assert_eq!(dense, vec![(-2, 1), (3, 50), (7, 100), (1_000, 5)]);
+        assert_eq!(dense, sparse);
     }
 }

@@ -25,6 +25,9 @@ use crate::pairs::FrequentWords;
 use crate::schema::{self, Fields, SCHEMA_VERSION};
 
 const CURRENT: &str = "CURRENT";
+
+/// Most threads one search uses (one per segment at a time).
+const SEARCH_THREADS: usize = 4;
 const PREFIX: &str = "gen-";
 
 /// What every commit records: the schema version and the change-log position applied.
@@ -94,8 +97,14 @@ impl Generation {
         Ok(generation)
     }
 
-    fn from_index(name: String, dir: PathBuf, index: Index, words: Arc<FrequentWords>) -> Result<Generation> {
+    fn from_index(name: String, dir: PathBuf, mut index: Index, words: Arc<FrequentWords>) -> Result<Generation> {
         schema::register_tokenizer(&index, Arc::clone(&words));
+        // One search visits the segments in parallel: a query over most of the corpus
+        // (reach and facets of `the`) is bound by the largest segment, not their sum.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(SEARCH_THREADS);
+        if threads > 1 {
+            index.set_multithread_executor(threads)?;
+        }
         let fields = Fields::of(&index).map_err(|reason| IndexError::Corrupt(format!("{name}: {reason}")))?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         Ok(Generation { name, dir, index, reader, fields, words })

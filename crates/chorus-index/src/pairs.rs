@@ -3,13 +3,13 @@
 //! A phrase query checks word positions in every document that holds all its words; for
 //! the most frequent words ("to the", "is not") that is most of the index. So each text
 //! field has a companion pair field (`title_pairs`, ...) holding one term `"a b"` for each
-//! two adjacent words that are BOTH in the generation's frequent-word list, at the
-//! position of the first. A phrase whose adjacent words are all frequent becomes a term
-//! (two words) or a phrase of pair terms (three or more: `"a b c"` is `"a b"` directly
-//! followed by `"b c"`) — an exact rewrite, not an approximation: pairs are only formed
-//! between adjacent positions of one field value, exactly where the word phrase matches.
-//! A phrase with any word outside the list stays a word phrase, which is cheap because its
-//! rarest word bounds the documents whose positions are checked.
+//! two adjacent words that are BOTH in the generation's frequent-word list (frequencies, no
+//! positions). A two-word phrase of frequent words becomes that one term — an exact
+//! rewrite, not an approximation: pairs are only formed between adjacent positions of one
+//! field value, exactly where the word phrase matches. A longer phrase stays a word phrase,
+//! narrowed to the documents that hold each of its frequent pairs. A phrase with a word
+//! outside the list is cheap anyway: its rarest word bounds the documents whose positions
+//! are checked.
 //!
 //! The list belongs to a generation: it is chosen when the generation is created (from a
 //! sample of the store, see [`FrequentWords::choose`]), saved in the generation's
@@ -23,7 +23,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
+use rustc_hash::FxHashSet;
+use tantivy::tokenizer::{BoxTokenStream, TextAnalyzer, Token, TokenStream, Tokenizer};
 
 use crate::error::{IndexError, Result};
 use crate::schema;
@@ -49,7 +50,8 @@ const REGROW_MIN_DOCS: u64 = 4_000;
 /// The words whose adjacent pairs a generation indexes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FrequentWords {
-    words: HashSet<String>,
+    /// A fast hash: every word of every indexed text is looked up here.
+    words: FxHashSet<String>,
     /// How many items the list was chosen from.
     sampled: usize,
 }
@@ -138,15 +140,6 @@ impl FrequentWords {
         let json = serde_json::to_vec(&saved).unwrap_or_default();
         std::fs::write(&path, json).map_err(|error| IndexError::io(&path, error))
     }
-
-    /// The pair terms for a phrase of analyzed `words`, when every adjacent pair is
-    /// indexed; `None` when the phrase must be matched word by word.
-    pub fn pair_terms(&self, words: &[String]) -> Option<Vec<String>> {
-        if words.len() < 2 || !words.iter().all(|word| self.contains(word)) {
-            return None;
-        }
-        Some(words.windows(2).map(|pair| pair_term(&pair[0], &pair[1])).collect())
-    }
 }
 
 /// The indexed term for two adjacent words. Analyzed words never contain a space.
@@ -171,55 +164,65 @@ impl PairTokenizer {
     }
 }
 
-/// The pairs of one text, produced up front.
-pub struct PairStream {
-    tokens: Vec<Token>,
-    next: usize,
+/// The pairs of one text, produced as the words stream by (no allocation per pair: the
+/// token and the previous word reuse their buffers).
+pub struct PairStream<'a> {
+    words: &'a FrequentWords,
+    inner: Option<BoxTokenStream<'a>>,
+    /// The previous word, when it is frequent.
+    previous: Option<(usize, usize)>,
+    previous_text: String,
+    token: Token,
 }
 
 impl Tokenizer for PairTokenizer {
-    type TokenStream<'a> = PairStream;
+    type TokenStream<'a> = PairStream<'a>;
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> PairStream {
-        let mut tokens = Vec::new();
-        if self.words.is_empty() {
-            return PairStream { tokens, next: 0 };
-        }
-        let mut stream = self.analyzer.token_stream(text);
-        let mut previous: Option<Token> = None;
-        while stream.advance() {
-            let token = stream.token();
-            if !self.words.contains(&token.text) {
-                previous = None;
-                continue;
-            }
-            if let Some(first) = previous.as_ref().filter(|first| first.position + 1 == token.position) {
-                tokens.push(Token {
-                    offset_from: first.offset_from,
-                    offset_to: token.offset_to,
-                    position: first.position,
-                    text: pair_term(&first.text, &token.text),
-                    position_length: 1,
-                });
-            }
-            previous = Some(token.clone());
-        }
-        PairStream { tokens, next: 0 }
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> PairStream<'a> {
+        let inner = (!self.words.is_empty()).then(|| self.analyzer.token_stream(text));
+        PairStream { words: &self.words, inner, previous: None, previous_text: String::new(), token: Token::default() }
     }
 }
 
-impl TokenStream for PairStream {
+impl TokenStream for PairStream<'_> {
     fn advance(&mut self) -> bool {
-        self.next += 1;
-        self.next <= self.tokens.len()
+        let Some(inner) = self.inner.as_mut() else { return false };
+        while inner.advance() {
+            let word = inner.token();
+            if !self.words.contains(&word.text) {
+                self.previous = None;
+                continue;
+            }
+            let paired = match self.previous {
+                Some((position, offset_from)) if position + 1 == word.position => {
+                    self.token.text.clear();
+                    self.token.text.push_str(&self.previous_text);
+                    self.token.text.push(' ');
+                    self.token.text.push_str(&word.text);
+                    self.token.position = position;
+                    self.token.offset_from = offset_from;
+                    self.token.offset_to = word.offset_to;
+                    self.token.position_length = 1;
+                    true
+                }
+                _ => false,
+            };
+            self.previous = Some((word.position, word.offset_from));
+            self.previous_text.clear();
+            self.previous_text.push_str(&word.text);
+            if paired {
+                return true;
+            }
+        }
+        false
     }
 
     fn token(&self) -> &Token {
-        &self.tokens[self.next - 1]
+        &self.token
     }
 
     fn token_mut(&mut self) -> &mut Token {
-        &mut self.tokens[self.next - 1]
+        &mut self.token
     }
 }
 
@@ -258,10 +261,6 @@ mod tests {
         // "the" is in 60 of 1 000 samples (≥ 5% and ≥ 50 items); "login" is too.
         assert!(chosen.contains("the") && chosen.contains("login") && chosen.contains("rare"));
         assert!(!FrequentWords::choose(vec![vec!["the"]; 49]).contains("the"), "too few items to matter");
-        let words = |list: &[&str]| list.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
-        assert_eq!(chosen.pair_terms(&words(&["the", "login"])), Some(vec!["the login".to_owned()]));
-        assert_eq!(chosen.pair_terms(&words(&["the", "nope"])), None);
-        assert_eq!(chosen.pair_terms(&words(&["the"])), None);
     }
 
     #[test]
@@ -316,7 +315,7 @@ mod tests {
         let none = FrequentWords::default();
         let mut paired = 0;
         for n in 0..300 {
-            let len = 2 + n % 3;
+            let len = 2 + n % 4;
             let phrase: Vec<&str> = (0..len).map(|_| VOCABULARY[rng.gen_range(0..VOCABULARY.len())]).collect();
             for scope in ["", "title:", "comments:"] {
                 let text = format!("{scope}\"{}\"", phrase.join(" "));

@@ -18,7 +18,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
 
 use crate::error::QueryError;
-use crate::pairs::FrequentWords;
+use crate::pairs::{pair_term, FrequentWords};
 use crate::query::{Conjunction, Operand, QueryAst};
 use crate::schema::{self, normalize_status, to_tantivy_date, Fields};
 
@@ -166,7 +166,8 @@ pub(crate) fn prunes(ast: &QueryAst, words: &FrequentWords) -> bool {
     let [clause] = conjunction.clauses.as_slice() else { return false };
     let Operand::Text { text, .. } = &clause.operand else { return false };
     let tokens = analyze(text);
-    !clause.exclude && (tokens.len() == 1 || words.pair_terms(&tokens).is_some_and(|pairs| pairs.len() == 1))
+    let one_pair = matches!(tokens.as_slice(), [first, second] if words.contains(first) && words.contains(second));
+    !clause.exclude && (tokens.len() == 1 || one_pair)
 }
 
 /// Query building state: the fields, the frequent words, and the tokens used so far.
@@ -235,19 +236,36 @@ impl Builder<'_> {
         Ok(Box::new(BooleanQuery::new(per_field)))
     }
 
-    /// One word as a term; a phrase as a pair term or a phrase of pair terms when all its
-    /// words are frequent (see `pairs`), else as a phrase of words.
+    /// One word as a term; two frequent words as their pair term (see `pairs`); any
+    /// other phrase as a phrase of words, narrowed to the documents holding each of its
+    /// frequent adjacent pairs (zero-score clauses: they only speed up the match).
     fn tokens_query(&self, field: Field, tokens: &[String]) -> Box<dyn Query> {
-        let (field, terms) = match (self.words.pair_terms(tokens), self.fields.pair_field(field)) {
-            (Some(pairs), Some(pair_field)) => (pair_field, pairs),
-            _ => (field, tokens.to_vec()),
-        };
-        let mut terms: Vec<Term> = terms.iter().map(|text| Term::from_field_text(field, text)).collect();
-        if terms.len() == 1 {
-            let term = terms.pop().unwrap_or_else(|| Term::from_field_text(field, ""));
-            return Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+        let pair_field = self.fields.pair_field(field);
+        if let [word] = tokens {
+            return Box::new(TermQuery::new(Term::from_field_text(field, word), IndexRecordOption::WithFreqs));
         }
-        Box::new(PhraseQuery::new(terms))
+        let pairs: Vec<Term> = match pair_field {
+            Some(pair_field) => tokens
+                .windows(2)
+                .filter(|pair| self.words.contains(&pair[0]) && self.words.contains(&pair[1]))
+                .map(|pair| Term::from_field_text(pair_field, &pair_term(&pair[0], &pair[1])))
+                .collect(),
+            None => Vec::new(),
+        };
+        if let ([_, _], [pair]) = (tokens, pairs.as_slice()) {
+            return Box::new(TermQuery::new(pair.clone(), IndexRecordOption::WithFreqs));
+        }
+        let words: Vec<Term> = tokens.iter().map(|word| Term::from_field_text(field, word)).collect();
+        let phrase: Box<dyn Query> = Box::new(PhraseQuery::new(words));
+        if pairs.is_empty() {
+            return phrase;
+        }
+        let mut clauses = vec![(Occur::Must, phrase)];
+        for pair in pairs {
+            let pair: Box<dyn Query> = Box::new(TermQuery::new(pair, IndexRecordOption::Basic));
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(pair, 0.0))));
+        }
+        Box::new(BooleanQuery::new(clauses))
     }
 }
 
@@ -271,8 +289,15 @@ fn filter_queries(filters: &Filters, fields: &Fields) -> Result<Vec<Box<dyn Quer
                 terms.len()
             )));
         }
-        if !terms.is_empty() {
-            queries.push(Box::new(TermSetQuery::new(terms)) as Box<dyn Query>);
+        // One value is a plain term lookup; a set builds an automaton first.
+        match terms.len() {
+            0 => {}
+            1 => queries.extend(
+                terms
+                    .into_iter()
+                    .map(|term| Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>),
+            ),
+            _ => queries.push(Box::new(TermSetQuery::new(terms))),
         }
         Ok(())
     };

@@ -82,11 +82,9 @@ impl Fields {
                 .set_tokenizer(TOKENIZER)
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
-        // Not stored: the words are in the text fields; positions for longer phrases.
+        // Not stored (the words are in the text fields), no positions (see `pairs`).
         let pairs = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(PAIR_TOKENIZER)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            TextFieldIndexing::default().set_tokenizer(PAIR_TOKENIZER).set_index_option(IndexRecordOption::WithFreqs),
         );
         let keyword = STRING | FAST | STORED;
         let id = NumericOptions::default().set_indexed().set_fast().set_stored();

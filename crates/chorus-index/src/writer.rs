@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use chorus_core::{Account, Item};
 use chorus_store::{ChangeEntity, Store};
+use tantivy::indexer::UserOperation;
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
 use crate::error::{IndexError, Result};
@@ -19,6 +20,10 @@ use crate::schema::{item_document, Fields};
 
 /// Items fetched from the store per call.
 pub const FETCH_CHUNK: usize = 1_000;
+
+/// Operations handed to tantivy's indexing threads in one message (one message per
+/// document would wake a thread per document).
+const SEND_BATCH: usize = 256;
 
 /// Writer memory for the follower (small: it applies batches of changes).
 pub const FOLLOWER_MEMORY: usize = 64 << 20;
@@ -121,13 +126,17 @@ impl Writer {
     pub async fn apply(&mut self, ops: Vec<Op>) -> Result<()> {
         let item_id = self.fields.item_id;
         self.run(move |writer| {
+            let mut batch = Vec::with_capacity(SEND_BATCH);
             for op in ops {
-                writer.delete_term(Term::from_field_i64(item_id, op.item_id));
+                batch.push(UserOperation::Delete(Term::from_field_i64(item_id, op.item_id)));
                 if let Some(document) = op.document {
-                    writer.add_document(document)?;
+                    batch.push(UserOperation::Add(document));
+                }
+                if batch.len() >= SEND_BATCH {
+                    writer.run(std::mem::take(&mut batch))?;
                 }
             }
-            Ok(())
+            writer.run(batch).map(drop)
         })
         .await
     }
@@ -135,8 +144,10 @@ impl Writer {
     /// Adds documents known to be new (a rebuild into an empty index: no deletes).
     pub async fn add(&mut self, documents: Vec<TantivyDocument>) -> Result<()> {
         self.run(move |writer| {
-            for document in documents {
-                writer.add_document(document)?;
+            let mut documents = documents.into_iter().peekable();
+            while documents.peek().is_some() {
+                let batch: Vec<UserOperation> = documents.by_ref().take(SEND_BATCH).map(UserOperation::Add).collect();
+                writer.run(batch)?;
             }
             Ok(())
         })

@@ -8,7 +8,9 @@
 //! check that both engines agree exactly on total, reach and facets for all 200 queries
 //! (exit 1 otherwise), and write `docs/benchmarks.md` (or `BENCH_OUT`). `BENCH_DIR` keeps
 //! the databases and index; `BENCH_SLOW=1` lists on stderr every query whose median
-//! exceeds 3 ms.
+//! exceeds 3 ms. With the `BENCH_DIR` of an earlier run, `BENCH_ONLY=queries` only times
+//! the index's queries and `BENCH_ONLY=rebuild` only rebuilds the index from the stored
+//! items, writing no report: quick loops for profiling one side.
 //!
 //! This is a benchmark, not a test: CI never runs it.
 
@@ -63,11 +65,17 @@ async fn run() -> Result<(), BoxError> {
     eprintln!("bench: {n} items, {} accounts, work dir {}", corpus::ACCOUNTS, work.display());
 
     let vocabulary = Vocabulary::new();
+    let only = std::env::var("BENCH_ONLY").ok();
+    if only.as_deref() == Some("queries") {
+        return time_queries_only(&work, &vocabulary, n);
+    }
     let store = chorus_store::open(&format!("sqlite://{}", work.join("store.db").display())).await?;
-    let started = Instant::now();
-    import(&store, &vocabulary, n).await?;
-    figures.store_import = started.elapsed();
-    eprintln!("bench: store import {:.1}s", figures.store_import.as_secs_f64());
+    if only.as_deref() != Some("rebuild") {
+        let started = Instant::now();
+        import(&store, &vocabulary, n).await?;
+        figures.store_import = started.elapsed();
+        eprintln!("bench: store import {:.1}s", figures.store_import.as_secs_f64());
+    }
 
     let index = SearchIndex::open(work.join("index"))?;
     let started = Instant::now();
@@ -78,6 +86,9 @@ async fn run() -> Result<(), BoxError> {
         return Err(format!("index holds {} documents, expected {n}", index.num_docs()).into());
     }
     eprintln!("bench: index rebuild {:.1}s", figures.index_build.as_secs_f64());
+    if only.as_deref() == Some("rebuild") {
+        return Ok(());
+    }
 
     let queries = corpus::queries(&vocabulary, n);
     let requests: Vec<SearchRequest> = queries.iter().map(request).collect::<Result<_, _>>()?;
@@ -115,6 +126,27 @@ async fn run() -> Result<(), BoxError> {
             queries.len()
         )
         .into());
+    }
+    Ok(())
+}
+
+/// `BENCH_ONLY=queries`: times the queries on the index an earlier run left in `work`.
+fn time_queries_only(work: &std::path::Path, vocabulary: &Vocabulary, n: usize) -> Result<(), BoxError> {
+    let index = SearchIndex::open(work.join("index"))?;
+    if index.num_docs() != n as u64 {
+        return Err(format!("{} holds {} documents, not BENCH_N={n}", work.display(), index.num_docs()).into());
+    }
+    let requests: Vec<SearchRequest> = corpus::queries(vocabulary, n).iter().map(request).collect::<Result<_, _>>()?;
+    let top = time_sync(&requests, |r| index.top_hits(r).map(drop))?;
+    let full = time_sync(&requests, |r| index.search(r).map(drop))?;
+    for (name, latency) in [("top-20", top), ("full", full)] {
+        eprintln!(
+            "bench: {name} p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            latency.p50.as_secs_f64() * 1e3,
+            latency.p95.as_secs_f64() * 1e3,
+            latency.p99.as_secs_f64() * 1e3,
+            latency.max.as_secs_f64() * 1e3
+        );
     }
     Ok(())
 }
