@@ -359,3 +359,42 @@ async fn follow_and_rebuild_agree_on_a_deleted_account() {
     assert_eq!(followed, rebuilt, "following and rebuilding index a deleted account alike");
     assert!(rebuilt.3.contains(&(4, Some("Initech".into()), INITECH_ARR)), "{:?}", rebuilt.3);
 }
+
+#[tokio::test]
+async fn a_growing_index_is_rebuilt_once_it_outgrows_its_frequent_word_sample() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = corpus();
+    let index = SearchIndex::open(dir.path()).expect("open");
+    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    assert!(projection.catch_up().await.expect("first catch-up").rebuilt, "a fresh index is built from the store");
+    assert!(index.live().words.is_empty(), "seven items are too few to choose frequent words");
+    let total = |query: &str| index.search(&SearchRequest::new(query)).expect("search").total;
+    let (body_before, title_before) = (total("\"the login\""), total("title:\"the login\""));
+
+    for n in 1_000..5_000 {
+        let title = if n % 2 == 0 { "The login fails" } else { "Export is slow" };
+        store.put_item(item((
+            n,
+            chorus_core::Source::Jira,
+            chorus_core::Kind::Bug,
+            title,
+            "when the login page is slow",
+            "open",
+            None,
+            &[],
+            (4, 1),
+            (4, 1),
+            &[],
+        )));
+    }
+    let followed = projection.catch_up().await.expect("follow the new items");
+    assert!(!followed.rebuilt && followed.changes >= 4_000, "{followed:?}");
+    let regrown = projection.catch_up().await.expect("catch-up after growth");
+    assert!(regrown.rebuilt, "4 007 documents outgrow a 7-item sample");
+    let words = index.live().words.clone();
+    assert!(words.contains("the") && words.contains("login"), "chosen from the grown corpus");
+
+    assert_eq!(total("\"the login\""), body_before + 4_000, "every new body, found through the pair field");
+    assert_eq!(total("title:\"the login\""), title_before + 2_000);
+    assert!(!projection.catch_up().await.expect("steady").rebuilt, "a sample of 4 007 items holds at this size");
+}
