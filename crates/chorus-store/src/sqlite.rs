@@ -27,7 +27,16 @@ const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
 /// The writer keeps the hot parts of the items' indexes in memory (64 MiB page cache
 /// instead of SQLite's 2 MiB default): a bulk import inserts into four secondary
 /// indexes whose pages would otherwise be re-read from the OS for every page commit.
-const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536;";
+///
+/// It also checkpoints the WAL every 10 000 pages (~40 MiB) instead of every 1 000: a
+/// page of 1 000 items dirties ~1 200 pages, most of them leaves of the two indexes keyed
+/// by account, so the default checkpointed after nearly every commit and wrote the same
+/// leaves back to the database again and again (bench, 1M items: checkpointing commits
+/// took ~27 ms of a page's time at the end). The durability contract stays that of WAL
+/// with `synchronous = NORMAL`: a commit survives the process crashing; a power loss may
+/// roll the database back to an earlier commit (the WAL is synced when it checkpoints),
+/// never to a half-written one, and a page's cursor always rolls back with its records.
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000;";
 
 fn set_pragmas(conn: &mut AnyConnection, _meta: PoolConnectionMetadata) -> BoxFuture<'_, Result<(), sqlx::Error>> {
     Box::pin(async move {

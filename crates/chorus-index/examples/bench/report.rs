@@ -223,16 +223,21 @@ const NOTES: &str = "
 ## Where the time goes
 
 - **Store import**: sqlx `Any` over SQLite with one writer connection. Every statement is a
-  round trip to sqlx's SQLite worker thread, and sqlx binds each `$N` parameter by asking SQLite
-  for its name (a linear scan), so binding costs grow with the square of a statement's
-  parameters; multi-row upserts are therefore kept at 4 rows (92 parameters). The same SQL runs
-  on PostgreSQL, so SQLite-only syntax (`?` placeholders, `json_each`) is not used.
+  round trip to sqlx's SQLite worker thread, so a page is written with a few large statements
+  (item upserts of 32 rows, link and change-log inserts of 256). The SQL is written once with
+  `$N` placeholders; on SQLite `Dialect::sql` sends in-order `$N` as positional `?`, because sqlx
+  binds `$N` by a name lookup whose cost grows with the square of the parameters. What remains
+  is mostly SQLite's own work: each 1 000-item page inserts into two indexes keyed by account
+  (random order) and writes ~1 200 pages to the WAL; the writer checkpoints every 10 000 pages.
 - **Index rebuild**: reading items back through the store (decoding JSON columns) overlaps with
-  tantivy's two indexing threads on the same two cores.
-- **Top-20**: one-word queries without filters rank with block-max WAND, exact for the
-  revenue-weighted sort (the factor is bounded per segment). Phrases of very frequent words
-  (`\"to the\"`, `\"the the\"`) check positions in every document holding both words, over three
-  fields; ANDs and filtered queries score every match. These set the p95/p99.
-- **Full answer**: reach and facets visit every match (fast fields, read a block at a time), so
-  a query matching most of the corpus (`the`) costs in proportion to the corpus.
+  tantivy's two indexing threads on the same two cores. Most of tantivy's work is the
+  per-token term hash; the pair fields (decision 0006) add a token for about a third of
+  positions.
+- **Top-20**: one-word queries and two-word phrases of frequent words (one pair term) rank with
+  block-max WAND, exact for the revenue-weighted sort (the factor is bounded per segment),
+  filters or not (a filter bitset admits documents; a selective filter drives instead). ANDs
+  of several words score every match and set the tail.
+- **Full answer**: reach and facets visit every match (fast fields, read a block at a time),
+  so a query matching most of the corpus (`the`) costs in proportion to the corpus; segments
+  are searched in parallel on the two cores.
 ";

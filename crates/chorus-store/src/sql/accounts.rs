@@ -15,6 +15,7 @@ use sqlx::Any;
 use sqlx::AnyPool;
 
 use super::items::name_key;
+use super::owners::ExternalOwners;
 use super::{
     content_hash, date_from, date_to_text, fetch_by_ids, get, in_chunks, parse_text, placeholders, time_from, to_json,
     Tx,
@@ -265,13 +266,18 @@ pub(crate) async fn upsert_account_record(
 
 /// Creates or updates one imported account, matched by external id, then domain, then
 /// (only for a line with neither) name. A line whose external ids belong to different
-/// accounts is refused.
-pub(crate) async fn import_account(tx: &mut Tx, import: &AccountImport, now: i64) -> Result<i64> {
+/// accounts is refused. `known` answers for the batch's external ids and learns this line's.
+pub(crate) async fn import_account(
+    tx: &mut Tx,
+    known: &mut ExternalOwners,
+    import: &AccountImport,
+    now: i64,
+) -> Result<i64> {
     let domains = normalized_domains(&import.domains);
     let mut owners: Vec<(i64, &ExternalId)> = Vec::new();
     for external in &import.external_ids {
-        if let Some(mapping) = find_by_external(tx, &external.connector, &external.id).await? {
-            owners.push((mapping.account_id, external));
+        if let Some(account_id) = known.owner(external) {
+            owners.push((account_id, external));
         }
     }
     if let Some((first, first_external)) = owners.first() {
@@ -318,9 +324,7 @@ pub(crate) async fn import_account(tx: &mut Tx, import: &AccountImport, now: i64
         }
         None => fields.insert(tx, import.created_at.map_or(now, super::micros), now).await?,
     };
-    for external in &import.external_ids {
-        set_external_id(tx, account_id, external, None).await?;
-    }
+    known.point_at(tx, account_id, &import.external_ids).await?;
     add_domains(tx, account_id, &domains).await?;
     Ok(account_id)
 }

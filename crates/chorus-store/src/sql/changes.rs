@@ -9,8 +9,11 @@ use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
 
-use super::{corrupt, get, placeholders, pow2_batches, Tx};
+use super::{corrupt, get, placeholders, pow2_batches, Dialect, Tx};
 use crate::{Change, ChangeEntity, Result};
+
+/// Change rows per multi-row insert (4 binds a row; see `items::UPSERT_BATCH`).
+const CHANGE_BATCH: usize = 256;
 
 /// Entities touched by one write transaction.
 #[derive(Debug, Default)]
@@ -28,16 +31,17 @@ impl ChangeSet {
     }
 
     /// Appends one change row per touched entity.
-    pub(crate) async fn write(self, tx: &mut Tx, now: i64) -> Result<()> {
+    pub(crate) async fn write(self, tx: &mut Tx, dialect: Dialect, now: i64) -> Result<()> {
         let mut rows = self.order.iter();
-        for size in pow2_batches(self.order.len(), 64) {
-            let values: Vec<String> = (0..size).map(|row| format!("({}, $1)", placeholders(2 + row * 3, 3))).collect();
-            let sql =
+        for size in pow2_batches(self.order.len(), CHANGE_BATCH) {
+            let values: Vec<String> = (0..size).map(|row| format!("({})", placeholders(1 + row * 4, 4))).collect();
+            let text =
                 format!("INSERT INTO changes (entity, entity_id, deleted, changed_at) VALUES {}", values.join(", "));
-            let mut query = sqlx::query(&sql).bind(now);
+            let sql = dialect.sql(&text);
+            let mut query = sqlx::query(&sql);
             for (entity, id) in rows.by_ref().take(size) {
                 let deleted = self.deleted.get(&(*entity, *id)).copied().unwrap_or(false);
-                query = query.bind(entity.as_str()).bind(*id).bind(i64::from(deleted));
+                query = query.bind(entity.as_str()).bind(*id).bind(i64::from(deleted)).bind(now);
             }
             query.execute(&mut **tx).await?;
         }

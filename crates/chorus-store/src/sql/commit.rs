@@ -8,15 +8,20 @@ use std::collections::HashMap;
 
 use chorus_core::{EntityKind, Record};
 
-use super::items::{stored_items, tombstone, upsert_items, ItemRow, StoredItem, UPSERT_BATCH};
+use super::items::{stored_items, tombstone, upsert_items, ItemRow, StoredItem};
 use super::resolve::{apply_links, links_of, relink, Resolver};
 use super::runs::check_claim;
-use super::{accounts, now_micros, to_json, Appends, ChangeSet, SqlStore, Tx};
+use super::{accounts, now_micros, to_json, Appends, ChangeSet, Dialect, SqlStore, Tx};
 use crate::{ChangeEntity, PageCommit, PageOutcome, Result, RunClaim, StoreError};
+
+/// Item rows queued before they are written: a 1 000-record page flushes once (one round
+/// of upserts, links and resolution), while memory stays bounded on larger pages.
+const FLUSH_ROWS: usize = 1024;
 
 /// The state one commit carries from record to record.
 struct PageWriter<'a> {
     page: &'a PageCommit,
+    dialect: Dialect,
     now: i64,
     items: HashMap<String, StoredItem>,
     links: HashMap<i64, super::resolve::Link>,
@@ -51,7 +56,7 @@ impl SqlStore {
             });
         }
 
-        let mut writer = PageWriter::prepare(&mut tx, page).await?;
+        let mut writer = PageWriter::prepare(&mut tx, self.dialect, page).await?;
         for record in &page.records {
             writer.apply(&mut tx, record).await?;
         }
@@ -77,7 +82,7 @@ impl SqlStore {
 
 impl<'a> PageWriter<'a> {
     /// Loads, in a few queries, what the page's items already are and link to.
-    async fn prepare(tx: &mut Tx, page: &'a PageCommit) -> Result<Self> {
+    async fn prepare(tx: &mut Tx, dialect: Dialect, page: &'a PageCommit) -> Result<Self> {
         let now = now_micros();
         let external_ids: Vec<&str> = page
             .records
@@ -88,9 +93,9 @@ impl<'a> PageWriter<'a> {
                 _ => None,
             })
             .collect();
-        let items = stored_items(tx, &page.connector, &external_ids).await?;
+        let items = stored_items(tx, dialect, &page.connector, &external_ids).await?;
         let ids: Vec<i64> = items.values().map(|item| item.id).collect();
-        let links = links_of(tx, &ids).await?;
+        let links = links_of(tx, dialect, &ids).await?;
         let rows: Vec<ItemRow> = page
             .records
             .iter()
@@ -99,10 +104,11 @@ impl<'a> PageWriter<'a> {
                 _ => None,
             })
             .collect::<Result<_>>()?;
-        let mut resolver = Resolver::default();
-        resolver.prefetch(tx, &rows.iter().map(|row| &row.hints).collect::<Vec<_>>()).await?;
+        let mut resolver = Resolver::new(dialect);
+        resolver.prefetch_fallbacks(tx, &rows.iter().map(|row| &row.hints).collect::<Vec<_>>()).await?;
         Ok(Self {
             page,
+            dialect,
             now,
             items,
             links,
@@ -176,7 +182,7 @@ impl<'a> PageWriter<'a> {
             _ => {}
         }
         self.pending.push(row);
-        if self.pending.len() >= UPSERT_BATCH * 16 {
+        if self.pending.len() >= FLUSH_ROWS {
             self.flush_items(tx).await?;
         }
         Ok(())
@@ -188,15 +194,18 @@ impl<'a> PageWriter<'a> {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.pending);
-        let ids = upsert_items(tx, &rows).await?;
+        let upserted = upsert_items(tx, self.dialect, &rows).await?;
+        let ids: Vec<i64> = upserted.iter().map(|item| item.id).collect();
         let mut updates = Vec::with_capacity(rows.len());
-        for (row, &id) in rows.iter().zip(&ids) {
+        for (row, item) in rows.iter().zip(&upserted) {
+            let id = item.id;
             self.outcome.upserted += 1;
             self.changes.touch(ChangeEntity::Item, id, false);
+            self.resolver.learn_source_account(&row.hints, item.source_account);
             let resolved = self.resolver.resolve(tx, &row.hints).await?;
             updates.push((id, self.links.get(&id).copied(), resolved));
         }
-        let stored = apply_links(tx, &updates, &mut self.changes, self.now).await?;
+        let stored = apply_links(tx, self.dialect, &updates, &mut self.changes, self.now).await?;
         for ((row, id), link) in rows.into_iter().zip(ids).zip(stored) {
             match link {
                 Some(link) => self.links.insert(id, link),
@@ -258,8 +267,9 @@ impl<'a> PageWriter<'a> {
         if !self.touched_accounts.is_empty() || !self.touched_emails.is_empty() {
             self.touched_accounts.sort_unstable();
             self.touched_accounts.dedup();
-            relink(tx, &self.touched_accounts, &self.touched_emails, &mut self.changes, self.now).await?;
+            let (accounts, emails) = (&self.touched_accounts, &self.touched_emails);
+            relink(tx, self.dialect, accounts, emails, &mut self.changes, self.now).await?;
         }
-        std::mem::take(&mut self.changes).write(tx, self.now).await
+        std::mem::take(&mut self.changes).write(tx, self.dialect, self.now).await
     }
 }

@@ -8,6 +8,7 @@
 use chorus_core::{LinkProvenance, Request, RequestStatus};
 use sqlx::any::AnyRow;
 
+use super::owners::ExternalOwners;
 use super::resolve::relink;
 use super::{accounts, get, now_micros, parse_text, time_from, Appends, ChangeSet, SqlStore, Tx};
 use crate::{AccountImport, ChangeEntity, IdPage, NewRequest, Result, StoreError};
@@ -41,16 +42,17 @@ impl SqlStore {
         let mut tx = self.begin_write(Appends::Changes).await?;
         let mut changes = ChangeSet::default();
         let mut ids = Vec::with_capacity(imports.len());
+        let mut known = ExternalOwners::load(&mut tx, self.dialect, imports).await?;
         for import in imports {
-            let id = accounts::import_account(&mut tx, import, now).await?;
+            let id = accounts::import_account(&mut tx, &mut known, import, now).await?;
             changes.touch(ChangeEntity::Account, id, false);
             ids.push(id);
         }
         let mut touched = ids.clone();
         touched.sort_unstable();
         touched.dedup();
-        relink(&mut tx, &touched, &[], &mut changes, now).await?;
-        changes.write(&mut tx, now).await?;
+        relink(&mut tx, self.dialect, &touched, &[], &mut changes, now).await?;
+        changes.write(&mut tx, self.dialect, now).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -75,7 +77,7 @@ impl SqlStore {
         let created = request_from_row(&row)?;
         let mut changes = ChangeSet::default();
         changes.touch(ChangeEntity::Request, created.id, false);
-        changes.write(&mut tx, now).await?;
+        changes.write(&mut tx, self.dialect, now).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -105,7 +107,7 @@ impl SqlStore {
         .await?;
         let mut changes = ChangeSet::default();
         changes.touch(ChangeEntity::Item, item_id, false);
-        changes.write(&mut tx, now).await?;
+        changes.write(&mut tx, self.dialect, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -138,7 +140,7 @@ impl SqlStore {
             let mut changes = ChangeSet::default();
             changes.touch(ChangeEntity::Item, item_id, false);
             changes.touch(ChangeEntity::Request, request_id, false);
-            changes.write(&mut tx, now).await?;
+            changes.write(&mut tx, self.dialect, now).await?;
         }
         tx.commit().await?;
         Ok(())

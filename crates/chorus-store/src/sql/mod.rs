@@ -1,20 +1,25 @@
 //! The one `Store` implementation, written once over sqlx `Any`.
 //!
 //! SQLite and PostgreSQL run the same SQL text (`$N` placeholders, `ON CONFLICT`,
-//! `RETURNING`); `Dialect` holds the two things that differ: how a write transaction
-//! begins and how a row is locked. The invariant kept here: every write runs inside
-//! `SqlStore::begin_write`, which serializes change-log appends (SQLite: one writer
-//! connection and `BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped advisory lock), so
-//! change sequence numbers commit — and become visible — in increasing order.
+//! `RETURNING`); `Dialect` holds the three things that differ: how a write transaction
+//! begins, how a row is locked, and how the placeholders of a many-parameter statement
+//! are spelled (SQLite binds `?` by position, `$N` by a quadratic name lookup). The
+//! invariant kept here: every write runs inside `SqlStore::begin_write`, which
+//! serializes change-log appends (SQLite: one writer connection and `BEGIN IMMEDIATE`;
+//! PostgreSQL: a transaction-scoped advisory lock), so change sequence numbers commit —
+//! and become visible — in increasing order.
 
 mod accounts;
 mod changes;
 mod commit;
 mod items;
 mod links;
+mod owners;
 mod resolve;
 mod runs;
 mod store;
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::any::AnyRow;
@@ -50,6 +55,20 @@ pub(crate) struct Dialect {
 }
 
 impl Dialect {
+    /// The statement text to send for `sql`, which is written with `$N` placeholders.
+    ///
+    /// SQLite: sqlx binds a `$N` parameter by asking SQLite for each parameter's name, a
+    /// linear scan, so binding a statement costs the square of its parameter count (a
+    /// 736-parameter upsert: 610 µs against 54 µs with `?`). When the placeholders are
+    /// `$1, $2, ..., $n`, each once and in that order, they become anonymous `?`, which
+    /// bind by position to the same values; any other statement is sent unchanged.
+    pub(crate) fn sql(self, sql: &str) -> Cow<'_, str> {
+        match self.backend {
+            Backend::Sqlite => positional(sql).map_or(Cow::Borrowed(sql), Cow::Owned),
+            Backend::Postgres => Cow::Borrowed(sql),
+        }
+    }
+
     /// Suffix that locks the selected rows until the transaction ends (PostgreSQL); on
     /// SQLite the write transaction already excludes every other writer.
     pub(crate) fn for_update(self) -> &'static str {
@@ -151,15 +170,52 @@ where
 
 /// `$first, $first+1, ..., $first+n-1`.
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
-    let mut out = String::with_capacity(n * 5);
+    use std::fmt::Write;
+    let mut out = String::with_capacity(n * 7);
     for index in first..first + n {
         if index > first {
             out.push_str(", ");
         }
-        out.push('$');
-        out.push_str(&index.to_string());
+        // Writing to a String cannot fail.
+        let _ = write!(out, "${index}");
     }
     out
+}
+
+/// `sql` with `$1, $2, ..., $n` (outside string literals) replaced by `?`, or `None` when
+/// it has no placeholder or they are not each used once in increasing order.
+fn positional(sql: &str) -> Option<String> {
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut next = 1usize;
+    let mut copied = 0;
+    let mut in_literal = false;
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\'' => in_literal = !in_literal,
+            b'$' if !in_literal => {
+                let digits = bytes[at + 1..].iter().take_while(|byte| byte.is_ascii_digit()).count();
+                let number: usize = sql[at + 1..at + 1 + digits].parse().ok()?;
+                if number != next {
+                    return None;
+                }
+                next += 1;
+                out.push_str(&sql[copied..at]);
+                out.push('?');
+                at += 1 + digits;
+                copied = at;
+                continue;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    if next == 1 {
+        return None;
+    }
+    out.push_str(&sql[copied..]);
+    Some(out)
 }
 
 /// Splits `values` into chunks of at most `MAX_BATCH`, each padded (by repeating its last
@@ -219,7 +275,13 @@ pub(crate) fn content_hash<'a>(fields: impl IntoIterator<Item = Option<&'a str>>
             }
         }
     }
-    hasher.finalize()[..16].iter().map(|byte| format!("{byte:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(32);
+    for byte in &hasher.finalize()[..16] {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    hex
 }
 
 #[cfg(test)]
@@ -236,6 +298,33 @@ mod tests {
         let chunks = in_chunks(&[1, 2, 3]);
         assert_eq!(chunks, vec![vec![1, 2, 3, 3]]);
         assert_eq!(placeholders(2, 3), "$2, $3, $4");
+    }
+
+    #[test]
+    fn sqlite_placeholders_become_positional_only_when_in_order() {
+        let sqlite = Dialect { backend: Backend::Sqlite };
+        let postgres = Dialect { backend: Backend::Postgres };
+        assert_eq!(
+            sqlite.sql("SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)"),
+            "SELECT a FROM t WHERE b = ? AND c IN (?, ?)"
+        );
+        assert_eq!(sqlite.sql("SELECT '$1' FROM t WHERE b = $1"), "SELECT '$1' FROM t WHERE b = ?");
+        assert_eq!(sqlite.sql("UPDATE t SET a = $2 WHERE id = $1"), "UPDATE t SET a = $2 WHERE id = $1");
+        assert_eq!(sqlite.sql("SELECT $1 UNION SELECT $1"), "SELECT $1 UNION SELECT $1");
+        assert_eq!(sqlite.sql("SELECT 1"), "SELECT 1");
+        assert_eq!(postgres.sql("SELECT $1"), "SELECT $1");
+    }
+
+    #[test]
+    fn hash_is_lowercase_hex_of_the_digest_prefix() {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update([1u8]);
+        hasher.update(2u64.to_le_bytes());
+        hasher.update(b"ab");
+        hasher.update([0u8]);
+        let expected: String = hasher.finalize()[..16].iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(content_hash([Some("ab"), None]), expected);
     }
 
     #[test]

@@ -9,9 +9,10 @@
 use std::collections::{HashMap, HashSet};
 
 use chorus_core::LinkProvenance;
+use sqlx::Any;
 
 use super::items::Hints;
-use super::{get, in_chunks, parse_text, placeholders, pow2_batches, ChangeSet, Tx};
+use super::{get, in_chunks, parse_text, placeholders, pow2_batches, ChangeSet, Dialect, Tx};
 use crate::{ChangeEntity, Result};
 
 /// A link as stored: the account and why.
@@ -25,6 +26,14 @@ enum Lookup {
     Email,
     Domain,
 }
+
+/// The first resolution step (`Lookup::ExternalId`) as a scalar subquery over the `items`
+/// row in scope: the account its `account_external_id` names. The item upsert returns it,
+/// so a page's items need no separate external-id lookup.
+pub(crate) const ITEM_SOURCE_ACCOUNT: &str = "(SELECT MIN(x.account_id) \
+    FROM account_external_ids x JOIN accounts a ON a.id = x.account_id \
+    WHERE a.deleted_at IS NULL AND x.connector = items.connector \
+    AND x.external_id = items.account_external_id)";
 
 impl Lookup {
     /// Whether keys are scoped by connector (`$1`); keys follow the scope.
@@ -62,18 +71,40 @@ impl Lookup {
 
 /// Page-scoped cache of account lookups. Must be `clear`ed whenever accounts or contacts
 /// change inside the transaction.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Resolver {
+    dialect: Dialect,
     cache: HashMap<(Lookup, String, String), Option<i64>>,
 }
 
 impl Resolver {
+    pub(crate) fn new(dialect: Dialect) -> Self {
+        Self { dialect, cache: HashMap::new() }
+    }
+
     pub(crate) fn clear(&mut self) {
         self.cache.clear();
     }
 
     /// Loads every lookup the given items will need, a few queries per page.
     pub(crate) async fn prefetch(&mut self, tx: &mut Tx, hints: &[&Hints]) -> Result<()> {
+        self.prefetch_lookups(tx, hints, true).await
+    }
+
+    /// Loads the lookups the given items will need after the first step, whose answer
+    /// their upsert returns (`ITEM_SOURCE_ACCOUNT`, handed over with `learn_source_account`).
+    pub(crate) async fn prefetch_fallbacks(&mut self, tx: &mut Tx, hints: &[&Hints]) -> Result<()> {
+        self.prefetch_lookups(tx, hints, false).await
+    }
+
+    /// Caches what an item's `account_external_id` resolves to, as its upsert returned it.
+    pub(crate) fn learn_source_account(&mut self, hints: &Hints, account: Option<i64>) {
+        if let Some(key) = &hints.account_external_id {
+            self.cache.insert((Lookup::ExternalId, hints.connector.clone(), key.clone()), account);
+        }
+    }
+
+    async fn prefetch_lookups(&mut self, tx: &mut Tx, hints: &[&Hints], external_ids: bool) -> Result<()> {
         let mut wanted: HashMap<(Lookup, &str), HashSet<&str>> = HashMap::new();
         for hint in hints {
             let connector = hint.connector.as_str();
@@ -85,6 +116,9 @@ impl Resolver {
             ];
             for (lookup, scope, key) in keys {
                 let Some(key) = key else { continue };
+                if lookup == Lookup::ExternalId && !external_ids {
+                    continue;
+                }
                 if !self.cache.contains_key(&(lookup, scope.to_owned(), key.to_owned())) {
                     wanted.entry((lookup, scope)).or_default().insert(key);
                 }
@@ -102,7 +136,8 @@ impl Resolver {
             self.cache.insert((lookup, scope.to_owned(), (*key).to_owned()), None);
         }
         for chunk in in_chunks(keys) {
-            let sql = lookup.sql(chunk.len());
+            let text = lookup.sql(chunk.len());
+            let sql = self.dialect.sql(&text);
             let mut query = sqlx::query(&sql);
             if lookup.scoped() {
                 query = query.bind(scope);
@@ -152,13 +187,14 @@ impl Resolver {
 }
 
 /// The stored account links of the given items.
-pub(crate) async fn links_of(tx: &mut Tx, item_ids: &[i64]) -> Result<HashMap<i64, Link>> {
+pub(crate) async fn links_of(tx: &mut Tx, dialect: Dialect, item_ids: &[i64]) -> Result<HashMap<i64, Link>> {
     let mut links = HashMap::with_capacity(item_ids.len());
     for chunk in in_chunks(item_ids) {
-        let sql = format!(
+        let text = format!(
             "SELECT item_id, account_id, provenance FROM item_account_links WHERE item_id IN ({})",
             placeholders(1, chunk.len())
         );
+        let sql = dialect.sql(&text);
         let mut query = sqlx::query(&sql);
         for id in chunk {
             query = query.bind(id);
@@ -172,9 +208,8 @@ pub(crate) async fn links_of(tx: &mut Tx, item_ids: &[i64]) -> Result<HashMap<i6
     Ok(links)
 }
 
-/// Rows per multi-row link upsert (4 binds a row; see `items::UPSERT_BATCH` on why
-/// statements stay small).
-const LINK_BATCH: usize = 32;
+/// Rows per multi-row link upsert (4 binds a row; see `items::UPSERT_BATCH`).
+const LINK_BATCH: usize = 256;
 
 /// One item's link decision: its id, the link stored now, and the link it resolves to.
 pub(crate) type LinkUpdate = (i64, Option<Link>, Option<Link>);
@@ -184,6 +219,7 @@ pub(crate) type LinkUpdate = (i64, Option<Link>, Option<Link>);
 /// order, the link now stored for each item. `updates` must not repeat an item.
 pub(crate) async fn apply_links(
     tx: &mut Tx,
+    dialect: Dialect,
     updates: &[LinkUpdate],
     changes: &mut ChangeSet,
     now: i64,
@@ -209,7 +245,7 @@ pub(crate) async fn apply_links(
         let (batch, rest) = remaining.split_at(size);
         remaining = rest;
         let values: Vec<String> = (0..size).map(|row| format!("({})", placeholders(1 + row * 4, 4))).collect();
-        let sql = format!(
+        let text = format!(
             "INSERT INTO item_account_links (item_id, account_id, provenance, linked_at) \
              VALUES {} ON CONFLICT (item_id) DO UPDATE SET \
              account_id = excluded.account_id, provenance = excluded.provenance, \
@@ -217,6 +253,7 @@ pub(crate) async fn apply_links(
              WHERE item_account_links.provenance NOT IN ('manual', 'suggestion')",
             values.join(", ")
         );
+        let sql = dialect.sql(&text);
         let mut query = sqlx::query(&sql);
         for (item_id, (account, provenance)) in batch {
             query = query.bind(*item_id).bind(*account).bind(provenance.as_str()).bind(now);
@@ -224,11 +261,12 @@ pub(crate) async fn apply_links(
         query.execute(&mut **tx).await?;
     }
     for chunk in in_chunks(&removals) {
-        let sql = format!(
+        let text = format!(
             "DELETE FROM item_account_links WHERE item_id IN ({}) \
              AND provenance NOT IN ('manual', 'suggestion')",
             placeholders(1, chunk.len())
         );
+        let sql = dialect.sql(&text);
         let mut query = sqlx::query(&sql);
         for item_id in chunk {
             query = query.bind(item_id);
@@ -243,27 +281,38 @@ pub(crate) async fn apply_links(
 /// that was deleted).
 pub(crate) async fn relink(
     tx: &mut Tx,
+    dialect: Dialect,
     accounts: &[i64],
     emails: &[String],
     changes: &mut ChangeSet,
     now: i64,
 ) -> Result<()> {
     let mut candidates: Vec<i64> = Vec::new();
-    for account in accounts {
-        let ids: Vec<i64> = sqlx::query_scalar(
+    for chunk in in_chunks(accounts) {
+        // The chunk's ids once per arm, so the placeholders run `$1 … $4n` in order.
+        let n = chunk.len();
+        let text = format!(
             "SELECT i.id FROM items i JOIN account_external_ids x \
                ON x.connector = i.connector AND x.external_id = i.account_external_id \
-               WHERE x.account_id = $1 \
+               WHERE x.account_id IN ({}) \
              UNION SELECT i.id FROM items i JOIN accounts a ON a.name_key = i.account_name_key \
-               WHERE a.id = $1 \
+               WHERE a.id IN ({}) \
              UNION SELECT i.id FROM items i JOIN account_domains d ON d.domain = i.author_domain \
-               WHERE d.account_id = $1 \
-             UNION SELECT item_id FROM item_account_links WHERE account_id = $1",
-        )
-        .bind(account)
-        .fetch_all(&mut **tx)
-        .await?;
-        candidates.extend(ids);
+               WHERE d.account_id IN ({}) \
+             UNION SELECT item_id FROM item_account_links WHERE account_id IN ({})",
+            placeholders(1, n),
+            placeholders(1 + n, n),
+            placeholders(1 + 2 * n, n),
+            placeholders(1 + 3 * n, n),
+        );
+        let sql = dialect.sql(&text);
+        let mut query = sqlx::query_scalar::<Any, i64>(&sql);
+        for _arm in 0..4 {
+            for account in &chunk {
+                query = query.bind(*account);
+            }
+        }
+        candidates.extend(query.fetch_all(&mut **tx).await?);
     }
     for email in emails {
         let ids: Vec<i64> =
@@ -275,13 +324,14 @@ pub(crate) async fn relink(
 
     let mut items: Vec<(i64, Hints, Option<Link>)> = Vec::with_capacity(candidates.len());
     for chunk in in_chunks(&candidates) {
-        let sql = format!(
+        let text = format!(
             "SELECT i.id, i.connector, i.account_external_id, i.account_name_key, \
              i.author_email, i.author_domain, l.account_id, l.provenance \
              FROM items i LEFT JOIN item_account_links l ON l.item_id = i.id \
              WHERE i.deleted_at IS NULL AND i.id IN ({})",
             placeholders(1, chunk.len())
         );
+        let sql = dialect.sql(&text);
         let mut query = sqlx::query(&sql);
         for id in &chunk {
             query = query.bind(*id);
@@ -298,13 +348,13 @@ pub(crate) async fn relink(
         }
     }
 
-    let mut resolver = Resolver::default();
+    let mut resolver = Resolver::new(dialect);
     let hints: Vec<&Hints> = items.iter().map(|(_, hints, _)| hints).collect();
     resolver.prefetch(tx, &hints).await?;
     let mut updates = Vec::with_capacity(items.len());
     for (id, hints, link) in &items {
         updates.push((*id, *link, resolver.resolve(tx, hints).await?));
     }
-    apply_links(tx, &updates, changes, now).await?;
+    apply_links(tx, dialect, &updates, changes, now).await?;
     Ok(())
 }

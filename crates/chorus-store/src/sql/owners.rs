@@ -1,0 +1,88 @@
+//! The owners of the external ids an account import batch names, read once per batch.
+//!
+//! An import line is matched to an account by its external ids first; asking the database
+//! for each id of each line cost a statement per id. Invariant: the map answers exactly as
+//! `account_external_ids` would inside the import transaction, because it is loaded from
+//! that table for every id the batch names and `point_at` is the only writer of the table
+//! while the batch runs.
+
+use std::collections::HashMap;
+
+use chorus_core::ExternalId;
+
+use super::{get, in_chunks, placeholders, Dialect, Tx};
+use crate::{AccountImport, Result};
+
+/// Who owns the external ids a batch of imports names: loaded with a few queries per
+/// connector, then kept current by `point_at`, the only writer of `account_external_ids`
+/// in an import transaction, so it answers as `find_by_external` would, statement-free.
+#[derive(Debug)]
+pub(crate) struct ExternalOwners {
+    dialect: Dialect,
+    owners: HashMap<(String, String), i64>,
+}
+
+impl ExternalOwners {
+    pub(crate) async fn load(tx: &mut Tx, dialect: Dialect, imports: &[AccountImport]) -> Result<Self> {
+        let mut wanted: HashMap<&str, Vec<&str>> = HashMap::new();
+        for external in imports.iter().flat_map(|import| &import.external_ids) {
+            wanted.entry(external.connector.as_str()).or_default().push(external.id.as_str());
+        }
+        let mut owners = HashMap::new();
+        for (connector, ids) in wanted {
+            for chunk in in_chunks(&ids) {
+                let text = format!(
+                    "SELECT external_id, account_id FROM account_external_ids \
+                     WHERE connector = $1 AND external_id IN ({})",
+                    placeholders(2, chunk.len())
+                );
+                let sql = dialect.sql(&text);
+                let mut query = sqlx::query(&sql).bind(connector);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                for row in query.fetch_all(&mut **tx).await? {
+                    owners.insert((connector.to_owned(), get(&row, "external_id")?), get(&row, "account_id")?);
+                }
+            }
+        }
+        Ok(Self { dialect, owners })
+    }
+
+    pub(crate) fn owner(&self, external: &ExternalId) -> Option<i64> {
+        self.owners.get(&(external.connector.clone(), external.id.clone())).copied()
+    }
+
+    /// Points external ids at an account in one statement (no hash: an import is not a
+    /// source record). An id listed twice keeps its last listing, as row by row would.
+    pub(crate) async fn point_at(&mut self, tx: &mut Tx, account_id: i64, externals: &[ExternalId]) -> Result<()> {
+        let mut distinct: Vec<&ExternalId> = Vec::with_capacity(externals.len());
+        for external in externals.iter().rev() {
+            if !distinct.iter().any(|kept| kept.connector == external.connector && kept.id == external.id) {
+                distinct.push(external);
+            }
+        }
+        if distinct.is_empty() {
+            return Ok(());
+        }
+        let values: Vec<String> =
+            (0..distinct.len()).map(|row| format!("({}, NULL)", placeholders(1 + row * 4, 4))).collect();
+        let text = format!(
+            "INSERT INTO account_external_ids (connector, source, external_id, account_id, content_hash) \
+             VALUES {} ON CONFLICT (connector, external_id) DO UPDATE SET \
+             source = excluded.source, account_id = excluded.account_id, \
+             content_hash = excluded.content_hash",
+            values.join(", ")
+        );
+        let sql = self.dialect.sql(&text);
+        let mut query = sqlx::query(&sql);
+        for external in &distinct {
+            query = query.bind(&external.connector).bind(external.source.as_str()).bind(&external.id).bind(account_id);
+        }
+        query.execute(&mut **tx).await?;
+        for external in distinct {
+            self.owners.insert((external.connector.clone(), external.id.clone()), account_id);
+        }
+        Ok(())
+    }
+}
