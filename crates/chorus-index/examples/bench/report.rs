@@ -229,6 +229,15 @@ const NOTES: &str = "
   binds `$N` by a name lookup whose cost grows with the square of the parameters. What remains
   is mostly SQLite's own work: each 1 000-item page inserts into two indexes keyed by account
   (random order) and writes ~1 200 pages to the WAL; the writer checkpoints every 10 000 pages.
+- **Why the import target is missed**: both steps are CPU-bound on the same two cores. Measured
+  with `perf stat -e task-clock` at 200 000 items and scaled by the 1M wall times: the store import
+  spends about 55 CPU-seconds per million items (0.92 cores busy: the import task and sqlx's
+  SQLite thread; the corpus generator is included) and the rebuild about 58 (1.78 cores busy;
+  tantivy's per-token term hashing dominates). Even perfectly overlapped — the projection indexing
+  on the core the import leaves idle — the whole path cannot take less than ~56 s per million
+  items, about 18 000 items/s. 50 000 items/s committed and searchable would need the store and
+  the index together to spend at most 40 CPU-µs per item; tantivy alone spends about that on
+  this corpus here.
 - **Index rebuild**: reading items back through the store (decoding JSON columns) overlaps with
   tantivy's two indexing threads on the same two cores. Most of tantivy's work is the
   per-token term hash; the pair fields (decision 0006) add a token for about a third of
