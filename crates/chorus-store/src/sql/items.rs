@@ -12,8 +12,8 @@ use sqlx::{Any, Executor};
 
 use super::resolve::ITEM_SOURCE_ACCOUNT;
 use super::{
-    content_hash, corrupt, get, in_chunks, micros, parse_json, parse_text, placeholders, pow2_batches, time_from,
-    to_json, Dialect, Tx,
+    content_hash, corrupt, fetch_by_external_ids, get, in_chunks, micros, parse_json, parse_text, placeholders,
+    pow2_batches, time_from, to_json, Dialect, Tx,
 };
 use crate::Result;
 
@@ -269,26 +269,16 @@ pub(crate) async fn stored_items(
     external_ids: &[&str],
 ) -> Result<HashMap<String, StoredItem>> {
     let mut stored = HashMap::with_capacity(external_ids.len());
-    for chunk in in_chunks(external_ids) {
-        let text = format!(
-            "SELECT id, external_id, content_hash, updated_at, deleted_at FROM items \
-             WHERE connector = $1 AND external_id IN ({})",
-            placeholders(2, chunk.len())
-        );
-        let sql = dialect.sql(&text);
-        let mut query = sqlx::query(&sql).bind(connector);
-        for external_id in chunk {
-            query = query.bind(external_id);
-        }
-        for row in query.fetch_all(&mut **tx).await? {
-            let item = StoredItem {
-                id: get(&row, "id")?,
-                hash: get(&row, "content_hash")?,
-                updated_at: get(&row, "updated_at")?,
-                deleted_at: get(&row, "deleted_at")?,
-            };
-            stored.insert(get(&row, "external_id")?, item);
-        }
+    let template = "SELECT id, external_id, content_hash, updated_at, deleted_at FROM items \
+                    WHERE connector = $1 AND external_id IN ({ids})";
+    for row in fetch_by_external_ids(tx, dialect, template, connector, external_ids).await? {
+        let item = StoredItem {
+            id: get(&row, "id")?,
+            hash: get(&row, "content_hash")?,
+            updated_at: get(&row, "updated_at")?,
+            deleted_at: get(&row, "deleted_at")?,
+        };
+        stored.insert(get(&row, "external_id")?, item);
     }
     Ok(stored)
 }

@@ -261,6 +261,28 @@ pub(crate) async fn fetch_by_ids(pool: &AnyPool, template: &str, ids: &[i64]) ->
     Ok(rows)
 }
 
+/// Runs `template` (`$1` is the connector; `{ids}` is where the `IN` list of external
+/// ids goes) over `external_ids` in chunks, inside a write transaction.
+pub(crate) async fn fetch_by_external_ids(
+    tx: &mut Tx,
+    dialect: Dialect,
+    template: &str,
+    connector: &str,
+    external_ids: &[&str],
+) -> Result<Vec<AnyRow>> {
+    let mut rows = Vec::new();
+    for chunk in in_chunks(external_ids) {
+        let text = template.replace("{ids}", &placeholders(2, chunk.len()));
+        let sql = dialect.sql(&text);
+        let mut query = sqlx::query(&sql).bind(connector);
+        for external_id in chunk {
+            query = query.bind(external_id);
+        }
+        rows.extend(query.fetch_all(&mut **tx).await?);
+    }
+    Ok(rows)
+}
+
 /// A hex SHA-256 prefix (128 bits) over length-prefixed fields, `None` distinct from "".
 pub(crate) fn content_hash<'a>(fields: impl IntoIterator<Item = Option<&'a str>>) -> String {
     use sha2::{Digest, Sha256};

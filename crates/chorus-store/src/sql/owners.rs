@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use chorus_core::ExternalId;
 
-use super::{get, in_chunks, placeholders, Dialect, Tx};
+use super::{fetch_by_external_ids, get, placeholders, Dialect, Tx};
 use crate::{AccountImport, Result};
 
 /// Who owns the external ids a batch of imports names: loaded with a few queries per
@@ -30,20 +30,10 @@ impl ExternalOwners {
         }
         let mut owners = HashMap::new();
         for (connector, ids) in wanted {
-            for chunk in in_chunks(&ids) {
-                let text = format!(
-                    "SELECT external_id, account_id FROM account_external_ids \
-                     WHERE connector = $1 AND external_id IN ({})",
-                    placeholders(2, chunk.len())
-                );
-                let sql = dialect.sql(&text);
-                let mut query = sqlx::query(&sql).bind(connector);
-                for id in chunk {
-                    query = query.bind(id);
-                }
-                for row in query.fetch_all(&mut **tx).await? {
-                    owners.insert((connector.to_owned(), get(&row, "external_id")?), get(&row, "account_id")?);
-                }
+            let template = "SELECT external_id, account_id FROM account_external_ids \
+                            WHERE connector = $1 AND external_id IN ({ids})";
+            for row in fetch_by_external_ids(tx, dialect, template, connector, &ids).await? {
+                owners.insert((connector.to_owned(), get(&row, "external_id")?), get(&row, "account_id")?);
             }
         }
         Ok(Self { dialect, owners })
