@@ -89,7 +89,7 @@ pub fn feed_connector(id: &str, base_url: &str, extra_settings: &str) -> String 
 
 /// Every item in the store, tombstones included, in id order.
 pub async fn all_items(store: &dyn Store) -> Vec<Item> {
-    let filter = ItemFilter { connector: None, include_deleted: true };
+    let filter = ItemFilter { include_deleted: true, ..ItemFilter::default() };
     let mut items = Vec::new();
     let mut after_id = 0;
     loop {

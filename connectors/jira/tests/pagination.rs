@@ -54,7 +54,7 @@ impl Rig {
     }
 
     async fn live_items(&self) -> Result<Vec<chorus_core::Item>, Box<dyn std::error::Error>> {
-        let filter = ItemFilter { connector: None, include_deleted: false };
+        let filter = ItemFilter::default();
         Ok(self.store.items(&filter, IdPage::first(10_000)).await?)
     }
 

@@ -48,7 +48,6 @@ async fn runs_wait_out_jiras_429s_and_503s() {
     let statuses: Vec<u16> = server.requests().iter().filter_map(|r| r.status).collect();
     assert!(statuses.contains(&429) && statuses.contains(&503), "{statuses:?}");
     assert_eq!(server.retry_after_violations(), 0, "a request arrived inside a Retry-After window");
-    let items =
-        store.items(&ItemFilter { connector: None, include_deleted: false }, IdPage::first(100)).await.expect("items");
+    let items = store.items(&ItemFilter::default(), IdPage::first(100)).await.expect("items");
     assert_eq!(items.len(), sim.truth().len());
 }

@@ -44,7 +44,7 @@ async fn sync(connector: &dyn DynConnector, store: &Arc<dyn Store>, mode: SyncMo
 }
 
 async fn all_items(store: &Arc<dyn Store>) -> Vec<Item> {
-    let filter = ItemFilter { connector: None, include_deleted: true };
+    let filter = ItemFilter { include_deleted: true, ..ItemFilter::default() };
     let mut items = Vec::new();
     let mut after_id = 0;
     loop {

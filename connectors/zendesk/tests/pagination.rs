@@ -55,7 +55,7 @@ impl Rig {
     }
 
     async fn items(&self) -> BoxResult<usize> {
-        let filter = ItemFilter { connector: None, include_deleted: true };
+        let filter = ItemFilter { include_deleted: true, ..ItemFilter::default() };
         Ok(self.store.items(&filter, IdPage::first(10_000)).await?.len())
     }
 }

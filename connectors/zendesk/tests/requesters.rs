@@ -47,7 +47,7 @@ async fn requesters_are_looked_up_in_batches_of_a_hundred() -> TestResult {
 
     let calls = sim.show_many_calls();
     assert!(calls.len() >= 2 && calls.iter().all(|n| (1..=100).contains(n)), "batches of at most 100: {calls:?}");
-    let items = store.items(&ItemFilter { connector: None, include_deleted: false }, IdPage::first(1000)).await?;
+    let items = store.items(&ItemFilter::default(), IdPage::first(1000)).await?;
     assert_eq!(items.len(), truth.tickets.len());
     for item in &items {
         let ticket = &truth.tickets[&item.external_id];

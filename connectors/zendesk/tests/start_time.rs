@@ -88,7 +88,8 @@ async fn a_start_time_seconds_ago_ends_the_run_cleanly_with_no_page() -> TestRes
     clock.advance(Duration::from_secs(61));
     let report = support::incremental(&engine, connector.as_ref()).await?;
     assert!(report.succeeded(), "{:?}", report.outcome.error);
-    let filter = chorus_store::ItemFilter { connector: Some("zendesk".into()), include_deleted: true };
+    let filter =
+        chorus_store::ItemFilter { connector: Some("zendesk".into()), include_deleted: true, ..Default::default() };
     let items = store.items(&filter, chorus_store::IdPage::first(100)).await?;
     assert_eq!(items.iter().map(|i| i.external_id.clone()).collect::<Vec<_>>(), [ticket.to_string()]);
     assert_eq!(sim.too_recent_rejections(), 0);

@@ -73,7 +73,7 @@ struct Snapshot {
 }
 
 async fn snapshot(store: &dyn Store) -> BoxResult<Snapshot> {
-    let filter = ItemFilter { connector: Some("zendesk".into()), include_deleted: true };
+    let filter = ItemFilter { connector: Some("zendesk".into()), include_deleted: true, ..ItemFilter::default() };
     let mut items = BTreeMap::new();
     let mut page = IdPage::first(500);
     loop {

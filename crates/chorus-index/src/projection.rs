@@ -277,7 +277,7 @@ pub async fn rebuild_index(index: &SearchIndex, store: Arc<dyn Store>, batch: u3
 
 /// Chooses the frequent words of a new generation from the first live items.
 async fn sample_frequent_words(store: &Arc<dyn Store>) -> Result<FrequentWords> {
-    let filter = ItemFilter { connector: None, include_deleted: false };
+    let filter = ItemFilter { without_raw: true, ..ItemFilter::default() };
     let mut page = IdPage::first(REBUILD_PAGE);
     let mut items = Vec::new();
     while items.len() < SAMPLE_ITEMS {
@@ -351,7 +351,7 @@ async fn scan_documents(
     mut accounts: std::collections::HashMap<i64, chorus_core::Account>,
     pages: tokio::sync::mpsc::Sender<Result<Vec<tantivy::TantivyDocument>>>,
 ) {
-    let filter = ItemFilter { connector: None, include_deleted: false };
+    let filter = ItemFilter { without_raw: true, ..ItemFilter::default() };
     let mut page = IdPage::first(REBUILD_PAGE);
     loop {
         let items = match store.items(&filter, page).await {

@@ -140,6 +140,9 @@ impl IdPage {
 pub struct ItemFilter {
     pub connector: Option<String>,
     pub include_deleted: bool,
+    /// Leave `raw` as JSON `null` instead of reading and decoding the source payload
+    /// (the search index never uses it, and it is the largest column by far).
+    pub without_raw: bool,
 }
 
 /// What changed, in the change log.

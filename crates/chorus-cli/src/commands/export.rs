@@ -34,7 +34,7 @@ async fn write_all(app: &App, what: Entity, include_deleted: bool, connector: Op
         let page = IdPage { after_id, limit: BATCH };
         let (rows, last) = match what {
             Entity::Items => {
-                let filter = ItemFilter { connector: connector.clone(), include_deleted };
+                let filter = ItemFilter { connector: connector.clone(), include_deleted, without_raw: false };
                 let items = app.store.items(&filter, page).await?;
                 let last = items.last().map(|i| i.id);
                 (items.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?, last)

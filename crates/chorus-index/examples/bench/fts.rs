@@ -79,7 +79,7 @@ impl Fts {
         tx.commit().await?;
         let mut loaded = 0;
         let mut page = IdPage::first(5_000);
-        let filter = ItemFilter { connector: None, include_deleted: false };
+        let filter = ItemFilter { without_raw: true, ..ItemFilter::default() };
         loop {
             let items = store.items(&filter, page).await?;
             let Some(last) = items.last() else { break };

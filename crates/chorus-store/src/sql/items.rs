@@ -27,6 +27,12 @@ pub(crate) const ITEM_SELECT: &str = "SELECT i.id, i.connector, i.source, i.exte
     i.author_email, i.author_name, i.csat, i.created_at, i.updated_at, i.deleted_at, i.raw, \
     l.account_id FROM items i LEFT JOIN item_account_links l ON l.item_id = i.id";
 
+/// [`ITEM_SELECT`] with the raw payload replaced by JSON `null` (never read from disk).
+pub(crate) const ITEM_SELECT_WITHOUT_RAW: &str = "SELECT i.id, i.connector, i.source, i.external_id, \
+    i.item_key, i.kind, i.title, i.body, i.comments, i.url, i.status, i.priority, i.tags, \
+    i.author_email, i.author_name, i.csat, i.created_at, i.updated_at, i.deleted_at, 'null' AS raw, \
+    l.account_id FROM items i LEFT JOIN item_account_links l ON l.item_id = i.id";
+
 /// Columns an upsert writes, in bind order (`ItemRow::bind`).
 const UPSERT_COLUMNS: usize = 23;
 

@@ -9,7 +9,7 @@ use chorus_core::{Account, Contact, Item, LinkProvenance, Request};
 
 use super::accounts;
 use super::changes::change_from_row;
-use super::items::{items_with_requests, ITEM_SELECT};
+use super::items::{items_with_requests, ITEM_SELECT, ITEM_SELECT_WITHOUT_RAW};
 use super::{fetch_by_ids, SqlStore};
 use crate::{
     AccountImport, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewRequest, PageCommit, PageOutcome, Result,
@@ -59,8 +59,9 @@ impl Store for SqlStore {
     }
 
     async fn items(&self, filter: &ItemFilter, page: IdPage) -> Result<Vec<Item>> {
+        let select = if filter.without_raw { ITEM_SELECT_WITHOUT_RAW } else { ITEM_SELECT };
         let sql = format!(
-            "{ITEM_SELECT} WHERE i.id > $1 AND ($2 IS NULL OR i.connector = $2) \
+            "{select} WHERE i.id > $1 AND ($2 IS NULL OR i.connector = $2) \
              AND ($3 = 1 OR i.deleted_at IS NULL) ORDER BY i.id LIMIT $4"
         );
         let rows = sqlx::query(&sql)

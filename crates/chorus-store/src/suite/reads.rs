@@ -26,7 +26,7 @@ async fn items_page_by_id_and_filter_by_connector(harness: &Harness) {
     assert_eq!(second.len(), 2);
     assert!(first.iter().chain(&second).map(|i| i.id).collect::<Vec<_>>().windows(2).all(|w| w[0] < w[1]));
 
-    let only_jira = ItemFilter { connector: Some("jira".into()), include_deleted: false };
+    let only_jira = ItemFilter { connector: Some("jira".into()), ..ItemFilter::default() };
     let jira_items = harness.store.items(&only_jira, IdPage::first(10)).await.expect("page");
     assert_eq!(jira_items.iter().map(|i| i.external_id.as_str()).collect::<Vec<_>>(), ["PROD-1"]);
     let stored = &jira_items[0];
@@ -35,6 +35,11 @@ async fn items_page_by_id_and_filter_by_connector(harness: &Harness) {
     assert_eq!((stored.created_at, stored.updated_at), (expected.created_at, expected.updated_at));
     assert_eq!((stored.tags.clone(), stored.url.clone()), (expected.tags, expected.url));
     assert_eq!(stored.raw, expected.raw);
+    assert_ne!(stored.raw, serde_json::Value::Null, "the fixture carries a payload");
+    let lean = ItemFilter { connector: Some("jira".into()), without_raw: true, ..ItemFilter::default() };
+    let lean = harness.store.items(&lean, IdPage::first(10)).await.expect("page without raw");
+    assert_eq!(lean[0].raw, serde_json::Value::Null);
+    assert_eq!(lean[0], crate::Item { raw: serde_json::Value::Null, ..stored.clone() }, "all else equal");
     let live = harness.store.live_external_ids("zd").await.expect("live");
     assert_eq!(live, ["1", "2", "3", "4", "5"]);
 }
