@@ -24,6 +24,10 @@ use crate::writer::{changes_to_ops, Writer, FOLLOWER_MEMORY, REBUILD_MEMORY, REB
 
 /// Change-log entries read and committed per batch.
 pub const DEFAULT_BATCH: u32 = 2_000;
+/// A projection that keeps finding full batches (it is far behind: a bulk import) doubles
+/// its batch up to this size: fewer, larger commits catch up several times faster, while
+/// a projection that keeps up commits every `DEFAULT_BATCH` changes.
+const CATCH_UP_BATCH: u32 = 32_000;
 /// Items and accounts read per page during a rebuild.
 const REBUILD_PAGE: u32 = 5_000;
 /// Pages of documents a rebuild reads ahead of the writer.
@@ -61,6 +65,10 @@ pub struct IndexProjection {
     writer_generation: String,
     position: i64,
     batch: u32,
+    /// The largest batch `next_batch` may grow to (`batch` when set explicitly).
+    max_batch: u32,
+    /// The size of the next batch.
+    next_batch: u32,
 }
 
 impl IndexProjection {
@@ -70,12 +78,23 @@ impl IndexProjection {
         let writer = Writer::new(&live, 1, FOLLOWER_MEMORY)?;
         let position = live.position()?;
         let writer_generation = live.name.clone();
-        Ok(IndexProjection { store, index, writer, writer_generation, position, batch: DEFAULT_BATCH })
+        Ok(IndexProjection {
+            store,
+            index,
+            writer,
+            writer_generation,
+            position,
+            batch: DEFAULT_BATCH,
+            max_batch: CATCH_UP_BATCH,
+            next_batch: DEFAULT_BATCH,
+        })
     }
 
-    /// Sets how many change-log entries go into one commit.
+    /// Sets how many change-log entries go into one commit, always (no growth).
     pub fn with_batch(mut self, batch: u32) -> Self {
         self.batch = batch.max(1);
+        self.max_batch = self.batch;
+        self.next_batch = self.batch;
         self
     }
 
@@ -95,9 +114,12 @@ impl IndexProjection {
         self.adopt_new_generation()?;
         self.ensure_writer()?;
         let fields = self.writer.fields();
-        let Some((ops, last)) = changes_to_ops(&self.store, &fields, self.position, self.batch).await? else {
+        let limit = self.next_batch;
+        let Some((ops, last, read)) = changes_to_ops(&self.store, &fields, self.position, limit).await? else {
+            self.next_batch = self.batch;
             return Ok(0);
         };
+        self.next_batch = if read >= limit as usize { limit.saturating_mul(2).min(self.max_batch) } else { self.batch };
         debug_assert!(last > self.position, "the change log only moves forward");
         let consumed = u64::try_from(last - self.position).unwrap_or(0).max(1);
         if let Err(error) = self.write(ops, last).await {
@@ -302,7 +324,7 @@ async fn build_and_replay(store: &Arc<dyn Store>, next: &Generation, batch: u32)
     let (mut writer, mut report) = build_into(store, next).await?;
     loop {
         let fields = writer.fields();
-        let Some((ops, last)) = changes_to_ops(store, &fields, report.position, batch).await? else {
+        let Some((ops, last, _)) = changes_to_ops(store, &fields, report.position, batch).await? else {
             break;
         };
         report.replayed += u64::try_from(last - report.position).unwrap_or(0);

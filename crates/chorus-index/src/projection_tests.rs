@@ -77,7 +77,7 @@ async fn uncommitted_work_is_redone_after_a_crash() {
     store.tombstone(2);
     // Apply without committing, then "crash" (drop the writer before its commit).
     let fields = index.live().fields;
-    let (ops, _) = crate::writer::changes_to_ops(&dyn_store(&store), &fields, position, 100)
+    let (ops, _, _) = crate::writer::changes_to_ops(&dyn_store(&store), &fields, position, 100)
         .await
         .expect("read changes")
         .expect("one change");
@@ -397,4 +397,37 @@ async fn a_growing_index_is_rebuilt_once_it_outgrows_its_frequent_word_sample() 
     assert_eq!(total("\"the login\""), body_before + 4_000, "every new body, found through the pair field");
     assert_eq!(total("title:\"the login\""), title_before + 2_000);
     assert!(!projection.catch_up().await.expect("steady").rebuilt, "a sample of 4 007 items holds at this size");
+}
+
+#[tokio::test]
+async fn a_projection_far_behind_catches_up_in_growing_batches() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = corpus();
+    let index = SearchIndex::open(dir.path()).expect("open");
+    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    projection.catch_up().await.expect("first catch-up");
+    for n in 1_000..10_000 {
+        store.put_item(item((
+            n,
+            chorus_core::Source::Zendesk,
+            chorus_core::Kind::SupportTicket,
+            "Bulk",
+            "imported",
+            "open",
+            None,
+            &[],
+            (4, 1),
+            (4, 1),
+            &[],
+        )));
+    }
+    let outcome = projection.catch_up().await.expect("catch up");
+    assert_eq!(outcome.changes, 9_000);
+    assert_eq!(outcome.commits, 3, "2 000, then 4 000, then the remaining 3 000 changes");
+    assert_eq!(index.search(&SearchRequest::new("imported")).expect("search").total, 9_000);
+    assert!(projection.catch_up().await.expect("regrow").rebuilt, "9 007 documents outgrow a 7-item sample");
+    // Caught up: the next change is committed on its own, in a batch of the default size.
+    store.update_item(1_000, |item| item.title = "Bulk again".into());
+    let outcome = projection.catch_up().await.expect("one change");
+    assert_eq!((outcome.changes, outcome.commits), (1, 1));
 }

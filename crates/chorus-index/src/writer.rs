@@ -176,14 +176,14 @@ impl Writer {
 }
 
 /// Reads one batch of changes after `after` and turns them into index operations.
-/// Returns `None` when the log holds nothing newer, else the operations and the `seq` of
-/// the last change read.
+/// Returns `None` when the log holds nothing newer, else the operations, the `seq` of the
+/// last change read, and how many changes were read.
 pub async fn changes_to_ops(
     store: &Arc<dyn Store>,
     fields: &Fields,
     after: i64,
     limit: u32,
-) -> Result<Option<(Vec<Op>, i64)>> {
+) -> Result<Option<(Vec<Op>, i64, usize)>> {
     let changes = store.changes_since(after, limit).await?;
     let Some(last) = changes.last().map(|change| change.seq) else {
         return Ok(None);
@@ -209,34 +209,39 @@ pub async fn changes_to_ops(
     }
     let ids: Vec<i64> = item_ids.into_iter().collect();
     let ops = ops_for_items(store, fields, &ids).await?;
-    Ok(Some((ops, last)))
+    Ok(Some((ops, last, changes.len())))
 }
 
-/// Delete + re-add operations for these items as the store has them now.
+/// Delete + re-add operations for these items as the store has them now. Items are read
+/// in chunks; their accounts once for the whole batch (a bulk import's items share them).
 pub async fn ops_for_items(store: &Arc<dyn Store>, fields: &Fields, ids: &[i64]) -> Result<Vec<Op>> {
-    let mut ops = Vec::with_capacity(ids.len());
+    let mut found: HashMap<i64, Item> = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(FETCH_CHUNK) {
-        let items = store.items_by_id(chunk).await?;
-        let accounts = accounts_of(store, &items).await?;
-        let mut found: HashMap<i64, Item> = items.into_iter().map(|item| (item.id, item)).collect();
-        for &item_id in chunk {
-            let document = match found.remove(&item_id) {
-                Some(item) if item.deleted_at.is_none() => {
-                    let account = item.account_id.and_then(|id| accounts.get(&id));
-                    Some(item_document(fields, &item, account))
-                }
-                // Tombstoned or gone: the document only leaves the index.
-                _ => None,
-            };
-            ops.push(Op { item_id, document });
-        }
+        found.extend(store.items_by_id(chunk).await?.into_iter().map(|item| (item.id, item)));
+    }
+    let live: Vec<&Item> = found.values().filter(|item| item.deleted_at.is_none()).collect();
+    let accounts = accounts_of(store, live.iter().copied()).await?;
+    let mut ops = Vec::with_capacity(ids.len());
+    for &item_id in ids {
+        let document = match found.remove(&item_id) {
+            Some(item) if item.deleted_at.is_none() => {
+                let account = item.account_id.and_then(|id| accounts.get(&id));
+                Some(item_document(fields, &item, account))
+            }
+            // Tombstoned or gone: the document only leaves the index.
+            _ => None,
+        };
+        ops.push(Op { item_id, document });
     }
     Ok(ops)
 }
 
 /// The accounts these items are linked to, by id.
-pub async fn accounts_of(store: &Arc<dyn Store>, items: &[Item]) -> Result<HashMap<i64, Account>> {
-    let ids: BTreeSet<i64> = items.iter().filter_map(|item| item.account_id).collect();
+async fn accounts_of<'a>(
+    store: &Arc<dyn Store>,
+    items: impl IntoIterator<Item = &'a Item>,
+) -> Result<HashMap<i64, Account>> {
+    let ids: BTreeSet<i64> = items.into_iter().filter_map(|item| item.account_id).collect();
     if ids.is_empty() {
         return Ok(HashMap::new());
     }

@@ -9,8 +9,9 @@
 //! (exit 1 otherwise), and write `docs/benchmarks.md` (or `BENCH_OUT`). `BENCH_DIR` keeps
 //! the databases and index; `BENCH_SLOW=1` lists on stderr every query whose median
 //! exceeds 3 ms. With the `BENCH_DIR` of an earlier run, `BENCH_ONLY=queries` only times
-//! the index's queries and `BENCH_ONLY=rebuild` only rebuilds the index from the stored
-//! items, writing no report: quick loops for profiling one side.
+//! the index's queries, `BENCH_ONLY=rebuild` only rebuilds the index from the stored
+//! items, and `BENCH_ONLY=follow` replays the stored change log through the projection,
+//! writing no report: quick loops for profiling one side.
 //!
 //! This is a benchmark, not a test: CI never runs it.
 
@@ -70,6 +71,9 @@ async fn run() -> Result<(), BoxError> {
         return time_queries_only(&work, &vocabulary, n);
     }
     let store = chorus_store::open(&format!("sqlite://{}", work.join("store.db").display())).await?;
+    if only.as_deref() == Some("follow") {
+        return follow_only(&work, store).await;
+    }
     if only.as_deref() != Some("rebuild") {
         let started = Instant::now();
         import(&store, &vocabulary, n).await?;
@@ -127,6 +131,28 @@ async fn run() -> Result<(), BoxError> {
         )
         .into());
     }
+    Ok(())
+}
+
+/// `BENCH_ONLY=follow`: times the projection replaying the whole change log of the store
+/// in `work` into an empty index (what `chorus serve` does while an import runs).
+async fn follow_only(work: &std::path::Path, store: Arc<dyn Store>) -> Result<(), BoxError> {
+    let root = work.join("index-follow");
+    let _ = std::fs::remove_dir_all(&root);
+    let index = SearchIndex::open(&root)?;
+    let mut projection = chorus_index::IndexProjection::new(index.clone(), Arc::clone(&store))?;
+    let last = store.last_change().await?;
+    let started = Instant::now();
+    let mut steps = 0u64;
+    while projection.step().await? > 0 {
+        steps += 1;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    eprintln!(
+        "bench: follower replayed {last} changes in {steps} commits, {elapsed:.1}s ({:.0} items/s), {} documents",
+        index.num_docs() as f64 / elapsed,
+        index.num_docs()
+    );
     Ok(())
 }
 
