@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chorus_store::{IdPage, ItemFilter, Store};
+use chorus_store::{IdPage, ItemFilter, Raw, Store};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -299,7 +299,7 @@ pub async fn rebuild_index(index: &SearchIndex, store: Arc<dyn Store>, batch: u3
 
 /// Chooses the frequent words of a new generation from the first live items.
 async fn sample_frequent_words(store: &Arc<dyn Store>) -> Result<FrequentWords> {
-    let filter = ItemFilter { without_raw: true, ..ItemFilter::default() };
+    let filter = ItemFilter { raw: Raw::Omit, ..ItemFilter::default() };
     let mut page = IdPage::first(REBUILD_PAGE);
     let mut items = Vec::new();
     while items.len() < SAMPLE_ITEMS {
@@ -373,7 +373,7 @@ async fn scan_documents(
     mut accounts: std::collections::HashMap<i64, chorus_core::Account>,
     pages: tokio::sync::mpsc::Sender<Result<Vec<tantivy::TantivyDocument>>>,
 ) {
-    let filter = ItemFilter { without_raw: true, ..ItemFilter::default() };
+    let filter = ItemFilter { raw: Raw::Omit, ..ItemFilter::default() };
     let mut page = IdPage::first(REBUILD_PAGE);
     loop {
         let items = match store.items(&filter, page).await {

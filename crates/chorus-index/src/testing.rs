@@ -136,7 +136,7 @@ impl Store for MemStore {
             .cloned()
             .collect())
     }
-    async fn items_by_id(&self, ids: &[i64]) -> StoreResult<Vec<Item>> {
+    async fn items_by_id(&self, ids: &[i64], _raw: chorus_store::Raw) -> StoreResult<Vec<Item>> {
         let state = self.state();
         Ok(ids.iter().filter_map(|id| state.items.get(id).cloned()).collect())
     }

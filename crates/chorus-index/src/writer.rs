@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chorus_core::{Account, Item};
-use chorus_store::{ChangeEntity, Store};
+use chorus_store::{ChangeEntity, Raw, Store};
 use tantivy::indexer::UserOperation;
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
@@ -217,7 +217,7 @@ pub async fn changes_to_ops(
 pub async fn ops_for_items(store: &Arc<dyn Store>, fields: &Fields, ids: &[i64]) -> Result<Vec<Op>> {
     let mut found: HashMap<i64, Item> = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(FETCH_CHUNK) {
-        found.extend(store.items_by_id(chunk).await?.into_iter().map(|item| (item.id, item)));
+        found.extend(store.items_by_id(chunk, Raw::Omit).await?.into_iter().map(|item| (item.id, item)));
     }
     let live: Vec<&Item> = found.values().filter(|item| item.deleted_at.is_none()).collect();
     let accounts = accounts_of(store, live.iter().copied()).await?;

@@ -82,7 +82,7 @@ pub trait Store: Send + Sync + 'static {
     async fn items(&self, filter: &ItemFilter, page: IdPage) -> Result<Vec<Item>>;
 
     /// Items by id (tombstones included); missing ids are skipped.
-    async fn items_by_id(&self, ids: &[i64]) -> Result<Vec<Item>>;
+    async fn items_by_id(&self, ids: &[i64], raw: Raw) -> Result<Vec<Item>>;
 
     async fn item_by_external_id(&self, connector: &str, external_id: &str) -> Result<Option<Item>>;
 

@@ -140,9 +140,17 @@ impl IdPage {
 pub struct ItemFilter {
     pub connector: Option<String>,
     pub include_deleted: bool,
+    pub raw: Raw,
+}
+
+/// Whether a read returns items' raw source payloads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Raw {
+    #[default]
+    Include,
     /// Leave `raw` as JSON `null` instead of reading and decoding the source payload
     /// (the search index never uses it, and it is the largest column by far).
-    pub without_raw: bool,
+    Omit,
 }
 
 /// What changed, in the change log.

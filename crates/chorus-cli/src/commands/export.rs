@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use chorus_store::{IdPage, ItemFilter};
+use chorus_store::{IdPage, ItemFilter, Raw};
 
 use crate::cli::Entity;
 use crate::runtime::App;
@@ -34,7 +34,7 @@ async fn write_all(app: &App, what: Entity, include_deleted: bool, connector: Op
         let page = IdPage { after_id, limit: BATCH };
         let (rows, last) = match what {
             Entity::Items => {
-                let filter = ItemFilter { connector: connector.clone(), include_deleted, without_raw: false };
+                let filter = ItemFilter { connector: connector.clone(), include_deleted, raw: Raw::Include };
                 let items = app.store.items(&filter, page).await?;
                 let last = items.last().map(|i| i.id);
                 (items.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?, last)

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use chorus_index::{revenue_factor, schema::normalize_status};
-use chorus_store::{IdPage, ItemFilter, Store};
+use chorus_store::{IdPage, ItemFilter, Raw, Store};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Row, SqliteConnection};
 
@@ -79,7 +79,7 @@ impl Fts {
         tx.commit().await?;
         let mut loaded = 0;
         let mut page = IdPage::first(5_000);
-        let filter = ItemFilter { without_raw: true, ..ItemFilter::default() };
+        let filter = ItemFilter { raw: Raw::Omit, ..ItemFilter::default() };
         loop {
             let items = store.items(&filter, page).await?;
             let Some(last) = items.last() else { break };

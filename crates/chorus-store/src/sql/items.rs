@@ -15,7 +15,7 @@ use super::{
     content_hash, corrupt, fetch_by_external_ids, get, in_chunks, micros, parse_json, parse_text, placeholders,
     pow2_batches, time_from, to_json, Dialect, Tx,
 };
-use crate::Result;
+use crate::{Raw, Result};
 
 const TABLE: &str = "items";
 
@@ -27,8 +27,15 @@ pub(crate) const ITEM_SELECT: &str = "SELECT i.id, i.connector, i.source, i.exte
     i.author_email, i.author_name, i.csat, i.created_at, i.updated_at, i.deleted_at, i.raw, \
     l.account_id FROM items i LEFT JOIN item_account_links l ON l.item_id = i.id";
 
-/// [`ITEM_SELECT`] with the raw payload replaced by JSON `null` (never read from disk).
-pub(crate) const ITEM_SELECT_WITHOUT_RAW: &str = "SELECT i.id, i.connector, i.source, i.external_id, \
+/// [`ITEM_SELECT`], or with the raw payload replaced by JSON `null` (never read from disk).
+pub(crate) fn item_select(raw: Raw) -> &'static str {
+    match raw {
+        Raw::Include => ITEM_SELECT,
+        Raw::Omit => ITEM_SELECT_WITHOUT_RAW,
+    }
+}
+
+const ITEM_SELECT_WITHOUT_RAW: &str = "SELECT i.id, i.connector, i.source, i.external_id, \
     i.item_key, i.kind, i.title, i.body, i.comments, i.url, i.status, i.priority, i.tags, \
     i.author_email, i.author_name, i.csat, i.created_at, i.updated_at, i.deleted_at, 'null' AS raw, \
     l.account_id FROM items i LEFT JOIN item_account_links l ON l.item_id = i.id";

@@ -9,11 +9,11 @@ use chorus_core::{Account, Contact, Item, LinkProvenance, Request};
 
 use super::accounts;
 use super::changes::change_from_row;
-use super::items::{items_with_requests, ITEM_SELECT, ITEM_SELECT_WITHOUT_RAW};
+use super::items::{item_select, items_with_requests, ITEM_SELECT};
 use super::{fetch_by_ids, SqlStore};
 use crate::{
-    AccountImport, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewRequest, PageCommit, PageOutcome, Result,
-    RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
+    AccountImport, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewRequest, PageCommit, PageOutcome, Raw,
+    Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
 };
 
 #[async_trait]
@@ -59,7 +59,7 @@ impl Store for SqlStore {
     }
 
     async fn items(&self, filter: &ItemFilter, page: IdPage) -> Result<Vec<Item>> {
-        let select = if filter.without_raw { ITEM_SELECT_WITHOUT_RAW } else { ITEM_SELECT };
+        let select = item_select(filter.raw);
         let sql = format!(
             "{select} WHERE i.id > $1 AND ($2 IS NULL OR i.connector = $2) \
              AND ($3 = 1 OR i.deleted_at IS NULL) ORDER BY i.id LIMIT $4"
@@ -74,8 +74,9 @@ impl Store for SqlStore {
         items_with_requests(&self.reader, &rows).await
     }
 
-    async fn items_by_id(&self, ids: &[i64]) -> Result<Vec<Item>> {
-        let sql = format!("{ITEM_SELECT} WHERE i.id IN ({{ids}}) ORDER BY i.id");
+    async fn items_by_id(&self, ids: &[i64], raw: Raw) -> Result<Vec<Item>> {
+        let select = item_select(raw);
+        let sql = format!("{select} WHERE i.id IN ({{ids}}) ORDER BY i.id");
         let rows = fetch_by_ids(&self.reader, &sql, ids).await?;
         let mut items = items_with_requests(&self.reader, &rows).await?;
         items.sort_by_key(|item| item.id);

@@ -3,7 +3,7 @@
 use chorus_core::{LinkProvenance, Record};
 
 use super::{account_id, item, item_for_org, item_id, org, store_suite, user, Harness};
-use crate::{IdPage, ItemFilter, NewRequest, Store, StoreError};
+use crate::{IdPage, ItemFilter, NewRequest, Raw, Store, StoreError};
 
 store_suite!(
     items_page_by_id_and_filter_by_connector,
@@ -36,7 +36,7 @@ async fn items_page_by_id_and_filter_by_connector(harness: &Harness) {
     assert_eq!((stored.tags.clone(), stored.url.clone()), (expected.tags, expected.url));
     assert_eq!(stored.raw, expected.raw);
     assert_ne!(stored.raw, serde_json::Value::Null, "the fixture carries a payload");
-    let lean = ItemFilter { connector: Some("jira".into()), without_raw: true, ..ItemFilter::default() };
+    let lean = ItemFilter { connector: Some("jira".into()), raw: Raw::Omit, ..ItemFilter::default() };
     let lean = harness.store.items(&lean, IdPage::first(10)).await.expect("page without raw");
     assert_eq!(lean[0].raw, serde_json::Value::Null);
     assert_eq!(lean[0], crate::Item { raw: serde_json::Value::Null, ..stored.clone() }, "all else equal");
@@ -57,11 +57,15 @@ async fn items_by_id_carry_account_and_requests(harness: &Harness) {
     harness.store.link_item_request(t1, request.id, LinkProvenance::KeyMention).await.expect("link");
     harness.store.link_item_request(t1, request.id, LinkProvenance::Manual).await.expect("relink");
 
-    let items = harness.store.items_by_id(&[t2, 999_999, t1, t1]).await.expect("read");
+    let items = harness.store.items_by_id(&[t2, 999_999, t1, t1], Raw::Include).await.expect("read");
     assert_eq!(items.iter().map(|i| i.id).collect::<Vec<_>>(), [t1, t2]);
     assert_eq!(items[0].account_id, Some(account_id(harness, "o1").await));
     assert_eq!(items[0].request_ids, [request.id]);
     assert!(items[1].request_ids.is_empty());
+    let lean = harness.store.items_by_id(&[t1, t2], Raw::Omit).await.expect("read without raw");
+    let stripped: Vec<_> =
+        items.iter().map(|item| crate::Item { raw: serde_json::Value::Null, ..item.clone() }).collect();
+    assert_eq!(lean, stripped, "the same items, raw left null");
     let requests = harness.store.requests(IdPage::first(10)).await.expect("requests");
     assert_eq!(requests, vec![request]);
 }

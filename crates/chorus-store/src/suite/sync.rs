@@ -121,14 +121,14 @@ async fn tombstone_hides_item_and_only_a_current_record_revives(harness: &Harnes
     // access restored): source times are compared with source times, never our clock.
     let outcome = harness.commit(&claim, vec![Record::Item(original.clone())]).await;
     assert_eq!(outcome.upserted, 1);
-    assert_eq!(harness.store.items_by_id(&[id]).await.expect("read")[0].deleted_at, None);
+    assert_eq!(harness.store.items_by_id(&[id], crate::Raw::Include).await.expect("read")[0].deleted_at, None);
 
     // ... and so does a newer version after a second deletion.
     harness.commit(&claim, vec![deleted(EntityKind::Item, "1")]).await;
     let newer = ItemRecord { updated_at: original.updated_at + chrono::Duration::hours(1), ..item("1", "restored") };
     let outcome = harness.commit(&claim, vec![Record::Item(newer)]).await;
     assert_eq!(outcome.upserted, 1);
-    let revived = harness.store.items_by_id(&[id]).await.expect("read");
+    let revived = harness.store.items_by_id(&[id], crate::Raw::Include).await.expect("read");
     assert_eq!(revived[0].deleted_at, None);
     assert_eq!(revived[0].title, "restored");
 }
