@@ -230,14 +230,15 @@ const NOTES: &str = "
   is mostly SQLite's own work: each 1 000-item page inserts into two indexes keyed by account
   (random order) and writes ~1 200 pages to the WAL; the writer checkpoints every 10 000 pages.
 - **Why the import target is missed**: both steps are CPU-bound on the same two cores. Measured
-  with `perf stat -e task-clock` at 200 000 items and scaled by the 1M wall times: the store import
-  spends about 55 CPU-seconds per million items (0.92 cores busy: the import task and sqlx's
-  SQLite thread; the corpus generator is included) and the rebuild about 58 (1.78 cores busy;
-  tantivy's per-token term hashing dominates). Even perfectly overlapped — the projection indexing
-  on the core the import leaves idle — the whole path cannot take less than ~56 s per million
-  items, about 18 000 items/s. 50 000 items/s committed and searchable would need the store and
-  the index together to spend at most 40 CPU-µs per item; tantivy alone spends about that on
-  this corpus here.
+  with `perf stat -e task-clock --per-thread` at 200 000 items and scaled to a million: the store
+  import spends about 45 CPU-seconds per million items (the import task and sqlx's SQLite thread,
+  0.9 cores busy; the corpus generator runs on a thread of its own and is not counted) and the
+  rebuild about 55 (1.78 cores busy; tantivy's per-token term hashing dominates). Even perfectly
+  overlapped the whole path cannot take less than ~50 s per million items, about 20 000 items/s;
+  the projection that would overlap with an import (`chorus serve` following it) indexes at
+  ~9 400 items/s, slower than import-then-rebuild. 50 000 items/s committed and searchable would
+  need the store and the index together to spend at most 40 CPU-µs per item; tantivy alone
+  spends about that on this corpus here.
 - **Index rebuild**: reading items back through the store (decoding JSON columns) overlaps with
   tantivy's two indexing threads on the same two cores. Most of tantivy's work is the
   per-token term hash; the pair fields (decision 0006) add a token for about a third of
