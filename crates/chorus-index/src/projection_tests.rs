@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use chorus_core::{Kind, Source};
 use chorus_store::Store;
 
 use crate::testing::{corpus, item, MemStore, INITECH_ARR};
@@ -19,6 +20,18 @@ async fn drain(projection: &mut IndexProjection) -> u64 {
 fn ids(index: &SearchIndex, query: &str, sort: Sort) -> Vec<i64> {
     let request = SearchRequest { sort, limit: 50, ..SearchRequest::new(query) };
     index.search(&request).expect("search").hits.iter().map(|hit| hit.item_id).collect()
+}
+
+/// An item without account, requests or comments, created and updated on 1 April.
+fn plain_item(
+    id: i64,
+    source: Source,
+    kind: Kind,
+    title: &'static str,
+    body: &'static str,
+    status: &'static str,
+) -> chorus_core::Item {
+    item((id, source, kind, title, body, status, None, &[], (4, 1), (4, 1), &[]))
 }
 
 fn dyn_store(store: &Arc<MemStore>) -> Arc<dyn Store> {
@@ -38,19 +51,7 @@ async fn restart_resumes_at_the_committed_payload_position() {
         assert_eq!(index.num_docs(), 7);
     } // the process "stops" here
     store.update_item(7, |item| item.title = "Dark mode and high contrast".into());
-    store.put_item(item((
-        8,
-        chorus_core::Source::Slack,
-        chorus_core::Kind::Bug,
-        "Contrast too low",
-        "",
-        "new",
-        None,
-        &[],
-        (4, 1),
-        (4, 1),
-        &[],
-    )));
+    store.put_item(plain_item(8, Source::Slack, Kind::Bug, "Contrast too low", "", "new"));
     store.take_reads();
 
     let index = SearchIndex::open(dir.path()).expect("reopen");
@@ -199,19 +200,7 @@ async fn an_index_ahead_of_its_store_is_rebuilt_not_trusted() {
         projection.catch_up().await.expect("catch up");
     } // the store is then replaced (a restored backup, a recreated demo store)
     let replaced = Arc::new(MemStore::default());
-    replaced.put_item(item((
-        1,
-        chorus_core::Source::Slack,
-        chorus_core::Kind::Bug,
-        "Only one",
-        "",
-        "new",
-        None,
-        &[],
-        (4, 1),
-        (4, 1),
-        &[],
-    )));
+    replaced.put_item(plain_item(1, Source::Slack, Kind::Bug, "Only one", "", "new"));
 
     let index = SearchIndex::open(dir.path()).expect("reopen");
     let mut projection = IndexProjection::new(index.clone(), dyn_store(&replaced)).expect("projection");
@@ -373,19 +362,7 @@ async fn a_growing_index_is_rebuilt_once_it_outgrows_its_frequent_word_sample() 
 
     for n in 1_000..5_000 {
         let title = if n % 2 == 0 { "The login fails" } else { "Export is slow" };
-        store.put_item(item((
-            n,
-            chorus_core::Source::Jira,
-            chorus_core::Kind::Bug,
-            title,
-            "when the login page is slow",
-            "open",
-            None,
-            &[],
-            (4, 1),
-            (4, 1),
-            &[],
-        )));
+        store.put_item(plain_item(n, Source::Jira, Kind::Bug, title, "when the login page is slow", "open"));
     }
     let followed = projection.catch_up().await.expect("follow the new items");
     assert!(!followed.rebuilt && followed.changes >= 4_000, "{followed:?}");
@@ -407,19 +384,7 @@ async fn a_projection_far_behind_catches_up_in_growing_batches() {
     let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
     projection.catch_up().await.expect("first catch-up");
     for n in 1_000..10_000 {
-        store.put_item(item((
-            n,
-            chorus_core::Source::Zendesk,
-            chorus_core::Kind::SupportTicket,
-            "Bulk",
-            "imported",
-            "open",
-            None,
-            &[],
-            (4, 1),
-            (4, 1),
-            &[],
-        )));
+        store.put_item(plain_item(n, Source::Zendesk, Kind::SupportTicket, "Bulk", "imported", "open"));
     }
     let outcome = projection.catch_up().await.expect("catch up");
     assert_eq!(outcome.changes, 9_000);
