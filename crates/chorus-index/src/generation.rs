@@ -26,8 +26,6 @@ use crate::schema::{self, Fields, SCHEMA_VERSION};
 
 const CURRENT: &str = "CURRENT";
 
-/// Most threads one search uses (one per segment at a time).
-const SEARCH_THREADS: usize = 4;
 const PREFIX: &str = "gen-";
 
 /// What every commit records: the schema version and the change-log position applied.
@@ -101,7 +99,9 @@ impl Generation {
         schema::register_tokenizer(&index, Arc::clone(&words));
         // One search visits the segments in parallel: a query over most of the corpus
         // (reach and facets of `the`) is bound by the largest segment, not their sum.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(SEARCH_THREADS);
+        // Concurrent searches share the pool, one thread per core, so together they can
+        // still use every core.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         if threads > 1 {
             index.set_multithread_executor(threads)?;
         }
