@@ -87,6 +87,11 @@ impl FrequentWords {
         self.words.contains(word)
     }
 
+    /// The pair term indexed for two adjacent words, if both are on the list.
+    pub fn pair(&self, first: &str, second: &str) -> Option<String> {
+        (self.contains(first) && self.contains(second)).then(|| pair_term(first, second))
+    }
+
     /// Chooses the words contained in at least [`FREQUENT_SHARE`] of the sampled texts
     /// (each sample is one item's title, body and comments), at most [`MAX_WORDS`] of
     /// them, the most frequent first.
@@ -142,13 +147,20 @@ impl FrequentWords {
     }
 }
 
-/// The indexed term for two adjacent words. Analyzed words never contain a space.
-pub fn pair_term(first: &str, second: &str) -> String {
+/// The indexed term for two adjacent words.
+fn pair_term(first: &str, second: &str) -> String {
     let mut term = String::with_capacity(first.len() + 1 + second.len());
-    term.push_str(first);
-    term.push(' ');
-    term.push_str(second);
+    write_pair(&mut term, first, second);
     term
+}
+
+/// Writes the pair term of two words into `out` (cleared first): the words joined by a
+/// space, which no analyzed word contains.
+fn write_pair(out: &mut String, first: &str, second: &str) {
+    out.clear();
+    out.push_str(first);
+    out.push(' ');
+    out.push_str(second);
 }
 
 /// The tokenizer of the pair fields: the word analyzer's tokens, paired.
@@ -195,10 +207,7 @@ impl TokenStream for PairStream<'_> {
             }
             let paired = match self.previous {
                 Some((position, offset_from)) if position + 1 == word.position => {
-                    self.token.text.clear();
-                    self.token.text.push_str(&self.previous_text);
-                    self.token.text.push(' ');
-                    self.token.text.push_str(&word.text);
+                    write_pair(&mut self.token.text, &self.previous_text, &word.text);
                     self.token.position = position;
                     self.token.offset_from = offset_from;
                     self.token.offset_to = word.offset_to;
@@ -325,7 +334,23 @@ mod tests {
                 let found = searcher.search(&*with_pairs, &DocSetCollector).expect("search");
                 let expected = searcher.search(&*with_words, &DocSetCollector).expect("search");
                 assert_eq!(found, expected, "{text}");
-                paired += usize::from(!phrase.contains(&"x") && !expected.is_empty());
+                // The rewrite really happened: a phrase of list words queries pair terms
+                // (two words: only a pair term, no word positions at all).
+                let pair_fields = [fields.title_pairs, fields.body_pairs, fields.comments_pairs];
+                let (mut pair_terms, mut word_terms) = (0, 0);
+                with_pairs.query_terms(&mut |term, _| {
+                    if pair_fields.contains(&term.field()) {
+                        pair_terms += 1;
+                    } else {
+                        word_terms += 1;
+                    }
+                });
+                let all_listed = !phrase.contains(&"x");
+                assert_eq!(pair_terms > 0, all_listed || phrase.windows(2).any(|w| !w.contains(&"x")), "{text}");
+                if all_listed && len == 2 {
+                    assert_eq!(word_terms, 0, "{text}: a two-word phrase of list words is one pair term");
+                }
+                paired += usize::from(all_listed && !expected.is_empty());
             }
         }
         assert!(paired > 100, "the test must exercise the pair path ({paired})");

@@ -18,7 +18,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
 
 use crate::error::QueryError;
-use crate::pairs::{pair_term, FrequentWords};
+use crate::pairs::FrequentWords;
 use crate::query::{Conjunction, Operand, QueryAst};
 use crate::schema::{self, normalize_status, to_tantivy_date, Fields};
 
@@ -166,7 +166,7 @@ pub(crate) fn prunes(ast: &QueryAst, words: &FrequentWords) -> bool {
     let [clause] = conjunction.clauses.as_slice() else { return false };
     let Operand::Text { text, .. } = &clause.operand else { return false };
     let tokens = analyze(text);
-    let one_pair = matches!(tokens.as_slice(), [first, second] if words.contains(first) && words.contains(second));
+    let one_pair = matches!(tokens.as_slice(), [first, second] if words.pair(first, second).is_some());
     !clause.exclude && (tokens.len() == 1 || one_pair)
 }
 
@@ -247,8 +247,8 @@ impl Builder<'_> {
         let pairs: Vec<Term> = match pair_field {
             Some(pair_field) => tokens
                 .windows(2)
-                .filter(|pair| self.words.contains(&pair[0]) && self.words.contains(&pair[1]))
-                .map(|pair| Term::from_field_text(pair_field, &pair_term(&pair[0], &pair[1])))
+                .filter_map(|pair| self.words.pair(&pair[0], &pair[1]))
+                .map(|pair| Term::from_field_text(pair_field, &pair))
                 .collect(),
             None => Vec::new(),
         };
