@@ -10,7 +10,7 @@ use chorus_core::{account, Item, ItemRecord, Source};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Executor};
 
-use super::resolve::ITEM_SOURCE_ACCOUNT;
+use super::resolve::item_source_account;
 use super::{
     content_hash, corrupt, fetch_by_external_ids, get, in_chunks, micros, parse_json, parse_text, placeholders,
     pow2_batches, time_from, to_json, Dialect, Tx,
@@ -52,10 +52,11 @@ const UPSERT_COLUMNS: usize = 23;
 pub(crate) const UPSERT_BATCH: usize = 32;
 
 /// A multi-row upsert of `rows` items; returns per row its id, external id and the account
-/// its `account_external_id` names (`ITEM_SOURCE_ACCOUNT`).
+/// its `account_external_id` names (`item_source_account`).
 fn upsert_sql(rows: usize) -> String {
     let values: Vec<String> =
         (0..rows).map(|row| format!("({})", placeholders(1 + row * UPSERT_COLUMNS, UPSERT_COLUMNS))).collect();
+    let source_account = item_source_account();
     format!(
         "INSERT INTO items (connector, source, external_id, item_key, kind, \
          title, body, comments, url, status, priority, tags, author_email, author_name, \
@@ -71,7 +72,7 @@ fn upsert_sql(rows: usize) -> String {
          account_name_key = excluded.account_name_key, created_at = excluded.created_at, \
          updated_at = excluded.updated_at, deleted_at = NULL, raw = excluded.raw, \
          content_hash = excluded.content_hash \
-         RETURNING id, external_id, {ITEM_SOURCE_ACCOUNT} AS source_account",
+         RETURNING id, external_id, {source_account} AS source_account",
         values.join(", ")
     )
 }

@@ -27,13 +27,21 @@ enum Lookup {
     Domain,
 }
 
-/// The first resolution step (`Lookup::ExternalId`) as a scalar subquery over the `items`
-/// row in scope: the account its `account_external_id` names. The item upsert returns it,
-/// so a page's items need no separate external-id lookup.
-pub(crate) const ITEM_SOURCE_ACCOUNT: &str = "(SELECT MIN(x.account_id) \
-    FROM account_external_ids x JOIN accounts a ON a.id = x.account_id \
-    WHERE a.deleted_at IS NULL AND x.connector = items.connector \
-    AND x.external_id = items.account_external_id)";
+/// Which account an external id names: the lowest-numbered live account that owns it.
+/// The one rule behind both forms of the first resolution step, the page's batch lookup
+/// (`Lookup::ExternalId`) and the item upsert's (`item_source_account`).
+const LIVE_EXTERNAL_OWNERS: &str =
+    "FROM account_external_ids x JOIN accounts a ON a.id = x.account_id WHERE a.deleted_at IS NULL";
+
+/// The first resolution step as a scalar subquery over the `items` row in scope: the
+/// account its `account_external_id` names. The item upsert returns it, so a page's items
+/// need no separate external-id lookup.
+pub(crate) fn item_source_account() -> String {
+    format!(
+        "(SELECT MIN(x.account_id) {LIVE_EXTERNAL_OWNERS} \
+         AND x.connector = items.connector AND x.external_id = items.account_external_id)"
+    )
+}
 
 impl Lookup {
     /// Whether keys are scoped by connector (`$1`); keys follow the scope.
@@ -46,8 +54,7 @@ impl Lookup {
         match self {
             Lookup::ExternalId => format!(
                 "SELECT x.external_id AS lookup_key, MIN(x.account_id) AS account_id \
-                 FROM account_external_ids x JOIN accounts a ON a.id = x.account_id \
-                 WHERE a.deleted_at IS NULL AND x.connector = $1 AND x.external_id IN ({keys}) \
+                 {LIVE_EXTERNAL_OWNERS} AND x.connector = $1 AND x.external_id IN ({keys}) \
                  GROUP BY x.external_id"
             ),
             Lookup::Name => format!(
@@ -92,7 +99,7 @@ impl Resolver {
     }
 
     /// Loads the lookups the given items will need after the first step, whose answer
-    /// their upsert returns (`ITEM_SOURCE_ACCOUNT`, handed over with `learn_source_account`).
+    /// their upsert returns (`item_source_account`, handed over with `learn_source_account`).
     pub(crate) async fn prefetch_fallbacks(&mut self, tx: &mut Tx, hints: &[&Hints]) -> Result<()> {
         self.prefetch_lookups(tx, hints, false).await
     }
