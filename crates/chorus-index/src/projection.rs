@@ -12,6 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chorus_core::Item;
 use chorus_store::{IdPage, ItemFilter, Raw, Store};
 use serde::Serialize;
 
@@ -30,6 +31,8 @@ pub const DEFAULT_BATCH: u32 = 2_000;
 const CATCH_UP_BATCH: u32 = 32_000;
 /// Items and accounts read per page during a rebuild.
 const REBUILD_PAGE: u32 = 5_000;
+/// What a rebuild reads: live items, without their raw source payloads.
+const LIVE_WITHOUT_RAW: ItemFilter = ItemFilter { connector: None, include_deleted: false, raw: Raw::Omit };
 /// Pages of documents a rebuild reads ahead of the writer.
 const SCAN_AHEAD: usize = 2;
 
@@ -263,9 +266,13 @@ impl std::fmt::Debug for IndexProjection {
 pub async fn rebuild_index(index: &SearchIndex, store: Arc<dyn Store>, batch: u32) -> Result<RebuildReport> {
     let started = Instant::now();
     let root = index.root().to_path_buf();
-    let next = Generation::create(&root, sample_frequent_words(&store).await?)?;
+    // Read the position BEFORE reading any item: anything newer is replayed afterwards,
+    // and replaying an item already read in its newer state is harmless (delete + add).
+    let position = store.last_change().await?;
+    let first_pages = first_item_pages(&store).await?;
+    let next = Generation::create(&root, choose_frequent_words(&first_pages))?;
     let dir = next.dir.clone();
-    let mut report = match build_and_replay(&store, &next, batch.max(1)).await {
+    let mut report = match build_and_replay(&store, &next, position, first_pages, batch.max(1)).await {
         Ok(report) => report,
         Err(error) => {
             drop(next);
@@ -297,31 +304,42 @@ pub async fn rebuild_index(index: &SearchIndex, store: Arc<dyn Store>, batch: u3
     Ok(report)
 }
 
-/// Chooses the frequent words of a new generation from the first live items.
-async fn sample_frequent_words(store: &Arc<dyn Store>) -> Result<FrequentWords> {
-    let filter = ItemFilter { raw: Raw::Omit, ..ItemFilter::default() };
+/// The live items a rebuild reads first, in pages: at least `SAMPLE_ITEMS` of them (all,
+/// in a smaller store). They choose the frequent words and are then indexed as they are.
+async fn first_item_pages(store: &Arc<dyn Store>) -> Result<Vec<Vec<Item>>> {
     let mut page = IdPage::first(REBUILD_PAGE);
-    let mut items = Vec::new();
-    while items.len() < SAMPLE_ITEMS {
-        let batch = store.items(&filter, page).await?;
-        let Some(last) = batch.last() else { break };
+    let (mut pages, mut read) = (Vec::new(), 0);
+    while read < SAMPLE_ITEMS {
+        let items = store.items(&LIVE_WITHOUT_RAW, page).await?;
+        let Some(last) = items.last() else { break };
         page.after_id = last.id;
-        items.extend(batch);
+        read += items.len();
+        pages.push(items);
     }
-    items.truncate(SAMPLE_ITEMS);
-    let texts = items.iter().map(|item| {
+    Ok(pages)
+}
+
+/// Chooses the frequent words of a new generation from the first `SAMPLE_ITEMS` items.
+fn choose_frequent_words(pages: &[Vec<Item>]) -> FrequentWords {
+    let texts = pages.iter().flatten().take(SAMPLE_ITEMS).map(|item| {
         let mut texts = vec![item.title.as_str(), item.body.as_str()];
         texts.extend(item.comments.iter().map(|comment| comment.body.as_str()));
         texts
     });
-    Ok(FrequentWords::choose(texts))
+    FrequentWords::choose(texts)
 }
 
 /// Scans the store into `next`, replays the changes made meanwhile, commits, and
 /// releases the writer (so another process may open it as soon as it is live).
-async fn build_and_replay(store: &Arc<dyn Store>, next: &Generation, batch: u32) -> Result<RebuildReport> {
+async fn build_and_replay(
+    store: &Arc<dyn Store>,
+    next: &Generation,
+    position: i64,
+    first_pages: Vec<Vec<Item>>,
+    batch: u32,
+) -> Result<RebuildReport> {
     generation::mark_building(&next.dir)?;
-    let (mut writer, mut report) = build_into(store, next).await?;
+    let (mut writer, mut report) = build_into(store, next, position, first_pages).await?;
     loop {
         let fields = writer.fields();
         let Some((ops, last, _)) = changes_to_ops(store, &fields, report.position, batch).await? else {
@@ -337,11 +355,14 @@ async fn build_and_replay(store: &Arc<dyn Store>, next: &Generation, batch: u32)
     Ok(report)
 }
 
-/// Scans accounts and live items into `next` as of the position read first.
-async fn build_into(store: &Arc<dyn Store>, next: &Generation) -> Result<(Writer, RebuildReport)> {
-    // Read the position BEFORE scanning: anything newer is replayed afterwards, and
-    // replaying an item already scanned in its newer state is harmless (delete + add).
-    let position = store.last_change().await?;
+/// Scans accounts and live items into `next` (`first_pages`, then the rest of the store);
+/// `position` was read before any of them.
+async fn build_into(
+    store: &Arc<dyn Store>,
+    next: &Generation,
+    position: i64,
+    first_pages: Vec<Vec<Item>>,
+) -> Result<(Writer, RebuildReport)> {
     let mut writer = Writer::new(next, REBUILD_THREADS, REBUILD_MEMORY)?;
     let fields = writer.fields();
     let mut accounts = std::collections::HashMap::new();
@@ -355,7 +376,7 @@ async fn build_into(store: &Arc<dyn Store>, next: &Generation) -> Result<(Writer
     let mut report = RebuildReport { items: 0, accounts: accounts.len() as u64, replayed: 0, position, elapsed_ms: 0 };
     // Reading and decoding the next pages overlaps with indexing the current one.
     let (pages, mut documents) = tokio::sync::mpsc::channel(SCAN_AHEAD);
-    let scan = tokio::spawn(scan_documents(Arc::clone(store), fields, accounts, pages));
+    let scan = tokio::spawn(scan_documents(Arc::clone(store), fields, accounts, first_pages, pages));
     while let Some(page) = documents.recv().await {
         let page = page?;
         report.items += page.len() as u64;
@@ -365,23 +386,29 @@ async fn build_into(store: &Arc<dyn Store>, next: &Generation) -> Result<(Writer
     Ok((writer, report))
 }
 
-/// Reads every live item page by page and sends its documents to `pages`; stops at the
-/// end, at the first error (which it sends), or when the receiver is gone.
+/// Sends the documents of `first_pages`, then of every later live item page by page, to
+/// `pages`; stops at the end, at the first error (which it sends), or when the receiver
+/// is gone.
 async fn scan_documents(
     store: Arc<dyn Store>,
     fields: crate::schema::Fields,
     mut accounts: std::collections::HashMap<i64, chorus_core::Account>,
+    first_pages: Vec<Vec<Item>>,
     pages: tokio::sync::mpsc::Sender<Result<Vec<tantivy::TantivyDocument>>>,
 ) {
-    let filter = ItemFilter { raw: Raw::Omit, ..ItemFilter::default() };
-    let mut page = IdPage::first(REBUILD_PAGE);
+    let after_id = first_pages.last().and_then(|items| items.last()).map_or(0, |item| item.id);
+    let mut page = IdPage { after_id, limit: REBUILD_PAGE };
+    let mut first_pages = first_pages.into_iter();
     loop {
-        let items = match store.items(&filter, page).await {
-            Ok(items) => items,
-            Err(error) => {
-                let _ = pages.send(Err(error.into())).await;
-                return;
-            }
+        let items = match first_pages.next() {
+            Some(items) => items,
+            None => match store.items(&LIVE_WITHOUT_RAW, page).await {
+                Ok(items) => items,
+                Err(error) => {
+                    let _ = pages.send(Err(error.into())).await;
+                    return;
+                }
+            },
         };
         let Some(last) = items.last() else { return };
         page.after_id = last.id;

@@ -396,3 +396,19 @@ async fn a_projection_far_behind_catches_up_in_growing_batches() {
     let outcome = projection.catch_up().await.expect("one change");
     assert_eq!((outcome.changes, outcome.commits), (1, 1));
 }
+
+#[tokio::test]
+async fn a_rebuild_indexes_its_sampled_items_once_and_then_the_rest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = corpus();
+    // More items than the frequent-word sample, so the scan goes on after the pages the
+    // sample read (and must neither skip nor repeat any).
+    for n in 100..(100 + crate::pairs::SAMPLE_ITEMS as i64 + 3_000) {
+        store.put_item(plain_item(n, Source::Jira, Kind::Bug, "Bulk", "imported", "open"));
+    }
+    let index = SearchIndex::open(dir.path()).expect("open");
+    let report = rebuild_index(&index, dyn_store(&store), crate::DEFAULT_BATCH).await.expect("rebuild");
+    let live = 7 + crate::pairs::SAMPLE_ITEMS as u64 + 3_000;
+    assert_eq!((report.items, index.num_docs()), (live, live));
+    assert_eq!(index.search(&SearchRequest::new("imported")).expect("search").total, live - 7);
+}
