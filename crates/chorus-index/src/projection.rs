@@ -177,16 +177,15 @@ impl IndexProjection {
         self.adopt_new_generation()?;
         self.ensure_writer()?;
         let last_change = self.store.last_change().await?;
-        let fresh = self.position == 0 && self.index.num_docs() == 0 && last_change > 0;
+        let docs = self.index.num_docs();
+        let fresh = self.position == 0 && docs == 0 && last_change > 0;
         if self.position > last_change {
             tracing::warn!(index = self.position, store = last_change, "index is ahead of the store; rebuilding");
         }
-        let live = self.index.live();
-        let outgrown = live.words.outgrown_by(live.reader.searcher().num_docs());
+        let outgrown = self.index.live().words.outgrown_by(docs);
         if outgrown {
-            tracing::info!(docs = self.index.num_docs(), "index has outgrown its frequent-word sample; rebuilding");
+            tracing::info!(docs, "index has outgrown its frequent-word sample; rebuilding");
         }
-        drop(live);
         if fresh || outgrown || self.position > last_change {
             let report = self.rebuild().await?;
             return Ok(CatchUp { changes: 0, commits: 1, position: report.position, rebuilt: true });
