@@ -34,6 +34,16 @@ fn plain_item(
     item((id, source, kind, title, body, status, None, &[], (4, 1), (4, 1), &[]))
 }
 
+/// The fixed corpus, an empty index in a temporary directory (kept alive by the first
+/// element), and a projection from one to the other.
+fn following_corpus() -> (tempfile::TempDir, Arc<MemStore>, SearchIndex, IndexProjection) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = corpus();
+    let index = SearchIndex::open(dir.path()).expect("open");
+    let projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    (dir, store, index, projection)
+}
+
 fn dyn_store(store: &Arc<MemStore>) -> Arc<dyn Store> {
     Arc::clone(store) as Arc<dyn Store>
 }
@@ -69,10 +79,7 @@ async fn restart_resumes_at_the_committed_payload_position() {
 
 #[tokio::test]
 async fn uncommitted_work_is_redone_after_a_crash() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = corpus();
-    let index = SearchIndex::open(dir.path()).expect("open");
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let (dir, store, index, mut projection) = following_corpus();
     drain(&mut projection).await;
     let position = projection.position();
     store.tombstone(2);
@@ -96,10 +103,7 @@ async fn uncommitted_work_is_redone_after_a_crash() {
 
 #[tokio::test]
 async fn a_tombstone_leaves_the_index() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = corpus();
-    let index = SearchIndex::open(dir.path()).expect("open");
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let (_dir, store, index, mut projection) = following_corpus();
     drain(&mut projection).await;
     assert_eq!(ids(&index, "saml", Sort::Relevance).len(), 2);
     store.tombstone(1);
@@ -112,10 +116,7 @@ async fn a_tombstone_leaves_the_index() {
 
 #[tokio::test]
 async fn an_account_change_re_ranks_its_items_without_a_rebuild() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = corpus();
-    let index = SearchIndex::open(dir.path()).expect("open");
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let (_dir, store, index, mut projection) = following_corpus();
     drain(&mut projection).await;
     let generation = index.live().name.clone();
     assert_eq!(ids(&index, "sso", Sort::Revenue), vec![1, 2, 4, 5]);
@@ -142,10 +143,7 @@ async fn an_account_change_re_ranks_its_items_without_a_rebuild() {
 
 #[tokio::test]
 async fn rebuild_swaps_generations_while_searches_continue() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = corpus();
-    let index = SearchIndex::open(dir.path()).expect("open");
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let (dir, store, index, mut projection) = following_corpus();
     let outcome = projection.catch_up().await.expect("catch up");
     assert!(outcome.rebuilt, "an empty index is rebuilt rather than replaying the log");
     let before = index.search(&SearchRequest::new("sso")).expect("search");
@@ -284,10 +282,7 @@ async fn open_starts_empty_and_rebuilds_when_no_complete_generation_is_left() {
 
 #[tokio::test]
 async fn the_follower_recovers_from_a_lost_writer() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = corpus();
-    let index = SearchIndex::open(dir.path()).expect("open");
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let (_dir, store, index, mut projection) = following_corpus();
     drain(&mut projection).await;
     store.tombstone(1);
     projection.writer_mut().fail_next(crate::writer::Failure::Panic);
@@ -309,10 +304,7 @@ async fn the_follower_recovers_from_a_lost_writer() {
 
 #[tokio::test]
 async fn a_write_error_discards_the_batch_and_the_next_tick_retries() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = corpus();
-    let index = SearchIndex::open(dir.path()).expect("open");
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let (_dir, store, index, mut projection) = following_corpus();
     drain(&mut projection).await;
     let position = projection.position();
     store.tombstone(1);
@@ -327,10 +319,7 @@ async fn a_write_error_discards_the_batch_and_the_next_tick_retries() {
 
 #[tokio::test]
 async fn follow_and_rebuild_agree_on_a_deleted_account() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = corpus();
-    let index = SearchIndex::open(dir.path()).expect("open");
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let (_dir, store, index, mut projection) = following_corpus();
     drain(&mut projection).await;
     // Initech (item 4's account) is soft-deleted; the item keeps its link.
     store.delete_account(3);
@@ -351,10 +340,7 @@ async fn follow_and_rebuild_agree_on_a_deleted_account() {
 
 #[tokio::test]
 async fn a_growing_index_is_rebuilt_once_it_outgrows_its_frequent_word_sample() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = corpus();
-    let index = SearchIndex::open(dir.path()).expect("open");
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let (_dir, store, index, mut projection) = following_corpus();
     assert!(projection.catch_up().await.expect("first catch-up").rebuilt, "a fresh index is built from the store");
     assert!(index.live().words.is_empty(), "seven items are too few to choose frequent words");
     let total = |query: &str| index.search(&SearchRequest::new(query)).expect("search").total;
@@ -378,10 +364,7 @@ async fn a_growing_index_is_rebuilt_once_it_outgrows_its_frequent_word_sample() 
 
 #[tokio::test]
 async fn a_projection_far_behind_catches_up_in_growing_batches() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = corpus();
-    let index = SearchIndex::open(dir.path()).expect("open");
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let (_dir, store, index, mut projection) = following_corpus();
     projection.catch_up().await.expect("first catch-up");
     for n in 1_000..10_000 {
         store.put_item(plain_item(n, Source::Zendesk, Kind::SupportTicket, "Bulk", "imported", "open"));
