@@ -11,6 +11,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::answer::{FacetCount, Facets, Reach};
+use crate::bits::Bits;
 use crate::request::Sort;
 use crate::schema::FACET_FIELDS;
 
@@ -108,7 +109,7 @@ const DENSE_ACCOUNTS: i64 = 1 << 24;
 /// The distinct accounts of one segment's matches, and each one's ARR: a bitset over the
 /// segment's account id range when it is compact (store ids are), else a hash map.
 enum SeenAccounts {
-    Dense { min: i64, bits: Vec<u64>, found: Vec<(i64, i64)> },
+    Dense { min: i64, bits: Bits, found: Vec<(i64, i64)> },
     Sparse(HashMap<i64, i64>),
 }
 
@@ -117,10 +118,10 @@ impl SeenAccounts {
         match column {
             Some(column) if column.max_value().saturating_sub(column.min_value()) < DENSE_ACCOUNTS => {
                 let span = (column.max_value() - column.min_value()) as usize + 1;
-                SeenAccounts::Dense { min: column.min_value(), bits: vec![0; span.div_ceil(64)], found: Vec::new() }
+                SeenAccounts::Dense { min: column.min_value(), bits: Bits::new(span), found: Vec::new() }
             }
             Some(_) => SeenAccounts::Sparse(HashMap::new()),
-            None => SeenAccounts::Dense { min: 0, bits: Vec::new(), found: Vec::new() },
+            None => SeenAccounts::Dense { min: 0, bits: Bits::default(), found: Vec::new() },
         }
     }
 
@@ -128,13 +129,9 @@ impl SeenAccounts {
     fn insert(&mut self, account: i64, arr: impl FnOnce() -> i64) {
         match self {
             SeenAccounts::Dense { min, bits, found } => {
-                let offset = (account - *min) as usize;
-                let (word, bit) = (offset / 64, 1u64 << (offset % 64));
-                if let Some(word) = bits.get_mut(word) {
-                    if *word & bit == 0 {
-                        *word |= bit;
-                        found.push((account, arr()));
-                    }
+                let offset = usize::try_from(account - *min).unwrap_or(usize::MAX);
+                if bits.insert(offset) {
+                    found.push((account, arr()));
                 }
             }
             SeenAccounts::Sparse(map) => {
@@ -299,7 +296,7 @@ mod tests {
     #[test]
     fn dense_and_sparse_account_sets_agree() {
         let sightings = [(7, 100), (3, 50), (7, 999), (1_000, 5), (3, 50), (-2, 1)];
-        let mut dense = SeenAccounts::Dense { min: -2, bits: vec![0; 1_003_usize.div_ceil(64)], found: Vec::new() };
+        let mut dense = SeenAccounts::Dense { min: -2, bits: Bits::new(1_003), found: Vec::new() };
         let mut sparse = SeenAccounts::Sparse(HashMap::new());
         for (account, arr) in sightings {
             dense.insert(account, || arr);

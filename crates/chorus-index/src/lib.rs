@@ -13,6 +13,7 @@
 //! in its last commit's payload; a restart resumes from there.
 
 mod answer;
+mod bits;
 mod collector;
 mod error;
 mod generation;

@@ -23,6 +23,7 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::Weight;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
+use crate::bits::Bits;
 use crate::collector::{revenue_factor, RankKey};
 use crate::request::Sort;
 
@@ -63,16 +64,16 @@ impl RankedTopDocs {
 
 /// The documents of one segment a filter admits.
 struct Admitted {
-    words: Vec<u64>,
+    docs: Bits,
     count: u32,
 }
 
 impl Admitted {
     fn of(filter: &dyn Weight, reader: &SegmentReader) -> tantivy::Result<Admitted> {
-        let mut admitted = Admitted { words: vec![0; (reader.max_doc() as usize).div_ceil(64)], count: 0 };
+        let mut admitted = Admitted { docs: Bits::new(reader.max_doc() as usize), count: 0 };
         filter.for_each_no_score(reader, &mut |docs| {
             for &doc in docs {
-                admitted.words[(doc / 64) as usize] |= 1 << (doc % 64);
+                admitted.docs.insert(doc as usize);
             }
             admitted.count += docs.len() as u32;
         })?;
@@ -80,22 +81,12 @@ impl Admitted {
     }
 
     fn contains(&self, doc: DocId) -> bool {
-        self.words.get((doc / 64) as usize).is_some_and(|word| word & (1 << (doc % 64)) != 0)
+        self.docs.contains(doc as usize)
     }
 
     fn docs(&self) -> impl Iterator<Item = DocId> + '_ {
-        self.words.iter().enumerate().flat_map(|(index, &word)| {
-            let base = index as u32 * 64;
-            let mut bits = word;
-            std::iter::from_fn(move || {
-                if bits == 0 {
-                    return None;
-                }
-                let bit = bits.trailing_zeros();
-                bits &= bits - 1;
-                Some(base + bit)
-            })
-        })
+        // Bits never exceed `max_doc`, a `DocId`.
+        self.docs.iter().map(|doc| doc as DocId)
     }
 }
 
