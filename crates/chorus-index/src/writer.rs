@@ -125,29 +125,24 @@ impl Writer {
     /// Applies operations (delete-term + add each), without committing.
     pub async fn apply(&mut self, ops: Vec<Op>) -> Result<()> {
         let item_id = self.fields.item_id;
-        self.run(move |writer| {
-            let mut batch = Vec::with_capacity(SEND_BATCH);
-            for op in ops {
-                batch.push(UserOperation::Delete(Term::from_field_i64(item_id, op.item_id)));
-                if let Some(document) = op.document {
-                    batch.push(UserOperation::Add(document));
-                }
-                if batch.len() >= SEND_BATCH {
-                    writer.run(std::mem::take(&mut batch))?;
-                }
-            }
-            writer.run(batch).map(drop)
-        })
-        .await
+        let operations = ops.into_iter().flat_map(move |op| {
+            let delete = UserOperation::Delete(Term::from_field_i64(item_id, op.item_id));
+            std::iter::once(delete).chain(op.document.map(UserOperation::Add))
+        });
+        self.send(operations).await
     }
 
     /// Adds documents known to be new (a rebuild into an empty index: no deletes).
     pub async fn add(&mut self, documents: Vec<TantivyDocument>) -> Result<()> {
+        self.send(documents.into_iter().map(UserOperation::Add)).await
+    }
+
+    /// Hands operations to tantivy's indexing threads in order, `SEND_BATCH` at a time.
+    async fn send(&mut self, operations: impl Iterator<Item = UserOperation> + Send + 'static) -> Result<()> {
         self.run(move |writer| {
-            let mut documents = documents.into_iter().peekable();
-            while documents.peek().is_some() {
-                let batch: Vec<UserOperation> = documents.by_ref().take(SEND_BATCH).map(UserOperation::Add).collect();
-                writer.run(batch)?;
+            let mut operations = operations.peekable();
+            while operations.peek().is_some() {
+                writer.run(operations.by_ref().take(SEND_BATCH).collect::<Vec<_>>())?;
             }
             Ok(())
         })
