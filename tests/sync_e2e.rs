@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use chorus_core::Item;
 use chorus_sim::{
-    AuthorityConfig, FaultProfile, FeedRecord, FeedSim, Latency, MalformedPage, RateLimitFault, SimServer,
-    TokenAuthority, Trigger,
+    AuthorityConfig, CutBody, CutForm, FaultProfile, FeedRecord, FeedSim, Latency, RateLimitFault, SimServer,
+    TokenAuthority, Trigger, WrongShape,
 };
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
@@ -226,19 +226,17 @@ fn token_expiring_mid_sync_is_refreshed_once() {
 }
 
 #[test]
-fn malformed_page_fails_the_run_at_the_last_good_page() {
+fn a_page_of_the_wrong_shape_fails_the_run_at_the_last_good_page() {
     let sim = FeedSim::seeded(11, 500);
-    let malformed = MalformedPage { path_prefix: "/api/items".into(), nth: 4 };
-    let server = SimServer::start_in_thread(
-        sim.router(),
-        FaultProfile { malformed_page: Some(malformed), ..FaultProfile::none() },
-    )
-    .expect("start simulator");
+    let wrong = WrongShape { path_prefix: "/api/items".into(), nth: 4 };
+    let server =
+        SimServer::start_in_thread(sim.router(), FaultProfile { wrong_shape: Some(wrong), ..FaultProfile::none() })
+            .expect("start simulator");
     let install = Install::new(&feed_connector("feed", &server.handle().url(), "page_size = 50\noverlap_secs = 0"));
     let rt = runtime();
 
     let output = install.run(&["sync"]);
-    assert!(!output.status.success(), "a malformed page must fail the sync");
+    assert!(!output.status.success(), "a page of the wrong shape must fail the sync");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("feed") && stderr.contains("malformed"),
@@ -252,6 +250,27 @@ fn malformed_page_fails_the_run_at_the_last_good_page() {
     server.handle().set_faults(FaultProfile::none());
     let retry = install.run(&["sync"]);
     assert!(retry.status.success(), "{}", describe(&retry));
+    let items = rt.block_on(async { all_items(install.store().await.as_ref()).await });
+    assert_store_matches(&sim, &items);
+}
+
+#[test]
+fn cut_bodies_are_retried_and_the_sync_completes_in_one_run() {
+    let sim = FeedSim::seeded(12, 500);
+    let cut_bodies = vec![
+        CutBody::nth("/api/items", 1),
+        CutBody { path_prefix: "/api/items".into(), when: Trigger::AnyOf(vec![4, 7]), form: CutForm::Half },
+        CutBody { path_prefix: "/api/items".into(), when: Trigger::Nth(9), form: CutForm::Empty },
+        CutBody { path_prefix: "/api/items".into(), when: Trigger::Nth(10), form: CutForm::NotJson },
+    ];
+    let server = SimServer::start_in_thread(sim.router(), FaultProfile { cut_bodies, ..FaultProfile::none() })
+        .expect("start simulator");
+    let install = Install::new(&feed_connector("feed", &server.handle().url(), "page_size = 50\noverlap_secs = 0"));
+    let rt = runtime();
+
+    let output = install.run(&["sync"]);
+    assert!(output.status.success(), "cut bodies must not cost the run: {}", describe(&output));
+    assert_eq!(server.handle().faults().injected(), 5, "every cut was served");
     let items = rt.block_on(async { all_items(install.store().await.as_ref()).await });
     assert_store_matches(&sim, &items);
 }

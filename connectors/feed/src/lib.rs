@@ -160,6 +160,6 @@ impl FeedConnector {
                 .high_water
                 .ok_or_else(|| ConnectorError::malformed("/api/items", "page without timestamps"))?,
         };
-        Ok(Some((Some(Page { records, next_cursor }), walk)))
+        Ok(Some((Some(Page::new(records, next_cursor)), walk)))
     }
 }

@@ -150,25 +150,25 @@ impl JiraApi {
     }
 
     pub async fn myself(&self) -> Result<Myself, ConnectorError> {
-        let response = self.http.send(self.http.get(self.url(MYSELF_PATH, &[]))).await?;
+        let (response, myself) = self.http.send_parsed(self.http.get(self.url(MYSELF_PATH, &[]))).await?;
         log_rate_limit(&response);
-        response.json()
+        Ok(myself)
     }
 
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchPage, ConnectorError> {
         let builder = self.http.post(self.url(SEARCH_PATH, &[])).json(request);
-        let response = self.http.send(builder).await?;
+        let (response, page) = self.http.send_parsed(builder).await?;
         log_rate_limit(&response);
-        response.json()
+        Ok(page)
     }
 
     /// `POST /rest/api/3/issue/bulkfetch` for at most `BULK_FETCH_MAX` ids or keys.
     pub async fn bulk_fetch(&self, request: &BulkFetchRequest) -> Result<BulkFetchResult, ConnectorError> {
         debug_assert!(request.issue_ids_or_keys.len() <= BULK_FETCH_MAX, "bulk fetch takes at most 100 issues");
         let builder = self.http.post(self.url(BULK_FETCH_PATH, &[])).json(request);
-        let response = self.http.send(builder).await?;
+        let (response, page) = self.http.send_parsed(builder).await?;
         log_rate_limit(&response);
-        response.json()
+        Ok(page)
     }
 
     /// Every comment of an issue, page by page (`startAt`), in the API's order; at
@@ -183,9 +183,8 @@ impl JiraApi {
             url.query_pairs_mut()
                 .append_pair("startAt", &comments.len().to_string())
                 .append_pair("maxResults", &COMMENT_PAGE.to_string());
-            let response = self.http.send(self.http.get(url)).await?;
+            let (response, page): (_, CommentPage) = self.http.send_parsed(self.http.get(url)).await?;
             log_rate_limit(&response);
-            let page: CommentPage = response.json()?;
             let first = page.comments.first().and_then(comment_id);
             if first.as_ref().is_some_and(|id| ids.contains(id)) {
                 tracing::warn!(
@@ -224,8 +223,7 @@ fn comment_id(comment: &Value) -> Option<String> {
 
 /// `GET {api_base}/oauth/token/accessible-resources` with the OAuth client.
 pub async fn accessible_resources(http: &HttpClient, api_base: &Url) -> Result<Vec<Resource>, ConnectorError> {
-    let response = http.send(http.get(join(api_base, RESOURCES_PATH, &[]))).await?;
-    response.json()
+    http.send_json(http.get(join(api_base, RESOURCES_PATH, &[]))).await
 }
 
 /// The cloud id of the resource whose URL is the configured site.

@@ -171,7 +171,7 @@ impl<'a> Run<'a> {
                 Phase::Done
             }
         });
-        Ok(Page { records, next_cursor: self.cursor.clone() })
+        Ok(Page::new(records, self.cursor.clone()))
     }
 
     /// The full comment list when the embedded page was truncated (total > returned).
@@ -220,7 +220,7 @@ impl<'a> Run<'a> {
         } else {
             self.phase = Some(Phase::Reconcile { batches: Some(batches) });
         }
-        Ok(Page { records, next_cursor: self.cursor.clone() })
+        Ok(Page::new(records, self.cursor.clone()))
     }
 
     /// Known ids to check, in batches (popped from the back).

@@ -19,7 +19,7 @@ use std::time::Duration;
 use chorus_core::{Item, Secret};
 use chorus_sim::jira::{JiraSim, SimZone, ORGANIZATIONS_FIELD};
 use chorus_sim::{
-    AuthorityConfig, ErrorBurst, FaultProfile, Latency, MalformedPage, RateLimitFault, SimServer, TokenAuthority,
+    AuthorityConfig, CutBody, CutForm, ErrorBurst, FaultProfile, Latency, RateLimitFault, SimServer, TokenAuthority,
     TokenExpiry, Trigger,
 };
 use chorus_store::{IdPage, ItemFilter, RunOutcome, RunStatus, Store};
@@ -155,17 +155,23 @@ async fn two_phase_sync_over_oauth_under_faults() {
     sim.set_bulkfetch_errors(&[unreadable.id]);
 
     // Phase two: incremental, ~45 changes in one minute across pages of 20; the second
-    // search page arrives cut in half, so the run stops after its first page and the
-    // next run resumes from that page's cursor, inside the crowded minute.
+    // search page arrives cut in half and the third empty, a comments page as an HTML
+    // error page: each is retried inside the run, which completes in ONE run.
     let searches_before = sim.searches().len();
-    let malformed = MalformedPage { path_prefix: "/ex/jira/c0ffee00-1d/rest/api/3/search/jql".into(), nth: 2 };
-    server.set_faults(FaultProfile { malformed_page: Some(malformed), ..heavy_faults() });
-    let interrupted = sync(connector.as_ref(), &store, SyncMode::Incremental).await;
-    assert_eq!(interrupted.status, RunStatus::Failed, "the malformed page fails the run");
-    assert!(interrupted.error.as_deref().unwrap_or_default().contains("malformed"), "{:?}", interrupted.error);
-    assert!(interrupted.pages >= 1, "the first page was committed");
+    let search = "/ex/jira/c0ffee00-1d/rest/api/3/search/jql";
+    let cut_bodies = vec![
+        CutBody::nth(search, 2),
+        CutBody { path_prefix: search.into(), when: Trigger::Nth(3), form: CutForm::Empty },
+        CutBody {
+            path_prefix: "/ex/jira/c0ffee00-1d/rest/api/3/issue/".into(),
+            when: Trigger::Nth(1),
+            form: CutForm::NotJson,
+        },
+    ];
+    server.set_faults(FaultProfile { cut_bodies, ..heavy_faults() });
     let second = sync(connector.as_ref(), &store, SyncMode::Incremental).await;
     assert_eq!(second.status, RunStatus::Succeeded, "{:?}", second.error);
+    assert!(server.faults().injected() >= 3, "the cut bodies were served");
     let items = all_items(&store).await;
     assert_matches(&sim, &items);
     assert_eq!(items.iter().filter(|i| i.deleted_at.is_some()).count(), 5, "five tombstones");
@@ -198,7 +204,8 @@ async fn two_phase_sync_over_oauth_under_faults() {
     assert!(requests.iter().any(|r| r.status == Some(429)), "the rate-limit fault fired");
     assert_eq!(authority.violations(), 0, "a rotated refresh token was reused");
     assert!(authority.refreshes() >= 2, "tokens were refreshed ({} refreshes)", authority.refreshes());
-    let stored = store.credential(ID, chorus_sync::auth::REFRESH_TOKEN_CREDENTIAL).await.expect("credential");
+    let credentials = chorus_sync::Credentials::new(ID, Arc::clone(&store));
+    let stored = chorus_sync::auth::stored_refresh_token(&credentials).await.expect("credential");
     assert_eq!(stored.map(|t| vec![t]), Some(authority.live_refresh_tokens()), "the newest refresh token is persisted");
 }
 

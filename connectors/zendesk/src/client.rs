@@ -97,16 +97,18 @@ pub struct Comments {
 #[derive(Clone)]
 pub struct ZendeskClient {
     http: HttpClient,
+    /// `http` paced by the incremental exports' limiter as well.
+    incremental_http: HttpClient,
     base: Url,
     page_size: u32,
-    incremental: Arc<EndpointLimiter>,
     /// Zendesk's clock: the `Date` of the latest answer (unix seconds).
     server_time: Arc<Mutex<Option<i64>>>,
 }
 
 impl ZendeskClient {
     pub fn new(http: HttpClient, base: Url, page_size: u32, incremental: Arc<EndpointLimiter>) -> Self {
-        Self { http, base, page_size, incremental, server_time: Arc::new(Mutex::new(None)) }
+        let incremental_http = http.clone().with_endpoint_limiter(incremental);
+        Self { http, incremental_http, base, page_size, server_time: Arc::new(Mutex::new(None)) }
     }
 
     /// Zendesk's "now" as last told by a `Date` header (this host's clock before any).
@@ -150,22 +152,23 @@ impl ZendeskClient {
         url
     }
 
-    async fn get(&self, url: Url, class: EndpointClass) -> Result<HttpResponse, ConnectorError> {
-        let request = self.http.get(url);
-        let response = match class {
-            EndpointClass::Incremental => self.http.send_limited(request, &self.incremental).await?,
-            EndpointClass::Standard => self.http.send(request).await?,
+    /// `GET url` with its body parsed as JSON (a cut body is retried by the stack).
+    async fn get(&self, url: Url, class: EndpointClass) -> Result<Value, ConnectorError> {
+        let http = match class {
+            EndpointClass::Incremental => &self.incremental_http,
+            EndpointClass::Standard => &self.http,
         };
+        let (response, body) = http.send_parsed(http.get(url)).await?;
         log_rate_limit(&response);
         self.observe_date(&response);
-        Ok(response)
+        Ok(body)
     }
 
     /// `GET /api/v2/users/me.json`: who the credentials belong to. Zendesk answers an
     /// unauthenticated call with an anonymous user (`id: null`), not a 401.
     pub async fn me(&self) -> Result<String, ConnectorError> {
         let url = self.url("/api/v2/users/me.json", &[]);
-        let body: Value = self.get(url, EndpointClass::Standard).await?.json()?;
+        let body = self.get(url, EndpointClass::Standard).await?;
         let user = body.get("user").unwrap_or(&Value::Null);
         if id_field(user, "id").is_none() {
             return Err(ConnectorError::Auth {
@@ -204,7 +207,7 @@ impl ZendeskClient {
             query.push(("include", "users".to_owned()));
         }
         let url = self.url(&format!("/api/v2/incremental/{entity}/cursor.json"), &query);
-        let body: Value = self.get(url, EndpointClass::Incremental).await?.json()?;
+        let body = self.get(url, EndpointClass::Incremental).await?;
         parse_cursor_page(&body, entity).map(Some)
     }
 
@@ -222,7 +225,7 @@ impl ZendeskClient {
             return Ok(Vec::new());
         }
         let url = self.url("/api/v2/users/show_many.json", &[("ids", numeric.join(","))]);
-        let body: Value = self.get(url, EndpointClass::Standard).await?.json()?;
+        let body = self.get(url, EndpointClass::Standard).await?;
         if !body.is_object() || body.get("users").is_none() {
             return Err(ConnectorError::malformed("/api/v2/users/show_many.json", "no `users` in the answer"));
         }
@@ -238,7 +241,7 @@ impl ZendeskClient {
         }
         let query = [("start_time", start_time.to_string()), ("per_page", self.page_size.to_string())];
         let url = self.url("/api/v2/incremental/organizations.json", &query);
-        let body: Value = self.get(url, EndpointClass::Incremental).await?.json()?;
+        let body = self.get(url, EndpointClass::Incremental).await?;
         parse_time_page(&body, "organizations").map(Some)
     }
 
@@ -249,15 +252,14 @@ impl ZendeskClient {
         let mut url = self.url(&path, &[("include", "users".to_owned()), ("page[size]", "100".to_owned())]);
         let mut all = Comments::default();
         for _ in 0..1000 {
-            let response = match self.get(url.clone(), EndpointClass::Standard).await {
-                Ok(response) => response,
+            let body = match self.get(url.clone(), EndpointClass::Standard).await {
+                Ok(body) => body,
                 Err(ConnectorError::Permanent { endpoint, reason }) => {
                     tracing::warn!(ticket = ticket_id, %endpoint, %reason, "zendesk comments unavailable; using the description");
                     return Ok(None);
                 }
                 Err(other) => return Err(other),
             };
-            let body: Value = response.json()?;
             all.comments.extend(array(&body, "comments")?);
             all.users.extend(array(&body, "users").unwrap_or_default());
             match next_link(&body) {

@@ -91,7 +91,7 @@ impl ZendeskConnector {
                         state.phase = Phase::Users;
                     }
                     state.cursor.organizations = next;
-                    return Ok(Some(Page { records, next_cursor: state.cursor.clone() }));
+                    return Ok(Some(Page::new(records, state.cursor.clone())));
                 }
                 Phase::Users => {
                     let position = &state.cursor.users;
@@ -107,7 +107,7 @@ impl ZendeskConnector {
                         state.phase = Phase::Tickets;
                     }
                     state.cursor.users = next;
-                    return Ok(Some(Page { records, next_cursor: state.cursor.clone() }));
+                    return Ok(Some(Page::new(records, state.cursor.clone())));
                 }
                 Phase::Tickets => {
                     let position = &state.cursor.tickets;
@@ -123,7 +123,7 @@ impl ZendeskConnector {
                         state.phase = Phase::Done;
                     }
                     state.cursor.tickets = next;
-                    return Ok(Some(Page { records, next_cursor: state.cursor.clone() }));
+                    return Ok(Some(Page::new(records, state.cursor.clone())));
                 }
                 Phase::Done => return Ok(None),
             }

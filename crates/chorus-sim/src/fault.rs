@@ -1,7 +1,7 @@
 //! Fault injection: an axum middleware that makes any simulator misbehave on purpose.
 //!
 //! A `FaultProfile` says what goes wrong (rate limits with `Retry-After`, 5xx bursts,
-//! latency, a truncated JSON page, expired bearer tokens); `Faults` is the runtime
+//! latency, bodies cut short or not JSON, a page of the wrong shape, expired bearer tokens); `Faults` is the runtime
 //! handle that swaps profiles while the server runs. Decisions depend only on the
 //! request count within the profile's scope and an RNG seeded from `seed`, so a run
 //! is reproducible. Invariant: after a rate-limit answer with `Retry-After`, every
@@ -29,16 +29,22 @@ pub enum Trigger {
     EveryNth(u64),
     /// Requests 1..=n.
     FirstN(u64),
+    /// Request n only.
+    Nth(u64),
+    /// Any of these requests.
+    AnyOf(Vec<u64>),
     /// Each request independently, from the seeded RNG.
     Probability(f64),
 }
 
 impl Trigger {
     fn fires(&self, n: u64, rng: &mut StdRng) -> bool {
-        match *self {
+        match self {
             Self::Always => true,
-            Self::EveryNth(every) => n.checked_rem(every) == Some(0),
-            Self::FirstN(first) => n <= first,
+            Self::EveryNth(every) => n.checked_rem(*every) == Some(0),
+            Self::FirstN(first) => n <= *first,
+            Self::Nth(nth) => n == *nth,
+            Self::AnyOf(list) => list.contains(&n),
             Self::Probability(p) => rng.gen_bool(p.clamp(0.0, 1.0)),
         }
     }
@@ -79,10 +85,41 @@ pub struct Latency {
     pub when: Trigger,
 }
 
-/// The `nth` request (from 1) whose path starts with `path_prefix` gets a 200 whose
-/// JSON body is cut in half, once.
+/// How a cut body arrives: what a proxy dropping the connection, a gateway's error page
+/// or an overloaded backend sends with a 200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CutForm {
+    /// The first half of the real body.
+    #[default]
+    Half,
+    /// No body at all.
+    Empty,
+    /// An HTML error page instead of JSON.
+    NotJson,
+}
+
+/// Requests whose path starts with `path_prefix` (counted from 1 among those) that
+/// `when` hits get a 200 whose body is cut (`form`). The real handler runs first, as on
+/// a real server whose answer was lost on the way: its side effects (a rotated refresh
+/// token) happen.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MalformedPage {
+pub struct CutBody {
+    pub path_prefix: String,
+    pub when: Trigger,
+    pub form: CutForm,
+}
+
+impl CutBody {
+    /// Cuts the `nth` matching request's body in half, once.
+    pub fn nth(path_prefix: impl Into<String>, nth: u64) -> Self {
+        Self { path_prefix: path_prefix.into(), when: Trigger::Nth(nth), form: CutForm::Half }
+    }
+}
+
+/// The `nth` request (from 1) whose path starts with `path_prefix` gets a 200 with a
+/// well-formed JSON body of the wrong shape, once: a permanent failure, unlike a cut.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrongShape {
     pub path_prefix: String,
     pub nth: u64,
 }
@@ -105,7 +142,9 @@ pub struct FaultProfile {
     pub rate_limit: Option<RateLimitFault>,
     pub error_burst: Option<ErrorBurst>,
     pub latency: Option<Latency>,
-    pub malformed_page: Option<MalformedPage>,
+    /// Bodies cut short, each rule counting its own matching requests.
+    pub cut_bodies: Vec<CutBody>,
+    pub wrong_shape: Option<WrongShape>,
     pub token_expiry: Option<TokenExpiry>,
 }
 
@@ -126,7 +165,9 @@ struct FaultState {
     profile: FaultProfile,
     rng: StdRng,
     seen: u64,
-    malformed_seen: u64,
+    /// Matching requests seen per `cut_bodies` rule.
+    cut_seen: Vec<u64>,
+    wrong_shape_seen: u64,
     rate_limited_until: Option<Instant>,
     injected: u64,
 }
@@ -134,7 +175,8 @@ struct FaultState {
 impl FaultState {
     fn new(profile: FaultProfile) -> Self {
         let rng = StdRng::seed_from_u64(profile.seed);
-        Self { profile, rng, seen: 0, malformed_seen: 0, rate_limited_until: None, injected: 0 }
+        let cut_seen = vec![0; profile.cut_bodies.len()];
+        Self { profile, rng, seen: 0, cut_seen, wrong_shape_seen: 0, rate_limited_until: None, injected: 0 }
     }
 }
 
@@ -144,7 +186,8 @@ enum Plan {
     RateLimit { status: StatusCode, retry_after: HeaderValue },
     Error(StatusCode),
     ExpiredToken,
-    Malformed,
+    Cut(CutForm),
+    WrongShape,
 }
 
 impl Faults {
@@ -214,15 +257,28 @@ impl Faults {
                 return Plan::ExpiredToken;
             }
         }
-        if let Some(malformed) = &state.profile.malformed_page {
-            if path.starts_with(&malformed.path_prefix) {
-                state.malformed_seen += 1;
-                if state.malformed_seen == malformed.nth {
-                    return Plan::Malformed;
+        // Every matching rule counts the request, whichever of them fires.
+        let mut cut = None;
+        for (rule, seen) in state.profile.cut_bodies.iter().zip(state.cut_seen.iter_mut()) {
+            if path.starts_with(&rule.path_prefix) {
+                *seen += 1;
+                if rule.when.fires(*seen, &mut state.rng) {
+                    cut = cut.or(Some(rule.form));
                 }
             }
         }
-        Plan::Pass
+        let mut wrong_shape = false;
+        if let Some(wrong) = &state.profile.wrong_shape {
+            if path.starts_with(&wrong.path_prefix) {
+                state.wrong_shape_seen += 1;
+                wrong_shape = state.wrong_shape_seen == wrong.nth;
+            }
+        }
+        match cut {
+            Some(form) => Plan::Cut(form),
+            None if wrong_shape => Plan::WrongShape,
+            None => Plan::Pass,
+        }
     }
 }
 
@@ -279,16 +335,30 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         }
         Plan::Error(status) => (status, axum::Json(serde_json::json!({"error": "injected failure"}))).into_response(),
         Plan::ExpiredToken => crate::token::unauthorized("the access token expired"),
-        Plan::Malformed => truncate_body(next.run(request).await).await,
+        Plan::Cut(form) => cut_body(next.run(request).await, form).await,
+        Plan::WrongShape => {
+            drop(next.run(request).await);
+            axum::Json(serde_json::json!({"unexpected": "shape"})).into_response()
+        }
     }
 }
 
-async fn truncate_body(response: Response) -> Response {
+/// The handler's answer as a 200 with its body cut; the framing stays consistent (no
+/// stale `Content-Length`), so only parsing the body can tell.
+async fn cut_body(response: Response, form: CutForm) -> Response {
     let (mut parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let cut = if bytes.len() > 1 { bytes.slice(..bytes.len() / 2) } else { bytes::Bytes::from_static(b"{") };
+    let cut = match form {
+        CutForm::Half if bytes.len() > 1 => bytes.slice(..bytes.len() / 2),
+        CutForm::Half => bytes::Bytes::from_static(b"{"),
+        CutForm::Empty => bytes::Bytes::new(),
+        CutForm::NotJson => bytes::Bytes::from_static(b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    };
     parts.status = StatusCode::OK;
     parts.headers.remove(header::CONTENT_LENGTH);
+    if form == CutForm::NotJson {
+        parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    }
     Response::from_parts(parts, Body::from(cut))
 }
 

@@ -31,7 +31,9 @@ mod vocab;
 pub mod zendesk;
 
 pub use clock::SimClock;
-pub use fault::{ErrorBurst, FaultProfile, Faults, Latency, MalformedPage, RateLimitFault, TokenExpiry, Trigger};
+pub use fault::{
+    CutBody, CutForm, ErrorBurst, FaultProfile, Faults, Latency, RateLimitFault, TokenExpiry, Trigger, WrongShape,
+};
 pub use feed::{FeedRecord, FeedSim};
 pub use server::{AuthSeen, LoggedRequest, RequestLog, SimHandle, SimServer, SimThread};
 pub use token::{AuthorityConfig, TokenAuthority, TokenRejection};

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use axum::routing::get;
 use axum::Router;
 use chorus_sim::{
-    AuthSeen, ErrorBurst, FaultProfile, Latency, MalformedPage, RateLimitFault, SimServer, TokenExpiry, Trigger,
+    AuthSeen, CutBody, CutForm, ErrorBurst, FaultProfile, Latency, RateLimitFault, SimServer, TokenExpiry, Trigger,
+    WrongShape,
 };
 
 fn hello() -> Router {
@@ -57,14 +58,19 @@ async fn rate_limit_sends_retry_after_and_flags_early_requests() {
 }
 
 #[tokio::test]
-async fn latency_and_malformed_pages() {
+async fn latency_cut_bodies_and_wrong_shapes() {
     let profile = FaultProfile {
         latency: Some(Latency {
             min: Duration::from_millis(300),
             max: Duration::from_millis(300),
             when: Trigger::FirstN(1),
         }),
-        malformed_page: Some(MalformedPage { path_prefix: "/hello".into(), nth: 2 }),
+        cut_bodies: vec![
+            CutBody::nth("/hello", 2),
+            CutBody { path_prefix: "/hello".into(), when: Trigger::Nth(3), form: CutForm::Empty },
+            CutBody { path_prefix: "/hello".into(), when: Trigger::Nth(4), form: CutForm::NotJson },
+        ],
+        wrong_shape: Some(WrongShape { path_prefix: "/hello".into(), nth: 5 }),
         ..FaultProfile::none()
     };
     let server = SimServer::start(hello(), profile).await.expect("server starts");
@@ -72,10 +78,15 @@ async fn latency_and_malformed_pages() {
     let started = Instant::now();
     assert_eq!(status_of(&url).await, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
-    let body = common::client().get(&url).send().await.expect("sent").text().await.expect("text");
+    let fetch = || async { common::client().get(&url).send().await.expect("sent").text().await.expect("text") };
+    let body = fetch().await;
     assert!(serde_json::from_str::<serde_json::Value>(&body).is_err(), "truncated: {body}");
-    let body = common::client().get(&url).send().await.expect("sent").text().await.expect("text");
-    assert!(serde_json::from_str::<serde_json::Value>(&body).is_ok(), "only once: {body}");
+    assert_eq!(fetch().await, "", "empty");
+    assert!(fetch().await.starts_with("<html>"), "not json");
+    let wrong: serde_json::Value = serde_json::from_str(&fetch().await).expect("wrong shape is well-formed json");
+    assert_eq!(wrong, serde_json::json!({"unexpected": "shape"}));
+    let body = fetch().await;
+    assert!(serde_json::from_str::<serde_json::Value>(&body).is_ok(), "each only once: {body}");
 }
 
 #[tokio::test]

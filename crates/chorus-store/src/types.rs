@@ -66,12 +66,17 @@ pub struct PageOutcome {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
+    #[default]
     Running,
     Succeeded,
     Failed,
+    /// The source's rate limit (an hourly or daily quota) asked for a longer wait than
+    /// a run can afford: the run stopped at its last committed page and the next run
+    /// resumes there. Not a failure.
+    RateLimited,
     /// The process died or lost its claim; found and closed by a later claimant.
     Abandoned,
 }
@@ -82,27 +87,35 @@ impl RunStatus {
             Self::Running => "running",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
+            Self::RateLimited => "rate_limited",
             Self::Abandoned => "abandoned",
         }
     }
 
     /// The status an `as_str` spelling names.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Running, Self::Succeeded, Self::Failed, Self::Abandoned]
+        [Self::Running, Self::Succeeded, Self::Failed, Self::RateLimited, Self::Abandoned]
             .into_iter()
             .find(|status| status.as_str() == text)
     }
 }
 
+/// Most unmapped records a run names in its history (all are counted).
+pub const UNMAPPED_EXAMPLES_MAX: usize = 20;
+
 /// Totals and error of a finished run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RunOutcome {
     pub status: RunStatus,
     pub pages: u64,
     pub upserted: u64,
     pub unchanged: u64,
     pub deleted: u64,
-    /// A one-line, secret-free reason when the run failed.
+    /// Records read but not mapped (see `unmapped_examples`).
+    pub unmapped: u64,
+    /// `external id: reason` of the first `UNMAPPED_EXAMPLES_MAX` unmapped records.
+    pub unmapped_examples: Vec<String>,
+    /// A one-line, secret-free reason when the run failed or was rate-limited.
     pub error: Option<String>,
 }
 
@@ -119,6 +132,10 @@ pub struct SyncRun {
     pub upserted: u64,
     pub unchanged: u64,
     pub deleted: u64,
+    #[serde(default)]
+    pub unmapped: u64,
+    #[serde(default)]
+    pub unmapped_examples: Vec<String>,
     pub error: Option<String>,
 }
 

@@ -12,15 +12,14 @@
 
 use std::fmt::Debug;
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use chorus_core::{Record, Source};
-use chorus_store::Store;
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use crate::credentials::Credentials;
 use crate::http::HttpClient;
 use crate::ConnectorError;
 
@@ -29,6 +28,31 @@ use crate::ConnectorError;
 pub struct Page<C> {
     pub records: Vec<Record>,
     pub next_cursor: C,
+    /// What the page held that the connector could not map. The cursor moves past
+    /// them, so the engine counts and names them in the run's history: nothing is
+    /// skipped in silence.
+    pub unmapped: Vec<Unmapped>,
+}
+
+impl<C> Page<C> {
+    pub fn new(records: Vec<Record>, next_cursor: C) -> Self {
+        Self { records, next_cursor, unmapped: Vec::new() }
+    }
+
+    pub fn with_unmapped(mut self, unmapped: Vec<Unmapped>) -> Self {
+        self.unmapped = unmapped;
+        self
+    }
+}
+
+/// A source record the connector read and could not map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmapped {
+    /// The source's id (or key) of the record.
+    pub external_id: String,
+    /// Why, in a few words (`no kind for issue type "Epic"`); never a field value that
+    /// could hold a secret.
+    pub reason: String,
 }
 
 /// Whether a run continues from the cursor or starts over.
@@ -53,43 +77,6 @@ pub struct ConnectorContext {
     pub credentials: Credentials,
     /// Whether plain-HTTP and loopback endpoints are allowed for this connector.
     pub allow_insecure_endpoints: bool,
-}
-
-/// A connector's persisted credentials, backed by the store.
-#[derive(Clone)]
-pub struct Credentials {
-    connector: String,
-    store: Arc<dyn Store>,
-}
-
-impl Credentials {
-    pub fn new(connector: impl Into<String>, store: Arc<dyn Store>) -> Self {
-        Self { connector: connector.into(), store }
-    }
-
-    /// The stored value, if any.
-    pub async fn get(&self, name: &str) -> Result<Option<String>, ConnectorError> {
-        self.store
-            .credential(&self.connector, name)
-            .await
-            .map_err(|e| ConnectorError::transient("credential store", e.to_string()))
-    }
-
-    /// Replaces `expected` by `new` atomically; `false` if someone else replaced it first.
-    pub async fn swap(&self, name: &str, expected: Option<&str>, new: &str) -> Result<bool, ConnectorError> {
-        self.store
-            .swap_credential(&self.connector, name, expected, new)
-            .await
-            .map_err(|e| ConnectorError::transient("credential store", e.to_string()))
-    }
-
-    /// External ids of the connector's live (not deleted) items, for reconciliation.
-    pub async fn known_item_ids(&self) -> Result<Vec<String>, ConnectorError> {
-        self.store
-            .live_external_ids(&self.connector)
-            .await
-            .map_err(|e| ConnectorError::transient("store", e.to_string()))
-    }
 }
 
 /// A source, written with typed configuration and cursor.
@@ -128,6 +115,7 @@ pub trait Connector: Sized + Send + Sync + 'static {
 pub struct DynPage {
     pub records: Vec<Record>,
     pub cursor: serde_json::Value,
+    pub unmapped: Vec<Unmapped>,
 }
 
 /// The object-safe face of a connector, as the engine drives it.
@@ -229,7 +217,7 @@ impl<C: Connector> DynConnector for Typed<C> {
             }
             let cursor = encode_cursor::<C>(&page.next_cursor)?;
             previous = Some(page.next_cursor);
-            Ok(DynPage { records: page.records, cursor })
+            Ok(DynPage { records: page.records, cursor, unmapped: page.unmapped })
         });
         Ok(pages.boxed())
     }

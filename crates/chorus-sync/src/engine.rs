@@ -8,15 +8,21 @@
 //! heartbeats it; a run whose claim was taken over stops at its next commit.
 //!
 //! A page that fails (malformed body, retries exhausted, auth refused) fails the run
-//! and leaves the cursor at the last good page; the next run resumes there.
+//! and leaves the cursor at the last good page; the next run resumes there. A run the
+//! source's rate limit stops (a wait longer than the run can afford) ends
+//! `rate_limited`, not failed, with the cursor at the last good page all the same.
+//! Records a page could not map are counted and named in the run's history.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chorus_store::{Holder, PageCommit, PageOutcome, RunClaim, RunOutcome, RunStatus, Store, StoreError};
-use futures::StreamExt;
+use chorus_store::{
+    Holder, PageCommit, PageOutcome, RunClaim, RunOutcome, RunStatus, Store, StoreError, UNMAPPED_EXAMPLES_MAX,
+};
+use futures::{FutureExt, StreamExt};
 
-use crate::connector::{DynConnector, SyncMode};
+use crate::connector::{DynConnector, SyncMode, Unmapped};
 use crate::telemetry;
 use crate::ConnectorError;
 
@@ -30,6 +36,19 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Connector(#[from] ConnectorError),
+    /// The connector panicked mid-run; the run is recorded as failed.
+    #[error("the connector panicked: {0}")]
+    Panicked(String),
+}
+
+/// The text of a panic's payload (`panic!("…")` gives a `&str` or a `String`), bounded.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    text.chars().take(200).collect()
 }
 
 /// Receives progress as pages commit (the CLI draws progress bars from it).
@@ -94,11 +113,20 @@ impl Engine {
             .await?
             .ok_or_else(|| SyncError::AlreadyRunning(connector.id().to_owned()))?;
         let _heartbeat = AbortOnDrop(self.spawn_heartbeat(claim.clone()));
-        let mut totals =
-            RunOutcome { status: RunStatus::Running, pages: 0, upserted: 0, unchanged: 0, deleted: 0, error: None };
-        let result = self.drive(&claim, connector, mode, observer, &mut totals).await;
+        let mut totals = RunOutcome { status: RunStatus::Running, ..RunOutcome::default() };
+        // A connector that panics (a bug meeting input we did not foresee) fails its run
+        // like any other error: the run is recorded, the claim released, and a
+        // scheduler calling us keeps scheduling.
+        let result = AssertUnwindSafe(self.drive(&claim, connector, mode, observer, &mut totals))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(SyncError::Panicked(panic_message(panic.as_ref()))));
         match result {
             Ok(()) => totals.status = RunStatus::Succeeded,
+            Err(SyncError::Connector(error @ ConnectorError::RateLimited { .. })) => {
+                totals.status = RunStatus::RateLimited;
+                totals.error = Some(format!("{error}; the next run resumes at the last committed page"));
+            }
             Err(error) => {
                 totals.status = RunStatus::Failed;
                 totals.error = Some(error.to_string());
@@ -136,6 +164,7 @@ impl Engine {
         while let Some(page) = pages.next().await {
             let page = page?;
             let records = page.records.len();
+            let unmapped = page.unmapped;
             let commit = PageCommit {
                 connector: connector.id().to_owned(),
                 source: connector.source(),
@@ -151,6 +180,7 @@ impl Engine {
             totals.upserted += outcome.upserted;
             totals.unchanged += outcome.unchanged;
             totals.deleted += outcome.deleted;
+            note_unmapped(connector.id(), &unmapped, totals);
             telemetry::PageCommitted {
                 connector: connector.id(),
                 records: records as u64,
@@ -182,6 +212,18 @@ impl Engine {
             }
         })
     }
+}
+
+/// Counts a page's unmapped records into the run's totals and names the first few;
+/// each is logged, so none is skipped in silence.
+fn note_unmapped(connector: &str, unmapped: &[Unmapped], totals: &mut RunOutcome) {
+    for record in unmapped {
+        telemetry::RecordUnmapped { connector, external_id: &record.external_id, reason: &record.reason }.emit();
+        if totals.unmapped_examples.len() < UNMAPPED_EXAMPLES_MAX {
+            totals.unmapped_examples.push(format!("{}: {}", record.external_id, record.reason));
+        }
+    }
+    totals.unmapped += unmapped.len() as u64;
 }
 
 /// Stops the heartbeat however the run ends, a dropped (cancelled) run included: a

@@ -84,9 +84,12 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
-    /// Parses the body as JSON; a parse failure is a malformed page (permanent).
+    /// Parses the body as JSON. A body that is cut short, empty or not JSON at all is
+    /// `Transient` (a proxy dropped the connection, a gateway answered with its own
+    /// page): asking again may well succeed. Only well-formed JSON of the wrong shape
+    /// is a malformed page (`Permanent`).
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConnectorError> {
-        serde_json::from_slice(&self.body).map_err(|e| ConnectorError::malformed(self.url.path(), e))
+        serde_json::from_slice(&self.body).map_err(|e| body_error(self.url.path(), &e))
     }
 }
 
@@ -233,8 +236,14 @@ impl HttpClient {
 
     /// Returns a client whose requests also wait for a stricter limit of their own;
     /// clones of the returned client share it.
-    pub fn with_endpoint_limit(mut self, name: &str, per_minute: u32) -> Self {
-        self.endpoint_limit = Some(Arc::new(EndpointLimiter::per_minute(name, per_minute)));
+    pub fn with_endpoint_limit(self, name: &str, per_minute: u32) -> Self {
+        self.with_endpoint_limiter(Arc::new(EndpointLimiter::per_minute(name, per_minute)))
+    }
+
+    /// Returns a client whose requests also wait for `limiter` (shared with whoever
+    /// else holds it).
+    pub fn with_endpoint_limiter(mut self, limiter: Arc<EndpointLimiter>) -> Self {
+        self.endpoint_limit = Some(limiter);
         self
     }
 
@@ -247,33 +256,37 @@ impl HttpClient {
         &self.shared.policy
     }
 
-    /// Sends with limits, auth, retries; non-2xx answers become typed errors.
+    /// Sends with limits, auth, retries; non-2xx answers become typed errors. The body
+    /// is not looked at: use `send_json` or `send_parsed` for JSON, so that a cut body
+    /// is retried like a 5xx.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<HttpResponse, ConnectorError> {
-        self.send_with(request, self.endpoint_limit.as_deref()).await
+        self.send_with(request, |_| Ok(())).await.map(|(response, ())| response)
     }
 
-    /// `send`, additionally waiting for `limiter` before every attempt.
-    pub async fn send_limited(
-        &self,
-        request: reqwest::RequestBuilder,
-        limiter: &EndpointLimiter,
-    ) -> Result<HttpResponse, ConnectorError> {
-        self.send_with(request, Some(limiter)).await
-    }
-
-    /// `send`, then parse the body as JSON.
+    /// `send`, then parse the body as JSON inside the retry loop: a body cut short or
+    /// not JSON is retried (up to `max_attempts`); a well-formed body of the wrong
+    /// shape fails at once.
     pub async fn send_json<T: serde::de::DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, ConnectorError> {
-        self.send(request).await?.json()
+        self.send_parsed(request).await.map(|(_, value)| value)
     }
 
-    async fn send_with(
+    /// `send_json`, keeping the response (its headers) beside the parsed body.
+    pub async fn send_parsed<T: serde::de::DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
-        extra: Option<&EndpointLimiter>,
-    ) -> Result<HttpResponse, ConnectorError> {
+    ) -> Result<(HttpResponse, T), ConnectorError> {
+        self.send_with(request, HttpResponse::json).await
+    }
+
+    async fn send_with<T>(
+        &self,
+        request: reqwest::RequestBuilder,
+        parse: impl Fn(&HttpResponse) -> Result<T, ConnectorError>,
+    ) -> Result<(HttpResponse, T), ConnectorError> {
+        let extra = self.endpoint_limit.as_deref();
         let request =
             request.build().map_err(|e| ConnectorError::Config(format!("invalid request: {}", e.without_url())))?;
         let endpoint = request.url().path().to_owned();
@@ -317,7 +330,10 @@ impl HttpClient {
             let mut limit_context = RateLimitContext::default();
             let error = match self.execute(current, &endpoint).await {
                 Ok(response) => match verdict(&response, &endpoint, credential.as_deref()) {
-                    None => return Ok(response),
+                    None => match parse(&response) {
+                        Ok(value) => return Ok((response, value)),
+                        Err(error) => error,
+                    },
                     Some(Verdict::Unauthorized) => match (&self.auth, generation) {
                         (Some(auth), Some(generation)) if !refreshed => {
                             refreshed = true;
@@ -371,7 +387,7 @@ impl HttpClient {
                 .emit();
             }
             if let Some(wait) = retry_after {
-                self.shared.push_not_before(Instant::now() + wait);
+                self.shared.push_not_before(Instant::now() + clamp_server_wait(wait));
                 if wait > policy.max_backoff {
                     return Err(self.failed(&endpoint, error, attempt));
                 }
@@ -533,35 +549,62 @@ fn log_safe(value: &reqwest::header::HeaderValue) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// `Retry-After` as delta-seconds or an HTTP-date, as a wait from now.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).ok();
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    Some(SystemTime::from(date.to_utc()).duration_since(SystemTime::now()).unwrap_or_default())
+/// The longest wait a server can impose through a header or a token lifetime: a day.
+/// Anything larger is clamped to it, so that no `Instant + Duration` can overflow (and
+/// panic) on a hostile or broken value; the run ends rate-limited long before anyway.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A duration a server gave us, made safe to add to an `Instant`.
+pub fn clamp_server_wait(wait: Duration) -> Duration {
+    wait.min(MAX_SERVER_WAIT)
 }
 
-/// `RateLimit-Reset` / `X-RateLimit-Reset` when a 429 has no `Retry-After`: delta-seconds,
-/// or epoch seconds when the number is that large (GitHub-style).
+/// `Retry-After` as delta-seconds or an HTTP-date, as a wait from now (clamped).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else if let Ok(secs) = value.parse::<f64>() {
+        Duration::try_from_secs_f64(secs.min(MAX_SERVER_WAIT.as_secs_f64())).ok()?
+    } else {
+        let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+        SystemTime::from(date.to_utc()).duration_since(SystemTime::now()).unwrap_or_default()
+    };
+    Some(clamp_server_wait(wait))
+}
+
+/// `RateLimit-Reset` / `X-RateLimit-Reset` when a 429 has no `Retry-After`, as a wait
+/// from now (clamped): delta-seconds, epoch seconds when the number is that large
+/// (GitHub-style), or an ISO-8601 instant (Jira Cloud: `2024-06-01T10:05Z`, or with
+/// seconds and an offset).
 fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
     const EPOCH_THRESHOLD: u64 = 1_000_000_000;
     let value = ["ratelimit-reset", "x-ratelimit-reset"]
         .iter()
         .find_map(|name| headers.get(*name))
         .and_then(|v| v.to_str().ok())?
-        .trim()
-        .parse::<u64>()
-        .ok()?;
-    if value < EPOCH_THRESHOLD {
-        return Some(Duration::from_secs(value));
+        .trim();
+    let now = chrono::Utc::now();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) if secs < EPOCH_THRESHOLD => Duration::from_secs(secs),
+        Ok(epoch) => {
+            let now = u64::try_from(now.timestamp()).ok()?;
+            Duration::from_secs(epoch.saturating_sub(now))
+        }
+        Err(_) => (iso_instant(value)? - now).to_std().unwrap_or_default(),
+    };
+    Some(clamp_server_wait(wait))
+}
+
+/// An ISO-8601 instant with an offset or `Z`, seconds optional.
+fn iso_instant(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(value) {
+        return Some(at.to_utc());
     }
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(value.saturating_sub(now)))
+    ["%Y-%m-%dT%H:%M%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"].iter().find_map(|format| {
+        let normalized = value.strip_suffix('Z').map_or_else(|| value.to_owned(), |v| format!("{v}+00:00"));
+        chrono::DateTime::parse_from_str(&normalized, format).ok().map(|at| at.to_utc())
+    })
 }
 
 /// A short, single-line excerpt of an error body with the request's credential removed.
@@ -569,12 +612,23 @@ fn excerpt(body: &[u8], credential: Option<&str>) -> String {
     let head = &body[..body.len().min(4 * EXCERPT_CHARS)];
     let mut text: String = String::from_utf8_lossy(head).split_whitespace().collect::<Vec<_>>().join(" ");
     if let Some(secret) = credential.filter(|s| s.len() >= 4) {
-        text = text.replace(secret, crate::auth::REDACTED);
+        text = text.replace(secret, chorus_core::Secret::REDACTED);
     }
     if text.chars().count() > EXCERPT_CHARS {
         text = text.chars().take(EXCERPT_CHARS).collect::<String>() + "…";
     }
     text
+}
+
+/// Why a body did not parse, sorted by whether asking again may help (see `HttpResponse::json`).
+fn body_error(endpoint: &str, error: &serde_json::Error) -> ConnectorError {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Eof | Category::Syntax | Category::Io => {
+            ConnectorError::transient(endpoint, format!("the response body is cut short or not json ({error})"))
+        }
+        Category::Data => ConnectorError::malformed(endpoint, error),
+    }
 }
 
 /// A transport failure, described without the URL (its query may hold a secret).
@@ -652,6 +706,61 @@ mod tests {
         headers.insert("x-ratelimit-reset", HeaderValue::from(epoch));
         let wait = rate_limit_reset(&headers).expect("epoch form");
         assert!(wait > Duration::from_secs(28) && wait <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn jira_iso_reset_is_a_wait_until_then() {
+        let mut headers = HeaderMap::new();
+        let at = chrono::Utc::now() + chrono::TimeDelta::seconds(150);
+        headers
+            .insert("x-ratelimit-reset", HeaderValue::from_str(&at.format("%Y-%m-%dT%H:%MZ").to_string()).expect("h"));
+        let wait = rate_limit_reset(&headers).expect("the minute form parses");
+        assert!(wait > Duration::from_secs(85) && wait <= Duration::from_secs(150), "{wait:?}");
+        headers.insert("x-ratelimit-reset", HeaderValue::from_str(&at.to_rfc3339()).expect("h"));
+        let wait = rate_limit_reset(&headers).expect("rfc 3339 parses");
+        assert!(wait > Duration::from_secs(145) && wait <= Duration::from_secs(150), "{wait:?}");
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("2020-01-01T00:00+01:00"));
+        assert_eq!(rate_limit_reset(&headers), Some(Duration::ZERO), "a past reset means now");
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("soon"));
+        assert_eq!(rate_limit_reset(&headers), None);
+    }
+
+    #[test]
+    fn huge_server_waits_are_clamped_and_never_overflow_an_instant() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from(u64::MAX));
+        assert_eq!(retry_after(&headers), Some(MAX_SERVER_WAIT));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("1e300"));
+        assert_eq!(retry_after(&headers), Some(MAX_SERVER_WAIT));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("Fri, 31 Dec 9999 23:59:59 GMT"));
+        assert_eq!(retry_after(&headers), Some(MAX_SERVER_WAIT));
+        headers.insert("x-ratelimit-reset", HeaderValue::from(u64::MAX));
+        assert_eq!(rate_limit_reset(&headers), Some(MAX_SERVER_WAIT));
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("+262143-12-31T23:59:59Z"));
+        assert!(rate_limit_reset(&headers).is_none_or(|wait| wait == MAX_SERVER_WAIT));
+        let _ = Instant::now() + retry_after(&headers).unwrap_or_default();
+    }
+
+    #[test]
+    fn cut_bodies_are_transient_wrong_shapes_permanent() {
+        let response = |body: &'static [u8]| HttpResponse {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            url: Url::parse("https://example.test/page").expect("url"),
+            body: Bytes::from_static(body),
+        };
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Shape {
+            items: Vec<u32>,
+        }
+        for cut in [&b"{\"items\": [1, 2"[..], b"", b"<html>502</html>", b"{\"items\": [1]} trailing"] {
+            let error = response(cut).json::<Shape>().expect_err("cut");
+            assert!(matches!(error, ConnectorError::Transient { .. }), "{error}");
+        }
+        let error = response(b"{\"unexpected\": true}").json::<Shape>().expect_err("shape");
+        assert!(matches!(error, ConnectorError::Permanent { .. }), "{error}");
+        assert!(response(b"{\"items\": [1]}").json::<Shape>().is_ok());
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //!
 //! - `connector`: the `Connector` trait, its object-safe face and the `Registry`;
 //! - `http` and `auth`: the one HTTP client stack all connectors share;
+//! - `credentials`: what a connector persists (rotated refresh tokens);
 //! - `engine`: runs a connector, committing each page with its cursor;
 //! - `endpoint`: the rule on plain-HTTP and loopback endpoints;
 //! - `telemetry`: typed events with counters.
 
 pub mod auth;
 pub mod connector;
+pub mod credentials;
 pub mod endpoint;
 pub mod engine;
 mod error;
@@ -18,7 +20,7 @@ pub mod telemetry;
 pub use auth::{AuthProvider, BasicAuth, BearerAuth, ClientAuth, OAuthConfig, OAuthRefresh};
 pub use connector::{
     Connector, ConnectorContext, ConnectorFactory, Credentials, DynConnector, DynPage, Factory, Page, Registry,
-    SyncMode, Typed,
+    SyncMode, Typed, Unmapped,
 };
 pub use error::ConnectorError;
 pub use http::{EndpointLimiter, HttpClient, HttpPolicy, HttpResponse, HttpStack};

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chorus_store::RunStatus;
 use chrono::Utc;
 use tokio::task::JoinSet;
 
@@ -62,7 +63,26 @@ async fn run_job(engine: Engine, job: Job, mut stopped: tokio::sync::watch::Rece
             () = tokio::time::sleep(wait) => {}
             _ = stopped.wait_for(|stop| *stop) => return,
         }
-        match engine.run(job.connector.as_ref(), SyncMode::Incremental, &Quiet).await {
+        // In a task of its own, so that even a panic outside the connector (the engine
+        // catches the connector's own) costs this run only, never the schedule.
+        let run = {
+            let engine = engine.clone();
+            let connector = Arc::clone(&job.connector);
+            tokio::spawn(async move { engine.run(connector.as_ref(), SyncMode::Incremental, &Quiet).await })
+        };
+        let outcome = match run.await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::error!(connector = %id, %error, "scheduled run panicked; the schedule goes on");
+                continue;
+            }
+        };
+        match outcome {
+            Ok(report) if report.outcome.status == RunStatus::RateLimited => tracing::warn!(
+                connector = %id,
+                reason = report.outcome.error.as_deref().unwrap_or(""),
+                "scheduled run stopped by the source's rate limit; the next run resumes"
+            ),
             Ok(report) if report.succeeded() => {
                 tracing::info!(connector = %id, pages = report.outcome.pages, upserted = report.outcome.upserted, "scheduled run succeeded")
             }

@@ -293,6 +293,27 @@ impl PageCommitted<'_> {
     }
 }
 
+/// A connector read a record it could not map; the cursor moves past it.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordUnmapped<'a> {
+    pub connector: &'a str,
+    pub external_id: &'a str,
+    pub reason: &'a str,
+}
+
+impl RecordUnmapped<'_> {
+    pub const UNMAPPED: &'static str = "chorus_sync_records_unmapped_total";
+    pub fn emit(self) {
+        tracing::warn!(
+            connector = self.connector,
+            external_id = self.external_id,
+            reason = self.reason,
+            "record not mapped; counted in the run's history"
+        );
+        bump(Self::UNMAPPED, self.connector, 1);
+    }
+}
+
 /// A sync run ended.
 #[derive(Debug, Clone, Copy)]
 pub struct RunFinished<'a> {
@@ -306,6 +327,7 @@ pub struct RunFinished<'a> {
 impl RunFinished<'_> {
     pub const RUNS: &'static str = "chorus_sync_runs_total";
     pub const FAILED: &'static str = "chorus_sync_runs_failed_total";
+    pub const RATE_LIMITED: &'static str = "chorus_sync_runs_rate_limited_total";
     pub fn emit(self) {
         tracing::info!(
             connector = self.connector,
@@ -315,8 +337,10 @@ impl RunFinished<'_> {
             "sync run finished"
         );
         bump(Self::RUNS, self.connector, 1);
-        if self.status == "failed" {
-            bump(Self::FAILED, self.connector, 1);
+        match self.status {
+            "failed" => bump(Self::FAILED, self.connector, 1),
+            "rate_limited" => bump(Self::RATE_LIMITED, self.connector, 1),
+            _ => {}
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chorus_core::Secret;
 use chorus_sim::{AuthSeen, AuthorityConfig, FaultProfile, FeedSim, SimServer, TokenAuthority};
-use chorus_sync::auth::{shared, REFRESH_TOKEN_CREDENTIAL};
+use chorus_sync::auth::{shared, stored_refresh_token};
 use chorus_sync::{
     BasicAuth, BearerAuth, ClientAuth, ConnectorError, Credentials, HttpClient, HttpPolicy, HttpStack, OAuthConfig,
     OAuthRefresh,
@@ -98,7 +98,7 @@ async fn rotated_refresh_tokens_are_persisted_and_old_ones_never_sent_again() {
         api.send(api.get(me(&server))).await.expect("ok across expiries");
     }
     assert!(authority.refreshes() >= 4, "{} refreshes", authority.refreshes());
-    let stored = store.get(REFRESH_TOKEN_CREDENTIAL).await.expect("store").expect("a rotated token is stored");
+    let stored = stored_refresh_token(&store).await.expect("store").expect("a rotated token is stored");
     assert_eq!(authority.live_refresh_tokens(), vec![stored.clone()], "the store holds the live token");
 
     // A restarted process still has the (now dead) initial token in its config: it must
@@ -107,7 +107,7 @@ async fn rotated_refresh_tokens_are_persisted_and_old_ones_never_sent_again() {
     let api = http.clone().with_auth(shared(restarted));
     api.send(api.get(me(&server))).await.expect("ok after restart");
     assert_eq!(authority.violations(), 0, "no revoked refresh token was ever presented");
-    assert_ne!(store.get(REFRESH_TOKEN_CREDENTIAL).await.expect("store"), Some(stored));
+    assert_ne!(stored_refresh_token(&store).await.expect("store"), Some(stored));
 }
 
 #[tokio::test]

@@ -163,8 +163,7 @@ async fn import_items(app: &App, reader: Box<dyn BufRead>, connector: &str) -> a
     let Some(claim) = app.store.claim_run(connector, engine.holder()).await? else {
         bail!("connector `{connector}` is being synced or imported by another run");
     };
-    let mut outcome =
-        RunOutcome { status: RunStatus::Running, pages: 0, upserted: 0, unchanged: 0, deleted: 0, error: None };
+    let mut outcome = RunOutcome { status: RunStatus::Running, ..RunOutcome::default() };
     let result = async {
         let mut cursor = app.store.cursor(connector).await?;
         for batch in records.chunks(BATCH) {

@@ -247,8 +247,7 @@ async fn import(store: &Arc<dyn Store>, n: usize) -> Result<(), BoxError> {
         if !buffer.is_empty() {
             commit(store, &claim, version, buffer).await?;
         }
-        let outcome =
-            RunOutcome { status: RunStatus::Succeeded, pages: 0, upserted: 0, unchanged: 0, deleted: 0, error: None };
+        let outcome = RunOutcome { status: RunStatus::Succeeded, ..RunOutcome::default() };
         store.finish_run(&claim, &outcome).await?;
     }
     Ok(())

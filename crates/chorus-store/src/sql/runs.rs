@@ -170,10 +170,15 @@ impl SqlStore {
 
     pub(crate) async fn finish_run_tx(&self, claim: &RunClaim, outcome: &RunOutcome) -> Result<()> {
         let now = now_micros();
+        // A list of strings always serializes.
+        let examples = (!outcome.unmapped_examples.is_empty())
+            .then(|| serde_json::to_string(&outcome.unmapped_examples).ok())
+            .flatten();
         let mut tx = self.begin_write(Appends::Nothing).await?;
         sqlx::query(
             "UPDATE sync_runs SET status = $2, finished_at = $3, pages = $4, upserted = $5, \
-             unchanged = $6, deleted = $7, error = $8 WHERE id = $1 AND status = $9",
+             unchanged = $6, deleted = $7, error = $8, unmapped = $10, unmapped_examples = $11 \
+             WHERE id = $1 AND status = $9",
         )
         .bind(claim.run_id)
         .bind(outcome.status.as_str())
@@ -184,6 +189,8 @@ impl SqlStore {
         .bind(count(outcome.deleted))
         .bind(&outcome.error)
         .bind(RunStatus::Running.as_str())
+        .bind(count(outcome.unmapped))
+        .bind(examples)
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM sync_leases WHERE connector = $1 AND holder_id = $2 AND run_id = $3")
@@ -228,7 +235,7 @@ impl SqlStore {
     pub(crate) async fn runs_read(&self, connector: Option<&str>, limit: u32) -> Result<Vec<SyncRun>> {
         let rows = sqlx::query(
             "SELECT id, connector, holder, status, started_at, finished_at, pages, upserted, \
-             unchanged, deleted, error FROM sync_runs WHERE ($1 IS NULL OR connector = $1) \
+             unchanged, deleted, error, unmapped, unmapped_examples FROM sync_runs WHERE ($1 IS NULL OR connector = $1) \
              ORDER BY id DESC LIMIT $2",
         )
         .bind(connector)
@@ -294,6 +301,11 @@ fn run_from_row(row: &AnyRow) -> Result<SyncRun> {
         upserted: counter("upserted")?,
         unchanged: counter("unchanged")?,
         deleted: counter("deleted")?,
+        unmapped: counter("unmapped")?,
+        unmapped_examples: get::<Option<String>>(row, "unmapped_examples")?
+            .map(|text| serde_json::from_str(&text).map_err(|e| corrupt(TABLE, format!("unmapped examples: {e}"))))
+            .transpose()?
+            .unwrap_or_default(),
         error: get(row, "error")?,
     })
 }

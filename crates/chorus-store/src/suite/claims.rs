@@ -19,7 +19,7 @@ store_suite!(
 );
 
 fn succeeded(pages: u64) -> RunOutcome {
-    RunOutcome { status: RunStatus::Succeeded, pages, upserted: 1, unchanged: 0, deleted: 0, error: None }
+    RunOutcome { status: RunStatus::Succeeded, pages, upserted: 1, ..RunOutcome::default() }
 }
 
 async fn live_claim_is_exclusive_until_finished(harness: &Harness) {

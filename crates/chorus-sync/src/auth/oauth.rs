@@ -1,20 +1,18 @@
-//! Auth providers: how the HTTP stack authorizes a request and refreshes a token.
+//! OAuth 2.0 access tokens: refresh-token and client-credentials grants.
 //!
-//! `BasicAuth` and `BearerAuth` hold static credentials; `OAuthRefresh` obtains access
-//! tokens from an OAuth 2.0 token endpoint (refresh-token or client-credentials grant)
-//! through the `oauth2` crate, speaking HTTP over our own stack. Invariants: secrets
-//! stay in `Secret` and reach only the `Authorization` header (marked sensitive); a
-//! refresh is single-flight (concurrent 401s on one token generation cause exactly
-//! one grant); a ROTATING refresh token is persisted with compare-and-swap before the
-//! access token it came with is used, and an old refresh token is never sent again.
+//! `OAuthRefresh` obtains access tokens from a token endpoint through the `oauth2`
+//! crate, speaking HTTP over our own stack (`OAuthTransport`). Invariants: a refresh is
+//! single-flight; a ROTATING refresh token is persisted with compare-and-swap before
+//! the access token it came with is used, and an old refresh token is never sent
+//! again; the stored chain remembers which configured token started it, so a token
+//! changed in the configuration re-seeds the chain instead of being ignored; every
+//! lifetime the server gives is clamped before it meets an `Instant`.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use base64::Engine;
 use chorus_core::Secret;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
@@ -23,16 +21,13 @@ use oauth2::{
     AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, ExtraTokenFields, RefreshToken,
     RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
-use reqwest::header::{HeaderValue, AUTHORIZATION};
 use url::Url;
 
-use crate::connector::Credentials;
-use crate::http::HttpClient;
+use super::{set_authorization, AuthProvider};
+use crate::credentials::Credentials;
+use crate::http::{clamp_server_wait, HttpClient};
 use crate::telemetry;
 use crate::ConnectorError;
-
-/// What replaces a secret in any text we produce.
-pub const REDACTED: &str = "[redacted]";
 
 /// The `Credentials` name under which a rotating refresh token is persisted.
 pub const REFRESH_TOKEN_CREDENTIAL: &str = "oauth_refresh_token";
@@ -43,84 +38,15 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// How often a refresh is retried when another process rotated the token meanwhile.
 const ROTATION_RETRIES: usize = 3;
 
-/// Authorizes requests; refreshes at most once per stale generation (single-flight).
-#[async_trait]
-pub trait AuthProvider: Send + Sync {
-    /// Adds credentials to the request; returns the token generation it used.
-    async fn authorize(&self, request: &mut reqwest::Request) -> Result<u64, ConnectorError>;
+/// Waits between attempts of a grant that failed transiently (a token response cut
+/// short, a 5xx, a reset connection). A refresh token is sent again only after such a
+/// failure, when the answer never arrived whole: the server either did not rotate, or
+/// rotated and (as Atlassian's, Okta's and Auth0's rotation grace periods do) still
+/// takes the token whose successor was never used.
+const GRANT_RETRY_DELAYS: [Duration; 3] = [Duration::from_millis(250), Duration::from_secs(1), Duration::ZERO];
 
-    /// Called after a 401 on a request authorized with `generation`. Refreshes unless
-    /// another caller already moved past that generation; concurrent callers wait for
-    /// one refresh. Providers that cannot refresh return `ConnectorError::Auth`.
-    async fn refresh(&self, generation: u64) -> Result<(), ConnectorError>;
-}
-
-fn set_authorization(request: &mut reqwest::Request, value: &str) -> Result<(), ConnectorError> {
-    let mut header = HeaderValue::from_str(value).map_err(|_| ConnectorError::Auth {
-        endpoint: request.url().path().to_owned(),
-        reason: "the credential contains characters not allowed in a header".into(),
-    })?;
-    header.set_sensitive(true);
-    request.headers_mut().insert(AUTHORIZATION, header);
-    Ok(())
-}
-
-/// HTTP Basic with a user and an API token (Jira, Zendesk `email/token`).
-#[derive(Debug, Clone)]
-pub struct BasicAuth {
-    pub user: String,
-    pub token: Secret,
-}
-
-impl BasicAuth {
-    pub fn new(user: impl Into<String>, token: Secret) -> Self {
-        Self { user: user.into(), token }
-    }
-}
-
-#[async_trait]
-impl AuthProvider for BasicAuth {
-    async fn authorize(&self, request: &mut reqwest::Request) -> Result<u64, ConnectorError> {
-        let pair = format!("{}:{}", self.user, self.token.expose());
-        let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-        set_authorization(request, &format!("Basic {encoded}"))?;
-        Ok(0)
-    }
-
-    async fn refresh(&self, _generation: u64) -> Result<(), ConnectorError> {
-        Err(ConnectorError::Auth {
-            endpoint: "basic auth".into(),
-            reason: "the user and API token were refused; check them in the configuration".into(),
-        })
-    }
-}
-
-/// A static bearer token (a Slack bot token, a Zendesk OAuth token).
-#[derive(Debug, Clone)]
-pub struct BearerAuth {
-    pub token: Secret,
-}
-
-impl BearerAuth {
-    pub fn new(token: Secret) -> Self {
-        Self { token }
-    }
-}
-
-#[async_trait]
-impl AuthProvider for BearerAuth {
-    async fn authorize(&self, request: &mut reqwest::Request) -> Result<u64, ConnectorError> {
-        set_authorization(request, &format!("Bearer {}", self.token.expose()))?;
-        Ok(0)
-    }
-
-    async fn refresh(&self, _generation: u64) -> Result<(), ConnectorError> {
-        Err(ConnectorError::Auth {
-            endpoint: "bearer auth".into(),
-            reason: "the bearer token was refused and cannot be refreshed; replace it in the configuration".into(),
-        })
-    }
-}
+/// Longest OAuth error code quoted in a message (the server writes it).
+const ERROR_CODE_CHARS: usize = 64;
 
 /// Where the client id and secret go in a token request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -253,11 +179,6 @@ impl OAuthRefresh {
         Self { config, grant, client, transport, state: tokio::sync::Mutex::new(TokenState::default()) }
     }
 
-    /// A non-standard field of the last token response (e.g. `instance_url`).
-    pub async fn token_field(&self, name: &str) -> Option<serde_json::Value> {
-        self.state.lock().await.extra.get(name).cloned()
-    }
-
     fn endpoint(&self) -> &str {
         self.config.token_url.path()
     }
@@ -269,10 +190,27 @@ impl OAuthRefresh {
     /// Obtains a new access token into `state` (the caller holds the lock).
     async fn obtain(&self, state: &mut TokenState) -> Result<(), ConnectorError> {
         let connector = self.transport.http.connector_id();
-        let result = match &self.grant {
-            Grant::ClientCredentials => self.client_credentials_grant().await,
-            Grant::RefreshToken { initial, credentials } => self.rotate(initial, credentials).await,
-        };
+        let mut result = Err(ConnectorError::transient(self.endpoint(), "no grant attempted"));
+        for (attempt, delay) in GRANT_RETRY_DELAYS.iter().enumerate() {
+            result = match &self.grant {
+                Grant::ClientCredentials => self.client_credentials_grant().await,
+                Grant::RefreshToken { initial, credentials } => self.rotate(initial, credentials).await,
+            };
+            match &result {
+                Err(error) if error.is_retryable() && attempt + 1 < GRANT_RETRY_DELAYS.len() => {
+                    telemetry::RetryScheduled {
+                        connector,
+                        endpoint: self.endpoint(),
+                        reason: "token_grant",
+                        wait: *delay,
+                        attempt: u32::try_from(attempt + 1).unwrap_or(u32::MAX),
+                    }
+                    .emit();
+                    tokio::time::sleep(*delay).await;
+                }
+                _ => break,
+            }
+        }
         let response = match result {
             Ok(response) => response,
             Err(error) => {
@@ -285,7 +223,7 @@ impl OAuthRefresh {
             }
         };
         let now = Instant::now();
-        let expires_in = response.expires_in();
+        let expires_in = response.expires_in().map(clamp_server_wait);
         state.access = Some(Secret::new(response.access_token().secret().clone()));
         state.expires_at = expires_in.map(|ttl| now + ttl);
         state.refresh_at = expires_in.map(|ttl| now + ttl.saturating_sub(REFRESH_MARGIN.min(ttl / 2)));
@@ -311,12 +249,16 @@ impl OAuthRefresh {
     /// The refresh-token grant with rotation: read the current refresh token from the
     /// store, exchange it, persist the new one with CAS, then (only then) return the
     /// access token. A lost CAS or a refused token that the store has since replaced
-    /// means another process rotated first: reload and try again.
+    /// means another process rotated first: reload and try again. The stored chain is
+    /// used only while it grew from the refresh token configured now; a token changed
+    /// in the configuration starts a new chain.
     async fn rotate(&self, initial: &Secret, credentials: &Credentials) -> Result<GrantResponse, ConnectorError> {
         let connector = self.transport.http.connector_id();
+        let seed = seed_of(initial);
         for _ in 0..=ROTATION_RETRIES {
             let stored = credentials.get(REFRESH_TOKEN_CREDENTIAL).await?;
-            let current = stored.clone().map_or_else(|| initial.clone(), Secret::new);
+            let chain = stored.as_deref().map(Chain::decode).filter(|chain| chain.grew_from(&seed));
+            let current = chain.map_or_else(|| initial.clone(), |chain| chain.token);
             let token = RefreshToken::new(current.expose().to_owned());
             let scopes = self.config.scopes.iter().map(|s| Scope::new(s.clone()));
             let request = self.client.exchange_refresh_token(&token).add_scopes(scopes);
@@ -327,17 +269,27 @@ impl OAuthRefresh {
                     if credentials.get(REFRESH_TOKEN_CREDENTIAL).await? != stored {
                         continue;
                     }
-                    return Err(self
-                        .auth_error(format!("the refresh token was refused ({code}); authorize the connector again")));
+                    return Err(self.auth_error(format!(
+                        "the refresh token was refused ({code}); authorize the connector again and put the new \
+                         refresh token in the configuration"
+                    )));
                 }
             };
             let rotated = response.refresh_token().map(|t| t.secret().as_str()).filter(|t| *t != current.expose());
-            let Some(rotated) = rotated else {
-                return Ok(response);
+            let unseeded = stored.as_deref().is_none_or(|value| Chain::decode(value).seed.as_deref() != Some(&seed));
+            let next = match rotated {
+                Some(rotated) => rotated,
+                // Not rotating, but the store does not yet say which configured token
+                // it belongs to: record it, so a later config change is noticed.
+                None if unseeded => current.expose(),
+                None => return Ok(response),
             };
-            let persisted = swap_with_retry(credentials, stored.as_deref(), rotated).await?;
-            telemetry::RefreshTokenRotated { connector, persisted }.emit();
-            if persisted {
+            let value = Chain { seed: Some(seed.clone()), token: Secret::new(next.to_owned()) }.encode();
+            let persisted = swap_with_retry(credentials, stored.as_deref(), &value).await?;
+            if rotated.is_some() {
+                telemetry::RefreshTokenRotated { connector, persisted }.emit();
+            }
+            if persisted || rotated.is_none() {
                 return Ok(response);
             }
         }
@@ -347,15 +299,82 @@ impl OAuthRefresh {
     fn grant_error(&self, error: RequestTokenError<ConnectorError, BasicErrorResponse>) -> GrantError {
         match error {
             // Only the error code: a description could echo what we sent.
-            RequestTokenError::ServerResponse(response) => GrantError::Rejected(response.error().to_string()),
+            RequestTokenError::ServerResponse(response) => {
+                GrantError::Rejected(printable(&response.error().to_string(), ERROR_CODE_CHARS))
+            }
             RequestTokenError::Request(error) => GrantError::Failed(error),
-            RequestTokenError::Parse(error, _body) => GrantError::Failed(ConnectorError::malformed(
-                self.endpoint(),
-                format!("token response at {}", error.path()),
-            )),
-            RequestTokenError::Other(reason) => GrantError::Failed(ConnectorError::transient(self.endpoint(), reason)),
+            // A token response cut short or not JSON may pass; one of the wrong shape will not.
+            RequestTokenError::Parse(error, body) => {
+                let complete = serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok();
+                let reason = format!("token response at {}", error.path());
+                GrantError::Failed(if complete {
+                    ConnectorError::malformed(self.endpoint(), reason)
+                } else {
+                    ConnectorError::transient(self.endpoint(), format!("{reason} is cut short or not json"))
+                })
+            }
+            RequestTokenError::Other(reason) => {
+                GrantError::Failed(ConnectorError::transient(self.endpoint(), printable(&reason, ERROR_CODE_CHARS)))
+            }
         }
     }
+}
+
+/// Text a server wrote, fit for a message: printable ASCII only, at most `max` characters.
+fn printable(text: &str, max: usize) -> String {
+    let kept: String = text.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(max).collect();
+    if kept.is_empty() {
+        "unspecified".to_owned()
+    } else {
+        kept
+    }
+}
+
+/// Which configured refresh token a stored chain grew from: a short SHA-256 prefix, so
+/// the store never holds the configured token itself.
+fn seed_of(configured: &Secret) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(configured.expose().as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The stored form of a refresh-token chain: `{"seed", "token"}` as JSON. A plain
+/// token (stored before chains had seeds) is a chain of unknown seed, taken to belong
+/// to the configured token until the next rotation records it.
+struct Chain {
+    seed: Option<String>,
+    token: Secret,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredChain {
+    seed: String,
+    token: String,
+}
+
+impl Chain {
+    fn decode(value: &str) -> Self {
+        match serde_json::from_str::<StoredChain>(value) {
+            Ok(stored) => Self { seed: Some(stored.seed), token: Secret::new(stored.token) },
+            Err(_) => Self { seed: None, token: Secret::new(value.to_owned()) },
+        }
+    }
+
+    fn encode(&self) -> String {
+        let stored = StoredChain { seed: self.seed.clone().unwrap_or_default(), token: self.token.expose().to_owned() };
+        serde_json::to_string(&stored).unwrap_or_default()
+    }
+
+    fn grew_from(&self, seed: &str) -> bool {
+        self.seed.as_deref().is_none_or(|own| own == seed)
+    }
+}
+
+/// The refresh token a connector's stored chain holds now, if any (for operators and
+/// tests; the provider reads it itself).
+pub async fn stored_refresh_token(credentials: &Credentials) -> Result<Option<String>, ConnectorError> {
+    let stored = credentials.get(REFRESH_TOKEN_CREDENTIAL).await?;
+    Ok(stored.map(|value| Chain::decode(&value).token.expose().to_owned()))
 }
 
 /// Persists a rotated refresh token, retrying transient store failures: losing it
@@ -428,9 +447,4 @@ impl<'c> AsyncHttpClient<'c> for OAuthTransport {
             builder.body(response.body.to_vec()).map_err(|e| ConnectorError::malformed(response.url.path(), e))
         })
     }
-}
-
-/// `Arc` shorthand for `HttpClient::with_auth`.
-pub fn shared<A: AuthProvider + 'static>(provider: A) -> Arc<dyn AuthProvider> {
-    Arc::new(provider)
 }

@@ -1,0 +1,49 @@
+//! `Credentials`: what a connector persists in the store (rotated OAuth refresh
+//! tokens) and reads back (its live item ids, for reconciliation).
+//!
+//! A leaf module: `auth` and `connector` both use it, and it uses neither. Invariant:
+//! a stored value changes only by compare-and-swap, so two processes rotating one
+//! token cannot both win.
+
+use std::sync::Arc;
+
+use chorus_store::Store;
+
+use crate::ConnectorError;
+
+/// A connector's persisted credentials, backed by the store.
+#[derive(Clone)]
+pub struct Credentials {
+    connector: String,
+    store: Arc<dyn Store>,
+}
+
+impl Credentials {
+    pub fn new(connector: impl Into<String>, store: Arc<dyn Store>) -> Self {
+        Self { connector: connector.into(), store }
+    }
+
+    /// The stored value, if any.
+    pub async fn get(&self, name: &str) -> Result<Option<String>, ConnectorError> {
+        self.store
+            .credential(&self.connector, name)
+            .await
+            .map_err(|e| ConnectorError::transient("credential store", e.to_string()))
+    }
+
+    /// Replaces `expected` by `new` atomically; `false` if someone else replaced it first.
+    pub async fn swap(&self, name: &str, expected: Option<&str>, new: &str) -> Result<bool, ConnectorError> {
+        self.store
+            .swap_credential(&self.connector, name, expected, new)
+            .await
+            .map_err(|e| ConnectorError::transient("credential store", e.to_string()))
+    }
+
+    /// External ids of the connector's live (not deleted) items, for reconciliation.
+    pub async fn known_item_ids(&self) -> Result<Vec<String>, ConnectorError> {
+        self.store
+            .live_external_ids(&self.connector)
+            .await
+            .map_err(|e| ConnectorError::transient("store", e.to_string()))
+    }
+}
