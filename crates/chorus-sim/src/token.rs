@@ -4,7 +4,9 @@
 //! with client credentials in the form or in HTTP Basic. Access tokens expire after a
 //! TTL or after N uses, to force "token expired mid-sync". Refresh tokens ROTATE: each
 //! grant revokes the one used and issues a new one. Invariant: a revoked refresh token
-//! is never accepted again; presenting one is counted as a violation and answered
+//! is never accepted again — except, when `reuse_grace` is set, a rotated token whose
+//! successor was never used, inside the grace (real providers' answer to a lost token
+//! response); any other presentation is counted as a violation and answered
 //! `400 {"error":"invalid_grant"}`.
 
 use std::collections::{HashMap, HashSet};
@@ -36,6 +38,10 @@ pub struct AuthorityConfig {
     /// `expires_in` reported to the client (defaults to `access_ttl`); lie to test the
     /// client's reaction to early expiry.
     pub reported_expires_in: Option<Duration>,
+    /// How long a rotated refresh token is still taken while its successor was never
+    /// used (Okta's grace period, Auth0's reuse interval): the token response that
+    /// carried the successor may have been lost on the way. `None`: never.
+    pub reuse_grace: Option<Duration>,
     pub seed: u64,
 }
 
@@ -48,6 +54,7 @@ impl Default for AuthorityConfig {
             access_ttl: Duration::from_secs(3600),
             max_uses: None,
             reported_expires_in: None,
+            reuse_grace: None,
             seed: 1,
         }
     }
@@ -80,6 +87,10 @@ struct AuthorityState {
     access: HashMap<String, AccessToken>,
     live_refresh: HashSet<String>,
     revoked_refresh: HashSet<String>,
+    /// Each rotated refresh token's successor and when it was issued.
+    successors: HashMap<String, (String, Instant)>,
+    /// Rotated tokens taken again inside `reuse_grace`.
+    grace_reuses: u64,
     token_requests: u64,
     refreshes: u64,
     client_grants: u64,
@@ -105,6 +116,8 @@ impl TokenAuthority {
                 access: HashMap::new(),
                 live_refresh,
                 revoked_refresh: HashSet::new(),
+                successors: HashMap::new(),
+                grace_reuses: 0,
                 token_requests: 0,
                 refreshes: 0,
                 client_grants: 0,
@@ -167,6 +180,11 @@ impl TokenAuthority {
         self.lock().token_requests
     }
 
+    /// Rotated refresh tokens taken again inside the reuse grace (a lost token response).
+    pub fn grace_reuses(&self) -> u64 {
+        self.lock().grace_reuses
+    }
+
     /// Revoked refresh tokens presented again (should be zero).
     pub fn violations(&self) -> u64 {
         self.lock().violations
@@ -191,18 +209,20 @@ impl TokenAuthority {
             Some("refresh_token") => {
                 let presented = form.refresh_token.unwrap_or_default();
                 if state.revoked_refresh.contains(&presented) {
-                    state.violations += 1;
-                    tracing::warn!("revoked refresh token presented again");
+                    if !state.take_within_grace(&presented) {
+                        state.violations += 1;
+                        tracing::warn!("revoked refresh token presented again");
+                        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+                    }
+                } else if !state.live_refresh.remove(&presented) {
                     return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
                 }
-                if !state.live_refresh.remove(&presented) {
-                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
-                }
-                state.revoked_refresh.insert(presented);
+                state.revoked_refresh.insert(presented.clone());
                 state.refreshes += 1;
                 let salt: u32 = state.rng.gen();
                 let next = format!("sim-refresh-{}-{salt:08x}", state.refreshes);
                 state.live_refresh.insert(next.clone());
+                state.successors.insert(presented, (next.clone(), Instant::now()));
                 issue(&mut state, Some(next))
             }
             Some("client_credentials") => {
@@ -211,6 +231,21 @@ impl TokenAuthority {
             }
             _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
         }
+    }
+}
+
+impl AuthorityState {
+    /// Whether a rotated refresh token is taken again: inside `reuse_grace`, and only
+    /// while its successor was never used. The unused successor is then revoked.
+    fn take_within_grace(&mut self, presented: &str) -> bool {
+        let Some(grace) = self.config.reuse_grace else { return false };
+        let Some((successor, issued)) = self.successors.get(presented).cloned() else { return false };
+        if issued.elapsed() > grace || !self.live_refresh.remove(&successor) {
+            return false;
+        }
+        self.revoked_refresh.insert(successor);
+        self.grace_reuses += 1;
+        true
     }
 }
 

@@ -12,7 +12,8 @@ use crate::ConnectorError;
 
 /// Parses an endpoint URL from config and applies the insecure-endpoint rule.
 pub fn parse_endpoint(field: &str, raw: &str, allow_insecure: bool) -> Result<Url, ConnectorError> {
-    let url = Url::parse(raw).map_err(|e| ConnectorError::Config(format!("{field}: `{raw}` is not a URL: {e}")))?;
+    // The text is not echoed: a URL that does not parse may still hold a password.
+    let url = Url::parse(raw).map_err(|e| ConnectorError::Config(format!("{field}: not a URL: {e}")))?;
     check_endpoint(field, &url, allow_insecure)?;
     Ok(url)
 }
@@ -24,7 +25,8 @@ pub fn check_endpoint(field: &str, url: &Url, allow_insecure: bool) -> Result<()
         "http" if allow_insecure => {}
         "http" => {
             return Err(ConnectorError::Config(format!(
-                "{field}: plain-HTTP endpoint `{url}` refused; set allow_insecure_endpoints = true to allow it"
+                "{field}: plain-HTTP endpoint `{}` refused; set allow_insecure_endpoints = true to allow it",
+                shown(url)
             )))
         }
         other => return Err(ConnectorError::Config(format!("{field}: unsupported scheme `{other}`"))),
@@ -35,7 +37,7 @@ pub fn check_endpoint(field: &str, url: &Url, allow_insecure: bool) -> Result<()
         )));
     }
     let Some(host) = url.host_str() else {
-        return Err(ConnectorError::Config(format!("{field}: `{url}` has no host")));
+        return Err(ConnectorError::Config(format!("{field}: `{}` has no host", shown(url))));
     };
     if is_local(host) && !allow_insecure {
         return Err(ConnectorError::Config(format!(
@@ -43,6 +45,17 @@ pub fn check_endpoint(field: &str, url: &Url, allow_insecure: bool) -> Result<()
         )));
     }
     Ok(())
+}
+
+/// A URL fit for a message: no user, password or query (any of them may hold a secret).
+fn shown(url: &Url) -> String {
+    let mut shown = url.clone();
+    // Only fails for URLs that cannot have credentials, which then have none to hide.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
 }
 
 fn is_local(host: &str) -> bool {
@@ -82,7 +95,18 @@ mod tests {
     }
 
     #[test]
-    fn urls_with_credentials_are_refused() {
+    fn urls_with_credentials_are_refused_without_printing_them() {
         assert!(parse_endpoint("base_url", "https://user:pw@acme.example.com", true).is_err());
+        for raw in [
+            "http://agent:hunter2@acme.example.com/?token=hunter2",
+            "https://agent:hunter2@acme.example.com/",
+            "https://agent:hunter2@[::1",
+            "ftp://agent:hunter2@acme.example.com/",
+        ] {
+            for allow in [false, true] {
+                let message = parse_endpoint("base_url", raw, allow).expect_err(raw).to_string();
+                assert!(!message.contains("hunter2"), "{raw}: {message}");
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chorus_core::Secret;
-use chorus_sim::{AuthSeen, AuthorityConfig, FaultProfile, FeedSim, SimServer, TokenAuthority};
+use chorus_sim::{AuthSeen, AuthorityConfig, CutBody, FaultProfile, FeedSim, SimServer, TokenAuthority};
 use chorus_sync::auth::{shared, stored_refresh_token};
 use chorus_sync::{
     BasicAuth, BearerAuth, ClientAuth, ConnectorError, Credentials, HttpClient, HttpPolicy, HttpStack, OAuthConfig,
@@ -202,4 +202,99 @@ async fn static_credentials_cannot_refresh_and_never_print() {
     let sent = server.requests();
     assert_eq!(sent.len(), 1, "a static token is not retried");
     assert_eq!(sent[0].auth, AuthSeen::Bearer);
+}
+
+#[tokio::test]
+async fn a_refresh_token_changed_in_the_config_reseeds_a_dead_chain() {
+    // A first authorization: the chain grows from INITIAL_REFRESH and is stored.
+    let first = authority(AuthorityConfig::default());
+    let server = SimServer::start(FeedSim::seeded(1, 3).with_auth(first.clone()).router(), FaultProfile::none())
+        .await
+        .expect("server starts");
+    let store = credentials().await;
+    let http = http();
+    let config = oauth_config(&server, ClientAuth::RequestBody);
+    let provider = OAuthRefresh::refresh_token(config, Secret::new(INITIAL_REFRESH), store.clone(), &http);
+    let api = http.clone().with_auth(shared(provider));
+    api.send(api.get(me(&server))).await.expect("first chain works");
+    let dead = stored_refresh_token(&store).await.expect("store").expect("chain stored");
+
+    // The chain dies (the app was re-authorized elsewhere); the operator puts the new
+    // refresh token in the configuration. The stored, dead one must not win over it.
+    let reauthorized = TokenAuthority::new(AuthorityConfig {
+        client_secret: CLIENT_SECRET.into(),
+        initial_refresh_token: "refresh-SECRET-new".into(),
+        seed: 2,
+        ..AuthorityConfig::default()
+    });
+    let server = SimServer::start(FeedSim::seeded(1, 3).with_auth(reauthorized.clone()).router(), FaultProfile::none())
+        .await
+        .expect("server starts");
+    let config = oauth_config(&server, ClientAuth::RequestBody);
+    let provider = OAuthRefresh::refresh_token(config.clone(), Secret::new("refresh-SECRET-new"), store.clone(), &http);
+    let api = http.clone().with_auth(shared(provider));
+    api.send(api.get(me(&server))).await.expect("the configured token starts a new chain");
+    let stored = stored_refresh_token(&store).await.expect("store").expect("new chain stored");
+    assert_ne!(stored, dead);
+    assert_eq!(reauthorized.live_refresh_tokens(), vec![stored], "the store follows the new chain");
+
+    // A restart with the same configuration continues the new chain, not its seed.
+    let restarted = OAuthRefresh::refresh_token(config, Secret::new("refresh-SECRET-new"), store.clone(), &http);
+    let api = http.clone().with_auth(shared(restarted));
+    api.send(api.get(me(&server))).await.expect("ok after restart");
+    assert_eq!(reauthorized.violations(), 0, "the consumed seed was never sent again");
+}
+
+#[tokio::test]
+async fn a_token_response_cut_short_is_retried_not_fatal() {
+    let authority =
+        authority(AuthorityConfig { reuse_grace: Some(Duration::from_secs(30)), ..AuthorityConfig::default() });
+    let faults = FaultProfile { cut_bodies: vec![CutBody::nth("/oauth/token", 1)], ..FaultProfile::none() };
+    let server = SimServer::start(FeedSim::seeded(1, 3).with_auth(authority.clone()).router(), faults)
+        .await
+        .expect("server starts");
+    let store = credentials().await;
+    let http = http();
+    let provider = OAuthRefresh::refresh_token(
+        oauth_config(&server, ClientAuth::RequestBody),
+        Secret::new(INITIAL_REFRESH),
+        store.clone(),
+        &http,
+    );
+    let api = http.clone().with_auth(shared(provider));
+    api.send(api.get(me(&server))).await.expect("the grant is retried");
+    assert_eq!(authority.token_requests(), 2, "one cut answer, one whole");
+    assert_eq!(authority.grace_reuses(), 1, "the lost successor was replaced inside the grace");
+    assert_eq!(authority.violations(), 0);
+    let stored = stored_refresh_token(&store).await.expect("store");
+    assert_eq!(stored.map(|t| vec![t]), Some(authority.live_refresh_tokens()));
+
+    // Client credentials carry no refresh token: a cut answer is simply asked again.
+    let grants = FaultProfile { cut_bodies: vec![CutBody::nth("/oauth/token", 1)], ..FaultProfile::none() };
+    server.set_faults(grants);
+    let provider = OAuthRefresh::client_credentials(oauth_config(&server, ClientAuth::Basic), &http);
+    let api = http.clone().with_auth(shared(provider));
+    api.send(api.get(me(&server))).await.expect("the grant is retried");
+    assert_eq!(authority.client_credential_grants(), 2);
+}
+
+#[tokio::test]
+async fn an_oauth_error_from_the_server_is_bounded_in_messages() {
+    use axum::routing::post;
+    let huge = format!("{}\u{7}\n{}", "e".repeat(10_000), "f".repeat(10_000));
+    let router = axum::Router::new().route(
+        "/oauth/token",
+        post(move || {
+            let huge = huge.clone();
+            async move { (axum::http::StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "error": huge }))) }
+        }),
+    );
+    let server = SimServer::start(router, FaultProfile::none()).await.expect("server starts");
+    let http = http();
+    let provider = OAuthRefresh::client_credentials(oauth_config(&server, ClientAuth::Basic), &http);
+    let api = http.clone().with_auth(shared(provider));
+    let error = api.send(api.get(me(&server))).await.expect_err("refused");
+    let message = error.to_string();
+    assert!(message.len() < 300, "{} characters: {message:.300}", message.len());
+    assert!(message.contains("eeee") && !message.contains('\n') && !message.contains('\u{7}'), "{message}");
 }

@@ -15,12 +15,18 @@ pub async fn run(config: Option<&Path>, connector: Option<&str>, limit: u32, for
         return Ok(());
     }
     println!(
-        "{:>6}  {:<16} {:<10} {:<20} {:>6} {:>9} {:>9} {:>7}  error",
-        "run", "connector", "status", "started (UTC)", "pages", "upserted", "unchanged", "deleted"
+        "{:>6}  {:<16} {:<12} {:<20} {:>6} {:>9} {:>9} {:>7} {:>8}  note",
+        "run", "connector", "status", "started (UTC)", "pages", "upserted", "unchanged", "deleted", "unmapped"
     );
     for run in &runs {
+        let mut note: Vec<String> = run.error.iter().cloned().collect();
+        if !run.unmapped_examples.is_empty() {
+            let more = run.unmapped.saturating_sub(run.unmapped_examples.len() as u64);
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            note.push(format!("not mapped: {}{more}", run.unmapped_examples.join("; ")));
+        }
         println!(
-            "{:>6}  {:<16} {:<10} {:<20} {:>6} {:>9} {:>9} {:>7}  {}",
+            "{:>6}  {:<16} {:<12} {:<20} {:>6} {:>9} {:>9} {:>7} {:>8}  {}",
             run.id,
             run.connector,
             run.status.as_str(),
@@ -29,7 +35,8 @@ pub async fn run(config: Option<&Path>, connector: Option<&str>, limit: u32, for
             run.upserted,
             run.unchanged,
             run.deleted,
-            run.error.as_deref().unwrap_or("")
+            run.unmapped,
+            note.join("  ")
         );
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::bail;
-use chorus_store::PageOutcome;
+use chorus_store::{PageOutcome, RunStatus};
 use chorus_sync::engine::{Observer, RunReport, SyncError};
 use chorus_sync::SyncMode;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -74,7 +74,10 @@ pub async fn sync(app: &App, names: &[String], full: bool) -> anyhow::Result<()>
         match result {
             Ok((id, Ok(report))) => {
                 print_report(&report);
-                if !report.succeeded() {
+                if report.outcome.status == RunStatus::RateLimited {
+                    // Not a failure: the next run resumes at the last committed page.
+                    eprintln!("{id}: stopped by the source's rate limit; run it again later to resume");
+                } else if !report.succeeded() {
                     failed.push(format!("{id}: {}", report.outcome.error.as_deref().unwrap_or("failed")));
                 }
             }
@@ -94,8 +97,13 @@ pub async fn sync(app: &App, names: &[String], full: bool) -> anyhow::Result<()>
 
 fn print_report(report: &RunReport) {
     let o = &report.outcome;
+    let unmapped = match o.unmapped {
+        0 => String::new(),
+        n => format!("  {n} not mapped (see `chorus runs`)"),
+    };
+    let label = if o.status == RunStatus::RateLimited { "stopped" } else { "error" };
     println!(
-        "{:<16} {:<9} {:>5} pages {:>7} upserted {:>7} unchanged {:>6} deleted  {:.1}s{}",
+        "{:<16} {:<12} {:>5} pages {:>7} upserted {:>7} unchanged {:>6} deleted  {:.1}s{unmapped}{}",
         report.connector,
         o.status.as_str(),
         o.pages,
@@ -103,6 +111,6 @@ fn print_report(report: &RunReport) {
         o.unchanged,
         o.deleted,
         report.elapsed.as_secs_f64(),
-        o.error.as_deref().map(|e| format!("  error: {e}")).unwrap_or_default()
+        o.error.as_deref().map(|e| format!("  {label}: {e}")).unwrap_or_default()
     );
 }

@@ -300,7 +300,7 @@ impl OAuthRefresh {
         match error {
             // Only the error code: a description could echo what we sent.
             RequestTokenError::ServerResponse(response) => {
-                GrantError::Rejected(printable(&response.error().to_string(), ERROR_CODE_CHARS))
+                GrantError::Rejected(printable(response.error().as_ref(), ERROR_CODE_CHARS))
             }
             RequestTokenError::Request(error) => GrantError::Failed(error),
             // A token response cut short or not JSON may pass; one of the wrong shape will not.
