@@ -17,10 +17,9 @@ pub mod http;
 pub mod scheduler;
 pub mod telemetry;
 
-pub use auth::{AuthProvider, BasicAuth, BearerAuth, ClientAuth, OAuthConfig, OAuthRefresh};
+pub use auth::{BasicAuth, BearerAuth, ClientAuth, OAuthConfig, OAuthRefresh};
 pub use connector::{
-    Connector, ConnectorContext, ConnectorFactory, Credentials, DynConnector, DynPage, Factory, Page, Registry,
-    SyncMode, Typed, Unmapped,
+    Connector, ConnectorContext, Credentials, DynConnector, DynPage, Factory, Page, Registry, SyncMode, Unmapped,
 };
 pub use error::ConnectorError;
-pub use http::{EndpointLimiter, HttpClient, HttpPolicy, HttpResponse, HttpStack};
+pub use http::{HttpClient, HttpPolicy, HttpResponse, HttpStack};
