@@ -12,12 +12,15 @@
 //! records (comments included) were read, so a page that fails leaves the stored
 //! cursor where it was.
 
+pub mod body;
 pub mod client;
 pub mod config;
 pub mod cursor;
 pub mod html;
+mod html_lexer;
 pub mod mapping;
 pub mod markdown;
+mod text;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;

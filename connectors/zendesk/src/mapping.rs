@@ -16,8 +16,8 @@ use chorus_core::{
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+use crate::body::body_to_text;
 use crate::config::{AccountFieldsConfig, MappingConfig, ZendeskConfig};
-use crate::html::body_to_text;
 
 /// Zendesk users by id, as far as this run has seen them (sideloads and the users export).
 #[derive(Debug, Clone, Default)]
