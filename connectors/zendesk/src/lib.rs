@@ -12,12 +12,15 @@
 //! records (comments included) were read, so a page that fails leaves the stored
 //! cursor where it was.
 
+pub mod body;
 pub mod client;
 pub mod config;
 pub mod cursor;
 pub mod html;
+mod html_lexer;
 pub mod mapping;
 pub mod markdown;
+mod text;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -155,13 +158,9 @@ impl ZendeskConnector {
         self.look_up_people(requesters, people).await?;
         let by_id: std::collections::HashMap<String, Vec<Value>> =
             fetched.into_iter().filter_map(|(id, comments)| Some((id, comments?.comments))).collect();
-        let records = tickets
-            .iter()
-            .filter_map(|ticket| {
-                let comments = id_field(ticket, "id").and_then(|id| by_id.get(&id)).map(Vec::as_slice);
-                self.mapper.ticket(ticket, people, comments)
-            })
-            .collect();
+        let page = mapping::map_ticket_page(self.mapper.clone(), tickets.to_vec(), by_id, std::mem::take(people));
+        let (records, known) = page.await?;
+        *people = known;
         Ok(records)
     }
 

@@ -5,7 +5,9 @@
 //! omit or null any field, and ids may be numbers or strings. Invariant: one odd
 //! object never fails its page — a ticket without an id is skipped with a warning,
 //! anything else missing falls back to a documented default — and every item keeps the
-//! ticket JSON verbatim in `raw`.
+//! ticket JSON verbatim in `raw`. A page of tickets is mapped on a blocking thread
+//! (`map_ticket_page`): converting bodies is CPU work proportional to their size, and
+//! it must not hold up the async runtime that serves the other connectors.
 
 use std::collections::HashMap;
 
@@ -13,11 +15,12 @@ use chorus_core::account::normalize_domain;
 use chorus_core::{
     AccountRecord, Comment, ContactRecord, EntityKind, ItemRecord, Kind, LifecycleStage, Person, Record,
 };
+use chorus_sync::ConnectorError;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+use crate::body::body_to_text;
 use crate::config::{AccountFieldsConfig, MappingConfig, ZendeskConfig};
-use crate::html::body_to_text;
 
 /// Zendesk users by id, as far as this run has seen them (sideloads and the users export).
 #[derive(Debug, Clone, Default)]
@@ -216,6 +219,35 @@ impl Mapper {
             account_external_id: id_field(user, "organization_id"),
         }))
     }
+}
+
+/// Maps a page of tickets (`comments` by ticket id, for the tickets whose comments
+/// were read) on tokio's blocking pool, so a huge or hostile body never stalls a
+/// runtime worker; returns the records and `people`, handed back for the next page.
+pub async fn map_ticket_page(
+    mapper: Mapper,
+    tickets: Vec<Value>,
+    comments: HashMap<String, Vec<Value>>,
+    people: People,
+) -> Result<(Vec<Record>, People), ConnectorError> {
+    let task = tokio::task::spawn_blocking(move || {
+        let records = tickets
+            .iter()
+            .filter_map(|ticket| {
+                let comments = id_field(ticket, "id").and_then(|id| comments.get(&id)).map(Vec::as_slice);
+                mapper.ticket(ticket, &people, comments)
+            })
+            .collect();
+        (records, people)
+    });
+    task.await.map_err(|error| {
+        let endpoint = "/api/v2/incremental/tickets/cursor.json";
+        if error.is_panic() {
+            ConnectorError::permanent(endpoint, "mapping the ticket page panicked")
+        } else {
+            ConnectorError::transient(endpoint, "mapping the ticket page was cancelled")
+        }
+    })
 }
 
 /// `good` → 1.0, `bad` → 0.0; `offered`, `unoffered` or no rating → `None`.
@@ -524,6 +556,33 @@ mod tests {
         assert_eq!(mapper().user(&json!({"id": 6, "email": "a@b.example", "role": "agent"})), None);
         let inactive = mapper().user(&json!({"id": 7, "active": false}));
         assert_eq!(inactive, Some(Record::Deleted { entity: EntityKind::Contact, external_id: "7".into() }));
+    }
+
+    /// A current-thread runtime keeps serving its timers while a page with two 1 MiB
+    /// hostile bodies is mapped: the conversion runs on the blocking pool.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_page_is_mapped_off_the_runtime_thread() {
+        let hostile = |id: u64, body: String| json!({"id": id, "subject": "s", "status": "open", "description": body});
+        let tickets = vec![hostile(1, "[".repeat(1 << 20)), hostile(2, "<a b='".repeat(1 << 18))];
+        let mut comments = HashMap::new();
+        comments
+            .insert("2".to_owned(), vec![json!({"id": 20, "public": true, "html_body": "<p>a</p>".repeat(1 << 17)})]);
+        let mapping = map_ticket_page(mapper(), tickets, comments, People::default());
+        tokio::pin!(mapping);
+        let mut timer = tokio::time::interval(std::time::Duration::from_millis(1));
+        let mut ticks = 0u32;
+        let mapped = loop {
+            tokio::select! {
+                biased;
+                mapped = &mut mapping => break mapped,
+                _ = timer.tick() => ticks += 1,
+            }
+        };
+        // The first tick is immediate; any later one fired while the page was mapped.
+        assert!(ticks > 1, "the runtime thread was blocked while mapping ({ticks} ticks)");
+        let (records, _people) = mapped.unwrap_or_else(|e| panic!("mapping failed: {e}"));
+        assert_eq!(records.len(), 2);
+        assert_eq!(item(records.into_iter().next()).body.len(), 1 << 20);
     }
 
     #[test]

@@ -1,222 +1,170 @@
-//! Markdown bodies as readable plain text.
+//! Markdown bodies as readable plain text, read with `pulldown-cmark`.
 //!
 //! Ticket descriptions are plain text that agents and API clients often write in
-//! Markdown. Headings, emphasis, code spans and quote markers are dropped, bullets
-//! become `- `, `[text](url)` becomes `text (url)`, images keep their alt text, fenced
-//! code is kept verbatim and entities are decoded. Invariant: like `html_to_text`, the
-//! output has no leading or trailing whitespace and never two blank lines in a row.
+//! Markdown (CommonMark, with `~~strikethrough~~`). Headings, emphasis, code spans and
+//! quote markers are dropped, bullets become `- ` and numbered items `1. `, nested
+//! items are indented, `[text](url)` becomes `text (url)`, images keep their alt text
+//! as `[alt]`, code blocks are kept verbatim and entities are decoded. Blocks keep the
+//! spacing of the source: blocks on adjacent lines stay on adjacent lines, blocks
+//! separated by a blank line stay so. Invariant: like `html_to_text`, the output has no
+//! leading or trailing whitespace and never two blank lines in a row, and the
+//! conversion is linear in the input (`pulldown-cmark` parses in linear time, and the
+//! source between blocks is scanned once).
 
-use std::collections::HashMap;
+use std::ops::Range;
 
-use crate::html::{decode_entities, link_target, tidy};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+use crate::text::Writer;
+
+/// Nesting levels shown as indentation (deeper items are indented as deep as this).
+const MAX_LIST_INDENT: usize = 8;
 
 /// Converts Markdown (as Zendesk agents and API clients write it) to plain text.
 pub fn markdown_to_text(markdown: &str) -> String {
-    let mut out = String::new();
-    let mut fenced = false;
-    for line in markdown.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            fenced = !fenced;
-            continue;
+    let mut converter = Converter::new(markdown);
+    for (event, range) in Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH).into_offset_iter() {
+        converter.event(event, range);
+    }
+    converter.writer.finish()
+}
+
+struct Converter<'a> {
+    source: &'a str,
+    writer: Writer,
+    /// Where the last text taken from the source ends.
+    content_end: usize,
+    /// How far the source has been scanned for line breaks between blocks.
+    scanned: usize,
+    /// The next number of each open list (`None` for bullets), innermost last.
+    lists: Vec<Option<u64>>,
+    /// Whether a list marker was the last thing written (its first block stays on its line).
+    after_marker: bool,
+    /// The open links: their targets and where their text starts.
+    links: Vec<(String, usize)>,
+    /// Inside an image: its alt text, gathered to be written as `[alt]`.
+    image_alt: Option<String>,
+    image_depth: usize,
+}
+
+impl<'a> Converter<'a> {
+    fn new(source: &'a str) -> Self {
+        Self {
+            source,
+            writer: Writer::new(),
+            content_end: 0,
+            scanned: 0,
+            lists: Vec::new(),
+            after_marker: false,
+            links: Vec::new(),
+            image_alt: None,
+            image_depth: 0,
         }
-        if fenced {
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        }
-        out.push_str(&markdown_line(line));
-        out.push('\n');
     }
-    tidy(&out)
-}
 
-fn markdown_line(line: &str) -> String {
-    let indent_width = line.len() - line.trim_start().len();
-    let mut rest = line.trim();
-    if is_rule(rest) {
-        return String::new();
-    }
-    while let Some(quoted) = rest.strip_prefix('>') {
-        rest = quoted.trim_start();
-    }
-    let heading = rest.trim_start_matches('#');
-    if heading.len() < rest.len() && rest.len() - heading.len() <= 6 && (heading.is_empty() || heading.starts_with(' '))
-    {
-        rest = heading.trim();
-    }
-    let indent = " ".repeat(indent_width.min(8) / 2 * 2);
-    for bullet in ["- ", "* ", "+ "] {
-        if let Some(item) = rest.strip_prefix(bullet) {
-            return format!("{indent}- {}", markdown_inline(item.trim_start()));
-        }
-    }
-    if rest.is_empty() {
-        return String::new();
-    }
-    format!("{}{}", if starts_ordered_item(rest) { indent.as_str() } else { "" }, markdown_inline(rest))
-}
-
-fn is_rule(line: &str) -> bool {
-    let compact: String = line.chars().filter(|c| !c.is_whitespace()).collect();
-    compact.len() >= 3 && ["-", "*", "_"].iter().any(|mark| compact.chars().all(|c| c.to_string() == *mark))
-}
-
-fn starts_ordered_item(line: &str) -> bool {
-    let digits = line.chars().take_while(char::is_ascii_digit).count();
-    digits > 0 && line[digits..].starts_with(". ")
-}
-
-/// Link labels nested deeper than this are kept as plain text instead of being parsed
-/// again: each level recurses, and hostile input nests thousands deep.
-const MAX_LINK_DEPTH: usize = 16;
-
-/// Inline Markdown: links, images, autolinks, emphasis, code spans and escapes.
-fn markdown_inline(text: &str) -> String {
-    inline(text, 0)
-}
-
-fn inline(text: &str, depth: usize) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let paired = paired_markers(&chars);
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '\\' if i + 1 < chars.len() && chars[i + 1].is_ascii_punctuation() => {
-                out.push(chars[i + 1]);
-                i += 2;
+    fn event(&mut self, event: Event<'_>, range: Range<usize>) {
+        match event {
+            Event::Start(tag) => self.start(tag, range),
+            Event::End(tag) => self.end(tag),
+            Event::Text(text) | Event::Code(text) | Event::InlineHtml(text) | Event::Html(text) => {
+                self.content(&text, range)
             }
-            '!' if chars.get(i + 1) == Some(&'[') => match parse_link(&chars, i + 1) {
-                Some((alt, _, end)) => {
+            Event::SoftBreak | Event::HardBreak => {
+                if let Some(alt) = &mut self.image_alt {
+                    alt.push(' ');
+                } else {
+                    self.writer.line_break(1);
+                }
+            }
+            Event::Rule => self.block_start(range.start),
+            _ => {}
+        }
+    }
+
+    /// Text from the source, into the image's alt text when inside an image.
+    fn content(&mut self, text: &str, range: Range<usize>) {
+        self.content_end = self.content_end.max(range.end);
+        if let Some(alt) = &mut self.image_alt {
+            alt.push_str(text);
+            return;
+        }
+        self.after_marker = false;
+        self.writer.verbatim(text);
+    }
+
+    /// A block starts at `start`: a line break, or a blank line when the source has
+    /// one between the previous text and this block.
+    fn block_start(&mut self, start: usize) {
+        // One byte back: a code block's text ends with the newline that ends its line.
+        let from = self.content_end.saturating_sub(1).max(self.scanned);
+        let blank = self.source.get(from..start).is_some_and(has_blank_line);
+        self.scanned = self.scanned.max(start);
+        self.writer.line_break(if blank { 2 } else { 1 });
+    }
+
+    fn start(&mut self, tag: Tag<'_>, range: Range<usize>) {
+        match tag {
+            // An item's first block stays on the line of its marker.
+            Tag::Paragraph | Tag::Heading { .. } | Tag::HtmlBlock | Tag::CodeBlock(_) if self.after_marker => {}
+            Tag::Paragraph | Tag::Heading { .. } | Tag::HtmlBlock | Tag::CodeBlock(_) => self.block_start(range.start),
+            Tag::List(first) => self.lists.push(first),
+            Tag::Item => {
+                self.block_start(range.start);
+                let depth = self.lists.len().saturating_sub(1).min(MAX_LIST_INDENT);
+                let marker = match self.lists.last_mut() {
+                    Some(Some(number)) => {
+                        let marker = format!("{}{number}. ", "  ".repeat(depth));
+                        *number = number.saturating_add(1);
+                        marker
+                    }
+                    _ => format!("{}- ", "  ".repeat(depth)),
+                };
+                self.writer.verbatim(&marker);
+                self.after_marker = true;
+            }
+            Tag::Link { dest_url, .. } => self.links.push((dest_url.into_string(), self.writer.mark())),
+            Tag::Image { .. } => {
+                self.image_depth += 1;
+                self.image_alt.get_or_insert_with(String::new);
+            }
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, tag: TagEnd) {
+        match tag {
+            TagEnd::List(_) => {
+                self.lists.pop();
+            }
+            TagEnd::Link => {
+                if let Some((href, mark)) = self.links.pop() {
+                    self.writer.link_end(&href, mark);
+                }
+            }
+            TagEnd::Image => {
+                self.image_depth = self.image_depth.saturating_sub(1);
+                if self.image_depth == 0 {
+                    let alt = self.image_alt.take().unwrap_or_default();
                     if !alt.trim().is_empty() {
-                        out.push_str(&format!("[{}]", alt.trim()));
+                        self.after_marker = false;
+                        self.writer.verbatim(&format!("[{}]", alt.trim()));
                     }
-                    i = end;
-                }
-                None => {
-                    out.push(c);
-                    i += 1;
-                }
-            },
-            '[' => match parse_link(&chars, i) {
-                Some((label, url, end)) => {
-                    let label = if depth < MAX_LINK_DEPTH { inline(&label, depth + 1) } else { label };
-                    out.push_str(&label);
-                    if let Some(target) = link_target(&url, &label) {
-                        out.push_str(&format!(" ({target})"));
-                    }
-                    i = end;
-                }
-                None => {
-                    out.push(c);
-                    i += 1;
-                }
-            },
-            '<' => {
-                let close = chars[i..].iter().position(|c| *c == '>').map(|p| i + p);
-                let inner: Option<String> = close.map(|end| chars[i + 1..end].iter().collect());
-                match (close, inner) {
-                    (Some(end), Some(url))
-                        if url.starts_with("http://") || url.starts_with("https://") || url.starts_with("mailto:") =>
-                    {
-                        out.push_str(url.strip_prefix("mailto:").unwrap_or(&url));
-                        i = end + 1;
-                    }
-                    _ => {
-                        out.push(c);
-                        i += 1;
-                    }
-                }
-            }
-            '*' | '`' | '~' => {
-                if !paired[i] {
-                    out.push(c);
-                }
-                i += 1;
-            }
-            '_' => {
-                let word_inside = i > 0
-                    && chars[i - 1].is_alphanumeric()
-                    && chars.get(i + 1).is_some_and(|next| next.is_alphanumeric());
-                if word_inside {
-                    out.push(c);
-                }
-                i += 1;
-            }
-            _ => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    decode_entities(&out)
-}
-
-/// Marks the `*`, `~` and backtick runs that pair up around text (`**bold**`, `~~old~~`,
-/// `` `code` ``): an opening run is followed by a non-space, a closing run of the same
-/// marker and length is preceded by one. Lone markers (`~/.config`, `2 * 3`) stay.
-/// Escaped markers never pair. Linear: each run meets at most one pending opener.
-fn paired_markers(chars: &[char]) -> Vec<bool> {
-    let mut paired = vec![false; chars.len()];
-    let mut open: HashMap<(char, usize), usize> = HashMap::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\\' {
-            i += 2;
-            continue;
-        }
-        if !matches!(c, '*' | '~' | '`') {
-            i += 1;
-            continue;
-        }
-        let len = chars[i..].iter().take_while(|&&m| m == c).count();
-        let can_open = chars.get(i + len).is_some_and(|next| !next.is_whitespace());
-        let can_close = i > 0 && !chars[i - 1].is_whitespace();
-        match open.get(&(c, len)).copied() {
-            Some(start) if can_close => {
-                open.remove(&(c, len));
-                paired[start..start + len].fill(true);
-                paired[i..i + len].fill(true);
-            }
-            None if can_open => {
-                open.insert((c, len), i);
-            }
-            _ => {}
-        }
-        i += len;
-    }
-    paired
-}
-
-/// Parses `[label](url)` at `open`; returns the label, url and the index after it.
-fn parse_link(chars: &[char], open: usize) -> Option<(String, String, usize)> {
-    let mut depth = 0usize;
-    let mut close = None;
-    for (offset, c) in chars[open..].iter().enumerate() {
-        match c {
-            '[' => depth += 1,
-            ']' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    close = Some(open + offset);
-                    break;
                 }
             }
             _ => {}
         }
     }
-    let close = close?;
-    if chars.get(close + 1) != Some(&'(') {
-        return None;
-    }
-    let end = chars[close + 2..].iter().position(|c| *c == ')').map(|p| close + 2 + p)?;
-    let label: String = chars[open + 1..close].iter().collect();
-    let target: String = chars[close + 2..end].iter().collect();
-    let url = target.split_whitespace().next().unwrap_or("").trim_matches(['<', '>']).to_owned();
-    Some((label, url, end + 1))
+}
+
+/// Whether `gap` (from the end of one block's text to the start of the next block)
+/// holds a whole line that is blank, or blank inside a quote (only `>` markers).
+fn has_blank_line(gap: &str) -> bool {
+    let mut lines = gap.split('\n');
+    // The first piece ends the previous text's line, the last starts the next block's.
+    let _end_of_previous = lines.next();
+    let mut whole_lines: Vec<&str> = lines.collect();
+    whole_lines.pop();
+    whole_lines.iter().any(|line| line.chars().all(|c| c.is_whitespace() || c == '>'))
 }
 
 #[cfg(test)]
@@ -249,10 +197,15 @@ mod tests {
             .unwrap_or_else(|_| panic!("markdown_to_text panicked"));
         assert!(text.contains('a'));
         assert!(text.len() <= 4 * levels + 1);
-        // Shallow nesting is still fully parsed.
+        // As CommonMark (and GitHub) read it: a link cannot contain a link, so the
+        // brackets around the innermost one are text.
         assert_eq!(
             markdown_to_text("[[[x](https://a.example/1)](https://a.example/2)]()"),
-            "x (https://a.example/1) (https://a.example/2)"
+            "[[x (https://a.example/1)](https://a.example/2)]()"
+        );
+        assert_eq!(
+            markdown_to_text("[**see** ![logo](l.png) docs](https://a.example/d)"),
+            "see [logo] docs (https://a.example/d)"
         );
     }
 
@@ -262,5 +215,39 @@ mod tests {
         assert_eq!(markdown_to_text("2 * 3 * 4 and a*b"), "2 * 3 * 4 and a*b");
         assert_eq!(markdown_to_text("run `ls` then ~~old~~ **bold** *it* ~/x"), "run ls then old bold it ~/x");
         assert_eq!(markdown_to_text("it's `broken"), "it's `broken");
+    }
+
+    #[test]
+    fn lists_quotes_and_code_keep_the_source_layout() {
+        let md = "Steps:\n\n1. Open\n2. Click *Run*\n   - twice\n     - really\n\n* loose\n\n* items\n\n>  a quote\n> continued\n\n    indented code\n\nR&amp;D &copy; &#233;";
+        assert_eq!(
+            markdown_to_text(md),
+            "Steps:\n\n1. Open\n2. Click Run\n  - twice\n    - really\n\n- loose\n\n- items\n\na quote\ncontinued\n\nindented code\n\nR&D © é"
+        );
+        assert_eq!(markdown_to_text("7. seven\n8. eight"), "7. seven\n8. eight");
+        assert_eq!(markdown_to_text("line one  \nline two\\\nline three"), "line one\nline two\nline three");
+        assert_eq!(markdown_to_text("use <placeholder> here"), "use <placeholder> here");
+    }
+
+    #[test]
+    fn hostile_markdown_converts_in_linear_time() {
+        use crate::text::linear::{assert_linear, repeat};
+        assert_linear("`[` without `]`", |len| repeat("[", len), markdown_to_text);
+        assert_linear(
+            "`[[[…a]]]` nested",
+            |len| format!("{}a{}", repeat("[", len / 2), repeat("]", len / 2)),
+            markdown_to_text,
+        );
+        assert_linear("`[a](` repeated", |len| repeat("[a](", len), markdown_to_text);
+        assert_linear("`![` repeated", |len| repeat("![", len), markdown_to_text);
+        assert_linear("`<` without `>`", |len| repeat("<", len), markdown_to_text);
+        assert_linear("`<a` repeated", |len| repeat("<a", len), markdown_to_text);
+        assert_linear("`&` without `;`", |len| repeat("&", len), markdown_to_text);
+        assert_linear("`&#` repeated", |len| repeat("&#", len), markdown_to_text);
+        assert_linear("`*a ` repeated", |len| repeat("*a ", len), markdown_to_text);
+        assert_linear("`` ` `` repeated", |len| repeat("`a", len), markdown_to_text);
+        assert_linear("`>` nested quotes", |len| repeat(">", len), markdown_to_text);
+        assert_linear("`- ` nested lists", |len| repeat("- ", len), markdown_to_text);
+        assert_linear("list items", |len| repeat("  - x\n", len), markdown_to_text);
     }
 }
