@@ -170,7 +170,7 @@ impl Default for Settings {
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let keys: Vec<&str> = self.0.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
-        write!(f, "Settings {{ keys: {keys:?}, values: [redacted] }}")
+        write!(f, "Settings {{ keys: {keys:?}, values: {} }}", chorus_core::Secret::REDACTED)
     }
 }
 
