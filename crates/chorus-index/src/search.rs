@@ -60,12 +60,6 @@ impl SearchIndex {
         };
         load_hits(&live, &searcher, &*compiled.highlight, ranked)
     }
-
-    /// Checks a request without running it (for a 400 before any work).
-    pub fn validate(&self, request: &SearchRequest) -> Result<()> {
-        compile(request, &self.live())?;
-        Ok(())
-    }
 }
 
 /// The exhaustive top-N for the sorts that do not rank by score (`recency`, `revenue`).
