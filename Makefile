@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 BENCH_N ?= 1000000
 export BENCH_N
 
-.PHONY: demo test bench lint fmt schemas tools
+.PHONY: demo test bench lint advisories fmt schemas tools
 
 ## tools: check for cargo and install cargo-nextest if it is missing
 tools:
@@ -27,10 +27,14 @@ test: tools
 bench: tools
 	cargo run --release -p chorus-index --example bench
 
-## lint: formatting and clippy, as reviewers expect them
-lint:
+## lint: formatting, clippy and the advisory check, as reviewers expect them
+lint: advisories
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+## advisories: cargo deny check advisories on a local RustSec copy (says SKIPPED without one)
+advisories:
+	@scripts/advisories.sh
 
 fmt:
 	cargo fmt --all

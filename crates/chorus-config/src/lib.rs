@@ -106,6 +106,21 @@ mod tests {
     }
 
     #[test]
+    fn a_list_of_empty_lists_is_a_clear_error_not_a_spin() {
+        let started = std::time::Instant::now();
+        let err = parse_with("connectors = [[]]\n", &[]).expect_err("connectors must be tables").to_string();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "took {:?}", started.elapsed());
+        assert!(err.starts_with("chorus.toml: "), "{err}");
+        assert!(err.contains("invalid length [redacted], expected"), "{err}");
+    }
+
+    #[test]
+    fn a_misplaced_secret_is_not_echoed() {
+        let err = parse_with("connectors = \"s3cret\"\n", &[]).expect_err("connectors is a list");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
     fn environment_overrides_win() {
         let config = parse_with(
             FEED,

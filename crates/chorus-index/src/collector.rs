@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use tantivy::collector::{Collector, ScoreSegmentTweaker, ScoreTweaker, SegmentCollector};
+use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
@@ -38,42 +38,33 @@ fn first<T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static>(
 /// Ranking key: `(primary, bm25)`, compared lexicographically, highest first.
 pub type RankKey = (f64, f32);
 
-/// Computes the ranking key for [`Sort`] from the BM25 score and fast fields.
+/// Computes the ranking key for [`Sort`] from the BM25 score and fast fields, for
+/// `TopDocs::tweak_score(|segment| ranker.segment(segment))`.
+#[derive(Debug, Clone, Copy)]
 pub struct Ranker {
     pub sort: Sort,
 }
 
-pub struct SegmentRanker {
-    sort: Sort,
-    arr: Option<Column<i64>>,
-    updated_micros: Option<Column<tantivy::DateTime>>,
-}
-
-impl ScoreTweaker<RankKey> for Ranker {
-    type Child = SegmentRanker;
-
-    fn segment_tweaker(&self, segment: &SegmentReader) -> tantivy::Result<SegmentRanker> {
+impl Ranker {
+    /// The key function of one segment. A segment without the fast field (written
+    /// before any item had an account) ranks its documents as having none.
+    pub fn segment(self, segment: &SegmentReader) -> impl Fn(DocId, Score) -> RankKey + 'static {
         let fast = segment.fast_fields();
-        Ok(SegmentRanker {
-            sort: self.sort,
-            arr: fast.column_opt("account_arr")?,
-            updated_micros: fast.column_opt("updated_at")?,
-        })
-    }
-}
-
-impl ScoreSegmentTweaker<RankKey> for SegmentRanker {
-    fn score(&mut self, doc: DocId, score: Score) -> RankKey {
-        let arr = || first(self.arr.as_ref(), doc).unwrap_or(0);
-        let primary = match self.sort {
-            Sort::Relevance => f64::from(score),
-            Sort::Weighted => f64::from(score) * revenue_factor(arr()),
-            Sort::Revenue => arr() as f64,
-            Sort::Recency => {
-                first(self.updated_micros.as_ref(), doc).map_or(f64::MIN, |at| at.into_timestamp_micros() as f64)
-            }
-        };
-        (primary, score)
+        let arr: Option<Column<i64>> = fast.column_opt("account_arr").ok().flatten();
+        let updated_micros: Option<Column<tantivy::DateTime>> = fast.column_opt("updated_at").ok().flatten();
+        let sort = self.sort;
+        move |doc: DocId, score: Score| {
+            let arr = || first(arr.as_ref(), doc).unwrap_or(0);
+            let primary = match sort {
+                Sort::Relevance => f64::from(score),
+                Sort::Weighted => f64::from(score) * revenue_factor(arr()),
+                Sort::Revenue => arr() as f64,
+                Sort::Recency => {
+                    first(updated_micros.as_ref(), doc).map_or(f64::MIN, |at| at.into_timestamp_micros() as f64)
+                }
+            };
+            (primary, score)
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! Invariant: the index reflects exactly the store's changes up to the position recorded
 //! in its last commit's payload; a restart resumes from there.
 
+mod analysis;
 mod answer;
 mod bits;
 mod collector;
@@ -20,7 +21,7 @@ mod generation;
 mod index;
 mod pairs;
 mod projection;
-pub mod query;
+mod query;
 mod ranked;
 mod request;
 pub mod schema;
@@ -31,12 +32,11 @@ mod writer;
 mod testing;
 
 pub use answer::{FacetCount, Facets, Hit, Reach, SearchAnswer, Snippet};
-pub use collector::{revenue_factor, REVENUE_DAMPING};
+pub use collector::revenue_factor;
 pub use error::{IndexError, QueryError, Result};
-pub use generation::Payload;
 pub use index::SearchIndex;
 pub use projection::{rebuild_index, CatchUp, IndexProjection, RebuildReport, DEFAULT_BATCH};
-pub use request::{DateRange, Filters, SearchRequest, Sort, MAX_LIMIT};
+pub use request::{DateRange, Filters, SearchRequest, Sort};
 #[cfg(test)]
 mod projection_tests;
 #[cfg(test)]

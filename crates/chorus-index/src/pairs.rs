@@ -26,8 +26,8 @@ use std::sync::Arc;
 use rustc_hash::FxHashSet;
 use tantivy::tokenizer::{BoxTokenStream, TextAnalyzer, Token, TokenStream, Tokenizer};
 
+use crate::analysis;
 use crate::error::{IndexError, Result};
-use crate::schema;
 
 /// File in a generation directory holding its frequent words and sample size (JSON).
 const FILE: &str = "frequent-words.json";
@@ -96,7 +96,7 @@ impl FrequentWords {
     /// (each sample is one item's title, body and comments), at most [`MAX_WORDS`] of
     /// them, the most frequent first.
     pub fn choose<'a>(samples: impl IntoIterator<Item = Vec<&'a str>>) -> Self {
-        let mut analyzer = schema::analyzer();
+        let mut analyzer = analysis::analyzer();
         let mut document_frequency: HashMap<String, usize> = HashMap::new();
         let mut sampled = 0usize;
         let mut seen = HashSet::new();
@@ -172,7 +172,7 @@ pub struct PairTokenizer {
 
 impl PairTokenizer {
     pub fn new(words: Arc<FrequentWords>) -> Self {
-        Self { words, analyzer: schema::analyzer() }
+        Self { words, analyzer: analysis::analyzer() }
     }
 }
 
@@ -257,7 +257,7 @@ mod tests {
             vec![("to the".to_owned(), 1), ("is to".to_owned(), 6), ("to the".to_owned(), 7)]
         );
         // A dropped over-long token leaves a gap: the words around it are not adjacent.
-        let long = "x".repeat(schema::MAX_TOKEN_LEN + 1);
+        let long = "x".repeat(analysis::MAX_TOKEN_LEN + 1);
         assert_eq!(pairs(&["the", "to"], &format!("to {long} the")), vec![]);
         assert_eq!(pairs(&[], "to the"), vec![]);
     }

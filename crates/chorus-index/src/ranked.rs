@@ -341,7 +341,9 @@ mod tests {
                             pruned = pruned.with_filter(filter.weight(scoring).expect("filter weight"));
                         }
                         let pruned = searcher.search(&*built.text, &pruned).expect("pruned");
-                        let exhaustive = TopDocs::with_limit(limit).and_offset(offset).tweak_score(Ranker { sort });
+                        let exhaustive = TopDocs::with_limit(limit)
+                            .and_offset(offset)
+                            .tweak_score(move |segment: &tantivy::SegmentReader| Ranker { sort }.segment(segment));
                         let exhaustive = searcher.search(&*built.combined(), &exhaustive).expect("exhaustive");
                         assert_eq!(pruned.len(), exhaustive.len(), "{text} {kind:?} {sort:?}");
                         assert!(!pruned.is_empty(), "{text} {kind:?}");

@@ -271,7 +271,7 @@ impl Builder<'_> {
 
 /// The index analyzer's tokens for `text`.
 pub(crate) fn analyze(text: &str) -> Vec<String> {
-    let mut analyzer = schema::analyzer();
+    let mut analyzer = crate::analysis::analyzer();
     let mut stream = analyzer.token_stream(text);
     let mut tokens = Vec::new();
     while stream.advance() {

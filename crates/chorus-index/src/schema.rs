@@ -13,33 +13,19 @@ use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
     FAST, INDEXED, STORED, STRING,
 };
-use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
 use tantivy::{DateTime, Index, TantivyDocument};
 
+use crate::analysis::analyzer;
 use crate::pairs::{FrequentWords, PairTokenizer};
 
 /// Bumped whenever the schema or the tokenizer changes; a mismatch forces a rebuild.
 pub const SCHEMA_VERSION: u32 = 2;
 
-/// The name under which [`analyzer`] is registered on every index.
+/// The name under which [`analyzer`](crate::analysis::analyzer) is registered on every index.
 pub const TOKENIZER: &str = "chorus";
 
 /// The name under which the generation's [`PairTokenizer`] is registered.
 pub const PAIR_TOKENIZER: &str = "chorus_pairs";
-
-/// Tokens longer than this many bytes are dropped (hashes, base64 blobs).
-pub const MAX_TOKEN_LEN: usize = 40;
-
-/// The text analyzer for titles, bodies, comments and query words alike: split on
-/// anything that is not a letter or digit, drop tokens over [`MAX_TOKEN_LEN`] bytes,
-/// lowercase, fold accents to ASCII. No stemming (see docs/decisions/0004).
-pub fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(MAX_TOKEN_LEN))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .build()
-}
 
 /// The text fields a query word searches, and their boosts.
 pub const TEXT_FIELDS: [(&str, f32); 3] = [("title", 2.0), ("body", 1.0), ("comments", 1.0)];

@@ -60,17 +60,14 @@ impl SearchIndex {
         };
         load_hits(&live, &searcher, &*compiled.highlight, ranked)
     }
-
-    /// Checks a request without running it (for a 400 before any work).
-    pub fn validate(&self, request: &SearchRequest) -> Result<()> {
-        compile(request, &self.live())?;
-        Ok(())
-    }
 }
 
 /// The exhaustive top-N for the sorts that do not rank by score (`recency`, `revenue`).
 fn top_docs(request: &SearchRequest) -> impl tantivy::collector::Collector<Fruit = Vec<(RankKey, DocAddress)>> {
-    TopDocs::with_limit(request.limit).and_offset(request.offset).tweak_score(Ranker { sort: request.sort })
+    let ranker = Ranker { sort: request.sort };
+    TopDocs::with_limit(request.limit)
+        .and_offset(request.offset)
+        .tweak_score(move |segment: &tantivy::SegmentReader| ranker.segment(segment))
 }
 
 /// A request's queries: `query` (text and filters) for the aggregates and unpruned

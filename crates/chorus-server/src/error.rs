@@ -15,6 +15,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("service unavailable")]
     Unavailable(String),
+    /// The request was not answered in time.
+    #[error("{0}")]
+    Timeout(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -34,6 +37,7 @@ impl ApiError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

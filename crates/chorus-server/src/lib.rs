@@ -1,13 +1,16 @@
 //! The HTTP surface of Chorus.
 //!
 //! `router(state)` builds the whole axum application, so tests drive it with
-//! `tower::ServiceExt::oneshot` and `serve` only binds it. Errors leave through one
+//! `tower::ServiceExt::oneshot`; `serve` (serve.rs) runs it on a listener with
+//! deadlines on every client. Errors leave through one
 //! `ApiError` with a stable `{ "code", "message" }` body; internals are logged, never
 //! sent to clients.
 
 mod error;
+mod serve;
 
 pub use error::ApiError;
+pub use serve::{serve, Timeouts};
 
 use std::sync::Arc;
 
@@ -35,15 +38,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/runs", get(runs))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .with_state(state)
-}
-
-/// Binds `listen` and serves until `shutdown` completes.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 
 /// The process is up.

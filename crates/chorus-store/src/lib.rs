@@ -149,6 +149,7 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
 /// A URL with any password replaced, safe to print: the `user:password@` part and any
 /// query parameter whose name mentions a password, secret or token.
 pub fn redact_url(url: &str) -> String {
+    const REDACTED: &str = chorus_core::Secret::REDACTED;
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (url, None),
@@ -157,7 +158,7 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &base[scheme_end + 3..at];
             let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}://{}:[redacted]{}", &base[..scheme_end], user, &base[at..])
+            format!("{}://{user}:{REDACTED}{}", &base[..scheme_end], &base[at..])
         }
         _ => base.to_owned(),
     };
@@ -168,7 +169,7 @@ pub fn redact_url(url: &str) -> String {
                 let name = param.split('=').next().unwrap_or("").to_ascii_lowercase();
                 let sensitive = ["password", "secret", "token", "key"].iter().any(|word| name.contains(word));
                 if sensitive {
-                    format!("{}=[redacted]", param.split('=').next().unwrap_or(""))
+                    format!("{}={REDACTED}", param.split('=').next().unwrap_or(""))
                 } else {
                     param.to_owned()
                 }

@@ -34,7 +34,7 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
     let state = chorus_server::AppState { store: Arc::clone(&app.store) };
     let follower = spawn_index_follower(&app)?;
     let scheduler = tokio::spawn(scheduler::run(app.engine(), jobs, shutdown_signal()));
-    chorus_server::serve(listener, state, shutdown_signal()).await?;
+    chorus_server::serve(listener, state, shutdown_signal(), chorus_server::Timeouts::default()).await?;
     scheduler.await.context("scheduler task")?;
     if let Some(follower) = follower {
         follower.await.context("index follower task")?;

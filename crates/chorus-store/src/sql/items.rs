@@ -10,7 +10,7 @@ use chorus_core::{account, Item, ItemRecord, Source};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Executor};
 
-use super::resolve::item_source_account;
+use super::hints::{item_source_account, Hints};
 use super::{
     content_hash, corrupt, fetch_by_external_ids, get, in_chunks, micros, parse_json, parse_text, placeholders,
     pow2_batches, time_from, to_json, Dialect, Tx,
@@ -115,29 +115,6 @@ fn in_row_order(rows: &[ItemRow], by_external_id: &HashMap<String, Upserted>) ->
     rows.iter()
         .map(|row| by_external_id.get(&row.external_id).copied().ok_or_else(|| corrupt(TABLE, "upsert returned no id")))
         .collect()
-}
-
-/// What the account resolver needs to know about an item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Hints {
-    pub(crate) connector: String,
-    pub(crate) account_external_id: Option<String>,
-    pub(crate) account_name_key: Option<String>,
-    pub(crate) author_email: Option<String>,
-    /// The author's email domain, `None` for free-mail providers.
-    pub(crate) author_domain: Option<String>,
-}
-
-impl Hints {
-    pub(crate) fn from_row(row: &AnyRow) -> Result<Self> {
-        Ok(Self {
-            connector: get(row, "connector")?,
-            account_external_id: get(row, "account_external_id")?,
-            account_name_key: get(row, "account_name_key")?,
-            author_email: get(row, "author_email")?,
-            author_domain: get(row, "author_domain")?,
-        })
-    }
 }
 
 /// An item record, normalized into the columns it is stored in.

@@ -12,6 +12,7 @@
 mod accounts;
 mod changes;
 mod commit;
+mod hints;
 mod items;
 mod links;
 mod owners;

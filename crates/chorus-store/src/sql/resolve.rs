@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use chorus_core::LinkProvenance;
 use sqlx::Any;
 
-use super::items::Hints;
+use super::hints::{Hints, LIVE_EXTERNAL_OWNERS};
 use super::{get, in_chunks, parse_text, placeholders, pow2_batches, ChangeSet, Dialect, Tx};
 use crate::{ChangeEntity, Result};
 
@@ -25,22 +25,6 @@ enum Lookup {
     Name,
     Email,
     Domain,
-}
-
-/// Which account an external id names: the lowest-numbered live account that owns it.
-/// The one rule behind both forms of the first resolution step, the page's batch lookup
-/// (`Lookup::ExternalId`) and the item upsert's (`item_source_account`).
-const LIVE_EXTERNAL_OWNERS: &str =
-    "FROM account_external_ids x JOIN accounts a ON a.id = x.account_id WHERE a.deleted_at IS NULL";
-
-/// The first resolution step as a scalar subquery over the `items` row in scope: the
-/// account its `account_external_id` names. The item upsert returns it, so a page's items
-/// need no separate external-id lookup.
-pub(crate) fn item_source_account() -> String {
-    format!(
-        "(SELECT MIN(x.account_id) {LIVE_EXTERNAL_OWNERS} \
-         AND x.connector = items.connector AND x.external_id = items.account_external_id)"
-    )
 }
 
 impl Lookup {
