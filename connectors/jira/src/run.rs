@@ -8,7 +8,8 @@
 //! `(jql) AND id in (<existing>)` which are still in scope; it emits
 //! `Record::Deleted` for the rest, never for an issue Jira reported it could not read.
 //! Invariants: a page is only yielded complete (comments fetched, issues mapped); an
-//! issue that cannot be mapped is logged and skipped without failing its page; every
+//! issue that cannot be mapped does not fail its page but rides along with it as
+//! `Unmapped`, so the run's history counts and names it; every
 //! yielded cursor is ≥ the one before it; after the first error the stream ends.
 
 use std::collections::HashSet;
@@ -16,6 +17,7 @@ use std::collections::HashSet;
 use chorus_core::{EntityKind, Record};
 use chorus_sync::{ConnectorError, Page, SyncMode};
 use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use serde_json::Value;
 
 use crate::client::{BulkFetchRequest, SearchRequest, BULK_FETCH_MAX};
@@ -34,6 +36,8 @@ enum Phase {
 pub(crate) struct Run<'a> {
     connector: &'a JiraConnector,
     session: Option<&'a Session>,
+    /// The user's zone, read when the run starts (`None`: unknown, bounds widened).
+    zone: Option<Tz>,
     from: Option<JiraCursor>,
     mode: SyncMode,
     cursor: JiraCursor,
@@ -53,6 +57,7 @@ impl<'a> Run<'a> {
         Self {
             connector,
             session: None,
+            zone: None,
             cursor: from.clone().unwrap_or_default(),
             from,
             mode,
@@ -81,13 +86,14 @@ impl<'a> Run<'a> {
             Some(session) => session,
             None => {
                 let session = self.connector.session().await?;
+                self.zone = self.connector.zone(session).await?;
                 self.session = Some(session);
                 session
             }
         };
         let phase = match self.phase.take() {
             Some(phase) => phase,
-            None => self.start(session),
+            None => self.start(),
         };
         match phase {
             Phase::Done => {
@@ -100,13 +106,13 @@ impl<'a> Run<'a> {
     }
 
     /// Decides the window and whether deletions are reconciled in this run.
-    fn start(&mut self, session: &Session) -> Phase {
+    fn start(&mut self) -> Phase {
         let config = &self.connector.config;
         let start_updated = self.from.as_ref().and_then(|c| c.updated);
         self.full_scan = self.mode == SyncMode::Full || start_updated.is_none();
         let bound = match (self.full_scan, start_updated) {
             (false, Some(updated)) => {
-                Some(lower_bound(updated, Duration::minutes(i64::from(config.overlap_minutes)), session.zone))
+                Some(lower_bound(updated, Duration::minutes(i64::from(config.overlap_minutes)), self.zone))
             }
             _ => None,
         };
@@ -148,6 +154,7 @@ impl<'a> Run<'a> {
             }
         }
         let mut records = Vec::with_capacity(page.issues.len());
+        let mut unmapped = Vec::new();
         let mut max_updated: Option<DateTime<Utc>> = None;
         for issue in &page.issues {
             max_updated = max_updated.max(issue_updated(issue));
@@ -159,7 +166,8 @@ impl<'a> Run<'a> {
                     }
                     records.push(Record::Item(item));
                 }
-                Err(error) => tracing::warn!(connector = %connector.ctx.id, %error, "jira issue skipped"),
+                // The cursor moves past it: the engine counts and names it in the run.
+                Err(error) => unmapped.push(error.unmapped()),
             }
         }
         self.cursor = self.cursor.advanced_to(max_updated);
@@ -171,7 +179,7 @@ impl<'a> Run<'a> {
                 Phase::Done
             }
         });
-        Ok(Page::new(records, self.cursor.clone()))
+        Ok(Page::new(records, self.cursor.clone()).with_unmapped(unmapped))
     }
 
     /// The full comment list when the embedded page was truncated (total > returned).

@@ -4,16 +4,17 @@
 //! paging, `fields` honoured and only `id` returned when none are named, comments
 //! embedded up to a limit with the true `total`), `/rest/api/3/search` answering
 //! `410 Gone` (and counting the call), `/rest/api/3/myself` with a non-UTC
-//! `timeZone`, `/rest/api/3/issue/{key}/comment`, and
+//! `timeZone`, `/rest/api/3/issue/{key}/comment` (`orderBy=-created` for newest
+//! first), and
 //! `POST /rest/api/3/issue/bulkfetch` (up to 100 ids or keys; missing issues are
 //! simply left out). A JQL `id`/`key` literal naming no issue answers 400, as Jira's
 //! validator does. Timestamps render with the user's offset and JQL dates are read in
 //! the user's zone at minute granularity (`zone`). Auth is open, Basic (email + API token), or OAuth 3LO: a
 //! `TokenAuthority` with rotating refresh tokens, `accessible-resources`, and the API
-//! under `/ex/jira/{cloud_id}`. An optional rate limit answers 429/503 with Jira's
-//! headers (`limits`). On request, pagination misbehaves: repeating or cycling
-//! `nextPageToken`s (`TokenFault`), small `id`-only pages, and comment pages that
-//! ignore `startAt`. Invariant: every mutation stamps `updated` with the
+//! under `/ex/jira/{cloud_id}`. An optional burst limit and an optional points-based
+//! quota answer 429/503 with Jira's headers (`limits`). On request, pagination misbehaves: repeating or cycling
+//! `nextPageToken`s (`TokenFault`), small `id`-only pages, comment pages that
+//! ignore `startAt`, and issues served without their `id`. Invariant: every mutation stamps `updated` with the
 //! clock's "now", deleted issues vanish from every endpoint, and `truth()` is exactly
 //! the set of issues a correct sync ends up with.
 
@@ -41,7 +42,7 @@ use serde_json::{json, Value};
 use crate::clock::SimClock;
 use crate::token::{basic_challenge, check_basic, TokenAuthority};
 
-pub use self::limits::JiraRateLimit;
+pub use self::limits::{JiraQuota, JiraRateLimit};
 pub use self::zone::SimZone;
 
 /// The custom field that holds JSM organizations.
@@ -129,6 +130,8 @@ struct JiraState {
     cycle_to: Option<String>,
     id_search_page_cap: Option<usize>,
     broken_comment_paging: bool,
+    /// Issues search renders without their `id` (see `set_idless_issues`).
+    idless: BTreeSet<u64>,
 }
 
 /// A search that hands out `nextPageToken`s going round in circles.
@@ -182,6 +185,7 @@ impl JiraSim {
             cycle_to: None,
             id_search_page_cap: None,
             broken_comment_paging: false,
+            idless: BTreeSet::new(),
         };
         Self { inner: Arc::new(Mutex::new(state)), clock, auth: Access::Open }
     }
@@ -252,7 +256,19 @@ impl JiraSim {
         self.lock().limiter.set(limit);
     }
 
-    /// Requests refused by the rate limit set with `set_rate_limit`.
+    /// Jira's 2026 points-based quota on every API route (`None`: none, the default).
+    /// Setting it starts a fresh window: that is how a test lets "the hour pass".
+    pub fn set_quota(&self, quota: Option<JiraQuota>) {
+        self.lock().limiter.set_quota(quota);
+    }
+
+    /// Issues (by id) that search renders without their `id`, as a broken proxy or
+    /// an odd field configuration might: the connector cannot map them (empty by default).
+    pub fn set_idless_issues(&self, ids: &[u64]) {
+        self.lock().idless = ids.iter().copied().collect();
+    }
+
+    /// Requests refused by the rate limits set with `set_rate_limit` and `set_quota`.
     pub fn rate_limit_rejections(&self) -> u64 {
         self.lock().limiter.rejections()
     }
@@ -383,8 +399,17 @@ impl JiraSim {
         let page = matching.get(start..end).unwrap_or_default();
         let issues: Vec<Value> = page
             .iter()
-            .map(|(_, issue)| render::issue(issue, &fields, &state.site, zone, state.embedded_comments))
+            .map(|(_, issue)| {
+                let mut rendered = render::issue(issue, &fields, &state.site, zone, state.embedded_comments);
+                if state.idless.contains(&issue.id) {
+                    if let Some(object) = rendered.as_object_mut() {
+                        object.remove("id");
+                    }
+                }
+                rendered
+            })
             .collect();
+        let returned = issues.len();
         let mut response = json!({"issues": issues, "isLast": end >= matching.len()});
         if let Some((key, _)) = page.last().filter(|_| end < matching.len()) {
             response["nextPageToken"] = json!(render::encode_token(key));
@@ -403,6 +428,7 @@ impl JiraSim {
                 }
             }
         }
+        state.limiter.charge(returned);
         Ok(response)
     }
 
@@ -418,7 +444,8 @@ impl JiraSim {
                 format!("The number of issue IDs or keys must be between 1 and {BULK_FETCH_MAX}."),
             ));
         }
-        let state = self.lock();
+        let mut state = self.lock();
+        let state = &mut *state;
         let mut found: BTreeMap<u64, &SimIssue> = BTreeMap::new();
         let mut errors = Vec::new();
         for id_or_key in wanted {
@@ -442,6 +469,7 @@ impl JiraSim {
             .values()
             .map(|issue| render::issue(issue, &fields, &state.site, state.zone, state.embedded_comments))
             .collect();
+        state.limiter.charge(issues.len());
         Ok(json!({"issues": issues, "issueErrors": errors}))
     }
 
@@ -451,9 +479,22 @@ impl JiraSim {
         self.lock().bulkfetch_errors = ids.iter().copied().collect();
     }
 
-    /// `GET /rest/api/3/issue/{key}/comment` as a function.
+    /// `GET /rest/api/3/issue/{key}/comment` as a function, oldest first.
     pub fn comments(&self, key_or_id: &str, start_at: usize, max_results: usize) -> Result<Value, ApiError> {
-        let state = self.lock();
+        self.comments_ordered(key_or_id, start_at, max_results, false)
+    }
+
+    /// `GET /rest/api/3/issue/{key}/comment`, newest first with `newest_first`
+    /// (`orderBy=-created`; ties by id), else oldest first (Jira's default).
+    pub fn comments_ordered(
+        &self,
+        key_or_id: &str,
+        start_at: usize,
+        max_results: usize,
+        newest_first: bool,
+    ) -> Result<Value, ApiError> {
+        let mut state = self.lock();
+        let state = &mut *state;
         let issue =
             state.issues.values().find(|i| i.key() == key_or_id || i.id.to_string() == key_or_id).ok_or_else(|| {
                 api_error(StatusCode::NOT_FOUND, "Issue does not exist or you do not have permission to see it.")
@@ -461,13 +502,18 @@ impl JiraSim {
         let max_results = max_results.clamp(1, 5000);
         let (start_at, total) =
             if state.broken_comment_paging { (0, 1_000_000) } else { (start_at, issue.comments.len()) };
-        let comments: Vec<Value> = issue
-            .comments
-            .iter()
+        let mut ordered: Vec<&SimComment> = issue.comments.iter().collect();
+        ordered.sort_by_key(|c| (c.created, c.id));
+        if newest_first {
+            ordered.reverse();
+        }
+        let comments: Vec<Value> = ordered
+            .into_iter()
             .skip(start_at)
             .take(max_results)
             .map(|c| render::comment(issue, c, &state.site, state.zone))
             .collect();
+        state.limiter.charge(comments.len());
         Ok(json!({"comments": comments, "maxResults": max_results, "startAt": start_at, "total": total}))
     }
 
@@ -607,6 +653,8 @@ async fn myself(State(sim): State<JiraSim>) -> Json<Value> {
 struct CommentParams {
     start_at: Option<usize>,
     max_results: Option<usize>,
+    /// `created`, `+created` or `-created`; anything else keeps the default order.
+    order_by: Option<String>,
 }
 
 async fn comments(
@@ -614,7 +662,8 @@ async fn comments(
     Path(key): Path<String>,
     Query(params): Query<CommentParams>,
 ) -> Response {
-    answer(sim.comments(&key, params.start_at.unwrap_or(0), params.max_results.unwrap_or(5000)))
+    let newest_first = params.order_by.as_deref().is_some_and(|order| order.trim() == "-created");
+    answer(sim.comments_ordered(&key, params.start_at.unwrap_or(0), params.max_results.unwrap_or(5000), newest_first))
 }
 
 async fn resources(State(sim): State<JiraSim>) -> Json<Value> {
