@@ -84,11 +84,25 @@ pub struct ReconcileConfig {
     /// Known ids per bulk fetch and scope query (1..=100).
     #[serde(default = "default_batch")]
     pub batch_size: u32,
+    /// On every N-th reconciliation, ids tombstoned in the last `recheck_days` are
+    /// checked again and come back if Jira shows them again (a permission flicker
+    /// must not delete issues for good). 0: never.
+    #[serde(default = "default_recheck_every")]
+    pub recheck_every: u32,
+    /// How far back tombstones are re-checked, in days.
+    #[serde(default = "default_recheck_days")]
+    pub recheck_days: u32,
 }
 
 impl Default for ReconcileConfig {
     fn default() -> Self {
-        Self { every_runs: default_every_runs(), every_hours: default_every_hours(), batch_size: default_batch() }
+        Self {
+            every_runs: default_every_runs(),
+            every_hours: default_every_hours(),
+            batch_size: default_batch(),
+            recheck_every: default_recheck_every(),
+            recheck_days: default_recheck_days(),
+        }
     }
 }
 
@@ -200,6 +214,12 @@ fn default_every_hours() -> u32 {
 }
 fn default_batch() -> u32 {
     100
+}
+fn default_recheck_every() -> u32 {
+    4
+}
+fn default_recheck_days() -> u32 {
+    30
 }
 fn default_kind() -> Kind {
     Kind::SupportTicket
