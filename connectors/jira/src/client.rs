@@ -27,8 +27,9 @@ pub const RESOURCES_PATH: &str = "/oauth/token/accessible-resources";
 
 /// Comments per `GET /issue/{id}/comment` page.
 const COMMENT_PAGE: u32 = 100;
-/// Most comment pages read per issue (so at most 2,000 comments): a `total` that
-/// never comes in reach (a bogus one, or `startAt` ignored) cannot keep a run busy.
+/// Most comment pages read per issue (so at most the 2,000 newest comments): a
+/// `total` that never comes in reach (a bogus one, or `startAt` ignored) cannot keep
+/// a run busy.
 pub const MAX_COMMENT_PAGES: usize = 20;
 
 /// The body of `POST /rest/api/3/search/jql`.
@@ -171,10 +172,13 @@ impl JiraApi {
         Ok(page)
     }
 
-    /// Every comment of an issue, page by page (`startAt`), in the API's order; at
-    /// most `MAX_COMMENT_PAGES` pages. A page whose first comment was already read
-    /// means Jira ignored `startAt` and repeated itself: reading stops there, without
-    /// storing the repeat. Either way what was read is kept, with a warning.
+    /// The comments of an issue, newest first page by page (`orderBy=-created`,
+    /// `startAt`), returned oldest first as the API's default order has them. At most
+    /// `MAX_COMMENT_PAGES` pages are read, so an issue with more keeps its NEWEST
+    /// comments (the ones a reader still acts on). A page whose first comment was
+    /// already read means Jira ignored `startAt` and repeated itself: reading stops
+    /// there, without storing the repeat. Either way what was read is kept, with a
+    /// warning.
     pub async fn all_comments(&self, issue_id: &str) -> Result<Vec<Value>, ConnectorError> {
         let mut comments: Vec<Value> = Vec::new();
         let mut ids: HashSet<String> = HashSet::new();
@@ -182,7 +186,8 @@ impl JiraApi {
             let mut url = self.url("/rest/api/3/issue", &[issue_id, "comment"]);
             url.query_pairs_mut()
                 .append_pair("startAt", &comments.len().to_string())
-                .append_pair("maxResults", &COMMENT_PAGE.to_string());
+                .append_pair("maxResults", &COMMENT_PAGE.to_string())
+                .append_pair("orderBy", "-created");
             let (response, page): (_, CommentPage) = self.http.send_parsed(self.http.get(url)).await?;
             log_rate_limit(&response);
             let first = page.comments.first().and_then(comment_id);
@@ -192,24 +197,30 @@ impl JiraApi {
                     read = comments.len(),
                     "jira repeated a page of comments (startAt ignored); keeping the comments read so far"
                 );
-                return Ok(comments);
+                return Ok(oldest_first(comments));
             }
             ids.extend(page.comments.iter().filter_map(comment_id));
             let fetched = page.comments.len();
             comments.extend(page.comments);
             let total = page.total.unwrap_or(comments.len() as u64);
             if fetched == 0 || comments.len() as u64 >= total {
-                return Ok(comments);
+                return Ok(oldest_first(comments));
             }
         }
         tracing::warn!(
             issue = issue_id,
             read = comments.len(),
             pages = MAX_COMMENT_PAGES,
-            "jira issue has more comments than the connector reads; keeping the first ones"
+            "jira issue has more comments than the connector reads; keeping the newest ones"
         );
-        Ok(comments)
+        Ok(oldest_first(comments))
     }
+}
+
+/// Comments read newest first, in the order the rest of Jira shows them.
+fn oldest_first(mut newest_first: Vec<Value>) -> Vec<Value> {
+    newest_first.reverse();
+    newest_first
 }
 
 /// A comment's `id` (a string in Jira's answers; a number is taken too).

@@ -84,11 +84,25 @@ pub struct ReconcileConfig {
     /// Known ids per bulk fetch and scope query (1..=100).
     #[serde(default = "default_batch")]
     pub batch_size: u32,
+    /// On every N-th reconciliation, ids tombstoned in the last `recheck_days` are
+    /// checked again and come back if Jira shows them again (a permission flicker
+    /// must not delete issues for good). 0: never.
+    #[serde(default = "default_recheck_every")]
+    pub recheck_every: u32,
+    /// How far back tombstones are re-checked, in days.
+    #[serde(default = "default_recheck_days")]
+    pub recheck_days: u32,
 }
 
 impl Default for ReconcileConfig {
     fn default() -> Self {
-        Self { every_runs: default_every_runs(), every_hours: default_every_hours(), batch_size: default_batch() }
+        Self {
+            every_runs: default_every_runs(),
+            every_hours: default_every_hours(),
+            batch_size: default_batch(),
+            recheck_every: default_recheck_every(),
+            recheck_days: default_recheck_days(),
+        }
     }
 }
 
@@ -107,8 +121,10 @@ pub enum AccountFieldHolds {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MappingConfig {
-    /// Issue type name (case-insensitive) → kind, merged over the defaults
-    /// (Bug → bug; Story, Feature Request, Improvement, Idea, New Feature → feature_request).
+    /// Issue type name (case-insensitive) → kind, merged over the defaults (Bug,
+    /// Incident, Problem → bug; Story, Feature Request, Feature, Improvement, Idea, New
+    /// Feature → feature_request; Service Request, Question, Task, Support →
+    /// support_ticket). JSM's `[System] ` prefix is ignored by the defaults.
     #[serde(default)]
     pub issue_types: BTreeMap<String, Kind>,
     /// The kind of every other issue type.
@@ -147,22 +163,41 @@ impl MappingConfig {
         if let Some((_, kind)) = self.issue_types.iter().find(|(k, _)| k.trim().eq_ignore_ascii_case(name)) {
             return *kind;
         }
+        let unprefixed = strip_prefix_ignore_case(name, SYSTEM_PREFIX).map_or(name, str::trim);
         DEFAULT_ISSUE_TYPES
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .find(|(k, _)| k.eq_ignore_ascii_case(unprefixed))
             .map(|(_, kind)| *kind)
             .unwrap_or(self.default_kind)
     }
 }
 
+/// JSM names its built-in types `[System] Incident`, `[System] Service request`, ….
+const SYSTEM_PREFIX: &str = "[system]";
+
+fn strip_prefix_ignore_case<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = name.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &name[prefix.len()..])
+}
+
+/// The one default vocabulary, shared with Zendesk's `bug_types`: something
+/// broken (a bug, an incident, a problem) is a `bug`; a request for something new is a
+/// `feature_request`; asking for help or for a service is a `support_ticket`.
 const DEFAULT_ISSUE_TYPES: &[(&str, Kind)] = &[
     ("Bug", Kind::Bug),
+    ("Incident", Kind::Bug),
+    ("Problem", Kind::Bug),
     ("Story", Kind::FeatureRequest),
     ("Feature Request", Kind::FeatureRequest),
     ("Feature", Kind::FeatureRequest),
     ("Improvement", Kind::FeatureRequest),
     ("Idea", Kind::FeatureRequest),
     ("New Feature", Kind::FeatureRequest),
+    ("Service Request", Kind::SupportTicket),
+    ("Service Request with Approvals", Kind::SupportTicket),
+    ("Question", Kind::SupportTicket),
+    ("Task", Kind::SupportTicket),
+    ("Support", Kind::SupportTicket),
 ];
 
 fn default_page_size() -> u32 {
@@ -179,6 +214,12 @@ fn default_every_hours() -> u32 {
 }
 fn default_batch() -> u32 {
     100
+}
+fn default_recheck_every() -> u32 {
+    4
+}
+fn default_recheck_days() -> u32 {
+    30
 }
 fn default_kind() -> Kind {
     Kind::SupportTicket
@@ -300,7 +341,21 @@ mod tests {
         assert_eq!(config.mapping.kind_of(Some("improvement")), Kind::Bug);
         assert_eq!(config.mapping.kind_of(Some("Sales Blocker")), Kind::SalesBlocker);
         assert_eq!(config.mapping.kind_of(Some("Story")), Kind::FeatureRequest);
-        assert_eq!(config.mapping.kind_of(Some("Task")), Kind::Bug);
+        assert_eq!(config.mapping.kind_of(Some("Epic")), Kind::Bug, "an unlisted type takes default_kind");
+        assert_eq!(config.mapping.kind_of(Some("Task")), Kind::SupportTicket, "a listed default is not default_kind");
+    }
+
+    #[test]
+    fn incidents_and_problems_are_bugs_requests_are_tickets() {
+        let config = parse(basic()).expect("parses");
+        for name in ["Incident", "problem", "[System] Incident", "[SYSTEM] Problem"] {
+            assert_eq!(config.mapping.kind_of(Some(name)), Kind::Bug, "{name}");
+        }
+        for name in ["Service Request", "[System] Service request", "Question", "Task"] {
+            assert_eq!(config.mapping.kind_of(Some(name)), Kind::SupportTicket, "{name}");
+        }
+        assert_eq!(config.mapping.kind_of(Some("[System]")), Kind::SupportTicket, "a bare prefix is no type");
+        assert_eq!(config.mapping.kind_of(Some("[Sys")), Kind::SupportTicket);
     }
 
     #[test]

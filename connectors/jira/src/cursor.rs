@@ -1,7 +1,8 @@
 //! The Jira cursor and the JQL window it turns into.
 //!
 //! The cursor holds the greatest `updated` (UTC, full precision) among the issues of
-//! committed pages, plus the reconciliation schedule. JQL can only say
+//! committed pages, plus the reconciliation schedule and, while one is under way,
+//! how far the reconciliation got. JQL can only say
 //! `updated >= "yyyy-MM-dd HH:mm"`, read in the *calling user's* time zone, so the
 //! next run's lower bound is: cursor − overlap, converted to that zone, floored to
 //! the minute, and stepped back past a DST fold when the local time is ambiguous.
@@ -27,12 +28,22 @@ pub struct JiraCursor {
     /// Incremental runs finished since `reconciled_at`.
     #[serde(default)]
     pub runs_since_reconcile: u32,
+    /// While a reconciliation is under way: the greatest id (in string order) whose
+    /// batch is committed. A run that stops mid-reconciliation leaves it here, and
+    /// the next run goes on after it instead of starting over (or forgetting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconcile_after: Option<String>,
+    /// Reconciliations completed since tombstoned ids were last re-checked.
+    #[serde(default)]
+    pub reconciles_since_recheck: u32,
 }
 
 impl JiraCursor {
     /// The reconciliation schedule as one ordered key.
-    fn schedule(&self) -> (Option<DateTime<Utc>>, u32) {
-        (self.reconciled_at, self.runs_since_reconcile)
+    /// `reconcile_after` goes up batch by batch and back to `None` only together with
+    /// a later `reconciled_at`, so the key never goes down.
+    fn schedule(&self) -> (Option<DateTime<Utc>>, u32, Option<&str>) {
+        (self.reconciled_at, self.runs_since_reconcile, self.reconcile_after.as_deref())
     }
 
     /// This cursor with `updated` raised to at least `seen`.
@@ -207,7 +218,7 @@ mod tests {
     fn cursor_order_is_a_product_order() {
         let t1 = Some(utc("2024-06-01T00:00:00Z"));
         let t2 = Some(utc("2024-06-02T00:00:00Z"));
-        let base = JiraCursor { updated: t1, reconciled_at: t1, runs_since_reconcile: 3 };
+        let base = JiraCursor { updated: t1, reconciled_at: t1, runs_since_reconcile: 3, ..JiraCursor::default() };
         let later = base.advanced_to(t2);
         assert!(later > base);
         assert_eq!(base.advanced_to(None), base);
@@ -217,5 +228,12 @@ mod tests {
         assert!(one_more_run > base);
         let backwards = JiraCursor { updated: None, runs_since_reconcile: 9, ..base.clone() };
         assert_eq!(backwards.partial_cmp(&base), None);
+        // Mid-reconciliation, the position only goes up; finishing resets it with a later time.
+        let mid = JiraCursor { reconcile_after: Some("10050".into()), ..base.clone() };
+        let further = JiraCursor { reconcile_after: Some("10099".into()), ..base.clone() };
+        assert!(mid > base && further > mid);
+        let done = JiraCursor { reconciled_at: t2, runs_since_reconcile: 0, reconcile_after: None, ..further.clone() };
+        assert!(done > further);
+        assert!(JiraCursor { reconcile_after: None, ..further.clone() } < further, "forgetting is going back");
     }
 }

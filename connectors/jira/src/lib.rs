@@ -2,7 +2,8 @@
 //!
 //! Reads issues with `POST /rest/api/3/search/jql` (`nextPageToken` paging, explicit
 //! fields, comments included), ordered by `updated, key` from a lower bound derived
-//! from the cursor in the calling user's time zone (see `cursor`). Authenticates with
+//! from the cursor in the calling user's time zone, read at the start of every run
+//! (see `cursor`). Authenticates with
 //! email + API token (Basic) or OAuth 2.0 (3LO) with rotating refresh tokens, both
 //! through the shared HTTP stack's auth providers. Deleted issues never show in
 //! search, so known ids are reconciled on full runs and on a schedule (see `run`).
@@ -43,12 +44,12 @@ pub struct JiraConnector {
     session: OnceCell<Session>,
 }
 
-/// What a connector learns once per process: the API root and the user's time zone.
+/// What a connector learns once per process: the API root (the OAuth cloud id
+/// lookup is done once). The user's time zone is not kept here: it is read at the
+/// start of every run (see `JiraConnector::zone`), so a zone changed on the site is
+/// honoured by the next run of a long-lived process.
 pub(crate) struct Session {
     pub(crate) api: JiraApi,
-    /// `None` when the zone is unknown: JQL bounds are then widened (see `cursor`).
-    pub(crate) zone: Option<Tz>,
-    pub(crate) who: String,
 }
 
 impl Connector for JiraConnector {
@@ -72,9 +73,16 @@ impl Connector for JiraConnector {
         Box::pin(async move {
             let session = self.session().await?;
             // One authenticated call every time, even when the session is cached.
-            session.api.myself().await?;
-            let zone = session.zone.map_or_else(|| "unknown time zone".to_owned(), |z| z.name().to_owned());
-            Ok(format!("{} on {} ({zone})", session.who, self.endpoints.site.as_str().trim_end_matches('/')))
+            let myself = session.api.myself().await?;
+            let zone = self.zone_from(myself.time_zone.as_deref());
+            let zone = zone.map_or_else(|| "unknown time zone".to_owned(), |z| z.name().to_owned());
+            let who = match (myself.display_name, myself.email_address) {
+                (Some(name), Some(email)) => format!("{name} <{email}>"),
+                (Some(name), None) => name,
+                (None, Some(email)) => email,
+                (None, None) => myself.account_id.unwrap_or_else(|| "jira user".to_owned()),
+            };
+            Ok(format!("{who} on {} ({zone})", self.endpoints.site.as_str().trim_end_matches('/')))
         })
     }
 
@@ -106,24 +114,32 @@ impl JiraConnector {
             }
             _ => self.endpoints.site.clone(),
         };
-        let api = JiraApi::new(http, root);
-        let myself = api.myself().await?;
-        let zone_name = self.config.time_zone.clone().or(myself.time_zone.clone());
-        let zone = zone_name.as_deref().and_then(|name| name.parse::<Tz>().ok());
+        Ok(Session { api: JiraApi::new(http, root) })
+    }
+
+    /// The zone JQL dates are read in for the run about to start: `time_zone` when
+    /// configured, else the API user's zone as `/myself` reports it now (one call per
+    /// run). `None` when unknown: JQL bounds are then widened (see `cursor`).
+    pub(crate) async fn zone(&self, session: &Session) -> Result<Option<Tz>, ConnectorError> {
+        if self.config.time_zone.is_some() {
+            return Ok(self.zone_from(None));
+        }
+        let myself = session.api.myself().await?;
+        Ok(self.zone_from(myself.time_zone.as_deref()))
+    }
+
+    /// The configured zone, else `reported`, parsed; warns when neither names a zone.
+    fn zone_from(&self, reported: Option<&str>) -> Option<Tz> {
+        let name = self.config.time_zone.as_deref().or(reported);
+        let zone = name.and_then(|name| name.parse::<Tz>().ok());
         if zone.is_none() {
             tracing::warn!(
                 connector = %self.ctx.id,
-                zone = zone_name.as_deref().unwrap_or("(none)"),
+                zone = name.unwrap_or("(none)"),
                 "jira time zone unknown; widening the incremental window by 14 hours"
             );
         }
-        let who = match (myself.display_name, myself.email_address) {
-            (Some(name), Some(email)) => format!("{name} <{email}>"),
-            (Some(name), None) => name,
-            (None, Some(email)) => email,
-            (None, None) => myself.account_id.unwrap_or_else(|| "jira user".to_owned()),
-        };
-        Ok(Session { api, zone, who })
+        zone
     }
 
     fn auth_provider(&self) -> Result<Arc<dyn AuthProvider>, ConnectorError> {

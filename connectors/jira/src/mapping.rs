@@ -3,10 +3,11 @@
 //! The issue is read as untyped JSON with lenient accessors: any field may be
 //! missing, null or of an unexpected type (the vendor's own examples have numbers
 //! where dates belong), and mapping still produces an item. Only an issue without an
-//! id cannot be mapped: `MapError` names it so the caller skips that one issue and
-//! keeps the page. The raw issue is kept verbatim in `ItemRecord::raw`.
+//! id cannot be mapped: `MapError` names it so the caller reports that one issue as
+//! unmapped (`MapError::unmapped`) and keeps the page. The raw issue is kept verbatim in `ItemRecord::raw`.
 
 use chorus_core::{Comment, ItemRecord, Person};
+use chorus_sync::Unmapped;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use url::Url;
@@ -35,6 +36,26 @@ pub const BASE_FIELDS: &[&str] = &[
 pub enum MapError {
     #[error("issue without an id (key {key:?})")]
     MissingId { key: Option<String> },
+}
+
+/// Longest issue key named in a run's history (a real key is `PROJECT-123`).
+const KEY_CHARS: usize = 40;
+
+impl MapError {
+    /// The issue as the run's history names it: its key (the only identifier an
+    /// id-less issue has, cut to a sane length) and a reason that quotes no field value.
+    pub fn unmapped(&self) -> Unmapped {
+        match self {
+            Self::MissingId { key } => Unmapped {
+                external_id: key
+                    .as_deref()
+                    .map(|k| k.chars().filter(|c| !c.is_control()).take(KEY_CHARS).collect::<String>())
+                    .filter(|k| !k.is_empty())
+                    .unwrap_or_else(|| "(no id, no key)".to_owned()),
+                reason: "issue has no id".to_owned(),
+            },
+        }
+    }
 }
 
 /// The site and the mapping rules: everything needed to turn an issue into an item.
@@ -314,6 +335,11 @@ mod tests {
         assert_eq!(item.kind, Kind::SupportTicket);
         let err = mapper(MappingConfig::default()).item(&json!({"key": "X-1"}), None).expect_err("no id");
         assert_eq!(err, MapError::MissingId { key: Some("X-1".into()) });
+        assert_eq!(err.unmapped(), Unmapped { external_id: "X-1".into(), reason: "issue has no id".into() });
+        let err = mapper(MappingConfig::default()).item(&json!({"fields": {"summary": "s3cr3t"}}), None).expect_err("");
+        let unmapped = err.unmapped();
+        assert_eq!(unmapped.external_id, "(no id, no key)");
+        assert!(!format!("{unmapped:?}").contains("s3cr3t"), "no field value in the history");
     }
 
     #[test]

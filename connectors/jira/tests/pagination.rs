@@ -119,7 +119,7 @@ async fn comment_pages_ignoring_start_at_are_read_once() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn comments_are_read_up_to_twenty_pages_per_issue() -> TestResult {
+async fn comments_are_read_up_to_twenty_pages_per_issue_keeping_the_newest() -> TestResult {
     let rig = rig(3, json!({})).await?;
     rig.sim.set_embedded_comments(1);
     let issue = rig.sim.truth().into_iter().next().ok_or("no issue")?;
@@ -132,6 +132,10 @@ async fn comments_are_read_up_to_twenty_pages_per_issue() -> TestResult {
 
     let item = rig.live_items().await?.into_iter().find(|i| i.external_id == issue.id.to_string()).ok_or("no item")?;
     assert_eq!(item.comments.len(), 2_000, "20 pages of 100");
+    // The newest 2,000 are kept (the seeded comments and the first 500 added are
+    // older), stored oldest first as Jira shows them.
+    let bodies: Vec<&str> = item.comments.iter().map(|c| c.body.as_str()).collect();
+    assert_eq!((bodies[0], bodies[1_999]), ("comment 500", "comment 2499"), "the newest comments are kept");
     let requests = rig.server.requests();
     let for_issue = requests.iter().filter(|r| r.path.ends_with(&format!("/{}/comment", issue.id))).count();
     assert_eq!(for_issue, 20);

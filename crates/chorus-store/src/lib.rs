@@ -25,6 +25,7 @@ pub use types::*;
 
 use async_trait::async_trait;
 use chorus_core::{Account, Contact, Item, Request};
+use chrono::{DateTime, Utc};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -91,6 +92,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// External ids of a connector's live (not tombstoned) items, for reconciliation.
     async fn live_external_ids(&self, connector: &str) -> Result<Vec<String>>;
+
+    /// External ids of a connector's items tombstoned at or after `since`, in
+    /// external-id order: what a connector re-checks so that a deletion it inferred
+    /// (an issue it could not see for a while) is not forever.
+    async fn deleted_external_ids_since(&self, connector: &str, since: DateTime<Utc>) -> Result<Vec<String>>;
 
     async fn accounts(&self, page: IdPage) -> Result<Vec<Account>>;
     async fn accounts_by_id(&self, ids: &[i64]) -> Result<Vec<Account>>;

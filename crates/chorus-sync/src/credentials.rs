@@ -39,6 +39,18 @@ impl Credentials {
             .map_err(|e| ConnectorError::transient("credential store", e.to_string()))
     }
 
+    /// External ids of the connector's items tombstoned at or after `since`, so that
+    /// reconciliation can re-check deletions it inferred.
+    pub async fn deleted_item_ids_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<String>, ConnectorError> {
+        self.store
+            .deleted_external_ids_since(&self.connector, since)
+            .await
+            .map_err(|e| ConnectorError::transient("store", e.to_string()))
+    }
+
     /// External ids of the connector's live (not deleted) items, for reconciliation.
     pub async fn known_item_ids(&self) -> Result<Vec<String>, ConnectorError> {
         self.store

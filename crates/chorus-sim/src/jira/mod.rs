@@ -4,16 +4,18 @@
 //! paging, `fields` honoured and only `id` returned when none are named, comments
 //! embedded up to a limit with the true `total`), `/rest/api/3/search` answering
 //! `410 Gone` (and counting the call), `/rest/api/3/myself` with a non-UTC
-//! `timeZone`, `/rest/api/3/issue/{key}/comment`, and
+//! `timeZone`, `/rest/api/3/issue/{key}/comment` (`orderBy=-created` for newest
+//! first), and
 //! `POST /rest/api/3/issue/bulkfetch` (up to 100 ids or keys; missing issues are
 //! simply left out). A JQL `id`/`key` literal naming no issue answers 400, as Jira's
 //! validator does. Timestamps render with the user's offset and JQL dates are read in
 //! the user's zone at minute granularity (`zone`). Auth is open, Basic (email + API token), or OAuth 3LO: a
 //! `TokenAuthority` with rotating refresh tokens, `accessible-resources`, and the API
-//! under `/ex/jira/{cloud_id}`. An optional rate limit answers 429/503 with Jira's
-//! headers (`limits`). On request, pagination misbehaves: repeating or cycling
-//! `nextPageToken`s (`TokenFault`), small `id`-only pages, and comment pages that
-//! ignore `startAt`. Invariant: every mutation stamps `updated` with the
+//! under `/ex/jira/{cloud_id}`. An optional burst limit and an optional points-based
+//! quota answer 429/503 with Jira's headers (`limits`). On request, pagination misbehaves: repeating or cycling
+//! `nextPageToken`s (`TokenFault`), small `id`-only pages, comment pages that
+//! ignore `startAt`, issues served without their `id`, and issues hidden for a while
+//! (a permission flicker). Invariant: every mutation stamps `updated` with the
 //! clock's "now", deleted issues vanish from every endpoint, and `truth()` is exactly
 //! the set of issues a correct sync ends up with.
 
@@ -21,17 +23,16 @@ mod data;
 pub mod jql;
 mod limits;
 mod render;
+mod routes;
 pub mod zone;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -39,9 +40,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::clock::SimClock;
-use crate::token::{basic_challenge, check_basic, TokenAuthority};
+use crate::token::TokenAuthority;
 
-pub use self::limits::JiraRateLimit;
+pub use self::limits::{JiraQuota, JiraRateLimit};
 pub use self::zone::SimZone;
 
 /// The custom field that holds JSM organizations.
@@ -129,6 +130,10 @@ struct JiraState {
     cycle_to: Option<String>,
     id_search_page_cap: Option<usize>,
     broken_comment_paging: bool,
+    /// Issues search renders without their `id` (see `set_idless_issues`).
+    idless: BTreeSet<u64>,
+    /// Issues the API user may not see for now (see `set_hidden`).
+    hidden: BTreeSet<u64>,
 }
 
 /// A search that hands out `nextPageToken`s going round in circles.
@@ -182,6 +187,8 @@ impl JiraSim {
             cycle_to: None,
             id_search_page_cap: None,
             broken_comment_paging: false,
+            idless: BTreeSet::new(),
+            hidden: BTreeSet::new(),
         };
         Self { inner: Arc::new(Mutex::new(state)), clock, auth: Access::Open }
     }
@@ -252,7 +259,27 @@ impl JiraSim {
         self.lock().limiter.set(limit);
     }
 
-    /// Requests refused by the rate limit set with `set_rate_limit`.
+    /// Jira's 2026 points-based quota on every API route (`None`: none, the default).
+    /// Setting it starts a fresh window: that is how a test lets "the hour pass".
+    pub fn set_quota(&self, quota: Option<JiraQuota>) {
+        self.lock().limiter.set_quota(quota);
+    }
+
+    /// Issues (by id) that search renders without their `id`, as a broken proxy or
+    /// an odd field configuration might: the connector cannot map them (empty by default).
+    pub fn set_idless_issues(&self, ids: &[u64]) {
+        self.lock().idless = ids.iter().copied().collect();
+    }
+
+    /// Issues (by id) the API user may not see for now, as when a permission scheme
+    /// flickers: they vanish from search, bulk fetch and the comment endpoint (and
+    /// from `truth`) without being deleted or stamped, and come back unchanged when
+    /// no longer listed. Empty by default.
+    pub fn set_hidden(&self, ids: &[u64]) {
+        self.lock().hidden = ids.iter().copied().collect();
+    }
+
+    /// Requests refused by the rate limits set with `set_rate_limit` and `set_quota`.
     pub fn rate_limit_rejections(&self) -> u64 {
         self.lock().limiter.rejections()
     }
@@ -321,7 +348,8 @@ impl JiraSim {
 
     /// The live issues by id: what a synced store must equal.
     pub fn truth(&self) -> Vec<SimIssue> {
-        self.lock().issues.values().cloned().collect()
+        let state = self.lock();
+        state.issues.values().filter(|i| !state.hidden.contains(&i.id)).cloned().collect()
     }
 
     /// The API user (`/myself`).
@@ -349,15 +377,17 @@ impl JiraSim {
         let mut state = self.lock();
         state.searches.push(jql_text);
         let exists = |field: jql::Field, value: &str| match field {
-            jql::Field::Id => value.parse::<u64>().is_ok_and(|id| state.issues.contains_key(&id)),
-            _ => state.issues.values().any(|i| i.key().eq_ignore_ascii_case(value)),
+            jql::Field::Id => {
+                value.parse::<u64>().is_ok_and(|id| state.issues.contains_key(&id) && !state.hidden.contains(&id))
+            }
+            _ => state.issues.values().any(|i| i.key().eq_ignore_ascii_case(value) && !state.hidden.contains(&i.id)),
         };
         if let Some(error) = filter.unknown_literal(&exists) {
             return Err(api_error(StatusCode::BAD_REQUEST, error.0));
         }
         let zone = state.zone;
         let mut matching = Vec::new();
-        for issue in state.issues.values() {
+        for issue in state.issues.values().filter(|i| !state.hidden.contains(&i.id)) {
             if filter.matches(issue, zone).map_err(|e| api_error(StatusCode::BAD_REQUEST, e.0))? {
                 matching.push((jql::sort_key(issue, &query.order), issue));
             }
@@ -383,8 +413,17 @@ impl JiraSim {
         let page = matching.get(start..end).unwrap_or_default();
         let issues: Vec<Value> = page
             .iter()
-            .map(|(_, issue)| render::issue(issue, &fields, &state.site, zone, state.embedded_comments))
+            .map(|(_, issue)| {
+                let mut rendered = render::issue(issue, &fields, &state.site, zone, state.embedded_comments);
+                if state.idless.contains(&issue.id) {
+                    if let Some(object) = rendered.as_object_mut() {
+                        object.remove("id");
+                    }
+                }
+                rendered
+            })
             .collect();
+        let returned = issues.len();
         let mut response = json!({"issues": issues, "isLast": end >= matching.len()});
         if let Some((key, _)) = page.last().filter(|_| end < matching.len()) {
             response["nextPageToken"] = json!(render::encode_token(key));
@@ -403,6 +442,7 @@ impl JiraSim {
                 }
             }
         }
+        state.limiter.charge(returned);
         Ok(response)
     }
 
@@ -418,13 +458,15 @@ impl JiraSim {
                 format!("The number of issue IDs or keys must be between 1 and {BULK_FETCH_MAX}."),
             ));
         }
-        let state = self.lock();
+        let mut state = self.lock();
+        let state = &mut *state;
         let mut found: BTreeMap<u64, &SimIssue> = BTreeMap::new();
         let mut errors = Vec::new();
         for id_or_key in wanted {
             let issue = state
                 .issues
                 .values()
+                .filter(|i| !state.hidden.contains(&i.id))
                 .find(|i| i.id.to_string() == *id_or_key || i.key().eq_ignore_ascii_case(id_or_key));
             match issue {
                 Some(issue) if state.bulkfetch_errors.contains(&issue.id) => errors.push(json!({
@@ -442,6 +484,7 @@ impl JiraSim {
             .values()
             .map(|issue| render::issue(issue, &fields, &state.site, state.zone, state.embedded_comments))
             .collect();
+        state.limiter.charge(issues.len());
         Ok(json!({"issues": issues, "issueErrors": errors}))
     }
 
@@ -451,23 +494,45 @@ impl JiraSim {
         self.lock().bulkfetch_errors = ids.iter().copied().collect();
     }
 
-    /// `GET /rest/api/3/issue/{key}/comment` as a function.
+    /// `GET /rest/api/3/issue/{key}/comment` as a function, oldest first.
     pub fn comments(&self, key_or_id: &str, start_at: usize, max_results: usize) -> Result<Value, ApiError> {
-        let state = self.lock();
-        let issue =
-            state.issues.values().find(|i| i.key() == key_or_id || i.id.to_string() == key_or_id).ok_or_else(|| {
+        self.comments_ordered(key_or_id, start_at, max_results, false)
+    }
+
+    /// `GET /rest/api/3/issue/{key}/comment`, newest first with `newest_first`
+    /// (`orderBy=-created`; ties by id), else oldest first (Jira's default).
+    pub fn comments_ordered(
+        &self,
+        key_or_id: &str,
+        start_at: usize,
+        max_results: usize,
+        newest_first: bool,
+    ) -> Result<Value, ApiError> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let issue = state
+            .issues
+            .values()
+            .filter(|i| !state.hidden.contains(&i.id))
+            .find(|i| i.key() == key_or_id || i.id.to_string() == key_or_id)
+            .ok_or_else(|| {
                 api_error(StatusCode::NOT_FOUND, "Issue does not exist or you do not have permission to see it.")
             })?;
         let max_results = max_results.clamp(1, 5000);
         let (start_at, total) =
             if state.broken_comment_paging { (0, 1_000_000) } else { (start_at, issue.comments.len()) };
-        let comments: Vec<Value> = issue
-            .comments
-            .iter()
+        let mut ordered: Vec<&SimComment> = issue.comments.iter().collect();
+        ordered.sort_by_key(|c| (c.created, c.id));
+        if newest_first {
+            ordered.reverse();
+        }
+        let comments: Vec<Value> = ordered
+            .into_iter()
             .skip(start_at)
             .take(max_results)
             .map(|c| render::comment(issue, c, &state.site, state.zone))
             .collect();
+        state.limiter.charge(comments.len());
         Ok(json!({"comments": comments, "maxResults": max_results, "startAt": start_at, "total": total}))
     }
 
@@ -489,21 +554,22 @@ impl JiraSim {
     /// The router for the configured auth mode.
     pub fn router(&self) -> Router {
         let api = Router::new()
-            .route("/rest/api/3/search/jql", get(search_get).post(search_post))
-            .route("/rest/api/3/search", get(retired).post(retired))
-            .route("/rest/api/3/myself", get(myself))
-            .route("/rest/api/3/issue/{key}/comment", get(comments))
-            .route("/rest/api/3/issue/bulkfetch", post(bulk_fetch))
+            .route("/rest/api/3/search/jql", get(routes::search_get).post(routes::search_post))
+            .route("/rest/api/3/search", get(routes::retired).post(routes::retired))
+            .route("/rest/api/3/myself", get(routes::myself))
+            .route("/rest/api/3/issue/{key}/comment", get(routes::comments))
+            .route("/rest/api/3/issue/bulkfetch", post(routes::bulk_fetch))
             .with_state(self.clone())
             .layer(middleware::from_fn_with_state(self.clone(), limits::enforce));
         match &self.auth {
             Access::Open => api,
             Access::Basic { email, token } => {
-                api.layer(middleware::from_fn_with_state((email.clone(), token.clone()), require_basic))
+                api.layer(middleware::from_fn_with_state((email.clone(), token.clone()), routes::require_basic))
             }
             Access::Bearer { authority, cloud_id } => {
-                let resources =
-                    Router::new().route("/oauth/token/accessible-resources", get(resources)).with_state(self.clone());
+                let resources = Router::new()
+                    .route("/oauth/token/accessible-resources", get(routes::resources))
+                    .with_state(self.clone());
                 let protected = Router::new().nest(&format!("/ex/jira/{cloud_id}"), api).merge(resources);
                 authority.protect(protected).merge(authority.router())
             }
@@ -539,93 +605,6 @@ pub struct BulkFetchBody {
     pub expand: Option<Vec<String>>,
     #[serde(default)]
     pub properties: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SearchParams {
-    jql: Option<String>,
-    fields: Option<String>,
-    max_results: Option<u32>,
-    next_page_token: Option<String>,
-}
-
-fn answer(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(body) => Json(body).into_response(),
-        Err((status, body)) => (status, Json(body)).into_response(),
-    }
-}
-
-async fn search_post(State(sim): State<JiraSim>, body: Option<Json<SearchBody>>) -> Response {
-    let Some(Json(body)) = body else {
-        return answer(Err(api_error(
-            StatusCode::BAD_REQUEST,
-            "Invalid request payload. Refer to the REST API documentation and try again.",
-        )));
-    };
-    answer(sim.search(&body))
-}
-
-async fn bulk_fetch(State(sim): State<JiraSim>, body: axum::body::Bytes) -> Response {
-    // Parsed by hand: Jira answers a payload it cannot read with 400, not 415/422.
-    let Ok(body) = serde_json::from_slice::<BulkFetchBody>(&body) else {
-        return answer(Err(api_error(
-            StatusCode::BAD_REQUEST,
-            "Invalid request payload. Refer to the REST API documentation and try again.",
-        )));
-    };
-    answer(sim.bulk_fetch(&body))
-}
-
-async fn search_get(State(sim): State<JiraSim>, Query(params): Query<SearchParams>) -> Response {
-    let fields = params.fields.map(|f| f.split(',').map(|s| s.trim().to_owned()).collect());
-    let body = SearchBody {
-        jql: params.jql,
-        fields,
-        max_results: params.max_results,
-        next_page_token: params.next_page_token,
-    };
-    answer(sim.search(&body))
-}
-
-async fn retired(State(sim): State<JiraSim>) -> Response {
-    sim.lock().retired_search_calls += 1;
-    tracing::warn!("retired /rest/api/3/search called");
-    answer(Err(api_error(
-        StatusCode::GONE,
-        "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046",
-    )))
-}
-
-async fn myself(State(sim): State<JiraSim>) -> Json<Value> {
-    Json(sim.myself())
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CommentParams {
-    start_at: Option<usize>,
-    max_results: Option<usize>,
-}
-
-async fn comments(
-    State(sim): State<JiraSim>,
-    Path(key): Path<String>,
-    Query(params): Query<CommentParams>,
-) -> Response {
-    answer(sim.comments(&key, params.start_at.unwrap_or(0), params.max_results.unwrap_or(5000)))
-}
-
-async fn resources(State(sim): State<JiraSim>) -> Json<Value> {
-    Json(sim.resources())
-}
-
-async fn require_basic(State((email, token)): State<(String, String)>, request: Request, next: Next) -> Response {
-    if !check_basic(request.headers(), &email, &token) {
-        return basic_challenge();
-    }
-    next.run(request).await
 }
 
 #[cfg(test)]

@@ -422,3 +422,44 @@ async fn rate_limits_answer_with_jiras_headers() -> Result<(), Box<dyn std::erro
     assert_eq!(sim.rate_limit_rejections(), 3);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_points_quota_refuses_with_an_iso_reset_and_no_retry_after() -> Result<(), Box<dyn std::error::Error>> {
+    let sim = sim();
+    let server = crate::SimServer::start(sim.router(), crate::FaultProfile::none()).await?;
+    // A bare client on purpose: this test plays an arbitrary API client, not a connector.
+    #[allow(clippy::disallowed_methods)]
+    let client = reqwest::Client::new();
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).unwrap_or_default()
+    };
+    // 1 point for the request, 1 per issue returned: a search of 3 issues costs 4.
+    sim.set_quota(Some(JiraQuota::hourly(6)));
+    let search = format!("{}/rest/api/3/search/jql", server.url());
+    let body = json!({"jql": "project = PROD", "fields": ["summary"], "maxResults": 3});
+    let first = client.post(&search).json(&body).send().await?;
+    assert_eq!(first.status().as_u16(), 200);
+    assert_eq!(header(&first, "beta-ratelimit-policy"), "\"tenant-app-quota\";q=6;w=3600");
+    assert!(header(&first, "beta-ratelimit").starts_with("\"tenant-app-quota\";r=5;t="), "charged before the answer");
+    let myself = format!("{}/rest/api/3/myself", server.url());
+    let second = client.get(&myself).send().await?;
+    assert!(header(&second, "beta-ratelimit").starts_with("\"tenant-app-quota\";r=1;"), "the 3 issues were charged");
+    let third = client.get(&myself).send().await?;
+    assert_eq!(third.status().as_u16(), 200, "the last point");
+    let refused = client.get(&myself).send().await?;
+    assert_eq!(refused.status().as_u16(), 429);
+    assert!(!refused.headers().contains_key("retry-after"), "a quota 429 may carry the reset alone");
+    assert_eq!(header(&refused, "ratelimit-reason"), "jira-quota-tenant-based");
+    let reset = header(&refused, "x-ratelimit-reset");
+    let at = DateTime::parse_from_rfc3339(&reset)
+        .map(|t| t.to_utc())
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(&reset, "%Y-%m-%dT%H:%MZ").map(|t| t.and_utc()))?;
+    let ahead = at - Utc::now();
+    assert!(ahead > chrono::TimeDelta::minutes(59) && ahead <= chrono::TimeDelta::minutes(61), "{reset}");
+    assert_eq!(sim.rate_limit_rejections(), 1);
+
+    // A new window (the hour has passed) serves again.
+    sim.set_quota(Some(JiraQuota::hourly(6)));
+    assert_eq!(client.get(&myself).send().await?.status().as_u16(), 200);
+    Ok(())
+}

@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use chorus_core::{Account, Contact, Item, LinkProvenance, Request};
+use chrono::{DateTime, Utc};
 
 use super::accounts;
 use super::changes::change_from_row;
@@ -107,6 +108,18 @@ impl Store for SqlStore {
              ORDER BY external_id",
         )
         .bind(connector)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(ids)
+    }
+
+    async fn deleted_external_ids_since(&self, connector: &str, since: DateTime<Utc>) -> Result<Vec<String>> {
+        let ids = sqlx::query_scalar(
+            "SELECT external_id FROM items WHERE connector = $1 AND deleted_at IS NOT NULL AND deleted_at >= $2 \
+             ORDER BY external_id",
+        )
+        .bind(connector)
+        .bind(super::micros(since))
         .fetch_all(&self.reader)
         .await?;
         Ok(ids)

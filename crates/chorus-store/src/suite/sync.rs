@@ -19,6 +19,7 @@ store_suite!(
     change_log_is_ordered_and_complete,
     writer_and_readers_run_concurrently_without_errors,
     repeats_within_one_page_apply_in_order,
+    deleted_external_ids_since_lists_recent_tombstones_only,
 );
 
 async fn dollar_placeholders_bind_by_number(harness: &Harness) {
@@ -220,4 +221,21 @@ async fn repeats_within_one_page_apply_in_order(harness: &Harness) {
     let one = harness.store.item_by_external_id("zd", "1").await.expect("read").expect("exists");
     assert_eq!(one.title, "second");
     assert_eq!(harness.store.live_external_ids("zd").await.expect("live"), ["1"]);
+}
+
+async fn deleted_external_ids_since_lists_recent_tombstones_only(harness: &Harness) {
+    let claim = harness.claim("zd").await;
+    let items = ["1", "2", "3"].map(|id| Record::Item(item(id, "x"))).to_vec();
+    harness.commit(&claim, items).await;
+    let before = chrono::Utc::now() - chrono::TimeDelta::seconds(1);
+    harness.commit(&claim, vec![deleted(EntityKind::Item, "3"), deleted(EntityKind::Item, "1")]).await;
+    let other = harness.claim("jira").await;
+    harness.commit(&other, vec![Record::Item(item("9", "x")), deleted(EntityKind::Item, "9")]).await;
+    let store = &harness.store;
+    assert_eq!(store.deleted_external_ids_since("zd", before).await.expect("deleted"), ["1", "3"]);
+    let later = chrono::Utc::now() + chrono::TimeDelta::seconds(5);
+    assert!(store.deleted_external_ids_since("zd", later).await.expect("deleted").is_empty(), "older tombstones");
+    // A revived item is no longer listed.
+    harness.commit(&claim, vec![Record::Item(item("1", "x"))]).await;
+    assert_eq!(store.deleted_external_ids_since("zd", before).await.expect("deleted"), ["3"]);
 }
