@@ -14,9 +14,9 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chorus_sync::auth::{AuthProvider, BasicAuth, BearerAuth};
+use chorus_sync::auth::{AuthProvider, BasicAuth, BearerAuth, ClientAuth, OAuthConfig, OAuthRefresh};
 use chorus_sync::http::EndpointLimiter;
-use chorus_sync::{ConnectorError, HttpClient, HttpResponse};
+use chorus_sync::{ConnectorContext, ConnectorError, HttpClient, HttpResponse};
 use serde_json::Value;
 use url::Url;
 
@@ -60,11 +60,30 @@ pub fn incremental_per_minute(config: &RateLimitConfig) -> u32 {
     (per_minute as u32).max(1)
 }
 
-/// The `Authorization` provider for the configured method.
-pub fn auth_provider(config: &AuthConfig) -> Arc<dyn AuthProvider> {
+/// Zendesk's OAuth token endpoint, under the account's URL (`tokens`, plural).
+pub const TOKEN_PATH: &str = "/oauth/tokens";
+
+/// The `Authorization` provider for the configured method. The refresh form goes
+/// through the shared `OAuthRefresh` (single-flight refresh, the rotated refresh token
+/// persisted by compare-and-swap in `credentials`) at `{base}/oauth/tokens`.
+pub fn auth_provider(config: &AuthConfig, base: &Url, ctx: &ConnectorContext) -> Arc<dyn AuthProvider> {
     match config {
         AuthConfig::ApiToken { email, token } => Arc::new(BasicAuth::new(format!("{email}/token"), token.clone())),
         AuthConfig::Oauth { access_token } => Arc::new(BearerAuth::new(access_token.clone())),
+        AuthConfig::OauthRefresh { client_id, client_secret, refresh_token } => {
+            let mut token_url = base.clone();
+            let prefix = base.path().trim_end_matches('/').to_owned();
+            token_url.set_path(&format!("{prefix}{TOKEN_PATH}"));
+            token_url.set_query(None);
+            let oauth = OAuthConfig {
+                token_url,
+                client_id: client_id.clone(),
+                client_secret: Some(client_secret.clone()),
+                client_auth: ClientAuth::RequestBody,
+                scopes: Vec::new(),
+            };
+            Arc::new(OAuthRefresh::refresh_token(oauth, refresh_token.clone(), ctx.credentials.clone(), &ctx.http))
+        }
     }
 }
 

@@ -44,8 +44,16 @@ pub struct ZendeskConfig {
 pub enum AuthConfig {
     /// `{email}/token` and an API token (Admin Center → Apps and integrations → Zendesk API).
     ApiToken { email: String, token: Secret },
-    /// An OAuth access token, sent as `Authorization: Bearer`.
+    /// A static OAuth access token, sent as `Authorization: Bearer` (tokens of OAuth
+    /// clients made before Zendesk enforced expiry; an expiring one stops working after
+    /// `expires_in`, use `oauth_refresh` for those).
     Oauth { access_token: Secret },
+    /// An OAuth client with a refresh token: access tokens come from
+    /// `{base_url}/oauth/tokens` (`grant_type=refresh_token`, client id and secret in
+    /// the body) and are renewed before they expire. Zendesk rotates the refresh token
+    /// on every grant: the newest one is kept in the credential store, and
+    /// `refresh_token` here only seeds the chain (a changed one re-seeds it).
+    OauthRefresh { client_id: String, client_secret: Secret, refresh_token: Secret },
 }
 
 /// Which comments of a ticket are read.
@@ -156,6 +164,13 @@ impl ZendeskConfig {
                 return Err(ConnectorError::Config("auth.access_token is empty".into()));
             }
             AuthConfig::Oauth { .. } => {}
+            AuthConfig::OauthRefresh { client_id, client_secret, refresh_token } => {
+                if client_id.trim().is_empty() || client_secret.is_empty() || refresh_token.is_empty() {
+                    return Err(ConnectorError::Config(
+                        "auth: client_id, client_secret and refresh_token are required for oauth_refresh".into(),
+                    ));
+                }
+            }
         }
         if !(1..=1000).contains(&self.page_size) {
             return Err(ConnectorError::Config(format!("page_size: {} is not in 1..=1000", self.page_size)));
@@ -222,5 +237,23 @@ mod tests {
         assert!(matches!(insecure, Ok(Err(ConnectorError::Config(_)))));
         let bad_page = parse(base(serde_json::json!({"page_size": 5000}))).map(|c| c.validate(false));
         assert!(matches!(bad_page, Ok(Err(ConnectorError::Config(_)))));
+    }
+
+    #[test]
+    fn the_refresh_form_needs_all_three_secrets_and_hides_them() -> Result<(), Box<dyn std::error::Error>> {
+        let with =
+            |auth: serde_json::Value| parse(serde_json::json!({"base_url": "https://acme.zendesk.com", "auth": auth}));
+        let config = with(serde_json::json!({
+            "method": "oauth_refresh", "client_id": "chorus", "client_secret": "s3cret", "refresh_token": "r3fresh"
+        }))?;
+        config.validate(false)?;
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cret") && !printed.contains("r3fresh"), "{printed}");
+        let empty = with(serde_json::json!({
+            "method": "oauth_refresh", "client_id": "chorus", "client_secret": "s", "refresh_token": ""
+        }))?;
+        assert!(matches!(empty.validate(false), Err(ConnectorError::Config(_))));
+        assert!(with(serde_json::json!({"method": "oauth_refresh", "client_id": "c"})).is_err());
+        Ok(())
     }
 }

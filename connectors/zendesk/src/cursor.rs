@@ -43,14 +43,20 @@ impl StreamPosition {
         }
     }
 
-    /// The position after one more page of a time-based export.
-    pub fn after_time_page(&self, end_time: Option<i64>) -> Self {
-        Self {
-            seq: self.seq + 1,
-            // `end_time` never moves backwards; a missing one keeps the old position.
-            start_time: end_time.map_or(self.start_time, |end| end.max(self.start_time)),
-            after_cursor: None,
-        }
+    /// The position after one more page of a time-based export. Zendesk's `end_time`
+    /// is the page's last second, and a page never splits a second (it runs past
+    /// `per_page` to the end of it), so the next page starts at `end_time` and repeats
+    /// that second (duplicates are absorbed by the upsert key) — except when the whole
+    /// page was that one second (`end_time == start_time`, more records in one second
+    /// than a page): it was read whole, so the next page starts one second later. A
+    /// missing `end_time` keeps the position; it never moves backwards.
+    pub fn after_time_page(&self, end_time: Option<i64>, had_records: bool) -> Self {
+        let start_time = match end_time {
+            Some(end) if end <= self.start_time && had_records => self.start_time.saturating_add(1),
+            Some(end) => end.max(self.start_time),
+            None => self.start_time,
+        };
+        Self { seq: self.seq + 1, start_time, after_cursor: None }
     }
 }
 
@@ -133,8 +139,11 @@ mod tests {
 
     #[test]
     fn time_pages_never_move_start_time_back_and_cursor_round_trips() -> Result<(), serde_json::Error> {
-        let position = StreamPosition::start(100).after_time_page(Some(50));
+        let position = StreamPosition::start(100).after_time_page(Some(50), false);
         assert_eq!(position.start_time, 100);
+        assert_eq!(StreamPosition::start(100).after_time_page(Some(140), true).start_time, 140, "repeats 140");
+        let whole_second = StreamPosition::start(100).after_time_page(Some(100), true);
+        assert_eq!(whole_second.start_time, 101, "a page all of one second moves past it");
         let cursor = ZendeskCursor { organizations: position, ..ZendeskCursor::start(7) };
         let json = serde_json::to_value(&cursor)?;
         assert_eq!(serde_json::from_value::<ZendeskCursor>(json)?, cursor);

@@ -85,9 +85,8 @@ impl ZendeskConnector {
                         continue;
                     };
                     let records = page.items.iter().filter_map(|org| self.mapper.organization(org)).collect();
-                    let next = position.after_time_page(page.end_time);
-                    let stalled = next.start_time == position.start_time && !page.items.is_empty();
-                    if page.end_of_stream || page.items.is_empty() || stalled {
+                    let next = position.after_time_page(page.end_time, !page.items.is_empty());
+                    if page.end_of_stream || page.items.is_empty() {
                         state.phase = Phase::Users;
                     }
                     state.cursor.organizations = next;
@@ -251,7 +250,7 @@ impl Connector for ZendeskConnector {
 
     fn build(config: ZendeskConfig, ctx: ConnectorContext) -> Result<Self, ConnectorError> {
         let base = parse_endpoint("base_url", &config.base_url, ctx.allow_insecure_endpoints)?;
-        let http = ctx.http.with_auth(client::auth_provider(&config.auth));
+        let http = ctx.http.clone().with_auth(client::auth_provider(&config.auth, &base, &ctx));
         let incremental = Arc::new(client::incremental_limiter(&config.rate_limit));
         Ok(Self {
             client: ZendeskClient::new(http, base, config.page_size, incremental),
