@@ -123,10 +123,14 @@ impl Default for AccountFieldsConfig {
     }
 }
 
-/// Proactive pacing of the incremental export endpoints.
+/// Proactive pacing: the account's API budget and the incremental export endpoints.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitConfig {
+    /// Requests a minute to the other endpoints (default 190: under the smallest plan's
+    /// 200, Team; the budget is shared with the account's other integrations). Raise it
+    /// on larger plans (Growth/Professional 400, Enterprise 700).
+    pub requests_per_minute: u32,
     /// Incremental export requests allowed per window (Zendesk: 10 per minute).
     pub incremental_requests: u32,
     /// The window of `incremental_requests`, in seconds.
@@ -135,7 +139,7 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self { incremental_requests: 10, incremental_window_secs: 60.0 }
+        Self { requests_per_minute: 190, incremental_requests: 10, incremental_window_secs: 60.0 }
     }
 }
 
@@ -180,9 +184,10 @@ impl ZendeskConfig {
         }
         let limit = &self.rate_limit;
         let window_ok = limit.incremental_window_secs.is_finite() && limit.incremental_window_secs > 0.0;
-        if limit.incremental_requests == 0 || !window_ok {
+        if limit.requests_per_minute == 0 || limit.incremental_requests == 0 || !window_ok {
             return Err(ConnectorError::Config(
-                "rate_limit: incremental_requests and incremental_window_secs must be positive".into(),
+                "rate_limit: requests_per_minute, incremental_requests and incremental_window_secs must be positive"
+                    .into(),
             ));
         }
         if self.accounts.currency.len() != 3 || !self.accounts.currency.chars().all(|c| c.is_ascii_uppercase()) {
@@ -213,6 +218,7 @@ mod tests {
         assert_eq!(config.page_size, 1000);
         assert_eq!(config.comments, CommentScope::All);
         assert_eq!(config.rate_limit.incremental_requests, 10);
+        assert!(config.rate_limit.requests_per_minute < 200, "the Team plan's 200 a minute is the default budget");
         assert_eq!(config.mapping.bug_types, ["problem", "incident"]);
         assert!(format!("{config:?}").contains("[redacted]"));
         Ok(())

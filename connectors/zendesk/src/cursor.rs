@@ -1,5 +1,7 @@
 //! The Zendesk cursor: where each of the three exports (organizations, users, tickets)
-//! stands.
+//! stands, and where the ticket-events export (comments) does (`ticket_events`, a
+//! time-based position; absent in cursors stored before it existed, which still load:
+//! such a run reads comments per ticket once, see `events`).
 //!
 //! Organizations use the time-based export (`start_time`, the previous page's
 //! `end_time`); users and tickets use the cursor-based exports (`start_time` on the
@@ -76,6 +78,9 @@ pub struct ZendeskCursor {
     pub organizations: StreamPosition,
     pub users: StreamPosition,
     pub tickets: StreamPosition,
+    /// Every comment event older than its `start_time` is in the store (see `events`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_events: Option<StreamPosition>,
 }
 
 impl ZendeskCursor {
@@ -85,6 +90,7 @@ impl ZendeskCursor {
             organizations: StreamPosition::start(start_time),
             users: StreamPosition::start(start_time),
             tickets: StreamPosition::start(start_time),
+            ticket_events: Some(StreamPosition::start(start_time)),
         }
     }
 }
@@ -95,6 +101,7 @@ impl PartialOrd for ZendeskCursor {
             self.organizations.partial_cmp(&other.organizations)?,
             self.users.partial_cmp(&other.users)?,
             self.tickets.partial_cmp(&other.tickets)?,
+            self.ticket_events.partial_cmp(&other.ticket_events)?,
         ];
         let any_less = parts.contains(&Ordering::Less);
         let any_greater = parts.contains(&Ordering::Greater);
@@ -147,6 +154,15 @@ mod tests {
         let cursor = ZendeskCursor { organizations: position, ..ZendeskCursor::start(7) };
         let json = serde_json::to_value(&cursor)?;
         assert_eq!(serde_json::from_value::<ZendeskCursor>(json)?, cursor);
+        let before_events = serde_json::json!({
+            "organizations": {"seq": 1, "start_time": 5}, "users": {"seq": 1, "start_time": 5},
+            "tickets": {"seq": 2, "start_time": 5, "after_cursor": "abc"}
+        });
+        let old = serde_json::from_value::<ZendeskCursor>(before_events)?;
+        assert_eq!(old.ticket_events, None, "a cursor stored before the events position still loads");
+        let mut moved = old.clone();
+        moved.ticket_events = Some(StreamPosition::start(5).after_time_page(Some(9), true));
+        assert_eq!(moved.partial_cmp(&old), Some(Ordering::Greater));
         Ok(())
     }
 }

@@ -80,7 +80,7 @@ async fn a_sync_with_access_tokens_expiring_mid_run_rotates_and_completes() -> T
         "auth": {"method": "oauth_refresh", "client_id": authority.client_id,
                  "client_secret": authority.client_secret, "refresh_token": authority.initial_refresh_token},
         "page_size": 5,
-        "rate_limit": {"incremental_requests": 1000, "incremental_window_secs": 0.1},
+        "rate_limit": {"requests_per_minute": 60000, "incremental_requests": 1000, "incremental_window_secs": 0.1},
     });
     let connector = support::build(&settings, &store, support::fast_policy(600_000, 10_000))?;
     let engine = support::engine(&store);

@@ -398,6 +398,9 @@ async fn comments(
         let Some(ticket) = ticket else {
             return error(StatusCode::NOT_FOUND, "RecordNotFound", "Not found");
         };
+        if state.denied_comments.contains(&ticket.id) {
+            return error(StatusCode::NOT_FOUND, "RecordNotFound", "Not found");
+        }
         let size = query.size.unwrap_or(100).clamp(1, 100);
         let offset = query.after.as_deref().and_then(|a| a.parse::<usize>().ok()).unwrap_or(0);
         let page: Vec<_> = ticket.comments.iter().skip(offset).take(size).collect();

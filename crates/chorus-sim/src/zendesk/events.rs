@@ -8,7 +8,7 @@
 //! run to the end of their last second, and `end_time` names that second, so the next
 //! page repeats it; the export shares the incremental limit with the other exports; a
 //! `start_time` under a minute old is refused; audits of the last `withhold_secs` are
-//! withheld; comments of purged tickets stay (events of a ticket no export shows).
+//! withheld (and `events_lag_secs` more, an export that lags); comments of purged tickets stay (events of a ticket no export shows).
 //! Invariant: audits are ordered by `(second, audit id)`, and a ticket's comment is
 //! exported no later than the ticket itself.
 
@@ -48,7 +48,7 @@ pub(super) async fn ticket_events(
         };
         let comments_wanted =
             query.include.as_deref().is_some_and(|i| i.split(',').any(|part| part.trim() == "comment_events"));
-        let cutoff = now - state.config.withhold_secs;
+        let cutoff = now - state.config.withhold_secs - state.config.events_lag_secs.max(0);
         let canonical = state.config.canonical_url.clone();
         let size = state.config.events_page_size.max(1);
         let mut audits: Vec<Audit<'_>> = Vec::new();

@@ -80,6 +80,8 @@ pub struct ZendeskSimConfig {
     pub canonical_url: String,
     /// Audits per page of the ticket-events export (Zendesk: 1000).
     pub events_page_size: usize,
+    /// The events export lags the ticket export by this many seconds more (0).
+    pub events_lag_secs: i64,
     /// Serve `POST /oauth/tokens` with rotating refresh tokens and expiring access
     /// tokens (Zendesk since 2026); `None`: only the static `oauth_token`.
     pub oauth_refresh: Option<AuthorityConfig>,
@@ -102,6 +104,7 @@ impl Default for ZendeskSimConfig {
             withhold_secs: 60,
             canonical_url: "https://chorus-sim.zendesk.com".into(),
             events_page_size: 1000,
+            events_lag_secs: 0,
             oauth_refresh: None,
         }
     }
@@ -198,6 +201,8 @@ struct State {
     orphan_comments: Vec<(u64, SimComment)>,
     /// Every `organizations/show_many` call's id count, in order.
     organization_lookups: Vec<usize>,
+    /// Tickets whose `comments.json` answers 404 (the agent lost access to them).
+    denied_comments: BTreeSet<u64>,
 }
 
 /// The simulator: data, mutations and the router. Cheap to clone.
@@ -247,6 +252,7 @@ impl ZendeskSim {
             cursor_fault: None,
             orphan_comments: Vec::new(),
             organization_lookups: Vec::new(),
+            denied_comments: BTreeSet::new(),
         };
         let authority = state.config.oauth_refresh.clone().map(TokenAuthority::new);
         Self { inner: Arc::new(Mutex::new(state)), clock, authority }
@@ -302,6 +308,17 @@ impl ZendeskSim {
     /// The token authority behind `POST /oauth/tokens`, when `oauth_refresh` is set.
     pub fn authority(&self) -> Option<&TokenAuthority> {
         self.authority.as_ref()
+    }
+
+    /// Makes `tickets/{id}/comments.json` answer 404 for this ticket from now on, as
+    /// Zendesk does for a ticket the agent can no longer see.
+    pub fn deny_comments(&self, id: u64) {
+        self.lock().denied_comments.insert(id);
+    }
+
+    /// Changes how far the events export lags the ticket export.
+    pub fn set_events_lag(&self, secs: i64) {
+        self.lock().config.events_lag_secs = secs;
     }
 
     /// How many ids each `organizations/show_many` call asked for, in call order.
