@@ -14,9 +14,9 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chorus_sync::auth::{AuthProvider, BasicAuth, BearerAuth};
+use chorus_sync::auth::{AuthProvider, BasicAuth, BearerAuth, ClientAuth, OAuthConfig, OAuthRefresh};
 use chorus_sync::http::EndpointLimiter;
-use chorus_sync::{ConnectorError, HttpClient, HttpResponse};
+use chorus_sync::{ConnectorContext, ConnectorError, HttpClient, HttpResponse};
 use serde_json::Value;
 use url::Url;
 
@@ -60,11 +60,30 @@ pub fn incremental_per_minute(config: &RateLimitConfig) -> u32 {
     (per_minute as u32).max(1)
 }
 
-/// The `Authorization` provider for the configured method.
-pub fn auth_provider(config: &AuthConfig) -> Arc<dyn AuthProvider> {
+/// Zendesk's OAuth token endpoint, under the account's URL (`tokens`, plural).
+pub const TOKEN_PATH: &str = "/oauth/tokens";
+
+/// The `Authorization` provider for the configured method. The refresh form goes
+/// through the shared `OAuthRefresh` (single-flight refresh, the rotated refresh token
+/// persisted by compare-and-swap in `credentials`) at `{base}/oauth/tokens`.
+pub fn auth_provider(config: &AuthConfig, base: &Url, ctx: &ConnectorContext) -> Arc<dyn AuthProvider> {
     match config {
         AuthConfig::ApiToken { email, token } => Arc::new(BasicAuth::new(format!("{email}/token"), token.clone())),
         AuthConfig::Oauth { access_token } => Arc::new(BearerAuth::new(access_token.clone())),
+        AuthConfig::OauthRefresh { client_id, client_secret, refresh_token } => {
+            let mut token_url = base.clone();
+            let prefix = base.path().trim_end_matches('/').to_owned();
+            token_url.set_path(&format!("{prefix}{TOKEN_PATH}"));
+            token_url.set_query(None);
+            let oauth = OAuthConfig {
+                token_url,
+                client_id: client_id.clone(),
+                client_secret: Some(client_secret.clone()),
+                client_auth: ClientAuth::RequestBody,
+                scopes: Vec::new(),
+            };
+            Arc::new(OAuthRefresh::refresh_token(oauth, refresh_token.clone(), ctx.credentials.clone(), &ctx.http))
+        }
     }
 }
 
@@ -106,8 +125,13 @@ pub struct ZendeskClient {
 }
 
 impl ZendeskClient {
-    pub fn new(http: HttpClient, base: Url, page_size: u32, incremental: Arc<EndpointLimiter>) -> Self {
-        let incremental_http = http.clone().with_endpoint_limiter(incremental);
+    /// `http` paced by `limits`: the incremental exports by their limiter, everything
+    /// else by the account budget (`rate_limit.requests_per_minute`, burst 10). The two
+    /// together stay under the budget: the exports add at most 10 a minute.
+    pub fn new(http: HttpClient, base: Url, page_size: u32, limits: &RateLimitConfig) -> Self {
+        let incremental_http = http.clone().with_endpoint_limiter(Arc::new(incremental_limiter(limits)));
+        let account = EndpointLimiter::new("zendesk account budget", limits.requests_per_minute.max(1), 10);
+        let http = http.with_endpoint_limiter(Arc::new(account));
         Self { http, incremental_http, base, page_size, server_time: Arc::new(Mutex::new(None)) }
     }
 
@@ -245,8 +269,22 @@ impl ZendeskClient {
         parse_time_page(&body, "organizations").map(Some)
     }
 
+    /// The next page of the time-based ticket-events export with comment events
+    /// (`include=comment_events`); `None` when `start_time` is too recent for Zendesk.
+    pub async fn ticket_events(&self, start_time: i64) -> Result<Option<TimePage>, ConnectorError> {
+        if !self.start_time_allowed(start_time) {
+            tracing::debug!(start_time, "zendesk ticket events start_time too recent; later");
+            return Ok(None);
+        }
+        let query = [("start_time", start_time.to_string()), ("include", "comment_events".to_owned())];
+        let url = self.url("/api/v2/incremental/ticket_events.json", &query);
+        let body = self.get(url, EndpointClass::Incremental).await?;
+        parse_time_page(&body, "ticket_events").map(Some)
+    }
+
     /// All comments of a ticket, oldest first, with their authors sideloaded. `None`
-    /// when Zendesk refuses them for this ticket (deleted meanwhile, no access).
+    /// when Zendesk refuses them for this ticket (deleted meanwhile, no access): the
+    /// caller then keeps the comments it has stored.
     pub async fn comments(&self, ticket_id: &str) -> Result<Option<Comments>, ConnectorError> {
         let path = format!("/api/v2/tickets/{ticket_id}/comments.json");
         let mut url = self.url(&path, &[("include", "users".to_owned()), ("page[size]", "100".to_owned())]);
@@ -255,7 +293,7 @@ impl ZendeskClient {
             let body = match self.get(url.clone(), EndpointClass::Standard).await {
                 Ok(body) => body,
                 Err(ConnectorError::Permanent { endpoint, reason }) => {
-                    tracing::warn!(ticket = ticket_id, %endpoint, %reason, "zendesk comments unavailable; using the description");
+                    tracing::warn!(ticket = ticket_id, %endpoint, %reason, "zendesk comments unavailable; keeping the stored ones");
                     return Ok(None);
                 }
                 Err(other) => return Err(other),
@@ -343,7 +381,11 @@ mod tests {
     #[test]
     fn incremental_pacing_keeps_a_margin_under_the_limit() {
         let per_minute = |requests, window| {
-            incremental_per_minute(&RateLimitConfig { incremental_requests: requests, incremental_window_secs: window })
+            incremental_per_minute(&RateLimitConfig {
+                incremental_requests: requests,
+                incremental_window_secs: window,
+                ..RateLimitConfig::default()
+            })
         };
         assert_eq!(per_minute(10, 60.0), 9);
         assert_eq!(per_minute(10, 2.0), 285);

@@ -44,8 +44,16 @@ pub struct ZendeskConfig {
 pub enum AuthConfig {
     /// `{email}/token` and an API token (Admin Center → Apps and integrations → Zendesk API).
     ApiToken { email: String, token: Secret },
-    /// An OAuth access token, sent as `Authorization: Bearer`.
+    /// A static OAuth access token, sent as `Authorization: Bearer` (tokens of OAuth
+    /// clients made before Zendesk enforced expiry; an expiring one stops working after
+    /// `expires_in`, use `oauth_refresh` for those).
     Oauth { access_token: Secret },
+    /// An OAuth client with a refresh token: access tokens come from
+    /// `{base_url}/oauth/tokens` (`grant_type=refresh_token`, client id and secret in
+    /// the body) and are renewed before they expire. Zendesk rotates the refresh token
+    /// on every grant: the newest one is kept in the credential store, and
+    /// `refresh_token` here only seeds the chain (a changed one re-seeds it).
+    OauthRefresh { client_id: String, client_secret: Secret, refresh_token: Secret },
 }
 
 /// Which comments of a ticket are read.
@@ -115,10 +123,14 @@ impl Default for AccountFieldsConfig {
     }
 }
 
-/// Proactive pacing of the incremental export endpoints.
+/// Proactive pacing: the account's API budget and the incremental export endpoints.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitConfig {
+    /// Requests a minute to the other endpoints (default 190: under the smallest plan's
+    /// 200, Team; the budget is shared with the account's other integrations). Raise it
+    /// on larger plans (Growth/Professional 400, Enterprise 700).
+    pub requests_per_minute: u32,
     /// Incremental export requests allowed per window (Zendesk: 10 per minute).
     pub incremental_requests: u32,
     /// The window of `incremental_requests`, in seconds.
@@ -127,7 +139,7 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self { incremental_requests: 10, incremental_window_secs: 60.0 }
+        Self { requests_per_minute: 190, incremental_requests: 10, incremental_window_secs: 60.0 }
     }
 }
 
@@ -156,6 +168,13 @@ impl ZendeskConfig {
                 return Err(ConnectorError::Config("auth.access_token is empty".into()));
             }
             AuthConfig::Oauth { .. } => {}
+            AuthConfig::OauthRefresh { client_id, client_secret, refresh_token } => {
+                if client_id.trim().is_empty() || client_secret.is_empty() || refresh_token.is_empty() {
+                    return Err(ConnectorError::Config(
+                        "auth: client_id, client_secret and refresh_token are required for oauth_refresh".into(),
+                    ));
+                }
+            }
         }
         if !(1..=1000).contains(&self.page_size) {
             return Err(ConnectorError::Config(format!("page_size: {} is not in 1..=1000", self.page_size)));
@@ -165,9 +184,10 @@ impl ZendeskConfig {
         }
         let limit = &self.rate_limit;
         let window_ok = limit.incremental_window_secs.is_finite() && limit.incremental_window_secs > 0.0;
-        if limit.incremental_requests == 0 || !window_ok {
+        if limit.requests_per_minute == 0 || limit.incremental_requests == 0 || !window_ok {
             return Err(ConnectorError::Config(
-                "rate_limit: incremental_requests and incremental_window_secs must be positive".into(),
+                "rate_limit: requests_per_minute, incremental_requests and incremental_window_secs must be positive"
+                    .into(),
             ));
         }
         if self.accounts.currency.len() != 3 || !self.accounts.currency.chars().all(|c| c.is_ascii_uppercase()) {
@@ -198,6 +218,7 @@ mod tests {
         assert_eq!(config.page_size, 1000);
         assert_eq!(config.comments, CommentScope::All);
         assert_eq!(config.rate_limit.incremental_requests, 10);
+        assert!(config.rate_limit.requests_per_minute < 200, "the Team plan's 200 a minute is the default budget");
         assert_eq!(config.mapping.bug_types, ["problem", "incident"]);
         assert!(format!("{config:?}").contains("[redacted]"));
         Ok(())
@@ -222,5 +243,23 @@ mod tests {
         assert!(matches!(insecure, Ok(Err(ConnectorError::Config(_)))));
         let bad_page = parse(base(serde_json::json!({"page_size": 5000}))).map(|c| c.validate(false));
         assert!(matches!(bad_page, Ok(Err(ConnectorError::Config(_)))));
+    }
+
+    #[test]
+    fn the_refresh_form_needs_all_three_secrets_and_hides_them() -> Result<(), Box<dyn std::error::Error>> {
+        let with =
+            |auth: serde_json::Value| parse(serde_json::json!({"base_url": "https://acme.zendesk.com", "auth": auth}));
+        let config = with(serde_json::json!({
+            "method": "oauth_refresh", "client_id": "chorus", "client_secret": "s3cret", "refresh_token": "r3fresh"
+        }))?;
+        config.validate(false)?;
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cret") && !printed.contains("r3fresh"), "{printed}");
+        let empty = with(serde_json::json!({
+            "method": "oauth_refresh", "client_id": "chorus", "client_secret": "s", "refresh_token": ""
+        }))?;
+        assert!(matches!(empty.validate(false), Err(ConnectorError::Config(_))));
+        assert!(with(serde_json::json!({"method": "oauth_refresh", "client_id": "c"})).is_err());
+        Ok(())
     }
 }

@@ -1,5 +1,7 @@
 //! The Zendesk cursor: where each of the three exports (organizations, users, tickets)
-//! stands.
+//! stands, and where the ticket-events export (comments) does (`ticket_events`, a
+//! time-based position; absent in cursors stored before it existed, which still load:
+//! such a run reads comments per ticket once, see `events`).
 //!
 //! Organizations use the time-based export (`start_time`, the previous page's
 //! `end_time`); users and tickets use the cursor-based exports (`start_time` on the
@@ -43,14 +45,20 @@ impl StreamPosition {
         }
     }
 
-    /// The position after one more page of a time-based export.
-    pub fn after_time_page(&self, end_time: Option<i64>) -> Self {
-        Self {
-            seq: self.seq + 1,
-            // `end_time` never moves backwards; a missing one keeps the old position.
-            start_time: end_time.map_or(self.start_time, |end| end.max(self.start_time)),
-            after_cursor: None,
-        }
+    /// The position after one more page of a time-based export. Zendesk's `end_time`
+    /// is the page's last second, and a page never splits a second (it runs past
+    /// `per_page` to the end of it), so the next page starts at `end_time` and repeats
+    /// that second (duplicates are absorbed by the upsert key) — except when the whole
+    /// page was that one second (`end_time == start_time`, more records in one second
+    /// than a page): it was read whole, so the next page starts one second later. A
+    /// missing `end_time` keeps the position; it never moves backwards.
+    pub fn after_time_page(&self, end_time: Option<i64>, had_records: bool) -> Self {
+        let start_time = match end_time {
+            Some(end) if end <= self.start_time && had_records => self.start_time.saturating_add(1),
+            Some(end) => end.max(self.start_time),
+            None => self.start_time,
+        };
+        Self { seq: self.seq + 1, start_time, after_cursor: None }
     }
 }
 
@@ -70,6 +78,9 @@ pub struct ZendeskCursor {
     pub organizations: StreamPosition,
     pub users: StreamPosition,
     pub tickets: StreamPosition,
+    /// Every comment event older than its `start_time` is in the store (see `events`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_events: Option<StreamPosition>,
 }
 
 impl ZendeskCursor {
@@ -79,6 +90,7 @@ impl ZendeskCursor {
             organizations: StreamPosition::start(start_time),
             users: StreamPosition::start(start_time),
             tickets: StreamPosition::start(start_time),
+            ticket_events: Some(StreamPosition::start(start_time)),
         }
     }
 }
@@ -89,6 +101,7 @@ impl PartialOrd for ZendeskCursor {
             self.organizations.partial_cmp(&other.organizations)?,
             self.users.partial_cmp(&other.users)?,
             self.tickets.partial_cmp(&other.tickets)?,
+            self.ticket_events.partial_cmp(&other.ticket_events)?,
         ];
         let any_less = parts.contains(&Ordering::Less);
         let any_greater = parts.contains(&Ordering::Greater);
@@ -133,11 +146,23 @@ mod tests {
 
     #[test]
     fn time_pages_never_move_start_time_back_and_cursor_round_trips() -> Result<(), serde_json::Error> {
-        let position = StreamPosition::start(100).after_time_page(Some(50));
+        let position = StreamPosition::start(100).after_time_page(Some(50), false);
         assert_eq!(position.start_time, 100);
+        assert_eq!(StreamPosition::start(100).after_time_page(Some(140), true).start_time, 140, "repeats 140");
+        let whole_second = StreamPosition::start(100).after_time_page(Some(100), true);
+        assert_eq!(whole_second.start_time, 101, "a page all of one second moves past it");
         let cursor = ZendeskCursor { organizations: position, ..ZendeskCursor::start(7) };
         let json = serde_json::to_value(&cursor)?;
         assert_eq!(serde_json::from_value::<ZendeskCursor>(json)?, cursor);
+        let before_events = serde_json::json!({
+            "organizations": {"seq": 1, "start_time": 5}, "users": {"seq": 1, "start_time": 5},
+            "tickets": {"seq": 2, "start_time": 5, "after_cursor": "abc"}
+        });
+        let old = serde_json::from_value::<ZendeskCursor>(before_events)?;
+        assert_eq!(old.ticket_events, None, "a cursor stored before the events position still loads");
+        let mut moved = old.clone();
+        moved.ticket_events = Some(StreamPosition::start(5).after_time_page(Some(9), true));
+        assert_eq!(moved.partial_cmp(&old), Some(Ordering::Greater));
         Ok(())
     }
 }

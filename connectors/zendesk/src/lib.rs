@@ -2,7 +2,8 @@
 //!
 //! One run reads three incremental exports in this order — organizations (accounts),
 //! users (contacts), then tickets (items, with their comments and CSAT) — so that a
-//! ticket's organization and requester are known before the ticket is stored. Each
+//! ticket's organization and requester are known before the ticket is stored. Comments
+//! come from a fourth export, ticket events, read alongside the tickets (`comments`). Each
 //! page is yielded with the cursor that resumes right after it; the engine commits
 //! both together. Deleted tickets arrive in the export with `status: "deleted"` and
 //! become tombstones. A run first reads Zendesk's clock (the `Date` of `users/me.json`)
@@ -14,8 +15,10 @@
 
 pub mod body;
 pub mod client;
+pub mod comments;
 pub mod config;
 pub mod cursor;
+pub mod events;
 pub mod html;
 mod html_lexer;
 pub mod mapping;
@@ -23,23 +26,20 @@ pub mod markdown;
 mod text;
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
 
 use chorus_core::{Record, Source};
 use chorus_sync::endpoint::parse_endpoint;
-use chorus_sync::{Connector, ConnectorContext, ConnectorError, Page, SyncMode};
+use chorus_sync::{Connector, ConnectorContext, ConnectorError, Credentials, Page, SyncMode};
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::Value;
 
 pub use crate::client::ZendeskClient;
+use crate::comments::EventsRun;
 use crate::config::CommentScope;
 pub use crate::config::ZendeskConfig;
 pub use crate::cursor::{StreamPosition, ZendeskCursor};
-use crate::mapping::{id_field, str_field, Mapper, People};
-
-/// How many tickets' comments are fetched at once.
-const COMMENT_CONCURRENCY: usize = 4;
+use crate::mapping::{id_field, str_field, Mapper, People, Thread};
 
 /// A configured Zendesk Support connection.
 pub struct ZendeskConnector {
@@ -47,6 +47,8 @@ pub struct ZendeskConnector {
     mapper: Mapper,
     start_time: i64,
     comments: CommentScope,
+    /// The store's view: stored tickets' comments, to merge new ones into.
+    credentials: Credentials,
 }
 
 /// Which export a run is reading.
@@ -67,6 +69,8 @@ struct RunState {
     /// `(export, after_cursor)` of every cursor this run requested or was handed, so
     /// that a cursor export going round in circles is caught (`ensure_cursor_moved`).
     cursors_seen: HashSet<(&'static str, String)>,
+    /// The ticket-events export as this run reads it (set once the clock is read).
+    events: Option<EventsRun>,
 }
 
 impl ZendeskConnector {
@@ -76,8 +80,9 @@ impl ZendeskConnector {
     /// when none has anything).
     async fn next_page(&self, state: &mut RunState) -> Result<Option<Page<ZendeskCursor>>, ConnectorError> {
         if !state.clock_read && state.phase != Phase::Done {
-            self.client.read_clock().await?;
+            let now = self.client.read_clock().await?;
             state.clock_read = true;
+            state.events = Some(EventsRun::new(state.cursor.ticket_events.as_ref(), now));
         }
         loop {
             match state.phase {
@@ -88,9 +93,8 @@ impl ZendeskConnector {
                         continue;
                     };
                     let records = page.items.iter().filter_map(|org| self.mapper.organization(org)).collect();
-                    let next = position.after_time_page(page.end_time);
-                    let stalled = next.start_time == position.start_time && !page.items.is_empty();
-                    if page.end_of_stream || page.items.is_empty() || stalled {
+                    let next = position.after_time_page(page.end_time, !page.items.is_empty());
+                    if page.end_of_stream || page.items.is_empty() {
                         state.phase = Phase::Users;
                     }
                     state.cursor.organizations = next;
@@ -120,9 +124,17 @@ impl ZendeskConnector {
                     };
                     ensure_cursor_moved("tickets", &page, position, &mut state.cursors_seen)?;
                     state.people.learn(&page.users);
-                    let records = self.map_tickets(&page.items, &mut state.people).await?;
                     let next = position.after_cursor_page(page.after_cursor.clone());
-                    if stream_ends(&page, position, &next) {
+                    let ends = stream_ends(&page, position, &next);
+                    let events = state.events.get_or_insert_with(|| EventsRun::new(None, self.client.server_now()));
+                    let records = self.map_tickets(&page.items, &mut state.people, events).await?;
+                    if self.comments != CommentScope::None {
+                        if ends {
+                            comments::settle(&self.credentials, events).await?;
+                        }
+                        state.cursor.ticket_events = Some(events.commit_position());
+                    }
+                    if ends {
                         state.phase = Phase::Done;
                     }
                     state.cursor.tickets = next;
@@ -133,32 +145,35 @@ impl ZendeskConnector {
         }
     }
 
-    /// Maps a page of tickets, fetching the comments of every live ticket first and
-    /// then any requester this run has not seen yet.
-    async fn map_tickets(&self, tickets: &[Value], people: &mut People) -> Result<Vec<Record>, ConnectorError> {
+    /// Maps a page of tickets: gathers the comments of every live ticket first
+    /// (`comments::gather`), then looks up any requester or comment author this run has
+    /// not seen yet.
+    async fn map_tickets(
+        &self,
+        tickets: &[Value],
+        people: &mut People,
+        events: &mut EventsRun,
+    ) -> Result<Vec<Record>, ConnectorError> {
         let live = |ticket: &&Value| str_field(ticket, "status").as_deref() != Some("deleted");
-        let ids: Vec<String> = if self.comments == CommentScope::None {
-            Vec::new()
+        let gathered = if self.comments == CommentScope::None {
+            None
         } else {
-            tickets.iter().filter(live).filter_map(|t| id_field(t, "id")).collect()
+            Some(comments::gather(&self.client, &self.credentials, events, tickets).await?)
         };
-        let fetched: Vec<(String, Option<client::Comments>)> = stream::iter(ids)
-            .map(|id| async move { self.client.comments(&id).await.map(|comments| (id, comments)) })
-            .buffered(COMMENT_CONCURRENCY)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
-        for (_, comments) in &fetched {
-            if let Some(comments) = comments {
-                people.learn(&comments.users);
-            }
+        let mut wanted: BTreeSet<String> =
+            tickets.iter().filter(live).filter_map(|t| id_field(t, "requester_id")).collect();
+        if let Some(page) = &gathered {
+            people.learn(&page.users);
+            wanted.extend(comments::authors(page));
         }
-        let requesters = tickets.iter().filter(live).filter_map(|t| id_field(t, "requester_id"));
-        self.look_up_people(requesters, people).await?;
-        let by_id: std::collections::HashMap<String, Vec<Value>> =
-            fetched.into_iter().filter_map(|(id, comments)| Some((id, comments?.comments))).collect();
-        let page = mapping::map_ticket_page(self.mapper.clone(), tickets.to_vec(), by_id, std::mem::take(people));
+        self.look_up_people(wanted.into_iter(), people).await?;
+        let page = mapping::map_ticket_page(
+            self.mapper.clone(),
+            tickets.to_vec(),
+            std::mem::take(people),
+            gathered,
+            thread_of,
+        );
         let (records, known) = page.await?;
         *people = known;
         Ok(records)
@@ -180,6 +195,15 @@ impl ZendeskConnector {
             people.remember_unknown(batch);
         }
         Ok(())
+    }
+}
+
+/// What `mapping` gets as a ticket's comments from the page's gathered comments.
+fn thread_of<'a>(gathered: &'a Option<comments::PageComments>, ticket_id: &str) -> Thread<'a> {
+    let found = gathered.as_ref().and_then(|page| Some((page.by_ticket.get(ticket_id)?, page)));
+    match found {
+        Some((found, page)) => found.thread(page.stored.get(ticket_id)),
+        None => Thread::Description,
     }
 }
 
@@ -250,13 +274,13 @@ impl Connector for ZendeskConnector {
 
     fn build(config: ZendeskConfig, ctx: ConnectorContext) -> Result<Self, ConnectorError> {
         let base = parse_endpoint("base_url", &config.base_url, ctx.allow_insecure_endpoints)?;
-        let http = ctx.http.with_auth(client::auth_provider(&config.auth));
-        let incremental = Arc::new(client::incremental_limiter(&config.rate_limit));
+        let http = ctx.http.clone().with_auth(client::auth_provider(&config.auth, &base, &ctx));
         Ok(Self {
-            client: ZendeskClient::new(http, base, config.page_size, incremental),
+            client: ZendeskClient::new(http, base, config.page_size, &config.rate_limit),
             mapper: Mapper::new(&config),
             start_time: config.start_time,
             comments: config.comments,
+            credentials: ctx.credentials.clone(),
         })
     }
 
@@ -278,6 +302,7 @@ impl Connector for ZendeskConnector {
             people: People::default(),
             clock_read: false,
             cursors_seen: HashSet::new(),
+            events: None,
         };
         stream::unfold(state, move |mut state| async move {
             match self.next_page(&mut state).await {

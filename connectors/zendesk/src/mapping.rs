@@ -9,7 +9,7 @@
 //! (`map_ticket_page`): converting bodies is CPU work proportional to their size, and
 //! it must not hold up the async runtime that serves the other connectors.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chorus_core::account::normalize_domain;
 use chorus_core::{
@@ -97,9 +97,8 @@ impl Mapper {
         self.mapping.default_kind
     }
 
-    /// A ticket from an export page. `comments` are the ticket's comments in order (the
-    /// first is the description), or `None` when comments were not fetched.
-    pub fn ticket(&self, ticket: &Value, people: &People, comments: Option<&[Value]>) -> Option<Record> {
+    /// A ticket from an export page, with its comments as `thread` has them.
+    pub fn ticket(&self, ticket: &Value, people: &People, thread: Thread<'_>) -> Option<Record> {
         let Some(id) = id_field(ticket, "id") else {
             tracing::warn!("zendesk ticket without an id skipped");
             return None;
@@ -111,14 +110,15 @@ impl Mapper {
         let tags = string_list(ticket, "tags");
         let ticket_type = str_field(ticket, "type");
         let description = str_field(ticket, "description").unwrap_or_default();
-        let (body, comments) = match comments {
+        let (body, comments) = match thread {
             // With `comments = "public"` a ticket opened by an internal note keeps that
             // note out of the item: no body, the subject still names the ticket.
-            Some([first, rest @ ..]) if self.public_comments_only && !is_public(first) => {
+            Thread::Full([first, rest @ ..]) if self.public_comments_only && !is_public(first) => {
                 (String::new(), self.comments(rest, people))
             }
-            Some([first, rest @ ..]) => (comment_text(first), self.comments(rest, people)),
-            _ => (body_to_text(&description), Vec::new()),
+            Thread::Full([first, rest @ ..]) => (comment_text(first), self.comments(rest, people)),
+            Thread::Continued { body, comments, new } => (body.to_owned(), merge(comments, self.comments(new, people))),
+            Thread::Full([]) | Thread::Description => (body_to_text(&description), Vec::new()),
         };
         let title = str_field(ticket, "subject")
             .or_else(|| str_field(ticket, "raw_subject"))
@@ -221,21 +221,22 @@ impl Mapper {
     }
 }
 
-/// Maps a page of tickets (`comments` by ticket id, for the tickets whose comments
-/// were read) on tokio's blocking pool, so a huge or hostile body never stalls a
-/// runtime worker; returns the records and `people`, handed back for the next page.
-pub async fn map_ticket_page(
+/// Maps a page of tickets on tokio's blocking pool, so a huge or hostile body never
+/// stalls a runtime worker; `thread_of(&threads, ticket_id)` says what each ticket's
+/// comments are. Returns the records and `people`, handed back for the next page.
+pub async fn map_ticket_page<T: Send + 'static>(
     mapper: Mapper,
     tickets: Vec<Value>,
-    comments: HashMap<String, Vec<Value>>,
     people: People,
+    threads: T,
+    thread_of: for<'a> fn(&'a T, &str) -> Thread<'a>,
 ) -> Result<(Vec<Record>, People), ConnectorError> {
     let task = tokio::task::spawn_blocking(move || {
         let records = tickets
             .iter()
             .filter_map(|ticket| {
-                let comments = id_field(ticket, "id").and_then(|id| comments.get(&id)).map(Vec::as_slice);
-                mapper.ticket(ticket, &people, comments)
+                let thread = id_field(ticket, "id").map_or(Thread::Description, |id| thread_of(&threads, &id));
+                mapper.ticket(ticket, &people, thread)
             })
             .collect();
         (records, people)
@@ -262,6 +263,31 @@ pub fn csat(rating: Option<&Value>) -> Option<f64> {
         "bad" => Some(0.0),
         _ => None,
     }
+}
+
+/// What is known of a ticket's comments when it is mapped.
+#[derive(Debug, Clone, Copy)]
+pub enum Thread<'a> {
+    /// Comments were not read (`comments = "none"`, or unreadable and nothing stored):
+    /// the body is the ticket's `description`.
+    Description,
+    /// All comments in order; the first is the description.
+    Full(&'a [Value]),
+    /// The stored body and comments, and the comments added since: merged by comment
+    /// id, a new version of a comment replacing the stored one.
+    Continued { body: &'a str, comments: &'a [Comment], new: &'a [Value] },
+}
+
+/// `stored` and `new` comments merged by id, oldest first (ties by id).
+fn merge(stored: &[Comment], new: Vec<Comment>) -> Vec<Comment> {
+    let mut by_id: BTreeMap<String, Comment> = stored.iter().map(|c| (c.external_id.clone(), c.clone())).collect();
+    by_id.extend(new.into_iter().map(|c| (c.external_id.clone(), c)));
+    let mut merged: Vec<Comment> = by_id.into_values().collect();
+    merged.sort_by(|a, b| {
+        let key = |c: &Comment| (c.created_at, c.external_id.parse::<u64>().unwrap_or(u64::MAX));
+        key(a).cmp(&key(b))
+    });
+    merged
 }
 
 /// A comment's `public` flag; a missing one counts as internal.
@@ -469,6 +495,32 @@ mod tests {
     }
 
     #[test]
+    fn a_continued_thread_keeps_stored_comments_and_merges_new_ones_by_id() {
+        let people = People::default();
+        let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or(DateTime::UNIX_EPOCH);
+        let stored = |id: &str, body: &str, s: i64| Comment {
+            external_id: id.into(),
+            author: Person::default(),
+            body: body.into(),
+            public: true,
+            created_at: at(s),
+        };
+        let kept = [stored("11", "first reply", 100), stored("12", "old text", 200)];
+        let new = [
+            json!({"id": 13, "public": true, "body": "newest", "created_at": "2025-01-01T00:00:00Z"}),
+            json!({"id": 12, "public": true, "body": "edited", "created_at": "1970-01-01T00:03:20Z"}),
+        ];
+        let ticket = json!({"id": 9, "subject": "s", "status": "open", "description": "plain"});
+        let thread = Thread::Continued { body: "the description", comments: &kept, new: &new };
+        let merged = item(mapper().ticket(&ticket, &people, thread));
+        assert_eq!(merged.body, "the description");
+        let bodies: Vec<&str> = merged.comments.iter().map(|c| c.body.as_str()).collect();
+        assert_eq!(bodies, ["first reply", "edited", "newest"]);
+        let nothing_new = Thread::Continued { body: "the description", comments: &kept, new: &[] };
+        assert_eq!(item(mapper().ticket(&ticket, &people, nothing_new)).comments.len(), 2, "a failed read keeps them");
+    }
+
+    #[test]
     fn a_ticket_maps_with_comments_csat_and_requester() {
         let mut people = People::default();
         people
@@ -484,7 +536,7 @@ mod tests {
             json!({"id": 2, "author_id": 9, "html_body": "<p>internal</p>", "public": false}),
             json!({"id": 3, "author_id": 9, "html_body": "<p>Fixed, see <a href=\"https://s.example/1\">notes</a></p>", "public": true, "created_at": "2025-01-02T09:00:00Z"}),
         ];
-        let item = item(mapper().ticket(&ticket, &people, Some(&comments)));
+        let item = item(mapper().ticket(&ticket, &people, Thread::Full(&comments)));
         assert_eq!(item.external_id, "42");
         assert_eq!(item.kind, Kind::Bug);
         assert_eq!(item.body, "It fails");
@@ -505,7 +557,7 @@ mod tests {
             json!({"id": 1, "html_body": "<p>internal: customer is about to churn</p>", "public": false}),
             json!({"id": 2, "html_body": "<p>Hi, we are on it</p>", "public": true}),
         ];
-        let item = item(mapper().ticket(&ticket, &People::default(), Some(&comments)));
+        let item = item(mapper().ticket(&ticket, &People::default(), Thread::Full(&comments)));
         assert!(!item.body.contains("churn"), "internal note leaked: {}", item.body);
         assert!(item.comments.iter().all(|c| !c.body.contains("churn")));
         assert_eq!(item.comments.len(), 1);
@@ -515,17 +567,17 @@ mod tests {
     #[test]
     fn odd_tickets_degrade_instead_of_failing() {
         let people = People::default();
-        assert_eq!(mapper().ticket(&json!({"subject": "no id"}), &people, None), None);
+        assert_eq!(mapper().ticket(&json!({"subject": "no id"}), &people, Thread::Description), None);
         let odd = json!({"id": "77", "tags": "not-a-list", "subject": null, "description": "**Hi**\nsecond",
                          "satisfaction_rating": {"score": "offered"}, "generated_timestamp": 1_700_000_000});
-        let item = item(mapper().ticket(&odd, &people, None));
+        let item = item(mapper().ticket(&odd, &people, Thread::Description));
         assert_eq!(item.title, "Hi");
         assert_eq!(item.body, "Hi\nsecond");
         assert!(item.tags.is_empty());
         assert_eq!(item.csat, None);
         assert_eq!(item.status, "unknown");
         assert_eq!(item.updated_at.timestamp(), 1_700_000_000);
-        let deleted = mapper().ticket(&json!({"id": 8, "status": "deleted"}), &people, None);
+        let deleted = mapper().ticket(&json!({"id": 8, "status": "deleted"}), &people, Thread::Description);
         assert_eq!(deleted, Some(Record::Deleted { entity: EntityKind::Item, external_id: "8".into() }));
     }
 
@@ -567,7 +619,10 @@ mod tests {
         let mut comments = HashMap::new();
         comments
             .insert("2".to_owned(), vec![json!({"id": 20, "public": true, "html_body": "<p>a</p>".repeat(1 << 17)})]);
-        let mapping = map_ticket_page(mapper(), tickets, comments, People::default());
+        fn full<'a>(comments: &'a HashMap<String, Vec<Value>>, id: &str) -> Thread<'a> {
+            comments.get(id).map_or(Thread::Description, |c| Thread::Full(c))
+        }
+        let mapping = map_ticket_page(mapper(), tickets, People::default(), comments, full);
         tokio::pin!(mapping);
         let mut timer = tokio::time::interval(std::time::Duration::from_millis(1));
         let mut ticks = 0u32;

@@ -51,7 +51,7 @@ fn map_file(body: &Value, mapper: &Mapper) -> Result<Mapped, String> {
     let list = |key: &str| body.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
     people.learn(&list("users"));
     for ticket in list("tickets") {
-        match mapper.ticket(&ticket, &people, None) {
+        match mapper.ticket(&ticket, &people, chorus_connector_zendesk::mapping::Thread::Description) {
             Some(Record::Item(item)) => mapped.items.push(item),
             Some(Record::Deleted { entity: EntityKind::Item, .. }) => mapped.tombstones += 1,
             other => return Err(format!("ticket {:?} mapped to {other:?}", ticket.get("id"))),

@@ -40,7 +40,7 @@ async fn rig() -> BoxResult<Rig> {
         "auth": support::api_token_auth(&config),
         "comments": "none",
         "page_size": 10,
-        "rate_limit": {"incremental_requests": 1000, "incremental_window_secs": 0.1},
+        "rate_limit": {"requests_per_minute": 60000, "incremental_requests": 1000, "incremental_window_secs": 0.1},
     });
     let connector = support::build(&settings, &store, support::fast_policy(600_000, 10_000))?;
     let engine = support::engine(&store);

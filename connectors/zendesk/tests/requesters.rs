@@ -30,7 +30,7 @@ async fn requesters_are_looked_up_in_batches_of_a_hundred() -> TestResult {
         "base_url": server.url(),
         "auth": support::api_token_auth(&config),
         "comments": "none",
-        "rate_limit": {"incremental_requests": 10, "incremental_window_secs": 0.2},
+        "rate_limit": {"requests_per_minute": 60000, "incremental_requests": 10, "incremental_window_secs": 0.2},
     });
     let connector = support::build(&settings, &store, support::fast_policy(60_000, 100))?;
     let engine = support::engine(&store);

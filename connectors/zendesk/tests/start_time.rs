@@ -22,7 +22,7 @@ fn connector(url: &str, store: &Arc<dyn Store>, start_time: i64) -> BoxResult<Bo
         "auth": support::api_token_auth(&ZendeskSimConfig::default()),
         "start_time": start_time,
         "comments": "none",
-        "rate_limit": {"incremental_requests": 10, "incremental_window_secs": 0.2},
+        "rate_limit": {"requests_per_minute": 60000, "incremental_requests": 10, "incremental_window_secs": 0.2},
     });
     support::build(&settings, store, support::fast_policy(60_000, 100))
 }

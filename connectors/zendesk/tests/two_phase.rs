@@ -45,6 +45,12 @@ fn heavy_faults() -> FaultProfile {
                 form: CutForm::NotJson,
             },
             CutBody::nth("/api/v2/tickets/", 2),
+            CutBody::nth("/api/v2/incremental/ticket_events", 1),
+            CutBody {
+                path_prefix: "/api/v2/incremental/ticket_events".into(),
+                when: Trigger::Nth(2),
+                form: CutForm::NotJson,
+            },
         ],
         wrong_shape: None,
         token_expiry: None,
@@ -56,7 +62,7 @@ async fn connector(url: &str, store: &Arc<dyn Store>) -> BoxResult<Box<dyn DynCo
         "base_url": url,
         "auth": support::api_token_auth(&ZendeskSimConfig::default()),
         "page_size": 7,
-        "rate_limit": {"incremental_requests": LIMIT, "incremental_window_secs": WINDOW.as_secs_f64()},
+        "rate_limit": {"requests_per_minute": 60000, "incremental_requests": LIMIT, "incremental_window_secs": WINDOW.as_secs_f64()},
     });
     let policy = HttpPolicy {
         min_backoff: Duration::from_millis(20),

@@ -1,6 +1,6 @@
 //! `TokenAuthority`: a reusable OAuth 2.0 token endpoint and bearer check for simulators.
 //!
-//! `POST /oauth/token` (form-encoded) grants `refresh_token` and `client_credentials`,
+//! `POST /oauth/token` (or another path, `router_at`; form-encoded) grants `refresh_token` and `client_credentials`,
 //! with client credentials in the form or in HTTP Basic. Access tokens expire after a
 //! TTL or after N uses, to force "token expired mid-sync". Refresh tokens ROTATE: each
 //! grant revokes the one used and issues a new one. Invariant: a revoked refresh token
@@ -132,7 +132,12 @@ impl TokenAuthority {
 
     /// `POST /oauth/token`; merge it into the simulator's router.
     pub fn router(&self) -> Router {
-        Router::new().route("/oauth/token", post(token_endpoint)).with_state(self.clone())
+        self.router_at("/oauth/token")
+    }
+
+    /// The token endpoint at another path (Zendesk: `/oauth/tokens`).
+    pub fn router_at(&self, path: &str) -> Router {
+        Router::new().route(path, post(token_endpoint)).with_state(self.clone())
     }
 
     /// Requires a valid bearer token on every route of `router` (401 otherwise).

@@ -51,6 +51,27 @@ impl Credentials {
             .map_err(|e| ConnectorError::transient("store", e.to_string()))
     }
 
+    /// The stored items among `external_ids` (live ones; a tombstone or an unknown id
+    /// is left out), by external id: what a connector that reads only what changed
+    /// merges its news into, since an upsert replaces an item's comments whole.
+    pub async fn stored_items(
+        &self,
+        external_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, chorus_core::Item>, ConnectorError> {
+        let mut found = std::collections::HashMap::new();
+        for id in external_ids {
+            let item = self
+                .store
+                .item_by_external_id(&self.connector, id)
+                .await
+                .map_err(|e| ConnectorError::transient("store", e.to_string()))?;
+            if let Some(item) = item.filter(|item| item.deleted_at.is_none()) {
+                found.insert(id.clone(), item);
+            }
+        }
+        Ok(found)
+    }
+
     /// External ids of the connector's live (not deleted) items, for reconciliation.
     pub async fn known_item_ids(&self) -> Result<Vec<String>, ConnectorError> {
         self.store

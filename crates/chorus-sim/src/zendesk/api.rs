@@ -1,5 +1,5 @@
 //! The HTTP face of `ZendeskSim`: auth, the rate limits (`limits`), the exports,
-//! comments, `users/show_many` and `users/me`, in the JSON shapes of the real recordings.
+//! comments, `users/show_many`, `organizations/show_many` and `users/me`, in the JSON shapes of the real recordings.
 //!
 //! Invariant: an export page only ever contains records updated at or before
 //! `now - withhold_secs`, ordered by `(updated second, id)`; a `cursor` request resumes
@@ -26,7 +26,9 @@ pub(super) fn router(sim: ZendeskSim) -> Router {
         .route("/api/v2/incremental/users/cursor.json", get(users_export))
         .route("/api/v2/incremental/organizations.json", get(organizations_export))
         .route("/api/v2/tickets/{id}/comments.json", get(comments))
+        .route("/api/v2/incremental/ticket_events.json", get(super::events::ticket_events))
         .route("/api/v2/users/show_many.json", get(show_many))
+        .route("/api/v2/organizations/show_many.json", get(organizations_show_many))
         .route("/api/v2/users/me.json", get(me))
         .layer(axum::middleware::map_response_with_state(sim.clone(), date_header))
         .with_state(sim)
@@ -44,6 +46,32 @@ async fn date_header(State(sim): State<ZendeskSim>, mut response: Response) -> R
 /// Zendesk refuses an export `start_time` less than this many seconds before its "now".
 const MIN_START_TIME_AGE: i64 = 60;
 
+/// The `start_time` of a time-based export request, or its 400 answer (counting a
+/// refusal for a `start_time` under a minute old).
+pub(super) fn time_based_start(
+    state: &mut super::State,
+    start_time: Option<&str>,
+    now: i64,
+) -> Result<i64, Box<Response>> {
+    let Some(start) = start_time.and_then(|s| s.parse::<i64>().ok()) else {
+        return Err(Box::new(error(StatusCode::BAD_REQUEST, "InvalidValue", "start_time is required")));
+    };
+    match too_recent(state, start_time, now) {
+        Some(refusal) => Err(Box::new(refusal)),
+        None => Ok(start),
+    }
+}
+
+/// How many of `seconds` (sorted) one time-based page takes: `size`, then on to the
+/// end of the last second taken, as Zendesk never splits a second between pages.
+pub(super) fn whole_seconds(seconds: &[i64], size: usize) -> usize {
+    let mut take = seconds.len().min(size);
+    while take > 0 && take < seconds.len() && seconds[take] == seconds[take - 1] {
+        take += 1;
+    }
+    take
+}
+
 /// The 400 for a `start_time` under a minute old (counted), or `None`. A `start_time`
 /// that is not a number is left to the caller's own check.
 fn too_recent(state: &mut super::State, start_time: Option<&str>, now: i64) -> Option<Response> {
@@ -56,18 +84,18 @@ fn too_recent(state: &mut super::State, start_time: Option<&str>, now: i64) -> O
 }
 
 #[derive(Debug, Deserialize)]
-struct ExportQuery {
-    start_time: Option<String>,
+pub(super) struct ExportQuery {
+    pub(super) start_time: Option<String>,
     cursor: Option<String>,
     per_page: Option<String>,
-    include: Option<String>,
+    pub(super) include: Option<String>,
 }
 
-fn time(ts: i64) -> String {
+pub(super) fn time(ts: i64) -> String {
     DateTime::from_timestamp(ts, 0).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
 }
 
-fn error(status: StatusCode, error: &str, description: &str) -> Response {
+pub(super) fn error(status: StatusCode, error: &str, description: &str) -> Response {
     (status, Json(json!({"error": error, "description": description}))).into_response()
 }
 
@@ -85,7 +113,8 @@ fn caller(sim: &ZendeskSim, headers: &HeaderMap) -> Caller {
     let config = sim.lock().config.clone();
     let Some((scheme, credential)) = value.split_once(' ') else { return Caller::Refused };
     let valid = if scheme.eq_ignore_ascii_case("bearer") {
-        credential.trim() == config.oauth_token
+        let token = credential.trim();
+        token == config.oauth_token || sim.authority.as_ref().is_some_and(|a| a.check_bearer(token).is_ok())
     } else if scheme.eq_ignore_ascii_case("basic") {
         let expected = format!("{}/token:{}", config.email, config.api_token);
         base64::engine::general_purpose::STANDARD.decode(credential.trim()).ok().as_deref() == Some(expected.as_bytes())
@@ -106,7 +135,12 @@ fn refused() -> Response {
 /// Counts the request against the account budget, then checks auth, the account
 /// limit and (for exports) the incremental limit, then `build`s the answer; the budget
 /// headers go on every answer.
-fn guarded(sim: &ZendeskSim, headers: &HeaderMap, incremental: bool, build: impl FnOnce() -> Response) -> Response {
+pub(super) fn guarded(
+    sim: &ZendeskSim,
+    headers: &HeaderMap,
+    incremental: bool,
+    build: impl FnOnce() -> Response,
+) -> Response {
     let authorized = matches!(caller(sim, headers), Caller::Valid);
     // The guard must be dropped before `build` locks again.
     let (budget, refusal) = {
@@ -311,26 +345,25 @@ async fn organizations_export(
         let now = sim.now();
         let canonical = state.config.canonical_url.clone();
         let cutoff = now - state.config.withhold_secs;
-        let Some(start) = query.start_time.as_deref().and_then(|s| s.parse::<i64>().ok()) else {
-            return error(StatusCode::BAD_REQUEST, "InvalidValue", "start_time is required");
+        let start = match time_based_start(&mut state, query.start_time.as_deref(), now) {
+            Ok(start) => start,
+            Err(refusal) => return *refusal,
         };
-        if let Some(refusal) = too_recent(&mut state, query.start_time.as_deref(), now) {
-            return refusal;
-        }
         let size = match per_page(query.per_page.as_deref()) {
             Ok(size) => size,
             Err(bad) => return bad.into_response(),
         };
-        let mut rows: Vec<&SimOrganization> =
-            state.organizations.values().filter(|o| o.updated_at >= start && o.updated_at <= cutoff).collect();
+        let mut rows: Vec<&SimOrganization> = state
+            .organizations
+            .values()
+            .filter(|o| o.deleted_at.is_none() && o.updated_at >= start && o.updated_at <= cutoff)
+            .collect();
         rows.sort_by_key(|o| (o.updated_at, o.id));
-        // A time-based page cannot split a second: it runs to the end of its last second.
-        let mut take = rows.len().min(size);
-        while take > 0 && take < rows.len() && rows[take].updated_at == rows[take - 1].updated_at {
-            take += 1;
-        }
+        let seconds: Vec<i64> = rows.iter().map(|o| o.updated_at).collect();
+        let take = whole_seconds(&seconds, size);
         let end_of_stream = take == rows.len();
-        let end_time = rows.get(..take).and_then(|r| r.last()).map_or(start, |o| o.updated_at + 1);
+        // Zendesk's `end_time` is the last second in the page: the next page repeats it.
+        let end_time = seconds.get(..take).and_then(|s| s.last()).copied().unwrap_or(start);
         let items: Vec<Value> = rows[..take].iter().map(|o| organization_json(o, &canonical)).collect();
         Json(json!({
             "organizations": items,
@@ -365,6 +398,9 @@ async fn comments(
         let Some(ticket) = ticket else {
             return error(StatusCode::NOT_FOUND, "RecordNotFound", "Not found");
         };
+        if state.denied_comments.contains(&ticket.id) {
+            return error(StatusCode::NOT_FOUND, "RecordNotFound", "Not found");
+        }
         let size = query.size.unwrap_or(100).clamp(1, 100);
         let offset = query.after.as_deref().and_then(|a| a.parse::<usize>().ok()).unwrap_or(0);
         let page: Vec<_> = ticket.comments.iter().skip(offset).take(size).collect();
@@ -439,6 +475,38 @@ async fn show_many(State(sim): State<ZendeskSim>, headers: HeaderMap, Query(quer
     })
 }
 
+/// `GET /api/v2/organizations/show_many.json?ids=1,2,3`: the live organizations among
+/// `ids`; deleted and unknown ids are left out. More than 100 ids is refused.
+async fn organizations_show_many(
+    State(sim): State<ZendeskSim>,
+    headers: HeaderMap,
+    Query(query): Query<ShowManyQuery>,
+) -> Response {
+    guarded(&sim.clone(), &headers, false, move || {
+        let raw = query.ids.unwrap_or_default();
+        let ids: Result<Vec<u64>, _> =
+            raw.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::parse::<u64>).collect();
+        let Ok(ids) = ids else {
+            return error(StatusCode::BAD_REQUEST, "InvalidValue", "ids must be a comma-separated list of ids");
+        };
+        if ids.len() > SHOW_MANY_MAX {
+            return error(StatusCode::BAD_REQUEST, "InvalidValue", "ids: at most 100 ids per request");
+        }
+        let mut state = sim.lock();
+        state.organization_lookups.push(ids.len());
+        let canonical = state.config.canonical_url.clone();
+        let organizations: Vec<Value> = ids
+            .iter()
+            .filter_map(|id| state.organizations.get(id))
+            .filter(|o| o.deleted_at.is_none())
+            .map(|o| organization_json(o, &canonical))
+            .collect();
+        let count = organizations.len();
+        Json(json!({"organizations": organizations, "next_page": null, "previous_page": null, "count": count}))
+            .into_response()
+    })
+}
+
 /// A ticket in the exact shape of `incremental_tickets_cursor_*.json`.
 fn ticket_json(t: &SimTicket, canonical: &str) -> Value {
     let satisfaction = t.satisfaction.as_ref().map(|(id, score)| {
@@ -478,6 +546,5 @@ fn organization_json(o: &SimOrganization, canonical: &str) -> Value {
         "shared_tickets": false, "shared_comments": false, "external_id": o.external_id,
         "created_at": time(o.created_at), "updated_at": time(o.updated_at), "domain_names": o.domain_names,
         "details": null, "notes": null, "group_id": null, "tags": o.tags, "organization_fields": o.organization_fields,
-        "deleted_at": o.deleted_at.map(time),
     })
 }

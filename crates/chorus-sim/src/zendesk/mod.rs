@@ -8,8 +8,14 @@
 //! - `GET /api/v2/incremental/organizations.json?start_time=` (time-based: `end_time`,
 //!   `next_page`, `count`, `end_of_stream`);
 //! - `GET /api/v2/tickets/{id}/comments.json` (cursor pagination, `include=users`);
-//! - `GET /api/v2/users/show_many.json?ids=` (at most 100 ids);
-//! - `GET /api/v2/users/me.json`.
+//! - `GET /api/v2/incremental/ticket_events.json?start_time=` (time-based, 1000
+//!   audits a page, comment child events only with `include=comment_events`; see
+//!   `events`);
+//! - `GET /api/v2/users/show_many.json?ids=` and `organizations/show_many.json?ids=`
+//!   (at most 100 ids);
+//! - `GET /api/v2/users/me.json`;
+//! - `POST /oauth/tokens` when `oauth_refresh` is set: a rotating `TokenAuthority`
+//!   whose access tokens are accepted next to the static `oauth_token`.
 //!
 //! Traps: records updated in the last `withhold` seconds of the sim clock are not
 //! exported yet; a `start_time` under a minute old is refused (400 `InvalidValue`,
@@ -20,12 +26,17 @@
 //! an optional account-wide limit per minute; sideloaded requesters can be left out;
 //! Basic `{email}/token` and bearer auth; `X-Rate-Limit` and `RateLimit-*` headers on
 //! every answer (see `limits`); on request (`set_cursor_fault`) cursor pages that do
-//! not move on. Invariant: every
+//! not move on; a time-based page runs to the end of its last second and names that
+//! second as `end_time` (so the next page repeats it, and a page all of one second
+//! answers `end_time == start_time`); deleted organizations vanish from the export and
+//! from `show_many` (real organization objects carry no `deleted_at`); purged tickets
+//! leave the ticket export but keep their events. Invariant: every
 //! mutation stamps what it changes with the clock's "now" (or the explicit time given),
 //! so the exports order changes exactly as Zendesk's `generated_timestamp` would.
 
 mod api;
 mod data;
+mod events;
 mod limits;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -38,6 +49,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::clock::SimClock;
+use crate::token::{AuthorityConfig, TokenAuthority};
 
 /// How the simulated account is seeded and how strict it is.
 #[derive(Debug, Clone)]
@@ -66,6 +78,13 @@ pub struct ZendeskSimConfig {
     pub withhold_secs: i64,
     /// The host written into `url`, `after_url`, `next_page` (never the one called).
     pub canonical_url: String,
+    /// Audits per page of the ticket-events export (Zendesk: 1000).
+    pub events_page_size: usize,
+    /// The events export lags the ticket export by this many seconds more (0).
+    pub events_lag_secs: i64,
+    /// Serve `POST /oauth/tokens` with rotating refresh tokens and expiring access
+    /// tokens (Zendesk since 2026); `None`: only the static `oauth_token`.
+    pub oauth_refresh: Option<AuthorityConfig>,
 }
 
 impl Default for ZendeskSimConfig {
@@ -84,6 +103,9 @@ impl Default for ZendeskSimConfig {
             sideload_users: true,
             withhold_secs: 60,
             canonical_url: "https://chorus-sim.zendesk.com".into(),
+            events_page_size: 1000,
+            events_lag_secs: 0,
+            oauth_refresh: None,
         }
     }
 }
@@ -175,6 +197,12 @@ struct State {
     too_recent_rejections: u64,
     /// How the cursor exports misbehave (`None`: they do not).
     cursor_fault: Option<CursorFault>,
+    /// Comments of purged tickets: gone from the ticket export, still in its events.
+    orphan_comments: Vec<(u64, SimComment)>,
+    /// Every `organizations/show_many` call's id count, in order.
+    organization_lookups: Vec<usize>,
+    /// Tickets whose `comments.json` answers 404 (the agent lost access to them).
+    denied_comments: BTreeSet<u64>,
 }
 
 /// The simulator: data, mutations and the router. Cheap to clone.
@@ -182,6 +210,7 @@ struct State {
 pub struct ZendeskSim {
     inner: Arc<Mutex<State>>,
     clock: SimClock,
+    authority: Option<TokenAuthority>,
 }
 
 /// What a synced store must equal after the export caught up.
@@ -221,8 +250,12 @@ impl ZendeskSim {
             show_many_calls: Vec::new(),
             too_recent_rejections: 0,
             cursor_fault: None,
+            orphan_comments: Vec::new(),
+            organization_lookups: Vec::new(),
+            denied_comments: BTreeSet::new(),
         };
-        Self { inner: Arc::new(Mutex::new(state)), clock }
+        let authority = state.config.oauth_refresh.clone().map(TokenAuthority::new);
+        Self { inner: Arc::new(Mutex::new(state)), clock, authority }
     }
 
     /// The default account on the system clock.
@@ -245,7 +278,11 @@ impl ZendeskSim {
 
     /// The routes listed in the module docs.
     pub fn router(&self) -> Router {
-        api::router(self.clone())
+        let router = api::router(self.clone());
+        match &self.authority {
+            Some(authority) => router.merge(authority.router_at("/oauth/tokens")),
+            None => router,
+        }
     }
 
     /// How many incremental requests were refused for exceeding the per-window limit.
@@ -266,6 +303,70 @@ impl ZendeskSim {
     /// Makes the users and tickets exports misbehave (`None`, the default: they do not).
     pub fn set_cursor_fault(&self, fault: Option<CursorFault>) {
         self.lock().cursor_fault = fault;
+    }
+
+    /// The token authority behind `POST /oauth/tokens`, when `oauth_refresh` is set.
+    pub fn authority(&self) -> Option<&TokenAuthority> {
+        self.authority.as_ref()
+    }
+
+    /// Makes `tickets/{id}/comments.json` answer 404 for this ticket from now on, as
+    /// Zendesk does for a ticket the agent can no longer see.
+    pub fn deny_comments(&self, id: u64) {
+        self.lock().denied_comments.insert(id);
+    }
+
+    /// Changes how far the events export lags the ticket export.
+    pub fn set_events_lag(&self, secs: i64) {
+        self.lock().config.events_lag_secs = secs;
+    }
+
+    /// How many ids each `organizations/show_many` call asked for, in call order.
+    pub fn organization_lookups(&self) -> Vec<usize> {
+        self.lock().organization_lookups.clone()
+    }
+
+    /// Deletes an organization: it leaves the export and `show_many` (Zendesk reports
+    /// no deletion of its own); `false` if there is no such live organization.
+    pub fn delete_organization(&self, id: u64) -> bool {
+        let now = self.now();
+        let mut state = self.lock();
+        let Some(org) = state.organizations.get_mut(&id).filter(|o| o.deleted_at.is_none()) else { return false };
+        org.deleted_at = Some(now);
+        org.updated_at = now;
+        true
+    }
+
+    /// Adds `count` organizations all updated in the same second `at`; returns their ids.
+    pub fn add_organizations_at(&self, at: DateTime<Utc>, count: usize) -> Vec<u64> {
+        let ts = at.timestamp();
+        let mut state = self.lock();
+        let first = state.organizations.keys().max().map_or(360_000_000_000, |id| id + 1);
+        let ids: Vec<u64> = (first..first + count as u64).collect();
+        for id in &ids {
+            let org = SimOrganization {
+                id: *id,
+                name: format!("Burst Org {id}"),
+                domain_names: vec![format!("burst{id}.example")],
+                external_id: None,
+                tags: Vec::new(),
+                organization_fields: serde_json::json!({}),
+                created_at: ts,
+                updated_at: ts,
+                deleted_at: None,
+            };
+            state.organizations.insert(*id, org);
+        }
+        ids
+    }
+
+    /// Permanently deletes a ticket: it leaves the ticket export entirely, while its
+    /// comments stay in the ticket-events export (events for a ticket no run will see).
+    pub fn purge_ticket(&self, id: u64) -> bool {
+        let mut state = self.lock();
+        let Some(ticket) = state.tickets.remove(&id) else { return false };
+        state.orphan_comments.extend(ticket.comments.into_iter().map(|c| (id, c)));
+        true
     }
 
     /// How many ids each `users/show_many` call asked for, in call order.

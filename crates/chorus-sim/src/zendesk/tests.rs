@@ -107,11 +107,111 @@ async fn organizations_export_is_time_based() -> TestResult {
     assert_eq!(page["end_of_stream"], false);
     let end_time = page["end_time"].as_i64().ok_or("end_time")?;
     let last = page["organizations"][2]["updated_at"].as_str().map(at).ok_or("updated_at")?;
-    assert_eq!(end_time, last.timestamp() + 1);
+    assert_eq!(end_time, last.timestamp(), "end_time is the page's last second");
     let next = format!("/api/v2/incremental/organizations.json?start_time={end_time}");
     let (_, _, rest) = get(&server, &next, &basic()).await?;
-    assert_eq!(rest["organizations"].as_array().map(Vec::len), Some(5));
+    assert_eq!(rest["organizations"].as_array().map(Vec::len), Some(6), "the last second again, then the rest");
     assert_eq!(rest["end_of_stream"], true);
+    Ok(())
+}
+
+#[tokio::test]
+async fn organizations_of_one_second_come_whole_and_deleted_ones_vanish() -> TestResult {
+    let sim = sim(1000, Duration::from_secs(60));
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
+    let second = at("2025-05-01T00:00:00Z");
+    let ids = sim.add_organizations_at(second, 12);
+    let query = format!("/api/v2/incremental/organizations.json?start_time={}&per_page=5", second.timestamp());
+    let (_, _, page) = get(&server, &query, &basic()).await?;
+    assert_eq!(page["organizations"].as_array().map(Vec::len), Some(12), "a second is never split");
+    assert_eq!(page["end_time"].as_i64(), Some(second.timestamp()), "end_time equals start_time");
+    assert!(page["organizations"][0].get("deleted_at").is_none(), "no deleted_at in real organizations");
+    assert!(sim.delete_organization(ids[0]));
+    let lookup = format!("/api/v2/organizations/show_many.json?ids={},{}", ids[0], ids[1]);
+    let (status, _, found) = get(&server, &lookup, &basic()).await?;
+    assert_eq!(status, 200);
+    let found: Vec<u64> =
+        found["organizations"].as_array().ok_or("list")?.iter().filter_map(|o| o["id"].as_u64()).collect();
+    assert_eq!(found, [ids[1]]);
+    let too_many = (0..101).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    let (status, _, _) =
+        get(&server, &format!("/api/v2/organizations/show_many.json?ids={too_many}"), &basic()).await?;
+    assert_eq!(status, 400);
+    Ok(())
+}
+
+#[tokio::test]
+async fn ticket_events_carry_comments_only_when_asked_and_repeat_the_last_second() -> TestResult {
+    let config =
+        ZendeskSimConfig { tickets: 30, events_page_size: 10, incremental_limit: 1000, ..ZendeskSimConfig::default() };
+    let sim = ZendeskSim::new(config, SimClock::fixed(at("2025-06-01T12:00:00Z")));
+    sim.purge_ticket(2);
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
+    let path = "/api/v2/incremental/ticket_events.json";
+    let (_, _, bare) = get(&server, &format!("{path}?start_time=0"), &basic()).await?;
+    let children = |page: &Value| -> Vec<String> {
+        let events = page["ticket_events"].as_array().cloned().unwrap_or_default();
+        events
+            .iter()
+            .flat_map(|e| e["child_events"].as_array().cloned().unwrap_or_default())
+            .filter_map(|c| c["event_type"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(!children(&bare).contains(&"Comment".to_owned()), "no comments without include");
+    let mut start = 0;
+    let (mut comments, mut pages, mut purged_seen) = (0, 0, false);
+    loop {
+        let (status, _, page) =
+            get(&server, &format!("{path}?start_time={start}&include=comment_events"), &basic()).await?;
+        assert_eq!(status, 200);
+        pages += 1;
+        let events = page["ticket_events"].as_array().ok_or("ticket_events")?;
+        assert!(events.len() >= 10 || page["end_of_stream"] == true);
+        purged_seen |= events.iter().any(|e| e["ticket_id"] == 2);
+        comments += children(&page).iter().filter(|c| *c == "Comment").count();
+        let end = page["end_time"].as_i64().ok_or("end_time")?;
+        let last = events.last().and_then(|e| e["timestamp"].as_i64());
+        assert_eq!(Some(end), last.or(Some(start)), "end_time is the last second");
+        if page["end_of_stream"] == true || pages > 100 {
+            break;
+        }
+        start = end;
+    }
+    assert!(purged_seen, "a purged ticket's events stay");
+    let truth: usize = sim.truth().tickets.values().map(|t| t.comments.len()).sum();
+    assert!(comments > truth, "every comment, the repeated seconds again: {comments} vs {truth}");
+    let (status, _, _) =
+        get(&server, &format!("{path}?start_time={}", at("2025-06-01T11:59:30Z").timestamp()), &basic()).await?;
+    assert_eq!(status, 400, "too recent");
+    Ok(())
+}
+
+#[tokio::test]
+async fn oauth_tokens_rotate_and_expire() -> TestResult {
+    let authority = crate::AuthorityConfig { max_uses: Some(2), ..crate::AuthorityConfig::default() };
+    let config = ZendeskSimConfig { oauth_refresh: Some(authority.clone()), ..ZendeskSimConfig::default() };
+    let sim = ZendeskSim::new(config, SimClock::fixed(at("2025-06-01T12:00:00Z")));
+    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
+    #[allow(clippy::disallowed_methods)]
+    let client = reqwest::Client::new();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", authority.initial_refresh_token.as_str()),
+        ("client_id", authority.client_id.as_str()),
+        ("client_secret", authority.client_secret.as_str()),
+    ];
+    let grant: Value = client.post(format!("{}/oauth/tokens", server.url())).form(&form).send().await?.json().await?;
+    let access = grant["access_token"].as_str().ok_or("access_token")?;
+    assert!(grant["expires_in"].as_u64().is_some());
+    assert_ne!(grant["refresh_token"].as_str(), Some(authority.initial_refresh_token.as_str()), "rotated");
+    let bearer = format!("Bearer {access}");
+    for expected in [200, 200, 401] {
+        let (status, _, _) = get(&server, "/api/v2/incremental/organizations.json?start_time=0", &bearer).await?;
+        assert_eq!(status, expected);
+    }
+    let again = client.post(format!("{}/oauth/tokens", server.url())).form(&form).send().await?;
+    assert_eq!(again.status().as_u16(), 400, "the old refresh token died");
+    assert_eq!(sim.authority().map(crate::TokenAuthority::violations), Some(1));
     Ok(())
 }
 
