@@ -11,7 +11,7 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     /// Bringing the schema up to date failed.
     #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(#[from] sqlx_core::migrate::MigrateError),
     /// Another claimant took the connector over (this run must stop writing).
     #[error("connector `{connector}` claim lost to another run")]
     ClaimLost { connector: String },

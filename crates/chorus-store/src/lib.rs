@@ -13,6 +13,7 @@
 //!   from the version that run last read (no lost update, no second writer);
 //! - a manual link is never overwritten by a sync.
 
+mod drivers;
 mod error;
 mod sql;
 #[cfg(test)]

@@ -5,16 +5,14 @@
 //! several `chorus serve` nodes can share the database and still see sequence numbers
 //! commit in order.
 
+use crate::drivers::AnyConnection;
+use crate::drivers::AnyPoolOptions;
 use futures::future::BoxFuture;
-use sqlx::any::AnyPoolOptions;
 use sqlx::pool::PoolConnectionMetadata;
-use sqlx::AnyConnection;
 use sqlx::{Connection, Executor};
 
 use crate::sql::SqlStore;
 use crate::{Backend, Result, StoreError};
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
 const MAX_CONNECTIONS: u32 = 8;
 
@@ -28,7 +26,7 @@ pub async fn open(url: &str) -> Result<SqlStore> {
 /// fresh schema each to run side by side on one server.
 pub async fn open_isolated(url: &str, schema: &str) -> Result<SqlStore> {
     let schema = checked_schema(schema)?;
-    sqlx::any::install_default_drivers();
+    crate::drivers::install();
     let mut conn = AnyConnection::connect(url).await?;
     conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str()).await?;
     conn.close().await?;
@@ -38,7 +36,7 @@ pub async fn open_isolated(url: &str, schema: &str) -> Result<SqlStore> {
 /// Drops a schema made by `open_isolated`, with everything in it.
 pub async fn drop_isolated(url: &str, schema: &str) -> Result<()> {
     let schema = checked_schema(schema)?;
-    sqlx::any::install_default_drivers();
+    crate::drivers::install();
     let mut conn = AnyConnection::connect(url).await?;
     conn.execute(format!("DROP SCHEMA IF EXISTS {schema} CASCADE").as_str()).await?;
     conn.close().await?;
@@ -59,7 +57,7 @@ fn checked_schema(schema: &str) -> Result<&str> {
 }
 
 async fn connect(url: &str, schema: Option<&str>) -> Result<SqlStore> {
-    sqlx::any::install_default_drivers();
+    crate::drivers::install();
     let set_search_path = schema.map(|schema| format!("SET search_path TO {schema}"));
     let pool = AnyPoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
@@ -76,6 +74,6 @@ async fn connect(url: &str, schema: Option<&str>) -> Result<SqlStore> {
         )
         .connect(url)
         .await?;
-    MIGRATOR.run(&pool).await?;
+    crate::drivers::POSTGRES_MIGRATOR.run(&pool).await?;
     Ok(SqlStore::new(pool.clone(), pool, Backend::Postgres))
 }

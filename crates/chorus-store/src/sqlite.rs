@@ -7,16 +7,14 @@
 
 use std::time::Duration;
 
+use crate::drivers::AnyConnection;
+use crate::drivers::AnyPoolOptions;
 use futures::future::BoxFuture;
-use sqlx::any::AnyPoolOptions;
 use sqlx::pool::PoolConnectionMetadata;
-use sqlx::AnyConnection;
 use sqlx::Executor;
 
 use crate::sql::SqlStore;
 use crate::{Backend, Result};
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 /// Connections reading while the writer writes.
 const READERS: u32 = 4;
@@ -69,7 +67,7 @@ fn with_create_mode(url: &str) -> String {
 
 /// Opens (creating if missing) the SQLite database `url` names and migrates it.
 pub async fn open(url: &str) -> Result<SqlStore> {
-    sqlx::any::install_default_drivers();
+    crate::drivers::install();
     let url = with_create_mode(url);
     let writer = AnyPoolOptions::new()
         .max_connections(1)
@@ -80,7 +78,7 @@ pub async fn open(url: &str) -> Result<SqlStore> {
         .after_connect(set_writer_pragmas)
         .connect(&url)
         .await?;
-    MIGRATOR.run(&writer).await?;
+    crate::drivers::SQLITE_MIGRATOR.run(&writer).await?;
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let reader = if in_memory {
         // Every connection would open its own empty in-memory database.

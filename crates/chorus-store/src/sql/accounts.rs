@@ -9,10 +9,10 @@
 
 use std::collections::HashMap;
 
+use crate::drivers::Any;
+use crate::drivers::AnyPool;
+use crate::drivers::AnyRow;
 use chorus_core::{account, Account, AccountRecord, Contact, ContactRecord, ExternalId, Person, Source};
-use sqlx::any::AnyRow;
-use sqlx::Any;
-use sqlx::AnyPool;
 
 use super::items::name_key;
 use super::owners::ExternalOwners;

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::any::AnyRow;
+use crate::drivers::AnyRow;
 
 use super::{corrupt, get, placeholders, pow2_batches, Dialect, Tx};
 use crate::{Change, ChangeEntity, Result};

@@ -5,7 +5,7 @@
 //! other. Invariant: the external-id rule (the lowest-numbered live account that owns
 //! the id) is written once, here, for both the batch lookup and the upsert's subquery.
 
-use sqlx::any::AnyRow;
+use crate::drivers::AnyRow;
 
 use super::get;
 use crate::Result;

@@ -6,9 +6,10 @@
 
 use std::collections::HashMap;
 
+use crate::drivers::Any;
+use crate::drivers::{AnyArguments, AnyRow};
 use chorus_core::{account, Item, ItemRecord, Source};
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, Executor};
+use sqlx::Executor;
 
 use super::hints::{item_source_account, Hints};
 use super::{

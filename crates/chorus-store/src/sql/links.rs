@@ -5,8 +5,8 @@
 //! replaced by automatic resolution; a request link's provenance only moves away from
 //! `manual` when a person says so (never here); every write appends its change.
 
+use crate::drivers::AnyRow;
 use chorus_core::{LinkProvenance, Request, RequestStatus};
-use sqlx::any::AnyRow;
 
 use super::owners::ExternalOwners;
 use super::resolve::relink;

@@ -22,10 +22,11 @@ mod store;
 
 use std::borrow::Cow;
 
+use crate::drivers::Any;
+use crate::drivers::AnyPool;
+use crate::drivers::AnyRow;
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::any::AnyRow;
-use sqlx::AnyPool;
-use sqlx::{Any, Row};
+use sqlx::Row;
 
 use crate::{Backend, Result, StoreError};
 

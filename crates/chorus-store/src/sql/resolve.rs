@@ -8,8 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::drivers::Any;
 use chorus_core::LinkProvenance;
-use sqlx::Any;
 
 use super::hints::{Hints, LIVE_EXTERNAL_OWNERS};
 use super::{get, in_chunks, parse_text, placeholders, pow2_batches, ChangeSet, Dialect, Tx};

@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
-use sqlx::any::AnyRow;
-use sqlx::Any;
+use crate::drivers::Any;
+use crate::drivers::AnyRow;
 
 use super::{corrupt, get, now_micros, parse_json, time_from, Appends, Dialect, SqlStore, Tx};
 use crate::{Holder, Result, RunClaim, RunOutcome, RunStatus, StoreError, StoredCursor, SyncRun};
