@@ -1,7 +1,8 @@
 //! Chorus sync: how data gets from a source into the store.
 //!
 //! - `connector`: the `Connector` trait, its object-safe face and the `Registry`;
-//! - `http` and `auth`: the one HTTP client stack all connectors share;
+//! - `http` and `auth`: the one HTTP client stack all connectors share (`rate_limit`
+//!   reads what a source says about its limits);
 //! - `credentials`: what a connector persists (rotated refresh tokens);
 //! - `engine`: runs a connector, committing each page with its cursor;
 //! - `endpoint`: the rule on plain-HTTP and loopback endpoints;
@@ -14,6 +15,7 @@ pub mod endpoint;
 pub mod engine;
 mod error;
 pub mod http;
+mod rate_limit;
 pub mod scheduler;
 pub mod telemetry;
 
