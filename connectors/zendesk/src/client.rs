@@ -12,6 +12,7 @@
 //! than Zendesk's clock as its latest `Date` header told it (Zendesk refuses younger
 //! ones with 400); the export calls answer `None` instead.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chorus_sync::auth::{AuthProvider, BasicAuth, BearerAuth, ClientAuth, OAuthConfig, OAuthRefresh};
@@ -24,7 +25,7 @@ use crate::config::{AuthConfig, RateLimitConfig};
 use crate::cursor::StreamPosition;
 use crate::mapping::{id_field, str_field};
 
-/// Most user ids one `users/show_many` call takes.
+/// Most ids one `users/show_many` or `organizations/show_many` call takes.
 pub const SHOW_MANY_MAX: usize = 100;
 
 /// Zendesk refuses an export `start_time` less than a minute before its own "now"
@@ -254,6 +255,28 @@ impl ZendeskClient {
             return Err(ConnectorError::malformed("/api/v2/users/show_many.json", "no `users` in the answer"));
         }
         array(&body, "users")
+    }
+
+    /// `GET /api/v2/organizations/show_many.json?ids=…`: which of `ids` (numeric, at
+    /// most `SHOW_MANY_MAX`) still exist. Only a 2xx answer with an `organizations`
+    /// list whose entries all carry an id counts; anything else is an error, so a
+    /// caller never infers a deletion from an answer it could not read.
+    pub async fn existing_organizations(&self, ids: &[String]) -> Result<HashSet<String>, ConnectorError> {
+        const PATH: &str = "/api/v2/organizations/show_many.json";
+        debug_assert!(ids.len() <= SHOW_MANY_MAX, "show_many takes at most {SHOW_MANY_MAX} ids");
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let body = self.get(self.url(PATH, &[("ids", ids.join(","))]), EndpointClass::Standard).await?;
+        let Some(Value::Array(organizations)) = body.get("organizations") else {
+            return Err(ConnectorError::malformed(PATH, "no `organizations` list in the answer"));
+        };
+        organizations
+            .iter()
+            .map(|org| {
+                id_field(org, "id").ok_or_else(|| ConnectorError::malformed(PATH, "an organization without an id"))
+            })
+            .collect()
     }
 
     /// The next page of the time-based organizations export; `None` when `start_time`

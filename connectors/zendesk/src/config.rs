@@ -36,6 +36,26 @@ pub struct ZendeskConfig {
     pub accounts: AccountFieldsConfig,
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
+    #[serde(default)]
+    pub reconcile: ReconcileConfig,
+}
+
+/// When known organizations are checked for deletions (`organizations/show_many`):
+/// real organization objects carry no `deleted_at`, so the export never reports one.
+/// Full runs always check; an incremental run checks when either rule is due.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcileConfig {
+    /// Check on every N-th incremental run that commits a page (default 0: never by count).
+    pub every_runs: u32,
+    /// Check when the last check is older than this many hours (default 24; 0: never by age).
+    pub every_hours: u32,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        Self { every_runs: 0, every_hours: 24 }
+    }
 }
 
 /// How requests are authorized.
@@ -220,6 +240,7 @@ mod tests {
         assert_eq!(config.rate_limit.incremental_requests, 10);
         assert!(config.rate_limit.requests_per_minute < 200, "the Team plan's 200 a minute is the default budget");
         assert_eq!(config.mapping.bug_types, ["problem", "incident"]);
+        assert_eq!((config.reconcile.every_runs, config.reconcile.every_hours), (0, 24));
         assert!(format!("{config:?}").contains("[redacted]"));
         Ok(())
     }
@@ -239,6 +260,7 @@ mod tests {
         assert!(parse(base(serde_json::json!({"page_sise": 10}))).is_err());
         assert!(parse(base(serde_json::json!({"auth": {"method": "oauth", "access_token": "a", "x": 1}}))).is_err());
         assert!(parse(base(serde_json::json!({"mapping": {"bug_tagz": []}}))).is_err());
+        assert!(parse(base(serde_json::json!({"reconcile": {"every_day": 1}}))).is_err());
         let insecure = parse(base(serde_json::json!({"base_url": "http://127.0.0.1:9"}))).map(|c| c.validate(false));
         assert!(matches!(insecure, Ok(Err(ConnectorError::Config(_)))));
         let bad_page = parse(base(serde_json::json!({"page_size": 5000}))).map(|c| c.validate(false));

@@ -6,7 +6,9 @@
 //! come from a fourth export, ticket events, read alongside the tickets (`comments`). Each
 //! page is yielded with the cursor that resumes right after it; the engine commits
 //! both together. Deleted tickets arrive in the export with `status: "deleted"` and
-//! become tombstones. A run first reads Zendesk's clock (the `Date` of `users/me.json`)
+//! become tombstones. Deleted organizations are not in the export at all: after it,
+//! on full runs and on schedule, known organizations are checked (`reconcile`). A
+//! run first reads Zendesk's clock (the `Date` of `users/me.json`)
 //! and skips an export whose `start_time` is under a minute old by it, which Zendesk
 //! would refuse: there is nothing new there yet. Invariant: the cursor of a page is
 //! only ever built from that page's own response, and only after all of the page's
@@ -23,6 +25,7 @@ pub mod html;
 mod html_lexer;
 pub mod mapping;
 pub mod markdown;
+pub mod reconcile;
 mod text;
 
 use std::collections::{BTreeSet, HashSet};
@@ -36,10 +39,11 @@ use serde_json::Value;
 
 pub use crate::client::ZendeskClient;
 use crate::comments::EventsRun;
-use crate::config::CommentScope;
 pub use crate::config::ZendeskConfig;
+use crate::config::{CommentScope, ReconcileConfig};
 pub use crate::cursor::{StreamPosition, ZendeskCursor};
 use crate::mapping::{id_field, str_field, Mapper, People, Thread};
+use crate::reconcile::Check;
 
 /// A configured Zendesk Support connection.
 pub struct ZendeskConnector {
@@ -47,6 +51,7 @@ pub struct ZendeskConnector {
     mapper: Mapper,
     start_time: i64,
     comments: CommentScope,
+    reconcile: ReconcileConfig,
     /// The store's view: stored tickets' comments, to merge new ones into.
     credentials: Credentials,
 }
@@ -55,6 +60,8 @@ pub struct ZendeskConnector {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Organizations,
+    /// The deleted-organization check, when due (`reconcile`).
+    Reconcile,
     Users,
     Tickets,
     Done,
@@ -71,6 +78,23 @@ struct RunState {
     cursors_seen: HashSet<(&'static str, String)>,
     /// The ticket-events export as this run reads it (set once the clock is read).
     events: Option<EventsRun>,
+    /// Whether this run checks known organizations after the export.
+    check_due: bool,
+    /// Organizations this run's export returned live (no need to check them).
+    organizations_seen: HashSet<String>,
+    /// The check under way (planned when the phase starts).
+    check: Option<Check>,
+}
+
+impl RunState {
+    /// The phase after the organizations export.
+    fn after_organizations(&self) -> Phase {
+        if self.check_due {
+            Phase::Reconcile
+        } else {
+            Phase::Users
+        }
+    }
 }
 
 impl ZendeskConnector {
@@ -89,15 +113,46 @@ impl ZendeskConnector {
                 Phase::Organizations => {
                     let position = &state.cursor.organizations;
                     let Some(page) = self.client.organizations_export(position.start_time).await? else {
-                        state.phase = Phase::Users;
+                        state.phase = state.after_organizations();
                         continue;
                     };
-                    let records = page.items.iter().filter_map(|org| self.mapper.organization(org)).collect();
+                    let records: Vec<Record> =
+                        page.items.iter().filter_map(|org| self.mapper.organization(org)).collect();
+                    if state.check_due {
+                        let live = records.iter().filter_map(|record| match record {
+                            Record::Account(account) => Some(account.external_id.clone()),
+                            _ => None,
+                        });
+                        state.organizations_seen.extend(live);
+                    }
                     let next = position.after_time_page(page.end_time, !page.items.is_empty());
                     if page.end_of_stream || page.items.is_empty() {
-                        state.phase = Phase::Users;
+                        state.phase = state.after_organizations();
                     }
                     state.cursor.organizations = next;
+                    return Ok(Some(Page::new(records, state.cursor.clone())));
+                }
+                Phase::Reconcile => {
+                    let check = match &mut state.check {
+                        Some(check) => check,
+                        None => {
+                            let after = state.cursor.reconcile.after.as_deref();
+                            state.check.insert(Check::plan(&self.credentials, &state.organizations_seen, after).await?)
+                        }
+                    };
+                    let (records, last) = check.next_batch(&self.client).await?;
+                    let progress = &mut state.cursor.reconcile;
+                    if check.is_done() {
+                        *progress = progress.finished(chrono::Utc::now());
+                        state.phase = Phase::Users;
+                    } else if last.is_some() {
+                        progress.after = last.clone().max(progress.after.take());
+                    }
+                    if last.is_none() {
+                        // Nothing to ask for: no page of its own; the finished check rides
+                        // along with the run's next page.
+                        continue;
+                    }
                     return Ok(Some(Page::new(records, state.cursor.clone())));
                 }
                 Phase::Users => {
@@ -280,6 +335,7 @@ impl Connector for ZendeskConnector {
             mapper: Mapper::new(&config),
             start_time: config.start_time,
             comments: config.comments,
+            reconcile: config.reconcile,
             credentials: ctx.credentials.clone(),
         })
     }
@@ -291,11 +347,18 @@ impl Connector for ZendeskConnector {
     fn pages(
         &self,
         from: Option<ZendeskCursor>,
-        _mode: SyncMode,
+        mode: SyncMode,
     ) -> BoxStream<'_, Result<Page<ZendeskCursor>, ConnectorError>> {
-        // Zendesk's exports report deletions themselves, so a full run (`from: None`)
-        // is simply a run from `start_time`; there is nothing extra to reconcile.
-        let cursor = from.unwrap_or_else(|| ZendeskCursor::start(self.start_time));
+        // The exports report deleted tickets and users themselves; deleted
+        // organizations only the check finds, always on a full run (`from: None`).
+        let mut cursor = from.unwrap_or_else(|| ZendeskCursor::start(self.start_time));
+        let schedule = &self.reconcile;
+        let check_due =
+            cursor.reconcile.due(mode == SyncMode::Full, schedule.every_runs, schedule.every_hours, chrono::Utc::now());
+        if !check_due {
+            // Counted by the first page this run commits (a run without one does not count).
+            cursor.reconcile.runs_since = cursor.reconcile.runs_since.saturating_add(1);
+        }
         let state = RunState {
             cursor,
             phase: Phase::Organizations,
@@ -303,6 +366,9 @@ impl Connector for ZendeskConnector {
             clock_read: false,
             cursors_seen: HashSet::new(),
             events: None,
+            check_due,
+            organizations_seen: HashSet::new(),
+            check: None,
         };
         stream::unfold(state, move |mut state| async move {
             match self.next_page(&mut state).await {

@@ -155,6 +155,9 @@ impl Store for MemStore {
     async fn live_external_ids(&self, _: &str) -> StoreResult<Vec<String>> {
         unsupported()
     }
+    async fn live_account_external_ids(&self, _: &str) -> StoreResult<Vec<String>> {
+        unsupported()
+    }
     async fn deleted_external_ids_since(&self, _: &str, _: DateTime<Utc>) -> StoreResult<Vec<String>> {
         unsupported()
     }

@@ -94,6 +94,11 @@ pub trait Store: Send + Sync + 'static {
     /// External ids of a connector's live (not tombstoned) items, for reconciliation.
     async fn live_external_ids(&self, connector: &str) -> Result<Vec<String>>;
 
+    /// External ids of a connector's live accounts (the account not soft-deleted and
+    /// the mapping still this connector's), in external-id order: what a connector
+    /// whose source reports no account deletions checks against it.
+    async fn live_account_external_ids(&self, connector: &str) -> Result<Vec<String>>;
+
     /// External ids of a connector's items tombstoned at or after `since`, in
     /// external-id order: what a connector re-checks so that a deletion it inferred
     /// (an issue it could not see for a while) is not forever.

@@ -1,5 +1,5 @@
 //! `Credentials`: what a connector persists in the store (rotated OAuth refresh
-//! tokens) and reads back (its live item ids, for reconciliation).
+//! tokens) and reads back (its live item and account ids, for reconciliation).
 //!
 //! A leaf module: `auth` and `connector` both use it, and it uses neither. Invariant:
 //! a stored value changes only by compare-and-swap, so two processes rotating one
@@ -70,6 +70,15 @@ impl Credentials {
             }
         }
         Ok(found)
+    }
+
+    /// External ids of the connector's live accounts, for reconciliation: accounts
+    /// soft-deleted or detached from this connector are left out.
+    pub async fn known_account_ids(&self) -> Result<Vec<String>, ConnectorError> {
+        self.store
+            .live_account_external_ids(&self.connector)
+            .await
+            .map_err(|e| ConnectorError::transient("store", e.to_string()))
     }
 
     /// External ids of the connector's live (not deleted) items, for reconciliation.

@@ -113,6 +113,17 @@ impl Store for SqlStore {
         Ok(ids)
     }
 
+    async fn live_account_external_ids(&self, connector: &str) -> Result<Vec<String>> {
+        let ids = sqlx::query_scalar(
+            "SELECT x.external_id FROM account_external_ids x JOIN accounts a ON a.id = x.account_id \
+             WHERE x.connector = $1 AND a.deleted_at IS NULL ORDER BY x.external_id",
+        )
+        .bind(connector)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(ids)
+    }
+
     async fn deleted_external_ids_since(&self, connector: &str, since: DateTime<Utc>) -> Result<Vec<String>> {
         let ids = sqlx::query_scalar(
             "SELECT external_id FROM items WHERE connector = $1 AND deleted_at IS NOT NULL AND deleted_at >= $2 \

@@ -14,6 +14,7 @@ store_suite!(
     import_refuses_external_ids_of_different_accounts,
     records_before_their_parent_or_org_link_once_it_arrives,
     contact_without_org_is_unlinked,
+    live_account_external_ids_leave_out_deleted_detached_and_other_connectors,
 );
 
 async fn account(harness: &Harness, id: i64) -> Account {
@@ -178,4 +179,29 @@ async fn contact_without_org_is_unlinked(harness: &Harness) {
     harness.commit(&zd, vec![Record::Contact(user("u1", "ann@acme.example", None))]).await;
     let contacts = harness.store.contacts(IdPage::first(10)).await.expect("contacts");
     assert_eq!(contacts[0].account_id, None);
+}
+
+async fn live_account_external_ids_leave_out_deleted_detached_and_other_connectors(harness: &Harness) {
+    let zd = harness.claim("zd").await;
+    let records = vec![
+        Record::Account(org("o3", "Three", &["three.io"])),
+        Record::Account(org("o1", "One", &["one.io"])),
+        Record::Account(org("o2", "Two", &["two.io"])),
+        Record::Account(org("o4", "Shared", &["shared.io"])),
+    ];
+    harness.commit(&zd, records).await;
+    let sf = harness.claim("sf").await;
+    harness.commit(&sf, vec![Record::Account(org("a1", "Shared Inc", &["shared.io"]))]).await;
+    assert_eq!(harness.store.live_account_external_ids("zd").await.expect("live"), ["o1", "o2", "o3", "o4"]);
+
+    // o2 soft-deleted (its last id); a1 detached from the account it shared with o4.
+    harness.commit(&zd, vec![deleted(EntityKind::Account, "o2")]).await;
+    harness.commit(&sf, vec![deleted(EntityKind::Account, "a1")]).await;
+    assert_eq!(harness.store.live_account_external_ids("zd").await.expect("live"), ["o1", "o3", "o4"]);
+    assert!(harness.store.live_account_external_ids("sf").await.expect("live").is_empty());
+    assert!(harness.store.live_account_external_ids("nobody").await.expect("live").is_empty());
+
+    // The record coming back revives it.
+    harness.commit(&zd, vec![Record::Account(org("o2", "Two", &["two.io"]))]).await;
+    assert_eq!(harness.store.live_account_external_ids("zd").await.expect("live"), ["o1", "o2", "o3", "o4"]);
 }
