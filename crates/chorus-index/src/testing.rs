@@ -152,6 +152,9 @@ impl Store for MemStore {
             .map(|item| item.id)
             .collect())
     }
+    async fn items_by_external_ids(&self, _: &str, _: &[&str], _: chorus_store::Raw) -> StoreResult<Vec<Item>> {
+        unsupported()
+    }
     async fn live_external_ids(&self, _: &str) -> StoreResult<Vec<String>> {
         unsupported()
     }

@@ -87,6 +87,9 @@ pub trait Store: Send + Sync + 'static {
     async fn items_by_id(&self, ids: &[i64], raw: Raw) -> Result<Vec<Item>>;
 
     async fn item_by_external_id(&self, connector: &str, external_id: &str) -> Result<Option<Item>>;
+    /// The connector's stored items (tombstones included) among `external_ids`, in no
+    /// particular order; unknown ids are left out. One query per few hundred ids.
+    async fn items_by_external_ids(&self, connector: &str, external_ids: &[&str], raw: Raw) -> Result<Vec<Item>>;
 
     /// Ids of the live items linked to an account (to re-rank them when it changes).
     async fn item_ids_for_account(&self, account_id: i64) -> Result<Vec<i64>>;

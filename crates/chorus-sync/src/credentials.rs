@@ -52,24 +52,24 @@ impl Credentials {
     }
 
     /// The stored items among `external_ids` (live ones; a tombstone or an unknown id
-    /// is left out), by external id: what a connector that reads only what changed
-    /// merges its news into, since an upsert replaces an item's comments whole.
+    /// is left out), by external id, without their raw payloads: what a connector that
+    /// reads only what changed merges its news into, since an upsert replaces an item's
+    /// comments whole. One store query per few hundred ids.
     pub async fn stored_items(
         &self,
         external_ids: &[String],
     ) -> Result<std::collections::HashMap<String, chorus_core::Item>, ConnectorError> {
-        let mut found = std::collections::HashMap::new();
-        for id in external_ids {
-            let item = self
-                .store
-                .item_by_external_id(&self.connector, id)
-                .await
-                .map_err(|e| ConnectorError::transient("store", e.to_string()))?;
-            if let Some(item) = item.filter(|item| item.deleted_at.is_none()) {
-                found.insert(id.clone(), item);
-            }
-        }
-        Ok(found)
+        let ids: Vec<&str> = external_ids.iter().map(String::as_str).collect();
+        let items = self
+            .store
+            .items_by_external_ids(&self.connector, &ids, chorus_store::Raw::Omit)
+            .await
+            .map_err(|e| ConnectorError::transient("store", e.to_string()))?;
+        Ok(items
+            .into_iter()
+            .filter(|item| item.deleted_at.is_none())
+            .map(|item| (item.external_id.clone(), item))
+            .collect())
     }
 
     /// External ids of the connector's live accounts, for reconciliation: accounts

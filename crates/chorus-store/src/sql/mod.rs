@@ -23,8 +23,8 @@ mod store;
 use std::borrow::Cow;
 
 use crate::drivers::Any;
-use crate::drivers::AnyPool;
 use crate::drivers::AnyRow;
+use crate::drivers::{AnyConnection, AnyPool};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
@@ -264,9 +264,10 @@ pub(crate) async fn fetch_by_ids(pool: &AnyPool, template: &str, ids: &[i64]) ->
 }
 
 /// Runs `template` (`$1` is the connector; `{ids}` is where the `IN` list of external
-/// ids goes) over `external_ids` in chunks, inside a write transaction.
+/// ids goes) over `external_ids` in chunks, on `conn` (a write transaction's, or a
+/// reader's).
 pub(crate) async fn fetch_by_external_ids(
-    tx: &mut Tx,
+    conn: &mut AnyConnection,
     dialect: Dialect,
     template: &str,
     connector: &str,
@@ -280,7 +281,7 @@ pub(crate) async fn fetch_by_external_ids(
         for external_id in chunk {
             query = query.bind(external_id);
         }
-        rows.extend(query.fetch_all(&mut **tx).await?);
+        rows.extend(query.fetch_all(&mut *conn).await?);
     }
     Ok(rows)
 }

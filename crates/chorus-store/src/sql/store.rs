@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::accounts;
 use super::changes::change_from_row;
 use super::items::{item_select, items_with_requests, ITEM_SELECT};
-use super::{fetch_by_ids, SqlStore};
+use super::{fetch_by_external_ids, fetch_by_ids, SqlStore};
 use crate::{
     AccountImport, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewRequest, PageCommit, PageOutcome, Raw,
     Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
@@ -89,6 +89,14 @@ impl Store for SqlStore {
         let sql = format!("{ITEM_SELECT} WHERE i.connector = $1 AND i.external_id = $2");
         let rows = sqlx::query(&sql).bind(connector).bind(external_id).fetch_all(&self.reader).await?;
         Ok(items_with_requests(&self.reader, &rows).await?.into_iter().next())
+    }
+
+    async fn items_by_external_ids(&self, connector: &str, external_ids: &[&str], raw: Raw) -> Result<Vec<Item>> {
+        let template = format!("{} WHERE i.connector = $1 AND i.external_id IN ({{ids}})", item_select(raw));
+        let mut reader = self.reader.acquire().await?;
+        let rows = fetch_by_external_ids(&mut reader, self.dialect, &template, connector, external_ids).await?;
+        drop(reader);
+        items_with_requests(&self.reader, &rows).await
     }
 
     async fn item_ids_for_account(&self, account_id: i64) -> Result<Vec<i64>> {

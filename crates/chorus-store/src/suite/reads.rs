@@ -66,6 +66,12 @@ async fn items_by_id_carry_account_and_requests(harness: &Harness) {
     let stripped: Vec<_> =
         items.iter().map(|item| crate::Item { raw: serde_json::Value::Null, ..item.clone() }).collect();
     assert_eq!(lean, stripped, "the same items, raw left null");
+    let mut by_external =
+        harness.store.items_by_external_ids("zd", &["t2", "nope", "t1"], Raw::Omit).await.expect("read");
+    by_external.sort_by_key(|item| item.id);
+    assert_eq!(by_external, stripped, "the same items, by external id");
+    let other = harness.store.items_by_external_ids("other", &["t1", "t2"], Raw::Omit).await.expect("read");
+    assert!(other.is_empty(), "another connector's ids are its own");
     let requests = harness.store.requests(IdPage::first(10)).await.expect("requests");
     assert_eq!(requests, vec![request]);
 }
