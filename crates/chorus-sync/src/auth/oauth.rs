@@ -43,7 +43,7 @@ const ROTATION_RETRIES: usize = 3;
 /// failure, when the answer never arrived whole: the server either did not rotate, or
 /// rotated and (as Atlassian's, Okta's and Auth0's rotation grace periods do) still
 /// takes the token whose successor was never used.
-const GRANT_RETRY_DELAYS: [Duration; 3] = [Duration::from_millis(250), Duration::from_secs(1), Duration::ZERO];
+const GRANT_RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(250), Duration::from_secs(1)];
 
 /// Longest OAuth error code quoted in a message (the server writes it).
 const ERROR_CODE_CHARS: usize = 64;
@@ -187,30 +187,39 @@ impl OAuthRefresh {
         ConnectorError::Auth { endpoint: self.endpoint().to_owned(), reason: reason.into() }
     }
 
-    /// Obtains a new access token into `state` (the caller holds the lock).
+    /// One grant of the configured kind, without retries.
+    async fn grant_once(&self) -> Result<GrantResponse, ConnectorError> {
+        match &self.grant {
+            Grant::ClientCredentials => self.client_credentials_grant().await,
+            Grant::RefreshToken { initial, credentials } => self.rotate(initial, credentials).await,
+        }
+    }
+
+    /// Obtains a new access token into `state` (the caller holds the lock); a grant that
+    /// failed transiently is tried again after each of `GRANT_RETRY_DELAYS`.
     async fn obtain(&self, state: &mut TokenState) -> Result<(), ConnectorError> {
         let connector = self.transport.http.connector_id();
-        let mut result = Err(ConnectorError::transient(self.endpoint(), "no grant attempted"));
-        for (attempt, delay) in GRANT_RETRY_DELAYS.iter().enumerate() {
-            result = match &self.grant {
-                Grant::ClientCredentials => self.client_credentials_grant().await,
-                Grant::RefreshToken { initial, credentials } => self.rotate(initial, credentials).await,
-            };
-            match &result {
-                Err(error) if error.is_retryable() && attempt + 1 < GRANT_RETRY_DELAYS.len() => {
+        let mut retries = GRANT_RETRY_DELAYS.iter();
+        let mut attempt = 1_u32;
+        let result = loop {
+            let result = self.grant_once().await;
+            match (&result, retries.next()) {
+                (Err(error), Some(delay)) if error.is_retryable() => {
+                    let wait = *delay;
                     telemetry::RetryScheduled {
                         connector,
                         endpoint: self.endpoint(),
                         reason: "token_grant",
-                        wait: *delay,
-                        attempt: u32::try_from(attempt + 1).unwrap_or(u32::MAX),
+                        wait,
+                        attempt,
                     }
                     .emit();
-                    tokio::time::sleep(*delay).await;
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
                 }
-                _ => break,
+                _ => break result,
             }
-        }
+        };
         let response = match result {
             Ok(response) => response,
             Err(error) => {
