@@ -271,6 +271,7 @@ fn cut_bodies_are_retried_and_the_sync_completes_in_one_run() {
     let output = install.run(&["sync"]);
     assert!(output.status.success(), "cut bodies must not cost the run: {}", describe(&output));
     assert_eq!(server.handle().faults().injected(), 5, "every cut was served");
+    assert_eq!(server.handle().faults().cut_bodies_served(), [1, 2, 1, 1], "by each rule");
     let items = rt.block_on(async { all_items(install.store().await.as_ref()).await });
     assert_store_matches(&sim, &items);
 }

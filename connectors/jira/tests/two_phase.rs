@@ -172,6 +172,7 @@ async fn two_phase_sync_over_oauth_under_faults() {
     let second = sync(connector.as_ref(), &store, SyncMode::Incremental).await;
     assert_eq!(second.status, RunStatus::Succeeded, "{:?}", second.error);
     assert!(server.faults().injected() >= 3, "the cut bodies were served");
+    assert_eq!(server.faults().cut_bodies_served(), [1, 1, 1], "each planned cut was served once");
     let items = all_items(&store).await;
     assert_matches(&sim, &items);
     assert_eq!(items.iter().filter(|i| i.deleted_at.is_some()).count(), 5, "five tombstones");

@@ -170,13 +170,16 @@ struct FaultState {
     wrong_shape_seen: u64,
     rate_limited_until: Option<Instant>,
     injected: u64,
+    /// Bodies cut, per `cut_bodies` rule.
+    cut_served: Vec<u64>,
 }
 
 impl FaultState {
     fn new(profile: FaultProfile) -> Self {
         let rng = StdRng::seed_from_u64(profile.seed);
         let cut_seen = vec![0; profile.cut_bodies.len()];
-        Self { profile, rng, seen: 0, cut_seen, wrong_shape_seen: 0, rate_limited_until: None, injected: 0 }
+        let cut_served = vec![0; profile.cut_bodies.len()];
+        Self { profile, rng, seen: 0, cut_seen, wrong_shape_seen: 0, rate_limited_until: None, injected: 0, cut_served }
     }
 }
 
@@ -206,6 +209,12 @@ impl Faults {
 
     pub fn profile(&self) -> FaultProfile {
         self.lock().profile.clone()
+    }
+
+    /// How many bodies each `cut_bodies` rule cut since the last `set`, in rule order:
+    /// a test can tell that every cut it planned was served.
+    pub fn cut_bodies_served(&self) -> Vec<u64> {
+        self.lock().cut_served.clone()
     }
 
     /// How many requests got a fault (latency excluded) since the last `set`.
@@ -259,14 +268,20 @@ impl Faults {
         }
         // Every matching rule counts the request, whichever of them fires.
         let mut cut = None;
-        for (rule, seen) in state.profile.cut_bodies.iter().zip(state.cut_seen.iter_mut()) {
+        for (index, (rule, seen)) in state.profile.cut_bodies.iter().zip(state.cut_seen.iter_mut()).enumerate() {
             if path.starts_with(&rule.path_prefix) {
                 *seen += 1;
-                if rule.when.fires(*seen, &mut state.rng) {
-                    cut = cut.or(Some(rule.form));
+                if rule.when.fires(*seen, &mut state.rng) && cut.is_none() {
+                    cut = Some((index, rule.form));
                 }
             }
         }
+        if let Some((index, _)) = cut {
+            if let Some(served) = state.cut_served.get_mut(index) {
+                *served += 1;
+            }
+        }
+        let cut = cut.map(|(_, form)| form);
         let mut wrong_shape = false;
         if let Some(wrong) = &state.profile.wrong_shape {
             if path.starts_with(&wrong.path_prefix) {

@@ -87,6 +87,7 @@ async fn latency_cut_bodies_and_wrong_shapes() {
     assert_eq!(wrong, serde_json::json!({"unexpected": "shape"}));
     let body = fetch().await;
     assert!(serde_json::from_str::<serde_json::Value>(&body).is_ok(), "each only once: {body}");
+    assert_eq!(server.faults().cut_bodies_served(), [1, 1, 1]);
 }
 
 #[tokio::test]
