@@ -263,7 +263,7 @@ pub(crate) async fn stored_items(
     let mut stored = HashMap::with_capacity(external_ids.len());
     let template = "SELECT id, external_id, content_hash, updated_at, deleted_at FROM items \
                     WHERE connector = $1 AND external_id IN ({ids})";
-    for row in fetch_by_external_ids(&mut **tx, dialect, template, connector, external_ids).await? {
+    for row in fetch_by_external_ids(tx, dialect, template, connector, external_ids).await? {
         let item = StoredItem {
             id: get(&row, "id")?,
             hash: get(&row, "content_hash")?,

@@ -32,7 +32,7 @@ impl ExternalOwners {
         for (connector, ids) in wanted {
             let template = "SELECT external_id, account_id FROM account_external_ids \
                             WHERE connector = $1 AND external_id IN ({ids})";
-            for row in fetch_by_external_ids(&mut **tx, dialect, template, connector, &ids).await? {
+            for row in fetch_by_external_ids(tx, dialect, template, connector, &ids).await? {
                 owners.insert((connector.to_owned(), get(&row, "external_id")?), get(&row, "account_id")?);
             }
         }
