@@ -60,51 +60,8 @@ pub struct Contact {
     pub external_ids: Vec<ExternalId>,
 }
 
-/// Lowercases a domain and strips a leading `www.` or `@`; `None` when it is no domain.
-pub fn normalize_domain(raw: &str) -> Option<String> {
-    let domain = raw.trim().trim_start_matches('@').to_ascii_lowercase();
-    let domain = domain.strip_prefix("www.").unwrap_or(&domain);
-    let valid = domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    valid.then(|| domain.to_owned())
-}
-
-/// Free-mail providers: an address there says nothing about the employer.
-pub const FREE_MAIL_DOMAINS: &[&str] = &[
-    "gmail.com",
-    "googlemail.com",
-    "yahoo.com",
-    "yahoo.co.uk",
-    "hotmail.com",
-    "outlook.com",
-    "live.com",
-    "msn.com",
-    "icloud.com",
-    "me.com",
-    "mac.com",
-    "aol.com",
-    "proton.me",
-    "protonmail.com",
-    "gmx.com",
-    "gmx.de",
-    "gmx.net",
-    "web.de",
-    "mail.com",
-    "yandex.com",
-    "yandex.ru",
-    "zoho.com",
-    "fastmail.com",
-    "hey.com",
-    "qq.com",
-    "163.com",
-];
-
-/// Whether a domain belongs to a free-mail provider (it then never matches an account).
-pub fn is_free_mail(domain: &str) -> bool {
-    FREE_MAIL_DOMAINS.contains(&domain)
-}
+// Domain rules live in `domain.rs`; these names stay here for the code that calls them.
+pub use crate::domain::{is_free_mail, normalize_domain, FREE_MAIL_DOMAINS};
 
 #[cfg(test)]
 mod tests {

@@ -6,8 +6,11 @@
 //! crate boundary is defined here once.
 
 pub mod account;
+pub mod domain;
+mod free_mail;
 pub mod item;
 pub mod link;
+pub mod money;
 mod names;
 pub mod record;
 pub mod request;
@@ -16,6 +19,7 @@ pub mod secret;
 pub use account::{Account, Contact, ExternalId, LifecycleStage};
 pub use item::{Comment, Item, Kind, Person, Source};
 pub use link::{LinkProvenance, ParseEnumError};
+pub use money::{Currency, ExchangeRates, Money, MoneyError, Rate};
 pub use record::{AccountRecord, ContactRecord, EntityKind, ItemRecord, Record};
 pub use request::{Request, RequestStatus};
 pub use secret::{scrub_serde_message, Secret};
