@@ -1,0 +1,530 @@
+//! Revenue-weighted priority of requests, and the breakdown that produced each score.
+//!
+//! A request's score is the sum over the DISTINCT accounts that asked for it (an account
+//! counts once however many of its people asked) of
+//! `ARR × kind weight × recency decay × segment weight × renewal boost`, plus the open
+//! pipeline its sales blockers hold up (`amount × probability × pipeline weight`, each
+//! opportunity once). With parent roll-up, a child's asks count for its top-most parent,
+//! and the family counts once. Amounts are converted to the reporting currency before
+//! anything is added; a missing rate is an error. `docs/prioritization.md` has the
+//! formula with a worked example that a test below pins.
+//!
+//! Ranking is linear: `PriorityModel::new` prepares every account and opportunity once
+//! (conversion, roll-up, segment and renewal factors), and each request is then scored
+//! from its per-account aggregates (`RequestDemand`) with no lookup that grows with the
+//! data. `demand_from_asks` builds those aggregates from raw asks in one pass.
+
+mod demand;
+mod weights;
+
+pub use demand::{demand_from_asks, AccountAsks, Ask, KindSet, PersonId, RequestDemand};
+pub use weights::{KindWeights, PriorityWeights};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rustc_hash::FxHashMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::money::{ExchangeRates, Money, MoneyError};
+use crate::{Account, Kind};
+
+/// Why a ranking cannot be computed. Messages name ids and currencies, never amounts.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PriorityError {
+    #[error("priority: {0}")]
+    Weights(String),
+    #[error("account {account_id}: {source}")]
+    Account { account_id: i64, source: MoneyError },
+    #[error("opportunity {opportunity_id}: {source}")]
+    Opportunity { opportunity_id: i64, source: MoneyError },
+    #[error("request {request_id}: an ask of account {account_id}: {source}")]
+    ArrAtAsk { request_id: i64, account_id: i64, source: MoneyError },
+    #[error("request {request_id}: account {account_id} is not among the accounts given")]
+    UnknownAccount { request_id: i64, account_id: i64 },
+    #[error("the ARR of the family of account {0} overflows")]
+    Overflow(i64),
+    #[error("probability {0}: must be between 0 and 100 percent")]
+    Probability(String),
+}
+
+/// What the score needs to know of an account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountFacts {
+    pub id: i64,
+    /// Current ARR, in the account's own currency.
+    pub arr: Money,
+    pub segment: Option<String>,
+    pub renewal_date: Option<NaiveDate>,
+    pub parent_id: Option<i64>,
+}
+
+impl AccountFacts {
+    pub fn of(account: &Account) -> Result<Self, PriorityError> {
+        let arr = Money::parse(account.arr_minor, &account.currency)
+            .map_err(|source| PriorityError::Account { account_id: account.id, source })?;
+        Ok(Self {
+            id: account.id,
+            arr,
+            segment: account.segment.clone(),
+            renewal_date: account.renewal_date,
+            parent_id: account.parent_id,
+        })
+    }
+}
+
+/// A chance in `[0, 1]`, read from a percent (Salesforce `Probability`) or a fraction.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize, JsonSchema)]
+pub struct Probability(f64);
+
+impl Probability {
+    pub fn from_percent(percent: f64) -> Result<Self, PriorityError> {
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(PriorityError::Probability(format!("{percent}%")));
+        }
+        Ok(Self(percent / 100.0))
+    }
+
+    pub fn fraction(self) -> f64 {
+        self.0
+    }
+}
+
+/// A sales opportunity; only open ones count as pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opportunity {
+    pub id: i64,
+    pub account_id: i64,
+    pub amount: Money,
+    pub probability: Probability,
+    /// Neither won nor lost.
+    pub open: bool,
+}
+
+/// How an account's ARR moved since its newest ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrChange {
+    /// Paying when it asked, nothing now.
+    Churned,
+    Shrunk,
+    Unchanged,
+    Grew,
+    /// No ARR was recorded with the ask.
+    Unknown,
+}
+
+impl ArrChange {
+    fn between(at_ask: Option<i64>, now: i64) -> Self {
+        match at_ask {
+            None => Self::Unknown,
+            Some(then) if then > 0 && now <= 0 => Self::Churned,
+            Some(then) if now < then => Self::Shrunk,
+            Some(then) if now > then => Self::Grew,
+            Some(_) => Self::Unchanged,
+        }
+    }
+}
+
+/// An account whose asks were counted (itself, or a child rolled up into its parent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MemberAsks {
+    pub account_id: i64,
+    pub items: u32,
+    pub people: u32,
+    /// Its own ARR now, reporting currency minor units.
+    pub arr_minor: i64,
+    /// Its ARR on its newest ask, reporting currency minor units.
+    pub arr_at_ask_minor: Option<i64>,
+    pub arr_change: ArrChange,
+}
+
+/// One counted account of a score, factor by factor: `contribution` is their product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AccountFactor {
+    /// The account counted: the top-most parent when asks roll up.
+    pub account_id: i64,
+    /// The accounts whose asks it counts (itself and any rolled-up children).
+    pub members: Vec<MemberAsks>,
+    /// ARR counted (the family's sum under roll-up), reporting currency minor units.
+    pub arr_minor: i64,
+    /// The kind that set the weight: the heaviest the account asked with.
+    pub kind: Kind,
+    pub kind_weight: f64,
+    pub newest_ask: DateTime<Utc>,
+    pub age_days: f64,
+    pub recency: f64,
+    pub segment: Option<String>,
+    pub segment_weight: f64,
+    /// The renewal that counted (the family's soonest upcoming one under roll-up).
+    pub renewal_date: Option<NaiveDate>,
+    pub renewal_in_days: Option<i64>,
+    pub renewal_boost: f64,
+    pub items: u32,
+    pub people: u32,
+    /// `arr_minor × kind_weight × recency × segment_weight × renewal_boost`.
+    pub contribution: f64,
+}
+
+/// One open opportunity a request's sales blockers hold up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PipelineFactor {
+    pub opportunity_id: i64,
+    pub account_id: i64,
+    /// Reporting currency minor units.
+    pub amount_minor: i64,
+    pub probability: f64,
+    pub weight: f64,
+    /// `amount_minor × probability × weight`.
+    pub contribution: f64,
+}
+
+/// How much stands behind a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Counts {
+    pub items: u32,
+    pub people: u32,
+    /// Accounts counted (a rolled-up family once).
+    pub accounts: u32,
+    pub opportunities: u32,
+}
+
+/// A request's score with the breakdown that produced it. Amounts and the score are in
+/// minor units of the reporting currency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Score {
+    pub request_id: i64,
+    pub score: f64,
+    pub accounts_total: f64,
+    pub pipeline_total: f64,
+    pub counts: Counts,
+    /// Largest contribution first.
+    pub accounts: Vec<AccountFactor>,
+    /// Largest contribution first.
+    pub pipeline: Vec<PipelineFactor>,
+}
+
+struct AccountEntry {
+    id: i64,
+    arr_minor: i64,
+    segment: Option<String>,
+    segment_weight: f64,
+    renewal_date: Option<NaiveDate>,
+    /// Index of the top-most parent (itself without one).
+    root: u32,
+    /// Sum of the ARR of the accounts whose root this is.
+    family_arr_minor: i64,
+    /// Soonest renewal from today on among the accounts whose root this is.
+    family_renewal: Option<NaiveDate>,
+    /// Open opportunities of this account.
+    open_opportunities: Vec<u32>,
+}
+
+struct OpportunityEntry {
+    id: i64,
+    account_id: i64,
+    amount_minor: i64,
+    probability: f64,
+    open: bool,
+}
+
+/// Accounts and opportunities prepared once, to score any number of requests.
+pub struct PriorityModel {
+    weights: PriorityWeights,
+    rates: ExchangeRates,
+    now: DateTime<Utc>,
+    accounts: Vec<AccountEntry>,
+    account_index: FxHashMap<i64, u32>,
+    opportunities: Vec<OpportunityEntry>,
+    opportunity_index: FxHashMap<i64, u32>,
+}
+
+/// Reused between requests so that grouping and de-duplication cost O(1) per entry.
+struct Scratch {
+    generation: u32,
+    group_stamp: Vec<u32>,
+    group_slot: Vec<u32>,
+    opportunity_stamp: Vec<u32>,
+}
+
+struct Group {
+    root: u32,
+    kinds: KindSet,
+    items: u32,
+    people: u32,
+    newest_ask: DateTime<Utc>,
+    members: Vec<MemberAsks>,
+}
+
+impl PriorityModel {
+    /// Converts every ARR and amount to the reporting currency and resolves roll-up.
+    /// `now` is the moment ages and renewals are measured from.
+    pub fn new(
+        weights: PriorityWeights,
+        rates: ExchangeRates,
+        accounts: &[AccountFacts],
+        opportunities: &[Opportunity],
+        now: DateTime<Utc>,
+    ) -> Result<Self, PriorityError> {
+        weights.validate().map_err(PriorityError::Weights)?;
+        let today = now.date_naive();
+        let mut account_index = FxHashMap::default();
+        let mut entries = Vec::with_capacity(accounts.len());
+        for account in accounts {
+            let arr_minor = rates
+                .to_reporting(account.arr)
+                .map_err(|source| PriorityError::Account { account_id: account.id, source })?;
+            let index = u32::try_from(entries.len()).map_err(|_| PriorityError::Overflow(account.id))?;
+            account_index.insert(account.id, index);
+            entries.push(AccountEntry {
+                id: account.id,
+                arr_minor,
+                segment: account.segment.clone(),
+                segment_weight: weights.segment_weight(account.segment.as_deref()),
+                renewal_date: account.renewal_date,
+                root: index,
+                family_arr_minor: 0,
+                family_renewal: None,
+                open_opportunities: Vec::new(),
+            });
+        }
+        let parents: Vec<Option<u32>> = accounts
+            .iter()
+            .map(|account| account.parent_id.and_then(|parent| account_index.get(&parent).copied()))
+            .collect();
+        let roots = resolve_roots(&parents, &entries);
+        for (index, root) in roots.iter().enumerate() {
+            entries[index].root = *root;
+            let (arr, renewal) = (entries[index].arr_minor, entries[index].renewal_date.filter(|d| *d >= today));
+            let family = &mut entries[*root as usize];
+            family.family_arr_minor =
+                family.family_arr_minor.checked_add(arr).ok_or(PriorityError::Overflow(family.id))?;
+            family.family_renewal = match (family.family_renewal, renewal) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let mut opportunity_index = FxHashMap::default();
+        let mut opportunity_entries = Vec::with_capacity(opportunities.len());
+        for opportunity in opportunities {
+            let amount_minor = rates
+                .to_reporting(opportunity.amount)
+                .map_err(|source| PriorityError::Opportunity { opportunity_id: opportunity.id, source })?;
+            let index = u32::try_from(opportunity_entries.len()).map_err(|_| PriorityError::Overflow(opportunity.id))?;
+            opportunity_index.insert(opportunity.id, index);
+            if opportunity.open {
+                if let Some(account) = account_index.get(&opportunity.account_id) {
+                    entries[*account as usize].open_opportunities.push(index);
+                }
+            }
+            opportunity_entries.push(OpportunityEntry {
+                id: opportunity.id,
+                account_id: opportunity.account_id,
+                amount_minor,
+                probability: opportunity.probability.fraction(),
+                open: opportunity.open,
+            });
+        }
+        Ok(Self {
+            weights,
+            rates,
+            now,
+            accounts: entries,
+            account_index,
+            opportunities: opportunity_entries,
+            opportunity_index,
+        })
+    }
+
+    /// Scores one request.
+    pub fn score(&self, demand: &RequestDemand) -> Result<Score, PriorityError> {
+        self.score_with(demand, &mut self.scratch())
+    }
+
+    /// Scores every request, highest first (ties by request id).
+    pub fn rank(&self, demands: &[RequestDemand]) -> Result<Vec<Score>, PriorityError> {
+        let mut scratch = self.scratch();
+        let mut scores = demands.iter().map(|demand| self.score_with(demand, &mut scratch)).collect::<Result<Vec<_>, _>>()?;
+        scores.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.request_id.cmp(&b.request_id)));
+        Ok(scores)
+    }
+
+    fn scratch(&self) -> Scratch {
+        Scratch {
+            generation: 0,
+            group_stamp: vec![0; self.accounts.len()],
+            group_slot: vec![0; self.accounts.len()],
+            opportunity_stamp: vec![0; self.opportunities.len()],
+        }
+    }
+
+    fn score_with(&self, demand: &RequestDemand, scratch: &mut Scratch) -> Result<Score, PriorityError> {
+        scratch.generation = scratch.generation.wrapping_add(1);
+        if scratch.generation == 0 {
+            scratch.group_stamp.iter_mut().for_each(|s| *s = 0);
+            scratch.opportunity_stamp.iter_mut().for_each(|s| *s = 0);
+            scratch.generation = 1;
+        }
+        let generation = scratch.generation;
+        let request_id = demand.request_id;
+        let mut groups: Vec<Group> = Vec::with_capacity(demand.accounts.len());
+        let mut pipeline_accounts: Vec<u32> = Vec::new();
+        for asks in &demand.accounts {
+            let account_id = asks.account_id;
+            let index = *self.account_index.get(&account_id).ok_or(PriorityError::UnknownAccount { request_id, account_id })?;
+            let entry = &self.accounts[index as usize];
+            let root = if self.weights.parent_rollup { entry.root } else { index };
+            let arr_at_ask_minor = asks
+                .arr_at_ask
+                .map(|arr| self.rates.to_reporting(arr))
+                .transpose()
+                .map_err(|source| PriorityError::ArrAtAsk { request_id, account_id, source })?;
+            let member = MemberAsks {
+                account_id,
+                items: asks.items,
+                people: asks.people,
+                arr_minor: entry.arr_minor,
+                arr_at_ask_minor,
+                arr_change: ArrChange::between(arr_at_ask_minor, entry.arr_minor),
+            };
+            if asks.blocks_account_pipeline {
+                pipeline_accounts.push(index);
+            }
+            let slot = root as usize;
+            if scratch.group_stamp[slot] == generation {
+                let group = &mut groups[scratch.group_slot[slot] as usize];
+                group.kinds = group.kinds.union(asks.kinds);
+                group.items += asks.items;
+                group.people += asks.people;
+                group.newest_ask = group.newest_ask.max(asks.newest_ask);
+                group.members.push(member);
+                continue;
+            }
+            scratch.group_stamp[slot] = generation;
+            scratch.group_slot[slot] = groups.len() as u32;
+            groups.push(Group {
+                root,
+                kinds: asks.kinds,
+                items: asks.items,
+                people: asks.people,
+                newest_ask: asks.newest_ask,
+                members: vec![member],
+            });
+        }
+
+        let mut accounts: Vec<AccountFactor> = groups.into_iter().map(|group| self.account_factor(group)).collect();
+        accounts.sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.account_id.cmp(&b.account_id)));
+
+        let mut pipeline = Vec::new();
+        let named = demand.opportunities.iter().filter_map(|id| self.opportunity_index.get(id).copied());
+        let of_accounts = pipeline_accounts.iter().flat_map(|a| self.accounts[*a as usize].open_opportunities.iter().copied());
+        for index in named.chain(of_accounts) {
+            let opportunity = &self.opportunities[index as usize];
+            if !opportunity.open || scratch.opportunity_stamp[index as usize] == generation {
+                continue;
+            }
+            scratch.opportunity_stamp[index as usize] = generation;
+            let weight = self.weights.pipeline_weight;
+            pipeline.push(PipelineFactor {
+                opportunity_id: opportunity.id,
+                account_id: opportunity.account_id,
+                amount_minor: opportunity.amount_minor,
+                probability: opportunity.probability,
+                weight,
+                contribution: opportunity.amount_minor as f64 * opportunity.probability * weight,
+            });
+        }
+        pipeline.sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.opportunity_id.cmp(&b.opportunity_id)));
+
+        let accounts_total: f64 = accounts.iter().map(|a| a.contribution).sum();
+        let pipeline_total: f64 = pipeline.iter().map(|p| p.contribution).sum();
+        let counts = Counts {
+            items: accounts.iter().map(|a| a.items).sum::<u32>() + demand.unattributed_items,
+            people: accounts.iter().map(|a| a.people).sum::<u32>() + demand.unattributed_people,
+            accounts: accounts.len() as u32,
+            opportunities: pipeline.len() as u32,
+        };
+        Ok(Score { request_id, score: accounts_total + pipeline_total, accounts_total, pipeline_total, counts, accounts, pipeline })
+    }
+
+    fn account_factor(&self, group: Group) -> AccountFactor {
+        let weights = &self.weights;
+        let entry = &self.accounts[group.root as usize];
+        let (arr_minor, renewal_date) = if weights.parent_rollup {
+            (entry.family_arr_minor, entry.family_renewal)
+        } else {
+            (entry.arr_minor, entry.renewal_date)
+        };
+        let (kind, kind_weight) = group
+            .kinds
+            .iter()
+            .map(|kind| (kind, weights.kind.get(kind)))
+            .fold(None, |best: Option<(Kind, f64)>, (kind, w)| match best {
+                Some((_, best_w)) if best_w >= w => best,
+                _ => Some((kind, w)),
+            })
+            .unwrap_or((Kind::FeatureRequest, 0.0));
+        let age_days = ((self.now - group.newest_ask).num_milliseconds().max(0) as f64) / 86_400_000.0;
+        let recency = (-age_days / weights.recency_half_life_days).exp2();
+        let renewal_in_days = renewal_date.map(|date| (date - self.now.date_naive()).num_days());
+        let renews_soon = renewal_in_days.is_some_and(|days| (0..=i64::from(weights.renewal_window_days)).contains(&days));
+        let renewal_boost = if renews_soon { weights.renewal_boost } else { 1.0 };
+        let contribution = arr_minor as f64 * kind_weight * recency * entry.segment_weight * renewal_boost;
+        AccountFactor {
+            account_id: entry.id,
+            members: group.members,
+            arr_minor,
+            kind,
+            kind_weight,
+            newest_ask: group.newest_ask,
+            age_days,
+            recency,
+            segment: entry.segment.clone(),
+            segment_weight: entry.segment_weight,
+            renewal_date,
+            renewal_in_days,
+            renewal_boost,
+            items: group.items,
+            people: group.people,
+            contribution,
+        }
+    }
+}
+
+/// The top-most parent of every account, each walked once. A parent cycle (bad data)
+/// has its smallest account id as the root of all its members.
+fn resolve_roots(parents: &[Option<u32>], entries: &[AccountEntry]) -> Vec<u32> {
+    const UNKNOWN: u32 = u32::MAX;
+    let mut roots = vec![UNKNOWN; parents.len()];
+    let mut on_path = vec![false; parents.len()];
+    let mut path: Vec<u32> = Vec::new();
+    for start in 0..parents.len() {
+        if roots[start] != UNKNOWN {
+            continue;
+        }
+        path.clear();
+        let mut at = start as u32;
+        let root = loop {
+            if roots[at as usize] != UNKNOWN {
+                break roots[at as usize];
+            }
+            if on_path[at as usize] {
+                let cycle_start = path.iter().position(|p| *p == at).unwrap_or(0);
+                break path[cycle_start..].iter().copied().min_by_key(|p| entries[*p as usize].id).unwrap_or(at);
+            }
+            on_path[at as usize] = true;
+            path.push(at);
+            match parents[at as usize] {
+                Some(parent) => at = parent,
+                None => break at,
+            }
+        };
+        for member in &path {
+            roots[*member as usize] = root;
+            on_path[*member as usize] = false;
+        }
+    }
+    roots
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,327 @@
+//! Scores pinned on hand-computed examples; `worked_example_of_the_docs` is the one
+//! `docs/prioritization.md` walks through, number for number.
+
+use chrono::{Duration, NaiveDate, TimeZone};
+
+use super::*;
+use crate::money::{Currency, Rate};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).single().expect("valid time")
+}
+
+fn days_ago(days: i64) -> DateTime<Utc> {
+    now() - Duration::days(days)
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+fn usd(minor: i64) -> Money {
+    Money::new(minor, Currency::USD)
+}
+
+fn eur(minor: i64) -> Money {
+    Money::new(minor, Currency::EUR)
+}
+
+fn rates() -> ExchangeRates {
+    ExchangeRates::new(Currency::USD).with_rate(Currency::EUR, "1.25".parse::<Rate>().expect("rate"))
+}
+
+fn account(id: i64, arr: Money) -> AccountFacts {
+    AccountFacts { id, arr, segment: None, renewal_date: None, parent_id: None }
+}
+
+fn ask(request_id: i64, account_id: Option<i64>, kind: Kind, asked_at: DateTime<Utc>, who: &str) -> Ask {
+    Ask {
+        request_id,
+        account_id,
+        kind,
+        asked_at,
+        author: Some(PersonId::of_email(who)),
+        arr_at_ask: None,
+        opportunity_id: None,
+    }
+}
+
+fn score_of(weights: PriorityWeights, accounts: &[AccountFacts], opportunities: &[Opportunity], asks: Vec<Ask>) -> Score {
+    let model = PriorityModel::new(weights, rates(), accounts, opportunities, now()).expect("model");
+    let demands = demand_from_asks(asks);
+    assert_eq!(demands.len(), 1, "one request");
+    model.score(&demands[0]).expect("score")
+}
+
+fn assert_close(actual: f64, expected: f64) {
+    assert!((actual - expected).abs() <= expected.abs() * 1e-12 + 1e-9, "{actual} != {expected}");
+}
+
+#[test]
+fn an_account_counts_once_however_many_of_its_people_asked() {
+    let accounts = [account(1, usd(10_000_000)), account(2, usd(5_000_000))];
+    let asks = vec![
+        ask(7, Some(1), Kind::FeatureRequest, now(), "ann@acme.com"),
+        ask(7, Some(1), Kind::FeatureRequest, now(), "bob@acme.com"),
+        ask(7, Some(1), Kind::FeatureRequest, now(), "cy@acme.com"),
+        ask(7, Some(1), Kind::FeatureRequest, now(), "ANN@acme.com "),
+        ask(7, Some(2), Kind::FeatureRequest, now(), "dee@globex.com"),
+    ];
+    let score = score_of(PriorityWeights::default(), &accounts, &[], asks);
+    // 100 000.00 + 50 000.00, not 4 × 100 000.00 + 50 000.00
+    assert_close(score.score, 15_000_000.0);
+    assert_eq!(score.counts, Counts { items: 5, people: 4, accounts: 2, opportunities: 0 });
+    assert_eq!(score.accounts[0].account_id, 1);
+    assert_eq!((score.accounts[0].items, score.accounts[0].people), (4, 3));
+}
+
+#[test]
+fn two_currencies_are_converted_before_they_are_added() {
+    let accounts = [account(1, usd(10_000_000)), account(2, eur(8_000_000))];
+    let asks = vec![
+        ask(7, Some(1), Kind::Bug, now(), "ann@acme.com"),
+        ask(7, Some(2), Kind::Bug, now(), "dee@globex.de"),
+    ];
+    let score = score_of(PriorityWeights::default(), &accounts, &[], asks);
+    // 80 000.00 EUR × 1.25 = 100 000.00 USD
+    assert_eq!(score.accounts.iter().map(|a| a.arr_minor).collect::<Vec<_>>(), [10_000_000, 10_000_000]);
+    assert_close(score.score, 20_000_000.0);
+
+    let pounds = [account(3, Money::new(100, "GBP".parse().expect("GBP")))];
+    let err = PriorityModel::new(PriorityWeights::default(), rates(), &pounds, &[], now()).err().expect("no GBP rate");
+    assert_eq!(err.to_string(), "account 3: no exchange rate from GBP to USD: add `GBP = \"<USD per GBP>\"` under [money.rates]");
+}
+
+#[test]
+fn recency_halves_per_half_life_of_the_newest_ask() {
+    let accounts = [account(1, usd(10_000_000))];
+    let at = |days| score_of(PriorityWeights::default(), &accounts, &[], vec![ask(7, Some(1), Kind::Bug, days_ago(days), "a@acme.com")]);
+    assert_close(at(90).score, 5_000_000.0);
+    assert_close(at(180).score, 2_500_000.0);
+    assert_close(at(-3).score, 10_000_000.0);
+    // the newest of an account's asks sets its age
+    let asks = vec![
+        ask(7, Some(1), Kind::Bug, days_ago(360), "a@acme.com"),
+        ask(7, Some(1), Kind::Bug, days_ago(90), "b@acme.com"),
+    ];
+    let score = score_of(PriorityWeights::default(), &accounts, &[], asks);
+    assert_close(score.accounts[0].age_days, 90.0);
+    assert_close(score.score, 5_000_000.0);
+}
+
+#[test]
+fn a_renewal_within_the_window_boosts_the_account() {
+    let with_renewal = |renewal| {
+        let accounts = [AccountFacts { renewal_date: renewal, ..account(1, usd(10_000_000)) }];
+        score_of(PriorityWeights::default(), &accounts, &[], vec![ask(7, Some(1), Kind::Bug, now(), "a@acme.com")])
+    };
+    assert_close(with_renewal(Some(date(2026, 12, 31))).score, 15_000_000.0);
+    assert_close(with_renewal(Some(date(2027, 3, 1))).score, 15_000_000.0); // 90 days: still inside
+    assert_close(with_renewal(Some(date(2027, 3, 2))).score, 10_000_000.0); // 91 days
+    assert_close(with_renewal(Some(date(2026, 11, 30))).score, 10_000_000.0); // already past
+    assert_close(with_renewal(None).score, 10_000_000.0);
+    assert_eq!(with_renewal(Some(date(2026, 12, 31))).accounts[0].renewal_in_days, Some(30));
+}
+
+#[test]
+fn a_childs_asks_roll_up_to_its_top_most_parent() {
+    let mut weights = PriorityWeights::default();
+    weights.segments.insert("enterprise".into(), 1.2);
+    let accounts = [
+        AccountFacts { segment: Some("Enterprise".into()), ..account(10, usd(2_000_000)) },
+        AccountFacts { parent_id: Some(10), ..account(11, usd(3_000_000)) },
+        AccountFacts { parent_id: Some(11), ..account(12, usd(1_000_000)) },
+    ];
+    let asks = || {
+        vec![
+            ask(7, Some(11), Kind::FeatureRequest, now(), "ann@eu.initech.com"),
+            ask(7, Some(12), Kind::FeatureRequest, now(), "bob@fr.initech.com"),
+        ]
+    };
+    let rolled = score_of(weights.clone(), &accounts, &[], asks());
+    // the family once: (20 000 + 30 000 + 10 000) × the parent's segment weight 1.2
+    assert_eq!(rolled.counts.accounts, 1);
+    assert_eq!(rolled.accounts[0].account_id, 10);
+    assert_eq!(rolled.accounts[0].arr_minor, 6_000_000);
+    assert_eq!(rolled.accounts[0].members.iter().map(|m| m.account_id).collect::<Vec<_>>(), [11, 12]);
+    assert_close(rolled.score, 7_200_000.0);
+
+    let apart = score_of(PriorityWeights { parent_rollup: false, ..weights.clone() }, &accounts, &[], asks());
+    // each child alone, with its own ARR and no segment
+    assert_eq!(apart.counts.accounts, 2);
+    assert_close(apart.score, 4_000_000.0);
+
+    // the family's soonest renewal counts for the family
+    let mut renewing = accounts.clone();
+    renewing[2].renewal_date = Some(date(2026, 12, 11));
+    assert_close(score_of(weights, &renewing, &[], asks()).score, 10_800_000.0);
+}
+
+#[test]
+fn a_parent_cycle_ends_and_counts_the_family_once() {
+    let accounts = [
+        AccountFacts { parent_id: Some(21), ..account(20, usd(100)) },
+        AccountFacts { parent_id: Some(20), ..account(21, usd(200)) },
+        AccountFacts { parent_id: Some(99), ..account(22, usd(400)) }, // unknown parent: its own root
+    ];
+    let asks = vec![
+        ask(7, Some(21), Kind::Bug, now(), "a@x.com"),
+        ask(7, Some(20), Kind::Bug, now(), "b@x.com"),
+        ask(7, Some(22), Kind::Bug, now(), "c@x.com"),
+    ];
+    let score = score_of(PriorityWeights::default(), &accounts, &[], asks);
+    assert_eq!(score.accounts.iter().map(|a| (a.account_id, a.arr_minor)).collect::<Vec<_>>(), [(22, 400), (20, 300)]);
+}
+
+#[test]
+fn open_pipeline_counts_amount_times_probability_once_per_opportunity() {
+    let accounts = [account(1, usd(0)), account(2, usd(10_000_000))];
+    let opportunity = |id, account_id, amount, percent, open| Opportunity {
+        id,
+        account_id,
+        amount,
+        probability: Probability::from_percent(percent).expect("probability"),
+        open,
+    };
+    let opportunities = [
+        opportunity(100, 1, eur(20_000_000), 40.0, true),
+        opportunity(101, 1, usd(90_000_000), 90.0, false),
+        opportunity(102, 2, usd(5_000_000), 50.0, true),
+        opportunity(103, 2, usd(70_000_000), 100.0, false),
+    ];
+    let blocker = |account, opportunity_id, who| Ask { opportunity_id, ..ask(7, Some(account), Kind::SalesBlocker, now(), who) };
+    let asks = vec![
+        blocker(1, Some(100), "p@hooli.com"),
+        blocker(1, Some(100), "q@hooli.com"),
+        blocker(1, Some(101), "q@hooli.com"),
+        blocker(2, None, "r@acme.com"),
+    ];
+    let score = score_of(PriorityWeights::default(), &accounts, &opportunities, asks);
+    // 200 000.00 EUR → 250 000.00 USD × 0.4, once; 50 000.00 USD × 0.5; closed ones never
+    let pipeline: Vec<_> = score.pipeline.iter().map(|p| (p.opportunity_id, p.contribution)).collect();
+    assert_eq!(pipeline, [(100, 10_000_000.0), (102, 2_500_000.0)]);
+    assert_close(score.pipeline_total, 12_500_000.0);
+    assert_close(score.accounts_total, 10_000_000.0);
+    assert_close(score.score, 22_500_000.0);
+    assert_eq!(score.counts.opportunities, 2);
+    assert!(Probability::from_percent(101.0).is_err());
+    assert!(Probability::from_percent(f64::NAN).is_err());
+}
+
+#[test]
+fn a_churned_account_shows_as_churned_and_adds_nothing() {
+    let accounts = [account(1, usd(0)), account(2, eur(4_000_000))];
+    let with_arr = |a: Ask, arr| Ask { arr_at_ask: Some(arr), ..a };
+    let asks = vec![
+        with_arr(ask(7, Some(1), Kind::FeatureRequest, days_ago(200), "a@gone.com"), usd(10_000_000)),
+        with_arr(ask(7, Some(2), Kind::FeatureRequest, days_ago(300), "b@less.de"), eur(6_000_000)),
+        with_arr(ask(7, Some(2), Kind::FeatureRequest, now(), "c@less.de"), eur(8_000_000)),
+    ];
+    let score = score_of(PriorityWeights::default(), &accounts, &[], asks);
+    let churned = score.accounts.iter().find(|a| a.account_id == 1).expect("churned account listed");
+    assert_eq!(churned.members[0].arr_change, ArrChange::Churned);
+    assert_eq!(churned.members[0].arr_at_ask_minor, Some(10_000_000));
+    assert_eq!(churned.contribution, 0.0);
+    let shrunk = score.accounts.iter().find(|a| a.account_id == 2).expect("shrunk account listed");
+    // the newest ask's ARR (80 000.00 EUR = 100 000.00 USD) against 40 000.00 EUR = 50 000.00 USD now
+    assert_eq!((shrunk.members[0].arr_at_ask_minor, shrunk.members[0].arr_minor), (Some(10_000_000), 5_000_000));
+    assert_eq!(shrunk.members[0].arr_change, ArrChange::Shrunk);
+    assert_close(score.score, 5_000_000.0);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let model = PriorityModel::new(PriorityWeights::default(), rates(), &[account(1, usd(1))], &[], now()).expect("model");
+    let demands = demand_from_asks(vec![ask(7, Some(2), Kind::Bug, now(), "a@x.com")]);
+    let err = model.score(&demands[0]).expect_err("account 2 unknown");
+    assert_eq!(err, PriorityError::UnknownAccount { request_id: 7, account_id: 2 });
+    let negative = PriorityWeights { renewal_boost: -1.0, ..PriorityWeights::default() };
+    let err = PriorityModel::new(negative, rates(), &[], &[], now()).err().expect("negative weight");
+    assert!(err.to_string().contains("renewal_boost"), "{err}");
+    let flat = PriorityWeights { recency_half_life_days: 0.0, ..PriorityWeights::default() };
+    assert!(flat.validate().is_err());
+}
+
+#[test]
+fn weights_read_from_config_with_defaults_and_refuse_unknown_keys() {
+    let weights: PriorityWeights =
+        serde_json::from_str(r#"{"kind": {"support_ticket": 0.25}, "segments": {"enterprise": 1.2}}"#).expect("weights");
+    assert_eq!(weights.kind.support_ticket, 0.25);
+    assert_eq!(weights.kind.bug, 1.0);
+    assert_eq!(weights.recency_half_life_days, 90.0);
+    assert!(weights.parent_rollup);
+    assert!(serde_json::from_str::<PriorityWeights>(r#"{"half_life": 30}"#).is_err());
+    assert!(serde_json::from_str::<PriorityWeights>(r#"{"kind": {"bugs": 2}}"#).is_err());
+}
+
+#[test]
+fn ranking_orders_by_score_and_keeps_every_request() {
+    let accounts = [account(1, usd(1_000)), account(2, usd(3_000))];
+    let asks = vec![
+        ask(1, Some(1), Kind::Bug, now(), "a@x.com"),
+        ask(2, Some(2), Kind::Bug, now(), "b@y.com"),
+        ask(3, None, Kind::Bug, now(), "c@gmail.com"),
+        ask(4, Some(1), Kind::Bug, now(), "a@x.com"),
+    ];
+    let model = PriorityModel::new(PriorityWeights::default(), rates(), &accounts, &[], now()).expect("model");
+    let ranked = model.rank(&demand_from_asks(asks)).expect("rank");
+    assert_eq!(ranked.iter().map(|s| s.request_id).collect::<Vec<_>>(), [2, 1, 4, 3]);
+    assert_eq!(ranked[3].counts, Counts { items: 1, people: 1, accounts: 0, opportunities: 0 });
+}
+
+/// The example of `docs/prioritization.md`: keep the two in step.
+#[test]
+fn worked_example_of_the_docs() {
+    let mut weights = PriorityWeights::default();
+    weights.segments.insert("enterprise".into(), 1.2);
+    let accounts = [
+        AccountFacts {
+            segment: Some("enterprise".into()),
+            renewal_date: Some(date(2027, 1, 15)),
+            ..account(1, usd(12_000_000))
+        },
+        AccountFacts { segment: Some("mid-market".into()), ..account(2, eur(8_000_000)) },
+        AccountFacts { renewal_date: Some(date(2027, 6, 1)), ..account(3, usd(3_000_000)) },
+        AccountFacts { parent_id: Some(3), ..account(4, usd(2_000_000)) },
+        account(5, usd(0)),
+    ];
+    let opportunities = [Opportunity {
+        id: 9,
+        account_id: 5,
+        amount: usd(15_000_000),
+        probability: Probability::from_percent(40.0).expect("probability"),
+        open: true,
+    }];
+    let asks = vec![
+        Ask { arr_at_ask: Some(usd(10_000_000)), ..ask(42, Some(1), Kind::FeatureRequest, days_ago(120), "ann@acme.com") },
+        ask(42, Some(1), Kind::FeatureRequest, days_ago(100), "bob@acme.com"),
+        ask(42, Some(1), Kind::FeatureRequest, days_ago(90), "cy@eu.acme.com"),
+        ask(42, Some(2), Kind::SupportTicket, days_ago(10), "dee@globex.de"),
+        ask(42, Some(2), Kind::Bug, now(), "eve@globex.de"),
+        ask(42, Some(4), Kind::SupportTicket, days_ago(180), "fay@eu.initech.com"),
+        Ask { opportunity_id: Some(9), ..ask(42, Some(5), Kind::SalesBlocker, days_ago(5), "gus@hooli.com") },
+        ask(42, None, Kind::FeatureRequest, days_ago(2), "hal@gmail.com"),
+    ];
+    let score = score_of(weights, &accounts, &opportunities, asks);
+    let rows: Vec<_> = score
+        .accounts
+        .iter()
+        .map(|a| (a.account_id, a.arr_minor, a.kind, a.kind_weight, a.recency, a.segment_weight, a.renewal_boost, a.contribution))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, 12_000_000, Kind::FeatureRequest, 1.0, 0.5, 1.2, 1.5, 10_800_000.0),
+            (2, 10_000_000, Kind::Bug, 1.0, 1.0, 1.0, 1.0, 10_000_000.0),
+            (3, 5_000_000, Kind::SupportTicket, 0.5, 0.25, 1.0, 1.0, 625_000.0),
+            (5, 0, Kind::SalesBlocker, 1.0, 0.5_f64.powf(5.0 / 90.0), 1.0, 1.0, 0.0),
+        ]
+    );
+    assert_eq!(score.accounts[0].members[0].arr_change, ArrChange::Grew);
+    assert_eq!(score.accounts[0].renewal_in_days, Some(45));
+    assert_eq!(score.accounts[2].members[0].account_id, 4);
+    assert_eq!(score.pipeline.len(), 1);
+    assert_eq!((score.pipeline[0].amount_minor, score.pipeline[0].contribution), (15_000_000, 6_000_000.0));
+    assert_eq!(score.counts, Counts { items: 8, people: 8, accounts: 4, opportunities: 1 });
+    assert_close(score.score, 27_425_000.0);
+}
