@@ -8,6 +8,7 @@
 pub mod account;
 pub mod domain;
 mod free_mail;
+pub mod health;
 pub mod item;
 pub mod link;
 pub mod money;
@@ -19,6 +20,7 @@ pub mod secret;
 
 pub use account::{Account, Contact, ExternalId, LifecycleStage};
 pub use item::{Comment, Item, Kind, Person, Source};
+pub use health::{account_health, Health, HealthThresholds};
 pub use link::{LinkProvenance, ParseEnumError};
 pub use money::{Currency, ExchangeRates, Money, MoneyError, Rate};
 pub use priority::{PriorityModel, PriorityWeights, Score};
