@@ -86,6 +86,36 @@ mod tests {
     }
 
     #[test]
+    fn money_priority_and_health_read_with_their_defaults() {
+        let config = parse_with(EXAMPLE, &[]).expect("example parses");
+        assert_eq!(config.money.reporting_currency, chorus_core::Currency::USD);
+        assert_eq!(config.priority, chorus_core::PriorityWeights::default());
+        assert_eq!(config.health, chorus_core::HealthThresholds::default());
+        let text = "[money]\nreporting_currency = \"EUR\"\n[money.rates]\nUSD = \"0.92\"\nGBP = 1.17\n\
+                    [priority]\nrecency_half_life_days = 30\n[priority.segments]\nenterprise = 1.2\n\
+                    [[health.plans]]\nname = \"team\"\n[[health.plans]]\nname = \"enterprise\"\ncapabilities = [\"sso\"]\n";
+        let config = parse_with(text, &[]).expect("tables parse");
+        let eur = chorus_core::Money::new(100_000, chorus_core::Currency::EUR);
+        assert_eq!(config.money.to_reporting(eur), Ok(100_000));
+        let gbp = chorus_core::Money::parse(100_000, "GBP").expect("GBP");
+        assert_eq!(config.money.to_reporting(gbp), Ok(117_000));
+        assert_eq!(config.priority.recency_half_life_days, 30.0);
+        assert_eq!(config.priority.segments["enterprise"], 1.2);
+        assert_eq!(config.health.plans[1].capabilities, ["sso"]);
+    }
+
+    #[test]
+    fn bad_weights_rates_and_thresholds_name_their_key() {
+        let err = |text: &str| parse_with(text, &[]).expect_err("invalid").to_string();
+        assert!(err("[priority]\nrenewal_boost = -1.0\n").contains("priority.renewal_boost"));
+        assert!(err("[priority]\nhalf_life = 3\n").contains("half_life"));
+        assert!(err("[money.rates]\nEUR = \"-1\"\n").contains("exchange rate"));
+        assert!(err("[money.rates]\nUSD = 2\n").contains("money.rates.USD"));
+        assert!(err("[money]\nreporting_currency = \"EURO\"\n").contains("ISO 4217"));
+        assert!(err("[health]\ncsat_threshold = 7\n").contains("health.csat_threshold"));
+    }
+
+    #[test]
     fn connectors_are_validated_by_their_factory() {
         let config = parse_with(FEED, &[]).expect("valid feed");
         assert_eq!(config.connectors[0].settings["base_url"], "https://feed.example.com");

@@ -24,6 +24,15 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub sync: SyncConfig,
+    /// The reporting currency and the exchange rates into it.
+    #[serde(default)]
+    pub money: chorus_core::ExchangeRates,
+    /// The weights of request priority.
+    #[serde(default)]
+    pub priority: chorus_core::PriorityWeights,
+    /// Account health thresholds and the plan → capabilities map.
+    #[serde(default)]
+    pub health: chorus_core::HealthThresholds,
     /// One entry per configured connection to a source.
     #[serde(default)]
     pub connectors: Vec<ConnectorConfig>,
@@ -209,6 +218,9 @@ impl Config {
         if self.sync.max_attempts == 0 {
             return Err("sync.max_attempts: must be at least 1".into());
         }
+        self.money.validate().map_err(|e| format!("money.{e}"))?;
+        self.priority.validate().map_err(|e| format!("priority.{e}"))?;
+        self.health.validate().map_err(|e| format!("health.{e}"))?;
         let mut seen = std::collections::HashSet::new();
         for (n, connector) in self.connectors.iter().enumerate() {
             let at = format!("connectors[{n}] (`{}`)", connector.id);

@@ -2,8 +2,9 @@
 //!
 //! This crate does no I/O. It names the things Chorus keeps — items of feedback,
 //! accounts, contacts, requests and the links between them — and the records a
-//! connector emits before the store gives them an identity. Everything that crosses a
-//! crate boundary is defined here once.
+//! connector emits before the store gives them an identity; and the pure rules over
+//! them: money and currency conversion, registered domains, request priority with its
+//! breakdown, account health. Everything that crosses a crate boundary is defined here once.
 
 pub mod account;
 pub mod domain;
