@@ -299,13 +299,11 @@ pub fn account_health(
                     _ => {}
                 }
             }
-            Kind::SupportTicket => {
-                match windows_back(item.created_at, days(thresholds.trend_window_days)) {
-                    0 => tickets_recent += 1,
-                    1 => tickets_previous += 1,
-                    _ => {}
-                }
-            }
+            Kind::SupportTicket => match windows_back(item.created_at, days(thresholds.trend_window_days)) {
+                0 => tickets_recent += 1,
+                1 => tickets_previous += 1,
+                _ => {}
+            },
             Kind::SalesBlocker if item.open => {
                 open_blockers += 1;
                 match item.opportunity_id {
@@ -353,7 +351,9 @@ pub fn account_health(
             });
         }
     }
-    if bugs.recent >= thresholds.bug_spike_min && f64::from(bugs.recent) >= thresholds.bug_spike_ratio * f64::from(bugs.previous) {
+    if bugs.recent >= thresholds.bug_spike_min
+        && f64::from(bugs.recent) >= thresholds.bug_spike_ratio * f64::from(bugs.previous)
+    {
         risks.push(Risk {
             kind: RiskKind::BugVolumeDoubled,
             reason: format!(
@@ -362,7 +362,9 @@ pub fn account_health(
             ),
         });
     }
-    if let Some(csat) = csat.filter(|c| c.ratings >= thresholds.csat_min_ratings && c.average < thresholds.csat_threshold) {
+    if let Some(csat) =
+        csat.filter(|c| c.ratings >= thresholds.csat_min_ratings && c.average < thresholds.csat_threshold)
+    {
         risks.push(Risk {
             kind: RiskKind::LowCsat,
             reason: format!(
@@ -389,10 +391,12 @@ pub fn account_health(
 
 /// Capabilities asked for that the account's plan lacks and a higher plan has.
 fn upsell(plan: Option<&str>, plans: &[Plan], asked: &BTreeMap<String, u32>) -> Vec<Upsell> {
-    let Some(own) = plan.and_then(|p| plans.iter().position(|plan| plan.name.trim().eq_ignore_ascii_case(p.trim()))) else {
+    let Some(own) = plan.and_then(|p| plans.iter().position(|plan| plan.name.trim().eq_ignore_ascii_case(p.trim())))
+    else {
         return Vec::new();
     };
-    let has = |plan: &Plan, capability: &str| plan.capabilities.iter().any(|c| c.trim().eq_ignore_ascii_case(capability));
+    let has =
+        |plan: &Plan, capability: &str| plan.capabilities.iter().any(|c| c.trim().eq_ignore_ascii_case(capability));
     asked
         .iter()
         .filter(|(capability, _)| !plans[..=own].iter().any(|plan| has(plan, capability)))

@@ -20,8 +20,8 @@ pub mod request;
 pub mod secret;
 
 pub use account::{Account, Contact, ExternalId, LifecycleStage};
-pub use item::{Comment, Item, Kind, Person, Source};
 pub use health::{account_health, Health, HealthThresholds};
+pub use item::{Comment, Item, Kind, Person, Source};
 pub use link::{LinkProvenance, ParseEnumError};
 pub use money::{Currency, ExchangeRates, Money, MoneyError, Rate};
 pub use priority::{PriorityModel, PriorityWeights, Score};

@@ -53,7 +53,7 @@ impl FromStr for Currency {
     /// Accepts the code in any case, surrounding blanks ignored.
     fn from_str(raw: &str) -> Result<Self, MoneyError> {
         let code = raw.trim().to_ascii_uppercase();
-        iso_currency::Currency::from_code(&code).map(Currency).ok_or_else(|| MoneyError::UnknownCurrency(code))
+        iso_currency::Currency::from_code(&code).map(Currency).ok_or(MoneyError::UnknownCurrency(code))
     }
 }
 
@@ -344,7 +344,8 @@ mod tests {
 
     #[test]
     fn conversion_honours_each_currencys_minor_unit() {
-        let rates = ExchangeRates::new(Currency::EUR).with_rate(cur("JPY"), rate("0.0062")).with_rate(cur("KWD"), rate("3"));
+        let rates =
+            ExchangeRates::new(Currency::EUR).with_rate(cur("JPY"), rate("0.0062")).with_rate(cur("KWD"), rate("3"));
         // 1 000 000 JPY (exponent 0) × 0.0062 = 6 200.00 EUR
         assert_eq!(rates.to_reporting(Money::new(1_000_000, cur("JPY"))), Ok(620_000));
         // 1.500 KWD (exponent 3) × 3 = 4.50 EUR

@@ -30,8 +30,14 @@ fn rates() -> ExchangeRates {
     ExchangeRates::new(Currency::USD).with_rate(Currency::EUR, "1.25".parse::<Rate>().expect("rate"))
 }
 
-fn health(items: &[HealthItem], renewal: Option<NaiveDate>, opportunities: &[Opportunity], thresholds: &HealthThresholds) -> Health {
-    let input = HealthInput { account_id: 1, plan: Some("Team"), renewal_date: renewal, items, opportunities, now: now() };
+fn health(
+    items: &[HealthItem],
+    renewal: Option<NaiveDate>,
+    opportunities: &[Opportunity],
+    thresholds: &HealthThresholds,
+) -> Health {
+    let input =
+        HealthInput { account_id: 1, plan: Some("Team"), renewal_date: renewal, items, opportunities, now: now() };
     account_health(&input, thresholds, &rates()).expect("health")
 }
 
@@ -115,7 +121,10 @@ fn history_trend_and_requests_waited_on() {
     assert_eq!(h.history.len(), 6);
     assert_eq!(h.history[5].end, now());
     let count = |period: &Period, kind: Kind| period.kinds[kind as usize];
-    assert_eq!(count(&h.history[5], Kind::FeatureRequest), KindCount { kind: Kind::FeatureRequest, open: 1, closed: 0 });
+    assert_eq!(
+        count(&h.history[5], Kind::FeatureRequest),
+        KindCount { kind: Kind::FeatureRequest, open: 1, closed: 0 }
+    );
     assert_eq!(count(&h.history[5], Kind::SupportTicket).closed, 1);
     assert_eq!(count(&h.history[4], Kind::SupportTicket).open, 2);
     assert_eq!(count(&h.history[0], Kind::Bug).closed, 1, "170 days ago is in the oldest period; 400 is before it");
@@ -143,7 +152,8 @@ fn asking_for_a_higher_plans_capability_is_an_upsell_signal() {
     let signals: Vec<_> = h.upsell.iter().map(|u| (u.capability.as_str(), u.plan.as_str(), u.items)).collect();
     // csv-export is in the account's own plan; dark-mode in none; sso first in business
     assert_eq!(signals, [("scim", "enterprise", 1), ("sso", "business", 2)]);
-    let input = HealthInput { account_id: 1, plan: None, renewal_date: None, items: &items, opportunities: &[], now: now() };
+    let input =
+        HealthInput { account_id: 1, plan: None, renewal_date: None, items: &items, opportunities: &[], now: now() };
     assert!(account_health(&input, &thresholds, &rates()).expect("health").upsell.is_empty(), "no plan, no signal");
 }
 
@@ -155,7 +165,10 @@ fn thresholds_are_validated_and_unvalidated_ones_never_panic() {
     let h = health(&[item(Kind::Bug, true, 0)], None, &[], &zero);
     assert!(h.history.is_empty());
     let twice = HealthThresholds {
-        plans: vec![Plan { name: "Team".into(), capabilities: vec![] }, Plan { name: "team".into(), capabilities: vec![] }],
+        plans: vec![
+            Plan { name: "Team".into(), capabilities: vec![] },
+            Plan { name: "team".into(), capabilities: vec![] },
+        ],
         ..HealthThresholds::default()
     };
     assert!(twice.validate().expect_err("duplicate plan").contains("plans[1]"));
@@ -168,5 +181,8 @@ fn thresholds_are_validated_and_unvalidated_ones_never_panic() {
         opportunities: &missing,
         now: now(),
     };
-    assert!(matches!(account_health(&input, &HealthThresholds::default(), &rates()), Err(MoneyError::MissingRate { .. })));
+    assert!(matches!(
+        account_health(&input, &HealthThresholds::default(), &rates()),
+        Err(MoneyError::MissingRate { .. })
+    ));
 }

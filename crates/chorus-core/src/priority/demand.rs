@@ -155,4 +155,3 @@ pub fn demand_from_asks(asks: impl IntoIterator<Item = Ask>) -> Vec<RequestDeman
     }
     demands
 }
-

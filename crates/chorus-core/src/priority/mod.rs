@@ -309,7 +309,8 @@ impl PriorityModel {
             let amount_minor = rates
                 .to_reporting(opportunity.amount)
                 .map_err(|source| PriorityError::Opportunity { opportunity_id: opportunity.id, source })?;
-            let index = u32::try_from(opportunity_entries.len()).map_err(|_| PriorityError::Overflow(opportunity.id))?;
+            let index =
+                u32::try_from(opportunity_entries.len()).map_err(|_| PriorityError::Overflow(opportunity.id))?;
             opportunity_index.insert(opportunity.id, index);
             if opportunity.open {
                 if let Some(account) = account_index.get(&opportunity.account_id) {
@@ -343,7 +344,8 @@ impl PriorityModel {
     /// Scores every request, highest first (ties by request id).
     pub fn rank(&self, demands: &[RequestDemand]) -> Result<Vec<Score>, PriorityError> {
         let mut scratch = self.scratch();
-        let mut scores = demands.iter().map(|demand| self.score_with(demand, &mut scratch)).collect::<Result<Vec<_>, _>>()?;
+        let mut scores =
+            demands.iter().map(|demand| self.score_with(demand, &mut scratch)).collect::<Result<Vec<_>, _>>()?;
         scores.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.request_id.cmp(&b.request_id)));
         Ok(scores)
     }
@@ -370,7 +372,8 @@ impl PriorityModel {
         let mut pipeline_accounts: Vec<u32> = Vec::new();
         for asks in &demand.accounts {
             let account_id = asks.account_id;
-            let index = *self.account_index.get(&account_id).ok_or(PriorityError::UnknownAccount { request_id, account_id })?;
+            let index =
+                *self.account_index.get(&account_id).ok_or(PriorityError::UnknownAccount { request_id, account_id })?;
             let entry = &self.accounts[index as usize];
             let root = if self.weights.parent_rollup { entry.root } else { index };
             let arr_at_ask_minor = asks
@@ -416,7 +419,8 @@ impl PriorityModel {
 
         let mut pipeline = Vec::new();
         let named = demand.opportunities.iter().filter_map(|id| self.opportunity_index.get(id).copied());
-        let of_accounts = pipeline_accounts.iter().flat_map(|a| self.accounts[*a as usize].open_opportunities.iter().copied());
+        let of_accounts =
+            pipeline_accounts.iter().flat_map(|a| self.accounts[*a as usize].open_opportunities.iter().copied());
         for index in named.chain(of_accounts) {
             let opportunity = &self.opportunities[index as usize];
             if !opportunity.open || scratch.opportunity_stamp[index as usize] == generation {
@@ -433,7 +437,8 @@ impl PriorityModel {
                 contribution: opportunity.amount_minor as f64 * opportunity.probability * weight,
             });
         }
-        pipeline.sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.opportunity_id.cmp(&b.opportunity_id)));
+        pipeline
+            .sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.opportunity_id.cmp(&b.opportunity_id)));
 
         let accounts_total: f64 = accounts.iter().map(|a| a.contribution).sum();
         let pipeline_total: f64 = pipeline.iter().map(|p| p.contribution).sum();
@@ -443,7 +448,15 @@ impl PriorityModel {
             accounts: accounts.len() as u32,
             opportunities: pipeline.len() as u32,
         };
-        Ok(Score { request_id, score: accounts_total + pipeline_total, accounts_total, pipeline_total, counts, accounts, pipeline })
+        Ok(Score {
+            request_id,
+            score: accounts_total + pipeline_total,
+            accounts_total,
+            pipeline_total,
+            counts,
+            accounts,
+            pipeline,
+        })
     }
 
     fn account_factor(&self, group: Group) -> AccountFactor {
@@ -466,7 +479,8 @@ impl PriorityModel {
         let age_days = ((self.now - group.newest_ask).num_milliseconds().max(0) as f64) / 86_400_000.0;
         let recency = (-age_days / weights.recency_half_life_days).exp2();
         let renewal_in_days = renewal_date.map(|date| (date - self.now.date_naive()).num_days());
-        let renews_soon = renewal_in_days.is_some_and(|days| (0..=i64::from(weights.renewal_window_days)).contains(&days));
+        let renews_soon =
+            renewal_in_days.is_some_and(|days| (0..=i64::from(weights.renewal_window_days)).contains(&days));
         let renewal_boost = if renews_soon { weights.renewal_boost } else { 1.0 };
         let contribution = arr_minor as f64 * kind_weight * recency * entry.segment_weight * renewal_boost;
         AccountFactor {

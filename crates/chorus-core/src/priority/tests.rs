@@ -46,7 +46,12 @@ fn ask(request_id: i64, account_id: Option<i64>, kind: Kind, asked_at: DateTime<
     }
 }
 
-fn score_of(weights: PriorityWeights, accounts: &[AccountFacts], opportunities: &[Opportunity], asks: Vec<Ask>) -> Score {
+fn score_of(
+    weights: PriorityWeights,
+    accounts: &[AccountFacts],
+    opportunities: &[Opportunity],
+    asks: Vec<Ask>,
+) -> Score {
     let model = PriorityModel::new(weights, rates(), accounts, opportunities, now()).expect("model");
     let demands = demand_from_asks(asks);
     assert_eq!(demands.len(), 1, "one request");
@@ -78,10 +83,8 @@ fn an_account_counts_once_however_many_of_its_people_asked() {
 #[test]
 fn two_currencies_are_converted_before_they_are_added() {
     let accounts = [account(1, usd(10_000_000)), account(2, eur(8_000_000))];
-    let asks = vec![
-        ask(7, Some(1), Kind::Bug, now(), "ann@acme.com"),
-        ask(7, Some(2), Kind::Bug, now(), "dee@globex.de"),
-    ];
+    let asks =
+        vec![ask(7, Some(1), Kind::Bug, now(), "ann@acme.com"), ask(7, Some(2), Kind::Bug, now(), "dee@globex.de")];
     let score = score_of(PriorityWeights::default(), &accounts, &[], asks);
     // 80 000.00 EUR × 1.25 = 100 000.00 USD
     assert_eq!(score.accounts.iter().map(|a| a.arr_minor).collect::<Vec<_>>(), [10_000_000, 10_000_000]);
@@ -89,13 +92,23 @@ fn two_currencies_are_converted_before_they_are_added() {
 
     let pounds = [account(3, Money::new(100, "GBP".parse().expect("GBP")))];
     let err = PriorityModel::new(PriorityWeights::default(), rates(), &pounds, &[], now()).err().expect("no GBP rate");
-    assert_eq!(err.to_string(), "account 3: no exchange rate from GBP to USD: add `GBP = \"<USD per GBP>\"` under [money.rates]");
+    assert_eq!(
+        err.to_string(),
+        "account 3: no exchange rate from GBP to USD: add `GBP = \"<USD per GBP>\"` under [money.rates]"
+    );
 }
 
 #[test]
 fn recency_halves_per_half_life_of_the_newest_ask() {
     let accounts = [account(1, usd(10_000_000))];
-    let at = |days| score_of(PriorityWeights::default(), &accounts, &[], vec![ask(7, Some(1), Kind::Bug, days_ago(days), "a@acme.com")]);
+    let at = |days| {
+        score_of(
+            PriorityWeights::default(),
+            &accounts,
+            &[],
+            vec![ask(7, Some(1), Kind::Bug, days_ago(days), "a@acme.com")],
+        )
+    };
     assert_close(at(90).score, 5_000_000.0);
     assert_close(at(180).score, 2_500_000.0);
     assert_close(at(-3).score, 10_000_000.0);
@@ -189,7 +202,8 @@ fn open_pipeline_counts_amount_times_probability_once_per_opportunity() {
         opportunity(102, 2, usd(5_000_000), 50.0, true),
         opportunity(103, 2, usd(70_000_000), 100.0, false),
     ];
-    let blocker = |account, opportunity_id, who| Ask { opportunity_id, ..ask(7, Some(account), Kind::SalesBlocker, now(), who) };
+    let blocker =
+        |account, opportunity_id, who| Ask { opportunity_id, ..ask(7, Some(account), Kind::SalesBlocker, now(), who) };
     let asks = vec![
         blocker(1, Some(100), "p@hooli.com"),
         blocker(1, Some(100), "q@hooli.com"),
@@ -231,7 +245,8 @@ fn a_churned_account_shows_as_churned_and_adds_nothing() {
 
 #[test]
 fn bad_input_is_a_clear_error() {
-    let model = PriorityModel::new(PriorityWeights::default(), rates(), &[account(1, usd(1))], &[], now()).expect("model");
+    let model =
+        PriorityModel::new(PriorityWeights::default(), rates(), &[account(1, usd(1))], &[], now()).expect("model");
     let demands = demand_from_asks(vec![ask(7, Some(2), Kind::Bug, now(), "a@x.com")]);
     let err = model.score(&demands[0]).expect_err("account 2 unknown");
     assert_eq!(err, PriorityError::UnknownAccount { request_id: 7, account_id: 2 });
@@ -245,7 +260,8 @@ fn bad_input_is_a_clear_error() {
 #[test]
 fn weights_read_from_config_with_defaults_and_refuse_unknown_keys() {
     let weights: PriorityWeights =
-        serde_json::from_str(r#"{"kind": {"support_ticket": 0.25}, "segments": {"enterprise": 1.2}}"#).expect("weights");
+        serde_json::from_str(r#"{"kind": {"support_ticket": 0.25}, "segments": {"enterprise": 1.2}}"#)
+            .expect("weights");
     assert_eq!(weights.kind.support_ticket, 0.25);
     assert_eq!(weights.kind.bug, 1.0);
     assert_eq!(weights.recency_half_life_days, 90.0);
@@ -293,7 +309,10 @@ fn worked_example_of_the_docs() {
         open: true,
     }];
     let asks = vec![
-        Ask { arr_at_ask: Some(usd(10_000_000)), ..ask(42, Some(1), Kind::FeatureRequest, days_ago(120), "ann@acme.com") },
+        Ask {
+            arr_at_ask: Some(usd(10_000_000)),
+            ..ask(42, Some(1), Kind::FeatureRequest, days_ago(120), "ann@acme.com")
+        },
         ask(42, Some(1), Kind::FeatureRequest, days_ago(100), "bob@acme.com"),
         ask(42, Some(1), Kind::FeatureRequest, days_ago(90), "cy@eu.acme.com"),
         ask(42, Some(2), Kind::SupportTicket, days_ago(10), "dee@globex.de"),
@@ -306,7 +325,18 @@ fn worked_example_of_the_docs() {
     let rows: Vec<_> = score
         .accounts
         .iter()
-        .map(|a| (a.account_id, a.arr_minor, a.kind, a.kind_weight, a.recency, a.segment_weight, a.renewal_boost, a.contribution))
+        .map(|a| {
+            (
+                a.account_id,
+                a.arr_minor,
+                a.kind,
+                a.kind_weight,
+                a.recency,
+                a.segment_weight,
+                a.renewal_boost,
+                a.contribution,
+            )
+        })
         .collect();
     assert_eq!(
         rows,

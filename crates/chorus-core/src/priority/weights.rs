@@ -143,4 +143,3 @@ impl PriorityWeights {
             .map_or(self.default_segment_weight, |(_, w)| *w)
     }
 }
-
