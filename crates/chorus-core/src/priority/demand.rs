@@ -53,6 +53,14 @@ impl KindSet {
         self.0 & (1 << kind as u8) != 0
     }
 
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    pub fn from_bits(bits: u8) -> KindSet {
+        KindSet(bits & ((1 << Kind::ALL.len()) - 1))
+    }
+
     pub fn union(self, other: KindSet) -> KindSet {
         KindSet(self.0 | other.0)
     }

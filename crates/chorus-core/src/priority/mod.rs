@@ -203,6 +203,16 @@ pub struct Score {
     pub pipeline: Vec<PipelineFactor>,
 }
 
+/// A request's place in the ranking: its score and counts, without the breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Ranked {
+    pub request_id: i64,
+    pub score: f64,
+    pub accounts_total: f64,
+    pub pipeline_total: f64,
+    pub counts: Counts,
+}
+
 struct AccountEntry {
     id: i64,
     arr_minor: i64,
@@ -215,6 +225,8 @@ struct AccountEntry {
     family_arr_minor: i64,
     /// Soonest renewal from today on among the accounts whose root this is.
     family_renewal: Option<NaiveDate>,
+    /// What this account counts with when it is counted (its own or its family's).
+    counted: Counted,
     /// Open opportunities of this account.
     open_opportunities: Vec<u32>,
 }
@@ -231,7 +243,9 @@ struct OpportunityEntry {
 pub struct PriorityModel {
     weights: PriorityWeights,
     rates: ExchangeRates,
-    now: DateTime<Utc>,
+    now_ms: i64,
+    /// The heaviest kind and its weight, for every set of kinds.
+    kind_table: [(Kind, f64); 16],
     accounts: Vec<AccountEntry>,
     account_index: FxHashMap<i64, u32>,
     opportunities: Vec<OpportunityEntry>,
@@ -244,6 +258,61 @@ struct Scratch {
     group_stamp: Vec<u32>,
     group_slot: Vec<u32>,
     opportunity_stamp: Vec<u32>,
+}
+
+impl Scratch {
+    /// A fresh stamp for the next request (stamps are reset on the rare wrap-around).
+    fn next_generation(&mut self) -> u32 {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.group_stamp.iter_mut().for_each(|s| *s = 0);
+            self.opportunity_stamp.iter_mut().for_each(|s| *s = 0);
+            self.generation = 1;
+        }
+        self.generation
+    }
+}
+
+#[derive(Default)]
+struct Counted {
+    arr_minor: i64,
+    renewal_date: Option<NaiveDate>,
+    renewal_in_days: Option<i64>,
+    renewal_boost: f64,
+    /// `arr_minor × segment weight × renewal boost`.
+    base: f64,
+}
+
+/// The heaviest kind of a set and its weight (the first of `Kind::ALL` on a tie).
+fn heaviest_kind(kinds: KindSet, weights: &KindWeights) -> (Kind, f64) {
+    kinds
+        .iter()
+        .map(|kind| (kind, weights.get(kind)))
+        .fold(None, |best: Option<(Kind, f64)>, (kind, w)| match best {
+            Some((_, best_w)) if best_w >= w => best,
+            _ => Some((kind, w)),
+        })
+        .unwrap_or((Kind::FeatureRequest, 0.0))
+}
+
+struct LeanGroup {
+    root: u32,
+    kinds: KindSet,
+    newest_ask: DateTime<Utc>,
+    items: u32,
+    people: u32,
+}
+
+struct Factors {
+    arr_minor: i64,
+    kind: Kind,
+    kind_weight: f64,
+    age_days: f64,
+    recency: f64,
+    renewal_date: Option<NaiveDate>,
+    renewal_in_days: Option<i64>,
+    renewal_boost: f64,
+    contribution: f64,
 }
 
 struct Group {
@@ -284,6 +353,7 @@ impl PriorityModel {
                 root: index,
                 family_arr_minor: 0,
                 family_renewal: None,
+                counted: Counted::default(),
                 open_opportunities: Vec::new(),
             });
         }
@@ -303,6 +373,19 @@ impl PriorityModel {
                 (a, b) => a.or(b),
             };
         }
+        for entry in &mut entries {
+            let (arr_minor, renewal_date) = match weights.parent_rollup {
+                true => (entry.family_arr_minor, entry.family_renewal),
+                false => (entry.arr_minor, entry.renewal_date),
+            };
+            let renewal_in_days = renewal_date.map(|date| (date - today).num_days());
+            let renews_soon =
+                renewal_in_days.is_some_and(|days| (0..=i64::from(weights.renewal_window_days)).contains(&days));
+            let renewal_boost = if renews_soon { weights.renewal_boost } else { 1.0 };
+            let base = arr_minor as f64 * entry.segment_weight * renewal_boost;
+            entry.counted = Counted { arr_minor, renewal_date, renewal_in_days, renewal_boost, base };
+        }
+        let kind_table = std::array::from_fn(|bits| heaviest_kind(KindSet::from_bits(bits as u8), &weights.kind));
         let mut opportunity_index = FxHashMap::default();
         let mut opportunity_entries = Vec::with_capacity(opportunities.len());
         for opportunity in opportunities {
@@ -328,7 +411,8 @@ impl PriorityModel {
         Ok(Self {
             weights,
             rates,
-            now,
+            now_ms: now.timestamp_millis(),
+            kind_table,
             accounts: entries,
             account_index,
             opportunities: opportunity_entries,
@@ -341,13 +425,128 @@ impl PriorityModel {
         self.score_with(demand, &mut self.scratch())
     }
 
-    /// Scores every request, highest first (ties by request id).
-    pub fn rank(&self, demands: &[RequestDemand]) -> Result<Vec<Score>, PriorityError> {
+    /// Ranks every request, highest first (ties by request id), with totals and counts
+    /// but no breakdown: one pass over the aggregates, no allocation per request.
+    /// `score` gives the breakdown of the requests a person looks at.
+    pub fn rank(&self, demands: &[RequestDemand]) -> Result<Vec<Ranked>, PriorityError> {
         let mut scratch = self.scratch();
-        let mut scores =
-            demands.iter().map(|demand| self.score_with(demand, &mut scratch)).collect::<Result<Vec<_>, _>>()?;
-        scores.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.request_id.cmp(&b.request_id)));
-        Ok(scores)
+        let mut groups: Vec<LeanGroup> = Vec::new();
+        let mut blocking: Vec<u32> = Vec::new();
+        let mut ranked = Vec::with_capacity(demands.len());
+        for demand in demands {
+            let generation = scratch.next_generation();
+            let request_id = demand.request_id;
+            groups.clear();
+            blocking.clear();
+            for asks in &demand.accounts {
+                let (index, root) = self.locate(request_id, asks)?;
+                if asks.arr_at_ask.is_some() {
+                    self.arr_at_ask(request_id, asks)?; // the same errors as `score`
+                }
+                if asks.blocks_account_pipeline {
+                    blocking.push(index);
+                }
+                let slot = root as usize;
+                if scratch.group_stamp[slot] == generation {
+                    let group = &mut groups[scratch.group_slot[slot] as usize];
+                    group.kinds = group.kinds.union(asks.kinds);
+                    group.newest_ask = group.newest_ask.max(asks.newest_ask);
+                    group.items += asks.items;
+                    group.people += asks.people;
+                    continue;
+                }
+                scratch.group_stamp[slot] = generation;
+                scratch.group_slot[slot] = groups.len() as u32;
+                groups.push(LeanGroup {
+                    root,
+                    kinds: asks.kinds,
+                    newest_ask: asks.newest_ask,
+                    items: asks.items,
+                    people: asks.people,
+                });
+            }
+            let accounts_total: f64 =
+                groups.iter().map(|g| self.factors(g.root, g.kinds, g.newest_ask).contribution).sum();
+            let (mut pipeline_total, mut opportunities) = (0.0, 0);
+            self.each_blocked_opportunity(demand, &blocking, &mut scratch, |opportunity| {
+                pipeline_total +=
+                    opportunity.amount_minor as f64 * opportunity.probability * self.weights.pipeline_weight;
+                opportunities += 1;
+            });
+            let counts = Counts {
+                items: groups.iter().map(|g| g.items).sum::<u32>() + demand.unattributed_items,
+                people: groups.iter().map(|g| g.people).sum::<u32>() + demand.unattributed_people,
+                accounts: groups.len() as u32,
+                opportunities,
+            };
+            ranked.push(Ranked {
+                request_id,
+                score: accounts_total + pipeline_total,
+                accounts_total,
+                pipeline_total,
+                counts,
+            });
+        }
+        ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.request_id.cmp(&b.request_id)));
+        Ok(ranked)
+    }
+
+    /// The account's index and the index of the account it counts for.
+    fn locate(&self, request_id: i64, asks: &AccountAsks) -> Result<(u32, u32), PriorityError> {
+        let account_id = asks.account_id;
+        let index =
+            *self.account_index.get(&account_id).ok_or(PriorityError::UnknownAccount { request_id, account_id })?;
+        let root = if self.weights.parent_rollup { self.accounts[index as usize].root } else { index };
+        Ok((index, root))
+    }
+
+    fn arr_at_ask(&self, request_id: i64, asks: &AccountAsks) -> Result<Option<i64>, PriorityError> {
+        let account_id = asks.account_id;
+        asks.arr_at_ask.map(|arr| self.rates.to_reporting(arr)).transpose().map_err(|source| PriorityError::ArrAtAsk {
+            request_id,
+            account_id,
+            source,
+        })
+    }
+
+    /// Every open opportunity the request's blockers hold up, each once.
+    fn each_blocked_opportunity(
+        &self,
+        demand: &RequestDemand,
+        blocking: &[u32],
+        scratch: &mut Scratch,
+        mut visit: impl FnMut(&OpportunityEntry),
+    ) {
+        let generation = scratch.generation;
+        let named = demand.opportunities.iter().filter_map(|id| self.opportunity_index.get(id).copied());
+        let of_accounts = blocking.iter().flat_map(|a| self.accounts[*a as usize].open_opportunities.iter().copied());
+        for index in named.chain(of_accounts) {
+            let opportunity = &self.opportunities[index as usize];
+            if !opportunity.open || scratch.opportunity_stamp[index as usize] == generation {
+                continue;
+            }
+            scratch.opportunity_stamp[index as usize] = generation;
+            visit(opportunity);
+        }
+    }
+
+    /// The factors of one counted account: the formula, in one place.
+    fn factors(&self, root: u32, kinds: KindSet, newest_ask: DateTime<Utc>) -> Factors {
+        let counted = &self.accounts[root as usize].counted;
+        let (kind, kind_weight) = self.kind_table[usize::from(kinds.bits() & 0xf)];
+        let age_days = (self.now_ms - newest_ask.timestamp_millis()).max(0) as f64 / 86_400_000.0;
+        let recency = (-age_days / self.weights.recency_half_life_days).exp2();
+        Factors {
+            arr_minor: counted.arr_minor,
+            kind,
+            kind_weight,
+            age_days,
+            recency,
+            renewal_date: counted.renewal_date,
+            renewal_in_days: counted.renewal_in_days,
+            renewal_boost: counted.renewal_boost,
+            contribution: counted.base * kind_weight * recency,
+        }
     }
 
     fn scratch(&self) -> Scratch {
@@ -360,29 +559,16 @@ impl PriorityModel {
     }
 
     fn score_with(&self, demand: &RequestDemand, scratch: &mut Scratch) -> Result<Score, PriorityError> {
-        scratch.generation = scratch.generation.wrapping_add(1);
-        if scratch.generation == 0 {
-            scratch.group_stamp.iter_mut().for_each(|s| *s = 0);
-            scratch.opportunity_stamp.iter_mut().for_each(|s| *s = 0);
-            scratch.generation = 1;
-        }
-        let generation = scratch.generation;
+        let generation = scratch.next_generation();
         let request_id = demand.request_id;
         let mut groups: Vec<Group> = Vec::with_capacity(demand.accounts.len());
         let mut pipeline_accounts: Vec<u32> = Vec::new();
         for asks in &demand.accounts {
-            let account_id = asks.account_id;
-            let index =
-                *self.account_index.get(&account_id).ok_or(PriorityError::UnknownAccount { request_id, account_id })?;
+            let (index, root) = self.locate(request_id, asks)?;
             let entry = &self.accounts[index as usize];
-            let root = if self.weights.parent_rollup { entry.root } else { index };
-            let arr_at_ask_minor = asks
-                .arr_at_ask
-                .map(|arr| self.rates.to_reporting(arr))
-                .transpose()
-                .map_err(|source| PriorityError::ArrAtAsk { request_id, account_id, source })?;
+            let arr_at_ask_minor = self.arr_at_ask(request_id, asks)?;
             let member = MemberAsks {
-                account_id,
+                account_id: asks.account_id,
                 items: asks.items,
                 people: asks.people,
                 arr_minor: entry.arr_minor,
@@ -418,16 +604,8 @@ impl PriorityModel {
         accounts.sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.account_id.cmp(&b.account_id)));
 
         let mut pipeline = Vec::new();
-        let named = demand.opportunities.iter().filter_map(|id| self.opportunity_index.get(id).copied());
-        let of_accounts =
-            pipeline_accounts.iter().flat_map(|a| self.accounts[*a as usize].open_opportunities.iter().copied());
-        for index in named.chain(of_accounts) {
-            let opportunity = &self.opportunities[index as usize];
-            if !opportunity.open || scratch.opportunity_stamp[index as usize] == generation {
-                continue;
-            }
-            scratch.opportunity_stamp[index as usize] = generation;
-            let weight = self.weights.pipeline_weight;
+        let weight = self.weights.pipeline_weight;
+        self.each_blocked_opportunity(demand, &pipeline_accounts, scratch, |opportunity| {
             pipeline.push(PipelineFactor {
                 opportunity_id: opportunity.id,
                 account_id: opportunity.account_id,
@@ -436,7 +614,7 @@ impl PriorityModel {
                 weight,
                 contribution: opportunity.amount_minor as f64 * opportunity.probability * weight,
             });
-        }
+        });
         pipeline
             .sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.opportunity_id.cmp(&b.opportunity_id)));
 
@@ -460,46 +638,25 @@ impl PriorityModel {
     }
 
     fn account_factor(&self, group: Group) -> AccountFactor {
-        let weights = &self.weights;
         let entry = &self.accounts[group.root as usize];
-        let (arr_minor, renewal_date) = if weights.parent_rollup {
-            (entry.family_arr_minor, entry.family_renewal)
-        } else {
-            (entry.arr_minor, entry.renewal_date)
-        };
-        let (kind, kind_weight) = group
-            .kinds
-            .iter()
-            .map(|kind| (kind, weights.kind.get(kind)))
-            .fold(None, |best: Option<(Kind, f64)>, (kind, w)| match best {
-                Some((_, best_w)) if best_w >= w => best,
-                _ => Some((kind, w)),
-            })
-            .unwrap_or((Kind::FeatureRequest, 0.0));
-        let age_days = ((self.now - group.newest_ask).num_milliseconds().max(0) as f64) / 86_400_000.0;
-        let recency = (-age_days / weights.recency_half_life_days).exp2();
-        let renewal_in_days = renewal_date.map(|date| (date - self.now.date_naive()).num_days());
-        let renews_soon =
-            renewal_in_days.is_some_and(|days| (0..=i64::from(weights.renewal_window_days)).contains(&days));
-        let renewal_boost = if renews_soon { weights.renewal_boost } else { 1.0 };
-        let contribution = arr_minor as f64 * kind_weight * recency * entry.segment_weight * renewal_boost;
+        let f = self.factors(group.root, group.kinds, group.newest_ask);
         AccountFactor {
             account_id: entry.id,
             members: group.members,
-            arr_minor,
-            kind,
-            kind_weight,
+            arr_minor: f.arr_minor,
+            kind: f.kind,
+            kind_weight: f.kind_weight,
             newest_ask: group.newest_ask,
-            age_days,
-            recency,
+            age_days: f.age_days,
+            recency: f.recency,
             segment: entry.segment.clone(),
             segment_weight: entry.segment_weight,
-            renewal_date,
-            renewal_in_days,
-            renewal_boost,
+            renewal_date: f.renewal_date,
+            renewal_in_days: f.renewal_in_days,
+            renewal_boost: f.renewal_boost,
             items: group.items,
             people: group.people,
-            contribution,
+            contribution: f.contribution,
         }
     }
 }

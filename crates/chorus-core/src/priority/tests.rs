@@ -285,11 +285,32 @@ fn ranking_orders_by_score_and_keeps_every_request() {
     assert_eq!(ranked[3].counts, Counts { items: 1, people: 1, accounts: 0, opportunities: 0 });
 }
 
+fn weights_of_the_example() -> PriorityWeights {
+    let mut weights = PriorityWeights::default();
+    weights.segments.insert("enterprise".into(), 1.2);
+    weights
+}
+
+fn asks_of_the_example() -> Vec<Ask> {
+    vec![
+        Ask {
+            arr_at_ask: Some(usd(10_000_000)),
+            ..ask(42, Some(1), Kind::FeatureRequest, days_ago(120), "ann@acme.com")
+        },
+        ask(42, Some(1), Kind::FeatureRequest, days_ago(100), "bob@acme.com"),
+        ask(42, Some(1), Kind::FeatureRequest, days_ago(90), "cy@eu.acme.com"),
+        ask(42, Some(2), Kind::SupportTicket, days_ago(10), "dee@globex.de"),
+        ask(42, Some(2), Kind::Bug, now(), "eve@globex.de"),
+        ask(42, Some(4), Kind::SupportTicket, days_ago(180), "fay@eu.initech.com"),
+        Ask { opportunity_id: Some(9), ..ask(42, Some(5), Kind::SalesBlocker, days_ago(5), "gus@hooli.com") },
+        ask(42, None, Kind::FeatureRequest, days_ago(2), "hal@gmail.com"),
+    ]
+}
+
 /// The example of `docs/prioritization.md`: keep the two in step.
 #[test]
 fn worked_example_of_the_docs() {
-    let mut weights = PriorityWeights::default();
-    weights.segments.insert("enterprise".into(), 1.2);
+    let weights = weights_of_the_example();
     let accounts = [
         AccountFacts {
             segment: Some("enterprise".into()),
@@ -308,20 +329,7 @@ fn worked_example_of_the_docs() {
         probability: Probability::from_percent(40.0).expect("probability"),
         open: true,
     }];
-    let asks = vec![
-        Ask {
-            arr_at_ask: Some(usd(10_000_000)),
-            ..ask(42, Some(1), Kind::FeatureRequest, days_ago(120), "ann@acme.com")
-        },
-        ask(42, Some(1), Kind::FeatureRequest, days_ago(100), "bob@acme.com"),
-        ask(42, Some(1), Kind::FeatureRequest, days_ago(90), "cy@eu.acme.com"),
-        ask(42, Some(2), Kind::SupportTicket, days_ago(10), "dee@globex.de"),
-        ask(42, Some(2), Kind::Bug, now(), "eve@globex.de"),
-        ask(42, Some(4), Kind::SupportTicket, days_ago(180), "fay@eu.initech.com"),
-        Ask { opportunity_id: Some(9), ..ask(42, Some(5), Kind::SalesBlocker, days_ago(5), "gus@hooli.com") },
-        ask(42, None, Kind::FeatureRequest, days_ago(2), "hal@gmail.com"),
-    ];
-    let score = score_of(weights, &accounts, &opportunities, asks);
+    let score = score_of(weights, &accounts, &opportunities, asks_of_the_example());
     let rows: Vec<_> = score
         .accounts
         .iter()
@@ -354,4 +362,11 @@ fn worked_example_of_the_docs() {
     assert_eq!((score.pipeline[0].amount_minor, score.pipeline[0].contribution), (15_000_000, 6_000_000.0));
     assert_eq!(score.counts, Counts { items: 8, people: 8, accounts: 4, opportunities: 1 });
     assert_close(score.score, 27_425_000.0);
+
+    // the ranking's lean pass gives the same numbers as the breakdown
+    let model = PriorityModel::new(weights_of_the_example(), rates(), &accounts, &opportunities, now()).expect("model");
+    let ranked = model.rank(&demand_from_asks(asks_of_the_example())).expect("rank");
+    assert_eq!(ranked[0].counts, score.counts);
+    assert_close(ranked[0].score, score.score);
+    assert_close(ranked[0].pipeline_total, score.pipeline_total);
 }
