@@ -16,6 +16,6 @@ pub mod secret;
 pub use account::{Account, Contact, ExternalId, LifecycleStage};
 pub use item::{Comment, Item, Kind, Person, Source};
 pub use link::{LinkProvenance, ParseEnumError};
-pub use record::{AccountRecord, ContactRecord, EntityKind, ItemRecord, Record};
+pub use record::{AccountRecord, ContactRecord, EntityKind, ItemRecord, OpportunityRecord, Record};
 pub use request::{Request, RequestStatus};
 pub use secret::{scrub_serde_message, Secret};
