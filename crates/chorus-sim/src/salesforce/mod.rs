@@ -24,6 +24,7 @@
 
 mod api;
 mod data;
+mod login;
 pub mod soql;
 #[cfg(test)]
 mod tests;
@@ -39,7 +40,9 @@ use rand::SeedableRng;
 use serde_json::Value;
 
 pub use self::data::{make_id, FieldSpec, SimRecord};
+pub use self::login::{JwtApp, JWT_BEARER, TEST_JWT_PRIVATE_KEY_PEM, TEST_JWT_PUBLIC_KEY_DER};
 use crate::clock::SimClock;
+use crate::{FaultProfile, SimServer};
 use crate::token::{AuthorityConfig, TokenAuthority};
 
 /// The path of the OAuth token endpoint on the login host.
@@ -65,6 +68,8 @@ pub struct SalesforceSimConfig {
     pub multi_currency: bool,
     /// The OAuth clients, tokens and lifetimes of the login host.
     pub authority: AuthorityConfig,
+    /// The connected app's certificate and pre-authorized user for the JWT bearer grant.
+    pub jwt: JwtApp,
 }
 
 impl Default for SalesforceSimConfig {
@@ -79,6 +84,7 @@ impl Default for SalesforceSimConfig {
             max_locators: 10,
             multi_currency: true,
             authority: AuthorityConfig::default(),
+            jwt: JwtApp::default(),
         }
     }
 }
@@ -116,6 +122,17 @@ pub struct SalesforceSim {
     inner: Arc<Mutex<State>>,
     clock: SimClock,
     authority: TokenAuthority,
+    /// What the login host names as `instance_url` (set when the instance host is up).
+    instance_url: Arc<Mutex<String>>,
+    jwt_grants: Arc<Mutex<u64>>,
+}
+
+/// A running org: the login host and the instance host, on two ports.
+#[derive(Debug)]
+pub struct SalesforceServers {
+    pub sim: SalesforceSim,
+    pub login: SimServer,
+    pub instance: SimServer,
 }
 
 /// What a synced store must equal: every live record by object, and the ids of
@@ -149,7 +166,31 @@ impl SalesforceSim {
             next_locator: 1,
             queries: Vec::new(),
         };
-        Self { inner: Arc::new(Mutex::new(state)), clock, authority }
+        Self {
+            inner: Arc::new(Mutex::new(state)),
+            clock,
+            authority,
+            instance_url: Arc::new(Mutex::new(String::new())),
+            jwt_grants: Arc::new(Mutex::new(0)),
+        }
+    }
+
+    /// Serves the instance host, then the login host naming it, each with its faults.
+    pub async fn start(self, login: FaultProfile, instance: FaultProfile) -> std::io::Result<SalesforceServers> {
+        let instance = SimServer::start(self.instance_router(), instance).await?;
+        self.set_instance_url(&instance.url());
+        let login = SimServer::start(self.login_router(), login).await?;
+        Ok(SalesforceServers { sim: self, login, instance })
+    }
+
+    /// The `instance_url` token answers carry.
+    pub fn set_instance_url(&self, url: &str) {
+        *self.instance_url.lock().unwrap_or_else(PoisonError::into_inner) = url.to_owned();
+    }
+
+    /// Successful JWT bearer grants.
+    pub fn jwt_grants(&self) -> u64 {
+        *self.jwt_grants.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The default org on the system clock.
@@ -177,7 +218,11 @@ impl SalesforceSim {
 
     /// The login host's routes (`POST /services/oauth2/token`).
     pub fn login_router(&self) -> Router {
-        self.authority.router_at(TOKEN_PATH)
+        let (config, jwt) = {
+            let state = self.lock();
+            (state.config.authority.clone(), state.config.jwt.clone())
+        };
+        login::router(self.authority.clone(), config, jwt, self.instance_url.clone(), self.jwt_grants.clone())
     }
 
     /// Every live record of `object`, by id.

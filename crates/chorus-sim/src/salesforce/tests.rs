@@ -6,6 +6,36 @@ use serde_json::{json, Value};
 use super::*;
 use crate::{FaultProfile, SimServer};
 
+#[tokio::test]
+async fn token_answers_name_the_other_host_and_carry_no_expiry() {
+    let org = Org::start(SalesforceSimConfig::default()).await;
+    let answer: Value = org
+        .client
+        .post(format!("{}{TOKEN_PATH}", org.login.url()))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "sim-refresh-0"), ("client_id", "sim-client"), ("client_secret", "sim-client-secret")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["instance_url"], org.instance.url().as_str());
+    assert_ne!(org.instance.url(), org.login.url());
+    assert!(answer.get("expires_in").is_none(), "{answer}");
+    let refused: Value = org
+        .client
+        .post(format!("{}{TOKEN_PATH}", org.login.url()))
+        .form(&[("grant_type", JWT_BEARER), ("assertion", "a.b.c")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(refused["error"], "invalid_grant");
+    assert_eq!(org.sim.jwt_grants(), 0);
+}
+
 struct Org {
     sim: SalesforceSim,
     login: SimServer,
@@ -17,8 +47,8 @@ struct Org {
 impl Org {
     async fn start(config: SalesforceSimConfig) -> Self {
         let sim = SalesforceSim::new(config, SimClock::system());
-        let instance = SimServer::start(sim.instance_router(), FaultProfile::none()).await.expect("instance");
-        let login = SimServer::start(sim.login_router(), FaultProfile::none()).await.expect("login");
+        let servers = sim.start(FaultProfile::none(), FaultProfile::none()).await.expect("servers");
+        let (sim, login, instance) = (servers.sim, servers.login, servers.instance);
         let client = reqwest::Client::new();
         let mut org = Self { sim, login, instance, client, token: String::new() };
         org.token = org.grant().await;
