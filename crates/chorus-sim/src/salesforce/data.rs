@@ -106,6 +106,7 @@ pub fn relationship(object: &str, name: &str) -> Option<(&'static str, &'static 
         (_, "owner") => Some(("OwnerId", "User")),
         ("Account", "parent") => Some(("ParentId", "Account")),
         ("Contact" | "Opportunity" | "Case", "account") => Some(("AccountId", "Account")),
+        ("Case", "contact") => Some(("ContactId", "Contact")),
         _ => None,
     }
 }
