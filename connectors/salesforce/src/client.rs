@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::auth::SalesforceAuth;
+use chorus_sync::OAuthRefresh;
 use crate::config::LimitsConfig;
 
 /// One page of query results.
@@ -72,7 +72,8 @@ pub enum Locator {
 /// The org's data API.
 pub struct SalesforceClient {
     http: HttpClient,
-    auth: Arc<SalesforceAuth>,
+    auth: Arc<OAuthRefresh>,
+    allow_insecure: bool,
     api_version: String,
     page_size: u32,
     limits: LimitsConfig,
@@ -81,8 +82,20 @@ pub struct SalesforceClient {
 }
 
 impl SalesforceClient {
-    pub fn new(http: HttpClient, auth: Arc<SalesforceAuth>, api_version: String, page_size: u32, limits: LimitsConfig) -> Self {
-        Self { http, auth, api_version, page_size, limits, usage: Mutex::new(None) }
+    pub fn new(
+        http: HttpClient,
+        auth: Arc<OAuthRefresh>,
+        allow_insecure: bool,
+        api_version: String,
+        page_size: u32,
+        limits: LimitsConfig,
+    ) -> Self {
+        Self { http, auth, allow_insecure, api_version, page_size, limits, usage: Mutex::new(None) }
+    }
+
+    /// The session's instance (obtaining a session first if there is none).
+    pub async fn instance_url(&self) -> Result<Url, ConnectorError> {
+        crate::auth::instance_url(&self.auth, self.allow_insecure).await
     }
 
     /// The last API usage the org reported, `(used, limit)`.
@@ -98,7 +111,7 @@ impl SalesforceClient {
 
     /// `{instance_url}/services/data/{version}/{rest}`.
     async fn data_url(&self, rest: &str) -> Result<Url, ConnectorError> {
-        let instance = self.auth.instance_url().await?;
+        let instance = self.instance_url().await?;
         instance
             .join(&format!("/services/data/{}/{rest}", self.api_version))
             .map_err(|e| ConnectorError::Config(format!("instance_url: {e}")))
@@ -161,7 +174,7 @@ impl SalesforceClient {
                 format!("`{}` is not a path under /services/data/", next.chars().take(80).collect::<String>()),
             )));
         }
-        let instance = self.auth.instance_url().await.map_err(Locator::Failed)?;
+        let instance = self.instance_url().await.map_err(Locator::Failed)?;
         let url = instance.join(next).map_err(|e| Locator::Failed(ConnectorError::malformed("nextRecordsUrl", e)))?;
         match self.get(url).await {
             Ok(page) => Ok(page),
@@ -179,7 +192,7 @@ impl SalesforceClient {
         let daily = limits.daily_api_requests;
         Ok(format!(
             "salesforce org at {}: {} of {} daily API requests left",
-            self.auth.instance_url().await?.origin().ascii_serialization(),
+            self.instance_url().await?.origin().ascii_serialization(),
             daily.remaining,
             daily.max
         ))

@@ -5,7 +5,9 @@
 //! without I/O: endpoints, the API version's form, field names, the private key, and
 //! the quota shares.
 
-use chorus_core::{Kind, Secret};
+use chorus_core::Kind;
+
+pub use crate::auth::AuthConfig;
 use chorus_sync::endpoint::parse_endpoint;
 use chorus_sync::ConnectorError;
 use schemars::JsonSchema;
@@ -33,30 +35,6 @@ pub struct SalesforceConfig {
     pub mapping: MappingConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
-}
-
-/// How the connector obtains a session (`[connectors.settings.auth] type = "…"`).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum AuthConfig {
-    /// A connected app's consumer key and secret with a refresh token from the web
-    /// server flow (scopes `api refresh_token`).
-    OauthRefresh { client_id: String, client_secret: Secret, refresh_token: Secret },
-    /// The client-credentials flow: the connected app runs as its configured
-    /// "Run As" user (Salesforce asks for the org's My Domain as `login_url`).
-    ClientCredentials { client_id: String, client_secret: Secret },
-    /// The JWT bearer flow: an RS256 assertion signed with the private key whose
-    /// certificate is uploaded to the connected app, for a pre-authorized user.
-    JwtBearer {
-        client_id: String,
-        /// The Salesforce username the connector acts as.
-        username: String,
-        /// The PEM private key (`BEGIN PRIVATE KEY` or `BEGIN RSA PRIVATE KEY`).
-        private_key: Secret,
-        /// The assertion's `aud` (default: `login_url`'s origin).
-        #[serde(default)]
-        audience: Option<String>,
-    },
 }
 
 /// Which objects are read.
@@ -193,32 +171,7 @@ impl SalesforceConfig {
                 self.api_version
             )));
         }
-        match &self.auth {
-            AuthConfig::OauthRefresh { client_id, client_secret, refresh_token } => {
-                if client_id.trim().is_empty() || client_secret.is_empty() || refresh_token.is_empty() {
-                    return Err(ConnectorError::Config(
-                        "auth: client_id, client_secret and refresh_token are required for oauth_refresh".into(),
-                    ));
-                }
-            }
-            AuthConfig::ClientCredentials { client_id, client_secret } => {
-                if client_id.trim().is_empty() || client_secret.is_empty() {
-                    return Err(ConnectorError::Config(
-                        "auth: client_id and client_secret are required for client_credentials".into(),
-                    ));
-                }
-            }
-            AuthConfig::JwtBearer { client_id, username, private_key, audience } => {
-                if client_id.trim().is_empty() || username.trim().is_empty() {
-                    return Err(ConnectorError::Config("auth: client_id and username are required for jwt_bearer".into()));
-                }
-                crate::auth::signing_key(private_key)?;
-                if let Some(audience) = audience {
-                    url::Url::parse(audience)
-                        .map_err(|e| ConnectorError::Config(format!("auth.audience: `{audience}` is not a url ({e})")))?;
-                }
-            }
-        }
+        self.auth.validate(allow_insecure)?;
         if !(200..=2000).contains(&self.page_size) {
             return Err(ConnectorError::Config(format!("page_size: {} is not in 200..=2000", self.page_size)));
         }

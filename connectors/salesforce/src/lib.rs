@@ -20,7 +20,6 @@ pub mod cursor;
 pub mod mapping;
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
 
 use chorus_core::Source;
 use chorus_sync::endpoint::parse_endpoint;
@@ -42,7 +41,6 @@ const LOCATOR_RETRIES: u32 = 3;
 /// A configured Salesforce org.
 pub struct SalesforceConnector {
     client: SalesforceClient,
-    auth: Arc<auth::SalesforceAuth>,
     mapping: MappingConfig,
     objects: ObjectsConfig,
 }
@@ -146,7 +144,7 @@ impl SalesforceConnector {
             selects.push((object, fields.join(", ")));
         }
         let shape = OrgShape { multi_currency, blockers: !self.mapping.blocker.field.is_empty() };
-        let instance_url = self.auth.instance_url().await?.as_str().trim_end_matches('/').to_owned();
+        let instance_url = self.client.instance_url().await?.as_str().trim_end_matches('/').to_owned();
         Ok(Plan { mapper: Mapper { mapping: self.mapping.clone(), shape, instance_url }, selects })
     }
 
@@ -250,16 +248,17 @@ impl Connector for SalesforceConnector {
 
     fn build(config: SalesforceConfig, ctx: ConnectorContext) -> Result<Self, ConnectorError> {
         let login = parse_endpoint("login_url", &config.login_url, ctx.allow_insecure_endpoints)?;
-        let auth = Arc::new(auth::SalesforceAuth::new(
-            config.auth.clone(),
-            &login,
-            ctx.http.clone(),
-            ctx.credentials.clone(),
-            ctx.allow_insecure_endpoints,
-        )?);
+        let auth = config.auth.provider(&login, &ctx)?;
         let http = ctx.http.clone().with_auth(auth.clone());
-        let client = SalesforceClient::new(http, auth.clone(), config.api_version, config.page_size, config.limits);
-        Ok(Self { client, auth, mapping: config.mapping, objects: config.objects })
+        let client = SalesforceClient::new(
+            http,
+            auth,
+            ctx.allow_insecure_endpoints,
+            config.api_version,
+            config.page_size,
+            config.limits,
+        );
+        Ok(Self { client, mapping: config.mapping, objects: config.objects })
     }
 
     fn check(&self) -> BoxFuture<'_, Result<String, ConnectorError>> {

@@ -2,7 +2,8 @@
 //!
 //! Two servers, as in production: the login host answers the OAuth token endpoint
 //! (`POST /services/oauth2/token`, a `TokenAuthority` granting refresh-token,
-//! client-credentials and JWT-bearer requests, whose answers name the `instance_url`),
+//! client-credentials and JWT-bearer requests, whose answers name the `instance_url`
+//! and carry no `expires_in`; see `login`),
 //! and the instance host, on ANOTHER port, answers the data API (see `api`):
 //! `GET /services/data/vNN.N/query?q=` and `/queryAll?q=` over the SOQL subset of
 //! `soql`, `nextRecordsUrl` locators (`/query/{locator}`), `sobjects/{Object}/describe`
@@ -40,7 +41,7 @@ use rand::SeedableRng;
 use serde_json::Value;
 
 pub use self::data::{make_id, FieldSpec, SimRecord};
-pub use self::login::{JwtApp, JWT_BEARER, TEST_JWT_PRIVATE_KEY_PEM, TEST_JWT_PUBLIC_KEY_DER};
+pub use self::login::{salesforce_authority, JWT_AUDIENCE, JWT_USERNAME};
 use crate::clock::SimClock;
 use crate::{FaultProfile, SimServer};
 use crate::token::{AuthorityConfig, TokenAuthority};
@@ -66,10 +67,9 @@ pub struct SalesforceSimConfig {
     pub max_locators: usize,
     /// Whether the org has multi-currency on (`CurrencyIsoCode` on every object).
     pub multi_currency: bool,
-    /// The OAuth clients, tokens and lifetimes of the login host.
+    /// The OAuth clients, tokens, lifetimes and JWT certificate of the login host
+    /// (default `salesforce_authority()`).
     pub authority: AuthorityConfig,
-    /// The connected app's certificate and pre-authorized user for the JWT bearer grant.
-    pub jwt: JwtApp,
 }
 
 impl Default for SalesforceSimConfig {
@@ -83,8 +83,7 @@ impl Default for SalesforceSimConfig {
             locator_ttl: Duration::from_secs(15 * 60),
             max_locators: 10,
             multi_currency: true,
-            authority: AuthorityConfig::default(),
-            jwt: JwtApp::default(),
+            authority: salesforce_authority(),
         }
     }
 }
@@ -124,7 +123,6 @@ pub struct SalesforceSim {
     authority: TokenAuthority,
     /// What the login host names as `instance_url` (set when the instance host is up).
     instance_url: Arc<Mutex<String>>,
-    jwt_grants: Arc<Mutex<u64>>,
 }
 
 /// A running org: the login host and the instance host, on two ports.
@@ -171,7 +169,6 @@ impl SalesforceSim {
             clock,
             authority,
             instance_url: Arc::new(Mutex::new(String::new())),
-            jwt_grants: Arc::new(Mutex::new(0)),
         }
     }
 
@@ -190,7 +187,7 @@ impl SalesforceSim {
 
     /// Successful JWT bearer grants.
     pub fn jwt_grants(&self) -> u64 {
-        *self.jwt_grants.lock().unwrap_or_else(PoisonError::into_inner)
+        self.authority.jwt_grants()
     }
 
     /// The default org on the system clock.
@@ -218,11 +215,7 @@ impl SalesforceSim {
 
     /// The login host's routes (`POST /services/oauth2/token`).
     pub fn login_router(&self) -> Router {
-        let (config, jwt) = {
-            let state = self.lock();
-            (state.config.authority.clone(), state.config.jwt.clone())
-        };
-        login::router(self.authority.clone(), config, jwt, self.instance_url.clone(), self.jwt_grants.clone())
+        login::router(self.authority.clone(), self.instance_url.clone())
     }
 
     /// Every live record of `object`, by id.
