@@ -9,7 +9,7 @@
 //! (`[{message, errorCode}]`) become errors that say what happened: a 403
 //! `REQUEST_LIMIT_EXCEEDED` is a rate limit, not an auth failure; an expired locator is
 //! `Locator::Expired` so the run can re-ask from its cursor. Invariant: no request is
-//! sent once the quota share reached `stop_at`.
+//! sent once the quota share reached `stop_at` (a run's first request learns the share).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -101,6 +101,12 @@ impl SalesforceClient {
     /// The last API usage the org reported, `(used, limit)`.
     pub fn usage(&self) -> Option<(u64, u64)> {
         *self.usage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets the usage seen: a new run (a new day, perhaps) learns it from its first
+    /// answer.
+    pub fn forget_usage(&self) {
+        *self.usage.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     fn share(&self) -> Option<f64> {

@@ -270,6 +270,7 @@ impl Connector for SalesforceConnector {
         from: Option<SalesforceCursor>,
         _mode: SyncMode,
     ) -> BoxStream<'_, Result<Page<SalesforceCursor>, ConnectorError>> {
+        self.client.forget_usage();
         let objects: Vec<Object> = Object::ALL.into_iter().filter(|o| self.enabled(*o)).collect();
         let streams = objects.iter().map(|o| Stream::Live(*o)).chain(objects.iter().map(|o| Stream::Deleted(*o))).collect();
         let state = RunState {
