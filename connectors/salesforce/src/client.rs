@@ -184,7 +184,7 @@ impl SalesforceClient {
         let url = instance.join(next).map_err(|e| Locator::Failed(ConnectorError::malformed("nextRecordsUrl", e)))?;
         match self.get(url).await {
             Ok(page) => Ok(page),
-            Err(ConnectorError::Permanent { reason, .. }) if reason.contains("INVALID_QUERY_LOCATOR") => {
+            Err(ConnectorError::Permanent { reason, .. }) if error_code(&reason) == Some("INVALID_QUERY_LOCATOR") => {
                 Err(Locator::Expired)
             }
             Err(error) => Err(Locator::Failed(error)),
@@ -213,22 +213,42 @@ pub fn parse_usage(header: &str) -> Option<(u64, u64)> {
     Some((used.trim().parse().ok()?, max.trim().parse().ok()?))
 }
 
+/// Salesforce's error codes the connector tells apart.
+pub const ERROR_CODES: &[&str] = &[
+    "INVALID_SESSION_ID",
+    "REQUEST_LIMIT_EXCEEDED",
+    "INVALID_QUERY_LOCATOR",
+    "INVALID_FIELD",
+    "INVALID_TYPE",
+    "MALFORMED_QUERY",
+];
+
+/// The error code of a Salesforce error body (`[{"message", "errorCode"}]`), or of an
+/// excerpt of one (the message may have cut the code off: `No such column` still
+/// means `INVALID_FIELD`).
+pub fn error_code(text: &str) -> Option<&'static str> {
+    ERROR_CODES
+        .iter()
+        .copied()
+        .find(|code| text.contains(&format!("\"errorCode\":\"{code}\"")) || text.contains(&format!("\"errorCode\" : \"{code}\"")))
+        .or_else(|| text.contains("No such column").then_some("INVALID_FIELD"))
+}
+
 /// Salesforce's error codes found in an error's text, with what they mean to a user.
 fn explain(error: ConnectorError, endpoint: &str) -> ConnectorError {
     match error {
-        ConnectorError::Auth { reason, .. } if reason.contains("REQUEST_LIMIT_EXCEEDED") => ConnectorError::RateLimited {
+        ConnectorError::Auth { reason, .. } if error_code(&reason) == Some("REQUEST_LIMIT_EXCEEDED") => ConnectorError::RateLimited {
             endpoint: format!("{endpoint} (REQUEST_LIMIT_EXCEEDED: the org's daily API quota is used up)"),
             retry_after: None,
         },
         ConnectorError::Permanent { endpoint, reason } => {
-            let hint = if reason.contains("INVALID_FIELD") || reason.contains("No such column") {
-                Some("INVALID_FIELD: the org lacks a field the query names (a custom field not created in this org?)")
-            } else if reason.contains("INVALID_TYPE") {
-                Some("INVALID_TYPE: the org lacks an object the query names")
-            } else if reason.contains("MALFORMED_QUERY") {
-                Some("MALFORMED_QUERY")
-            } else {
-                None
+            let hint = match error_code(&reason) {
+                Some("INVALID_FIELD") => {
+                    Some("INVALID_FIELD: the org lacks a field the query names (a custom field not created in this org?)")
+                }
+                Some("INVALID_TYPE") => Some("INVALID_TYPE: the org lacks an object the query names"),
+                Some("MALFORMED_QUERY") => Some("MALFORMED_QUERY"),
+                _ => None,
             };
             match hint {
                 Some(hint) => ConnectorError::Permanent { endpoint, reason: format!("{hint}; salesforce said {reason}") },
