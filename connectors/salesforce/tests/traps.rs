@@ -150,3 +150,21 @@ async fn an_insecure_login_url_is_refused_unless_allowed() -> TestResult {
     assert!(error.contains("login_url"), "{error}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_costs_one_describe_and_two_queries_per_object() -> TestResult {
+    let org = support::start(SalesforceSimConfig::default(), support::clock()?, FaultProfile::none(), FaultProfile::none()).await?;
+    let store = support::memory_store().await?;
+    let engine = support::engine(&store);
+    let settings = support::settings(&org.login.url(), json!({"page_size": 2000}));
+    let connector = support::build(&settings, &store, true)?;
+    support::sync(&engine, connector.as_ref()).await?;
+    // 4 describes, 4 queries, 4 recycle-bin queries; one token grant on the login host.
+    assert_eq!(org.instance.requests().len(), 12);
+    assert_eq!(org.login.requests().len(), 1);
+    assert_eq!(org.sim.api_used(), 12, "every data call counts against the daily quota");
+    org.instance.log().clear();
+    support::sync(&engine, connector.as_ref()).await?;
+    assert_eq!(org.instance.requests().len(), 12, "an incremental sync with nothing new costs the same");
+    Ok(())
+}
