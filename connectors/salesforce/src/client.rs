@@ -20,8 +20,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use chorus_sync::OAuthRefresh;
 use crate::config::LimitsConfig;
+use chorus_sync::OAuthRefresh;
 
 /// One page of query results.
 #[derive(Debug, Deserialize)]
@@ -230,28 +230,34 @@ pub fn error_code(text: &str) -> Option<&'static str> {
     ERROR_CODES
         .iter()
         .copied()
-        .find(|code| text.contains(&format!("\"errorCode\":\"{code}\"")) || text.contains(&format!("\"errorCode\" : \"{code}\"")))
+        .find(|code| {
+            text.contains(&format!("\"errorCode\":\"{code}\"")) || text.contains(&format!("\"errorCode\" : \"{code}\""))
+        })
         .or_else(|| text.contains("No such column").then_some("INVALID_FIELD"))
 }
 
 /// Salesforce's error codes found in an error's text, with what they mean to a user.
 fn explain(error: ConnectorError, endpoint: &str) -> ConnectorError {
     match error {
-        ConnectorError::Auth { reason, .. } if error_code(&reason) == Some("REQUEST_LIMIT_EXCEEDED") => ConnectorError::RateLimited {
-            endpoint: format!("{endpoint} (REQUEST_LIMIT_EXCEEDED: the org's daily API quota is used up)"),
-            retry_after: None,
-        },
+        ConnectorError::Auth { reason, .. } if error_code(&reason) == Some("REQUEST_LIMIT_EXCEEDED") => {
+            ConnectorError::RateLimited {
+                endpoint: format!("{endpoint} (REQUEST_LIMIT_EXCEEDED: the org's daily API quota is used up)"),
+                retry_after: None,
+            }
+        }
         ConnectorError::Permanent { endpoint, reason } => {
             let hint = match error_code(&reason) {
-                Some("INVALID_FIELD") => {
-                    Some("INVALID_FIELD: the org lacks a field the query names (a custom field not created in this org?)")
-                }
+                Some("INVALID_FIELD") => Some(
+                    "INVALID_FIELD: the org lacks a field the query names (a custom field not created in this org?)",
+                ),
                 Some("INVALID_TYPE") => Some("INVALID_TYPE: the org lacks an object the query names"),
                 Some("MALFORMED_QUERY") => Some("MALFORMED_QUERY"),
                 _ => None,
             };
             match hint {
-                Some(hint) => ConnectorError::Permanent { endpoint, reason: format!("{hint}; salesforce said {reason}") },
+                Some(hint) => {
+                    ConnectorError::Permanent { endpoint, reason: format!("{hint}; salesforce said {reason}") }
+                }
                 None => ConnectorError::Permanent { endpoint, reason },
             }
         }
@@ -266,7 +272,10 @@ mod tests {
     #[test]
     fn usage_reads_from_the_limit_header() {
         assert_eq!(parse_usage("api-usage=18/5000"), Some((18, 5000)));
-        assert_eq!(parse_usage("api-usage=25/5000; per-app-api-usage=17/250(appName=sample-connected-app)"), Some((25, 5000)));
+        assert_eq!(
+            parse_usage("api-usage=25/5000; per-app-api-usage=17/250(appName=sample-connected-app)"),
+            Some((25, 5000))
+        );
         assert_eq!(parse_usage("api-bursts=1/750"), None);
         assert_eq!(parse_usage("api-usage=x/5000"), None);
     }
@@ -275,7 +284,9 @@ mod tests {
     fn a_403_request_limit_exceeded_is_a_rate_limit_and_400s_say_what_is_wrong() {
         let quota = ConnectorError::Auth {
             endpoint: "/services/data/v62.0/query".into(),
-            reason: r#"403 Forbidden: [{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#.into(),
+            reason:
+                r#"403 Forbidden: [{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#
+                    .into(),
         };
         assert!(matches!(explain(quota, "/q"), ConnectorError::RateLimited { .. }));
         let field = ConnectorError::permanent(
@@ -283,6 +294,9 @@ mod tests {
             r#"400 Bad Request: [{"message":"No such column 'Product_Gap__c' on entity 'Opportunity'"#,
         );
         let text = explain(field, "/q").to_string();
-        assert!(text.contains("INVALID_FIELD") && text.contains("Product_Gap__c") && text.contains("Opportunity"), "{text}");
+        assert!(
+            text.contains("INVALID_FIELD") && text.contains("Product_Gap__c") && text.contains("Opportunity"),
+            "{text}"
+        );
     }
 }

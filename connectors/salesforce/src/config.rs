@@ -160,11 +160,10 @@ impl SalesforceConfig {
     /// Checks the settings without I/O.
     pub fn validate(&self, allow_insecure: bool) -> Result<(), ConnectorError> {
         parse_endpoint("login_url", &self.login_url, allow_insecure)?;
-        let version_ok = self
-            .api_version
-            .strip_prefix('v')
-            .and_then(|v| v.split_once('.'))
-            .is_some_and(|(major, minor)| major.parse::<u32>().is_ok_and(|m| m >= 31) && minor.parse::<u32>().is_ok());
+        let version_ok =
+            self.api_version.strip_prefix('v').and_then(|v| v.split_once('.')).is_some_and(|(major, minor)| {
+                major.parse::<u32>().is_ok_and(|m| m >= 31) && minor.parse::<u32>().is_ok()
+            });
         if !version_ok {
             return Err(ConnectorError::Config(format!(
                 "api_version: `{}` is not of the form vNN.N (v31.0 or later)",

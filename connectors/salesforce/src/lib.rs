@@ -89,13 +89,25 @@ impl SalesforceConnector {
     fn fields(&self, object: Object) -> Vec<&str> {
         let m = &self.mapping;
         let mut fields: Vec<&str> = match object {
-            Object::Account => vec!["Name", "Website", &m.arr_field, &m.segment_field, "Industry", "ParentId", "OwnerId"],
+            Object::Account => {
+                vec!["Name", "Website", &m.arr_field, &m.segment_field, "Industry", "ParentId", "OwnerId"]
+            }
             Object::Contact => vec!["Name", "Email", "AccountId"],
             Object::Opportunity => {
                 vec!["Name", "AccountId", "Amount", "StageName", "Probability", "CloseDate", "IsClosed", "IsWon"]
             }
             Object::Case => {
-                vec!["CaseNumber", "Subject", "Description", "Status", "Priority", &m.case_kind.field, "AccountId", "SuppliedEmail", "ContactId"]
+                vec![
+                    "CaseNumber",
+                    "Subject",
+                    "Description",
+                    "Status",
+                    "Priority",
+                    &m.case_kind.field,
+                    "AccountId",
+                    "SuppliedEmail",
+                    "ContactId",
+                ]
             }
         };
         if object == Object::Opportunity && !m.blocker.field.is_empty() {
@@ -188,12 +200,10 @@ impl SalesforceConnector {
                         reading.expired += 1;
                         continue;
                     }
-                    Err(Locator::Expired) => {
-                        return Err(ConnectorError::transient(
-                            "/services/data/query",
-                            "query locators kept expiring (INVALID_QUERY_LOCATOR); the next run resumes at the last page",
-                        ))
-                    }
+                    Err(Locator::Expired) => return Err(ConnectorError::transient(
+                        "/services/data/query",
+                        "query locators kept expiring (INVALID_QUERY_LOCATOR); the next run resumes at the last page",
+                    )),
                     Err(Locator::Failed(error)) => return Err(error),
                 },
             };
@@ -272,7 +282,8 @@ impl Connector for SalesforceConnector {
     ) -> BoxStream<'_, Result<Page<SalesforceCursor>, ConnectorError>> {
         self.client.forget_usage();
         let objects: Vec<Object> = Object::ALL.into_iter().filter(|o| self.enabled(*o)).collect();
-        let streams = objects.iter().map(|o| Stream::Live(*o)).chain(objects.iter().map(|o| Stream::Deleted(*o))).collect();
+        let streams =
+            objects.iter().map(|o| Stream::Live(*o)).chain(objects.iter().map(|o| Stream::Deleted(*o))).collect();
         let state = RunState {
             cursor: from.unwrap_or_default(),
             streams,

@@ -65,8 +65,9 @@ pub fn position(record: &Value) -> Option<Position> {
 
 /// Decimal places of a currency's minor unit (ISO 4217; 2 unless listed).
 pub fn minor_digits(currency: &str) -> u32 {
-    const NONE: &[&str] =
-        &["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"];
+    const NONE: &[&str] = &[
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+    ];
     const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
     if NONE.contains(&currency) {
         0
@@ -88,7 +89,7 @@ pub fn minor_units(value: Option<&Value>, currency: &str) -> Option<i64> {
     let scaled = (major * 10f64.powi(i32::try_from(minor_digits(currency)).unwrap_or(2))).round();
     // i64::MAX as f64 rounds up to 2^63, which is itself out of range.
     #[allow(clippy::cast_possible_truncation)]
-    (scaled.is_finite() && scaled.abs() < 9.2e18).then(|| scaled as i64)
+    (scaled.is_finite() && scaled.abs() < 9.2e18).then_some(scaled as i64)
 }
 
 /// The domain in a website as people write it: any case and spacing, with or without
@@ -181,15 +182,16 @@ impl Mapper {
         let name = text(record, "Name").unwrap_or_else(|| "(unnamed opportunity)".into());
         let updated_at = datetime(record, "SystemModstamp").unwrap_or_default();
         let blocker_id = format!("{id}:blocker");
-        let blocker_text =
-            if self.shape.blockers { text(record, &self.mapping.blocker.field) } else { None };
+        let blocker_text = if self.shape.blockers { text(record, &self.mapping.blocker.field) } else { None };
         let mut records = Vec::with_capacity(2);
         let blocker = match &blocker_text {
             Some(body) => {
                 let first_line = body.lines().next().unwrap_or(body).trim();
                 let title: String = first_line.chars().take(200).collect();
                 let amount = match (amount_minor, probability) {
-                    (Some(minor), Some(p)) => format!("\n\nOpportunity {name}: {} {currency} at {p}%", major(minor, &currency)),
+                    (Some(minor), Some(p)) => {
+                        format!("\n\nOpportunity {name}: {} {currency} at {p}%", major(minor, &currency))
+                    }
                     (Some(minor), None) => format!("\n\nOpportunity {name}: {} {currency}", major(minor, &currency)),
                     _ => format!("\n\nOpportunity {name}"),
                 };

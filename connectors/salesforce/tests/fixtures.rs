@@ -83,7 +83,9 @@ fn every_fixture_parses_maps_or_is_recognized() -> TestResult {
             }
             "restforce_get_updated_success_response.json" => {
                 assert!(datetime(&body, "latestDateCovered").is_some(), "{name}");
-                assert!(body["ids"].as_array().is_some_and(|ids| ids.iter().all(|id| id.as_str().is_some_and(|id| id.len() == 18))));
+                assert!(body["ids"]
+                    .as_array()
+                    .is_some_and(|ids| ids.iter().all(|id| id.as_str().is_some_and(|id| id.len() == 18))));
             }
             "restforce_list_view_results_success_response.json" => {
                 // List views are not read; their records are columns, not query records.

@@ -51,7 +51,8 @@ async fn records_sharing_a_modstamp_across_a_committed_page_boundary_are_all_rea
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quota_slows_the_run_then_stops_it_resumably_and_exhaustion_is_a_rate_limit() -> TestResult {
     let clock = support::clock()?;
-    let config = SalesforceSimConfig { batch_size: 7, daily_quota: 1_000, api_used: 930, ..SalesforceSimConfig::default() };
+    let config =
+        SalesforceSimConfig { batch_size: 7, daily_quota: 1_000, api_used: 930, ..SalesforceSimConfig::default() };
     let org = support::start(config, clock, FaultProfile::none(), FaultProfile::none()).await?;
     let store = support::memory_store().await?;
     let engine = support::engine(&store);
@@ -71,7 +72,14 @@ async fn the_quota_slows_the_run_then_stops_it_resumably_and_exhaustion_is_a_rat
     org.sim.set_api_used(0);
     support::sync(&engine, connector.as_ref()).await?;
     let snapshot = support::snapshot(store.as_ref()).await?;
-    assert_eq!(snapshot.items.values().filter(|i| i.kind == chorus_core::Kind::SupportTicket || i.kind == chorus_core::Kind::FeatureRequest).count(), 60);
+    assert_eq!(
+        snapshot
+            .items
+            .values()
+            .filter(|i| i.kind == chorus_core::Kind::SupportTicket || i.kind == chorus_core::Kind::FeatureRequest)
+            .count(),
+        60
+    );
 
     // Used up by someone else: Salesforce's 403 ends the run as rate-limited, not failed.
     org.sim.set_api_used(1_000);
@@ -83,7 +91,9 @@ async fn the_quota_slows_the_run_then_stops_it_resumably_and_exhaustion_is_a_rat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_custom_field_names_the_field_and_the_object() -> TestResult {
-    let org = support::start(SalesforceSimConfig::default(), support::clock()?, FaultProfile::none(), FaultProfile::none()).await?;
+    let org =
+        support::start(SalesforceSimConfig::default(), support::clock()?, FaultProfile::none(), FaultProfile::none())
+            .await?;
     org.sim.remove_field("Opportunity", "Product_Gap__c");
     let store = support::memory_store().await?;
     let engine = support::engine(&store);
@@ -91,7 +101,10 @@ async fn a_missing_custom_field_names_the_field_and_the_object() -> TestResult {
     let report = support::incremental(&engine, connector.as_ref()).await?;
     assert_eq!(report.outcome.status, RunStatus::Failed);
     let error = report.outcome.error.unwrap_or_default();
-    assert!(error.contains("INVALID_FIELD") && error.contains("Product_Gap__c") && error.contains("Opportunity"), "{error}");
+    assert!(
+        error.contains("INVALID_FIELD") && error.contains("Product_Gap__c") && error.contains("Opportunity"),
+        "{error}"
+    );
 
     // Without blockers configured the same org syncs.
     let settings = support::settings(&org.login.url(), json!({"mapping": {"blocker": {"field": ""}}}));
@@ -121,7 +134,9 @@ async fn sessions_expiring_mid_run_are_renewed_once_each() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_jwt_bearer_grant_works_end_to_end_and_a_wrong_user_is_refused() -> TestResult {
-    let org = support::start(SalesforceSimConfig::default(), support::clock()?, FaultProfile::none(), FaultProfile::none()).await?;
+    let org =
+        support::start(SalesforceSimConfig::default(), support::clock()?, FaultProfile::none(), FaultProfile::none())
+            .await?;
     let store = support::memory_store().await?;
     let engine = support::engine(&store);
     let auth = |user: &str| {
@@ -153,7 +168,9 @@ async fn an_insecure_login_url_is_refused_unless_allowed() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_costs_one_describe_and_two_queries_per_object() -> TestResult {
-    let org = support::start(SalesforceSimConfig::default(), support::clock()?, FaultProfile::none(), FaultProfile::none()).await?;
+    let org =
+        support::start(SalesforceSimConfig::default(), support::clock()?, FaultProfile::none(), FaultProfile::none())
+            .await?;
     let store = support::memory_store().await?;
     let engine = support::engine(&store);
     let settings = support::settings(&org.login.url(), json!({"page_size": 2000}));

@@ -27,8 +27,16 @@ fn heavy_faults() -> FaultProfile {
         cut_bodies: vec![
             CutBody::nth("/services/data/v62.0/sobjects/", 2),
             CutBody::nth("/services/data/v62.0/query", 2),
-            CutBody { path_prefix: "/services/data/v62.0/query/".into(), when: Trigger::Nth(3), form: CutForm::NotJson },
-            CutBody { path_prefix: "/services/data/v62.0/queryAll".into(), when: Trigger::Nth(1), form: CutForm::Empty },
+            CutBody {
+                path_prefix: "/services/data/v62.0/query/".into(),
+                when: Trigger::Nth(3),
+                form: CutForm::NotJson,
+            },
+            CutBody {
+                path_prefix: "/services/data/v62.0/queryAll".into(),
+                when: Trigger::Nth(1),
+                form: CutForm::Empty,
+            },
         ],
         wrong_shape: None,
         // Sessions die now and then mid-run, as a 401.
@@ -52,7 +60,11 @@ async fn assert_matches(store: &dyn Store, snapshot: &Snapshot, truth: &Salesfor
         assert!(item.deleted_at.is_none(), "case {id} is live");
         assert_eq!(Some(item.title.clone()), text(case, "Subject"), "case {id} title");
         assert_eq!(Some(item.status.clone()), text(case, "Status"), "case {id} status");
-        let kind = if text(case, "Type").as_deref() == Some("Feature Request") { Kind::FeatureRequest } else { Kind::SupportTicket };
+        let kind = if text(case, "Type").as_deref() == Some("Feature Request") {
+            Kind::FeatureRequest
+        } else {
+            Kind::SupportTicket
+        };
         assert_eq!(item.kind, kind, "case {id} kind");
         let stamp = soql::parse_datetime(&text(case, "SystemModstamp").unwrap_or_default());
         assert_eq!(Some(item.updated_at), stamp, "case {id} is not stale");
@@ -61,7 +73,7 @@ async fn assert_matches(store: &dyn Store, snapshot: &Snapshot, truth: &Salesfor
         assert!(account.is_some_and(|a| a.external_ids.iter().any(|e| e.id == expected)), "case {id} on its account");
     }
     for id in truth.deleted.get("Case").into_iter().flatten() {
-        assert!(!snapshot.items.get(id).is_some_and(|i| i.deleted_at.is_none()), "deleted case {id} left behind");
+        assert!(snapshot.items.get(id).is_none_or(|i| i.deleted_at.is_some()), "deleted case {id} left behind");
     }
     for (id, account) in live("Account") {
         let stored = snapshot.account_of(id).ok_or_else(|| format!("account {id} is missing"))?;
@@ -124,13 +136,18 @@ async fn full_then_incremental_sync_matches_the_truth_under_faults() -> TestResu
     assert!(org.instance.faults().injected() > 0, "the fault profile fired");
 
     // Phase 2: the org changes. The boundary: the newest case's second, read in phase 1.
-    let last = sim.records("Case").values().map(|c| text(c, "SystemModstamp").unwrap_or_default()).max().unwrap_or_default();
+    let last =
+        sim.records("Case").values().map(|c| text(c, "SystemModstamp").unwrap_or_default()).max().unwrap_or_default();
     clock.advance(Duration::from_secs(30));
     let cases: Vec<String> = sim.records("Case").keys().cloned().collect();
     let opportunities: Vec<(String, Value)> =
         sim.records("Opportunity").into_iter().map(|(id, o)| (id, o.get("Product_Gap__c"))).collect();
     let accounts: Vec<String> = sim.records("Account").keys().cloned().collect();
-    assert!(sim.update("Case", &cases[0], &[("Subject", json!("Export to CSV times out (edited)")), ("Status", json!("Closed"))]));
+    assert!(sim.update(
+        "Case",
+        &cases[0],
+        &[("Subject", json!("Export to CSV times out (edited)")), ("Status", json!("Closed"))]
+    ));
     assert!(sim.delete("Case", &cases[1]));
     assert!(sim.update("Account", &accounts[0], &[("AnnualRevenue", json!(1_300_000.75))]));
     let with_gap: Vec<&String> = opportunities.iter().filter(|(_, gap)| !gap.is_null()).map(|(id, _)| id).collect();
@@ -140,7 +157,15 @@ async fn full_then_incremental_sync_matches_the_truth_under_faults() -> TestResu
     assert!(sim.undelete("Opportunity", &binned[0]), "one comes back from the recycle bin");
     // A case stamped at exactly the last case's second, ordered after it by Id.
     let added = sim
-        .create("Case", &[("Subject", json!("Added at the boundary")), ("Status", json!("New")), ("Type", json!("Feature Request")), ("AccountId", json!(accounts[1]))])
+        .create(
+            "Case",
+            &[
+                ("Subject", json!("Added at the boundary")),
+                ("Status", json!("New")),
+                ("Type", json!("Feature Request")),
+                ("AccountId", json!(accounts[1])),
+            ],
+        )
         .ok_or("created")?;
     let at = soql::parse_datetime(&last).ok_or("stamp")?;
     sim.stamp_together("Case", &[added.as_str()], at);

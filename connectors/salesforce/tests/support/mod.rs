@@ -30,7 +30,12 @@ pub fn clock() -> BoxResult<SimClock> {
     Ok(SimClock::fixed(DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")?.to_utc()))
 }
 
-pub async fn start(config: SalesforceSimConfig, clock: SimClock, login: FaultProfile, instance: FaultProfile) -> BoxResult<SalesforceServers> {
+pub async fn start(
+    config: SalesforceSimConfig,
+    clock: SimClock,
+    login: FaultProfile,
+    instance: FaultProfile,
+) -> BoxResult<SalesforceServers> {
     Ok(SalesforceSim::new(config, clock).start(login, instance).await?)
 }
 

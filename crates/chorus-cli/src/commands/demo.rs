@@ -126,9 +126,12 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
     let zendesk_server = SimServer::start(zendesk.router(), FaultProfile::none()).await?;
     // Salesforce answers tokens on one port (the login host) and data on another (the
     // instance the token answer names), as it does in production.
-    let salesforce = SalesforceSim::new(SalesforceSimConfig { seed: 2026, cases: 120, ..SalesforceSimConfig::default() }, chorus_sim::SimClock::system())
-        .start(FaultProfile::none(), FaultProfile::none())
-        .await?;
+    let salesforce = SalesforceSim::new(
+        SalesforceSimConfig { seed: 2026, cases: 120, ..SalesforceSimConfig::default() },
+        chorus_sim::SimClock::system(),
+    )
+    .start(FaultProfile::none(), FaultProfile::none())
+    .await?;
     let urls = SimUrls {
         feed: feed_server.handle().url(),
         jira: jira_server.handle().url(),

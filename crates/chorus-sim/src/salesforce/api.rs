@@ -359,7 +359,10 @@ async fn more(
     Json(body).into_response()
 }
 
-async fn describe(AxumState(sim): AxumState<SalesforceSim>, Path((version, object)): Path<(String, String)>) -> Response {
+async fn describe(
+    AxumState(sim): AxumState<SalesforceSim>,
+    Path((version, object)): Path<(String, String)>,
+) -> Response {
     if !version_ok(&version) {
         return not_found();
     }

@@ -187,14 +187,78 @@ struct Customer {
 }
 
 const CUSTOMERS: &[Customer] = &[
-    Customer { name: "Acme Corp", website: "acme-corp.com", domain: "acme-corp.com", arr: Some(1_250_000.0), currency: "USD", kind: "Customer - Direct", industry: "Manufacturing" },
-    Customer { name: "Globex", website: "www.globex.io", domain: "globex.io", arr: Some(440_000.0), currency: "EUR", kind: "Customer - Direct", industry: "Energy" },
-    Customer { name: "Initech", website: "https://www.initech.com/", domain: "initech.com", arr: Some(96_000.0), currency: "USD", kind: "Customer - Channel", industry: "Technology" },
-    Customer { name: "Umbrella", website: "http://umbrella.co/about", domain: "umbrella.co", arr: Some(655_000.5), currency: "EUR", kind: "Customer - Direct", industry: "Biotechnology" },
-    Customer { name: "Hooli", website: " HOOLI.COM ", domain: "hooli.com", arr: Some(54_000.0), currency: "USD", kind: "Customer - Channel", industry: "Technology" },
-    Customer { name: "Stark Industries", website: "https://stark.example", domain: "stark.example", arr: Some(2_100_000.0), currency: "USD", kind: "Customer - Direct", industry: "Engineering" },
-    Customer { name: "Wayne Enterprises", website: "wayne.example", domain: "wayne.example", arr: Some(1_600_000.0), currency: "USD", kind: "Customer - Direct", industry: "Finance" },
-    Customer { name: "Wonka", website: "wonka.example", domain: "wonka.example", arr: None, currency: "USD", kind: "Prospect", industry: "Food & Beverage" },
+    Customer {
+        name: "Acme Corp",
+        website: "acme-corp.com",
+        domain: "acme-corp.com",
+        arr: Some(1_250_000.0),
+        currency: "USD",
+        kind: "Customer - Direct",
+        industry: "Manufacturing",
+    },
+    Customer {
+        name: "Globex",
+        website: "www.globex.io",
+        domain: "globex.io",
+        arr: Some(440_000.0),
+        currency: "EUR",
+        kind: "Customer - Direct",
+        industry: "Energy",
+    },
+    Customer {
+        name: "Initech",
+        website: "https://www.initech.com/",
+        domain: "initech.com",
+        arr: Some(96_000.0),
+        currency: "USD",
+        kind: "Customer - Channel",
+        industry: "Technology",
+    },
+    Customer {
+        name: "Umbrella",
+        website: "http://umbrella.co/about",
+        domain: "umbrella.co",
+        arr: Some(655_000.5),
+        currency: "EUR",
+        kind: "Customer - Direct",
+        industry: "Biotechnology",
+    },
+    Customer {
+        name: "Hooli",
+        website: " HOOLI.COM ",
+        domain: "hooli.com",
+        arr: Some(54_000.0),
+        currency: "USD",
+        kind: "Customer - Channel",
+        industry: "Technology",
+    },
+    Customer {
+        name: "Stark Industries",
+        website: "https://stark.example",
+        domain: "stark.example",
+        arr: Some(2_100_000.0),
+        currency: "USD",
+        kind: "Customer - Direct",
+        industry: "Engineering",
+    },
+    Customer {
+        name: "Wayne Enterprises",
+        website: "wayne.example",
+        domain: "wayne.example",
+        arr: Some(1_600_000.0),
+        currency: "USD",
+        kind: "Customer - Direct",
+        industry: "Finance",
+    },
+    Customer {
+        name: "Wonka",
+        website: "wonka.example",
+        domain: "wonka.example",
+        arr: None,
+        currency: "USD",
+        kind: "Prospect",
+        industry: "Food & Beverage",
+    },
 ];
 
 const STAGES: &[(&str, f64, bool, bool)] = &[
@@ -227,7 +291,8 @@ pub fn seed(rng: &mut StdRng, cases: usize, until: DateTime<Utc>) -> Seeded {
         stamp.min(until)
     };
     let mut records = Vec::new();
-    let users = [("Dana Whitfield", "dana.whitfield@chorus-sim.example"), ("Omar Reyes", "omar.reyes@chorus-sim.example")];
+    let users =
+        [("Dana Whitfield", "dana.whitfield@chorus-sim.example"), ("Omar Reyes", "omar.reyes@chorus-sim.example")];
     let mut user_ids = Vec::new();
     for (name, email) in users {
         let id = next("User");

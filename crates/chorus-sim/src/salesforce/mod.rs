@@ -43,8 +43,8 @@ use serde_json::Value;
 pub use self::data::{make_id, FieldSpec, SimRecord};
 pub use self::login::{salesforce_authority, JWT_AUDIENCE, JWT_USERNAME};
 use crate::clock::SimClock;
-use crate::{FaultProfile, SimServer};
 use crate::token::{AuthorityConfig, TokenAuthority};
+use crate::{FaultProfile, SimServer};
 
 /// The path of the OAuth token endpoint on the login host.
 pub const TOKEN_PATH: &str = "/services/oauth2/token";
@@ -164,12 +164,7 @@ impl SalesforceSim {
             next_locator: 1,
             queries: Vec::new(),
         };
-        Self {
-            inner: Arc::new(Mutex::new(state)),
-            clock,
-            authority,
-            instance_url: Arc::new(Mutex::new(String::new())),
-        }
+        Self { inner: Arc::new(Mutex::new(state)), clock, authority, instance_url: Arc::new(Mutex::new(String::new())) }
     }
 
     /// Serves the instance host, then the login host naming it, each with its faults.

@@ -230,7 +230,9 @@ impl Parser {
         let op = match self.next() {
             Some(Token::Op(op)) => op,
             Some(Token::Word(word)) => {
-                return Err(QueryError::malformed(format!("unexpected token: '{word}' (this simulator knows =, !=, <, <=, >, >=)")))
+                return Err(QueryError::malformed(format!(
+                    "unexpected token: '{word}' (this simulator knows =, !=, <, <=, >, >=)"
+                )))
             }
             _ => return Err(QueryError::malformed("expected an operator")),
         };
@@ -397,9 +399,7 @@ pub fn order_values(a: &Value, b: &Value) -> Ordering {
         (Value::Null, Value::Null) => Ordering::Equal,
         (Value::Null, _) => Ordering::Less,
         (_, Value::Null) => Ordering::Greater,
-        (Value::Number(a), Value::Number(b)) => {
-            a.as_f64().partial_cmp(&b.as_f64()).unwrap_or(Ordering::Equal)
-        }
+        (Value::Number(a), Value::Number(b)) => a.as_f64().partial_cmp(&b.as_f64()).unwrap_or(Ordering::Equal),
         (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
         (Value::String(a), Value::String(b)) => match (parse_datetime(a), parse_datetime(b)) {
             (Some(a), Some(b)) => a.cmp(&b),

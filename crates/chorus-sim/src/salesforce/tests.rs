@@ -12,7 +12,12 @@ async fn token_answers_name_the_other_host_and_carry_no_expiry() {
     let answer: Value = org
         .client
         .post(format!("{}{TOKEN_PATH}", org.login.url()))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", "sim-refresh-0"), ("client_id", "sim-client"), ("client_secret", "sim-client-secret")])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "sim-refresh-0"),
+            ("client_id", "sim-client"),
+            ("client_secret", "sim-client-secret"),
+        ])
         .send()
         .await
         .expect("token")
@@ -49,6 +54,8 @@ impl Org {
         let sim = SalesforceSim::new(config, SimClock::system());
         let servers = sim.start(FaultProfile::none(), FaultProfile::none()).await.expect("servers");
         let (sim, login, instance) = (servers.sim, servers.login, servers.instance);
+        // A bare client on purpose: these tests play an arbitrary API client, not a connector.
+        #[allow(clippy::disallowed_methods)]
         let client = reqwest::Client::new();
         let mut org = Self { sim, login, instance, client, token: String::new() };
         org.token = org.grant().await;
@@ -59,7 +66,11 @@ impl Org {
         let answer: Value = self
             .client
             .post(format!("{}{TOKEN_PATH}", self.login.url()))
-            .form(&[("grant_type", "client_credentials"), ("client_id", "sim-client"), ("client_secret", "sim-client-secret")])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "sim-client"),
+                ("client_secret", "sim-client-secret"),
+            ])
             .send()
             .await
             .expect("token")
@@ -166,7 +177,11 @@ async fn errors_name_the_field_and_object_in_salesforce_shape() {
 
     let cases = [
         ("SELECT Id FROM Case WHERE Description = 'x'", "INVALID_FIELD", "can not be filtered"),
-        ("SELECT Id FROM Case WHERE SystemModstamp > '2024-01-01T00:00:00.000+0000'", "INVALID_FIELD", "enclosed in quotes"),
+        (
+            "SELECT Id FROM Case WHERE SystemModstamp > '2024-01-01T00:00:00.000+0000'",
+            "INVALID_FIELD",
+            "enclosed in quotes",
+        ),
         ("SELECT Id FROM Case WHERE Subject LIKE 'x%'", "MALFORMED_QUERY", "LIKE"),
         ("SELECT Id FROM Widget__c", "INVALID_TYPE", "Widget__c"),
         ("SELECT Id, CurrencyIsoCode FROM Account", "", ""),

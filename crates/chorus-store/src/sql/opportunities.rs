@@ -28,11 +28,12 @@ pub(crate) enum Written {
 /// The account an opportunity's source account id maps to, if it was synced.
 async fn account_of(tx: &mut Tx, connector: &str, account_external_id: Option<&str>) -> Result<Option<i64>> {
     let Some(external_id) = account_external_id else { return Ok(None) };
-    let id = sqlx::query_scalar("SELECT account_id FROM account_external_ids WHERE connector = $1 AND external_id = $2")
-        .bind(connector)
-        .bind(external_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let id =
+        sqlx::query_scalar("SELECT account_id FROM account_external_ids WHERE connector = $1 AND external_id = $2")
+            .bind(connector)
+            .bind(external_id)
+            .fetch_optional(&mut **tx)
+            .await?;
     Ok(id)
 }
 
@@ -91,7 +92,8 @@ pub(crate) async fn upsert(tx: &mut Tx, connector: &str, record: &OpportunityRec
     .execute(&mut **tx)
     .await?;
     // An opportunity moved to another account changes the old account's pipeline too.
-    let mut accounts: Vec<i64> = account_of(tx, connector, record.account_external_id.as_deref()).await?.into_iter().collect();
+    let mut accounts: Vec<i64> =
+        account_of(tx, connector, record.account_external_id.as_deref()).await?.into_iter().collect();
     if previous_account.is_some() && previous_account != record.account_external_id {
         accounts.extend(account_of(tx, connector, previous_account.as_deref()).await?);
     }

@@ -9,13 +9,13 @@ use chorus_core::{Account, Contact, Item, LinkProvenance, Request};
 use chrono::{DateTime, Utc};
 
 use super::accounts;
-use super::opportunities;
 use super::changes::change_from_row;
 use super::items::{item_select, items_with_requests, ITEM_SELECT};
+use super::opportunities;
 use super::{fetch_by_external_ids, fetch_by_ids, SqlStore};
 use crate::{
-    AccountImport, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewRequest, Opportunity, PageCommit, PageOutcome, Raw,
-    Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
+    AccountImport, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewRequest, Opportunity, PageCommit,
+    PageOutcome, Raw, Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
 };
 
 #[async_trait]

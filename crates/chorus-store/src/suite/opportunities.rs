@@ -31,15 +31,15 @@ fn opportunity(external_id: &str, account: &str, amount_minor: i64, probability:
 
 async fn open_pipeline_sums_open_opportunities_per_currency(harness: &Harness) {
     let claim = harness.claim("zd").await;
-    let euro = OpportunityRecord { currency: Some("EUR".to_owned()), ..opportunity("o3", "a1", 40_000_00, 50.0) };
-    let won = OpportunityRecord { closed: true, won: true, ..opportunity("o4", "a1", 99_000_00, 100.0) };
+    let euro = OpportunityRecord { currency: Some("EUR".to_owned()), ..opportunity("o3", "a1", 4_000_000, 50.0) };
+    let won = OpportunityRecord { closed: true, won: true, ..opportunity("o4", "a1", 9_900_000, 100.0) };
     let outcome = harness
         .commit(
             &claim,
             vec![
                 Record::Account(org("a1", "Acme", &["acme.com"])),
-                Record::Opportunity(opportunity("o1", "a1", 10_000_00, 25.0)),
-                Record::Opportunity(opportunity("o2", "a1", 20_000_00, 50.0)),
+                Record::Opportunity(opportunity("o1", "a1", 1_000_000, 25.0)),
+                Record::Opportunity(opportunity("o2", "a1", 2_000_000, 50.0)),
                 Record::Opportunity(euro),
                 Record::Opportunity(won),
             ],
@@ -54,14 +54,12 @@ async fn open_pipeline_sums_open_opportunities_per_currency(harness: &Harness) {
     assert_eq!(
         pipeline,
         vec![
-            Pipeline { currency: "EUR".into(), open: 1, amount_minor: 40_000_00, weighted_minor: 20_000_00 },
-            Pipeline { currency: "USD".into(), open: 2, amount_minor: 30_000_00, weighted_minor: 12_500_00 },
+            Pipeline { currency: "EUR".into(), open: 1, amount_minor: 4_000_000, weighted_minor: 2_000_000 },
+            Pipeline { currency: "USD".into(), open: 2, amount_minor: 3_000_000, weighted_minor: 1_250_000 },
         ]
     );
     // The same page again writes nothing.
-    let again = harness
-        .commit(&claim, vec![Record::Opportunity(opportunity("o1", "a1", 10_000_00, 25.0))])
-        .await;
+    let again = harness.commit(&claim, vec![Record::Opportunity(opportunity("o1", "a1", 1_000_000, 25.0))]).await;
     assert_eq!((again.upserted, again.unchanged), (0, 1));
 }
 
@@ -81,7 +79,8 @@ async fn stale_copies_never_overwrite_and_tombstones_revive_only_when_served_aga
     let twice = harness.commit(&claim, vec![deleted(EntityKind::Opportunity, "o1")]).await;
     assert_eq!((twice.deleted, twice.unchanged), (0, 1));
 
-    let restored = OpportunityRecord { amount_minor: Some(6_00), updated_at: at(6), ..opportunity("o1", "a1", 0, 10.0) };
+    let restored =
+        OpportunityRecord { amount_minor: Some(6_00), updated_at: at(6), ..opportunity("o1", "a1", 0, 10.0) };
     harness.commit(&claim, vec![Record::Opportunity(restored)]).await;
     let read = harness.store.opportunities_of_account(account).await.expect("read");
     assert_eq!(read.len(), 1, "restored from the recycle bin");
