@@ -25,6 +25,6 @@ pub use item::{Comment, Item, Kind, Person, Source};
 pub use link::{LinkProvenance, ParseEnumError};
 pub use money::{Currency, ExchangeRates, Money, MoneyError, Rate};
 pub use priority::{PriorityModel, PriorityWeights, Score};
-pub use record::{AccountRecord, ContactRecord, EntityKind, ItemRecord, Record};
+pub use record::{AccountRecord, ContactRecord, EntityKind, ItemRecord, OpportunityRecord, Record};
 pub use request::{Request, RequestStatus};
 pub use secret::{scrub_serde_message, Secret};

@@ -17,6 +17,8 @@ pub enum Record {
     Item(ItemRecord),
     Account(AccountRecord),
     Contact(ContactRecord),
+    /// A sales opportunity (pipeline) on an account.
+    Opportunity(OpportunityRecord),
     /// The source deleted this entity: the store keeps a tombstone.
     Deleted {
         entity: EntityKind,
@@ -30,6 +32,7 @@ crate::string_enum! {
         Item => "item",
         Account => "account",
         Contact => "contact",
+        Opportunity => "opportunity",
     }
 }
 
@@ -40,6 +43,7 @@ impl Record {
             Record::Item(item) => &item.external_id,
             Record::Account(account) => &account.external_id,
             Record::Contact(contact) => &contact.external_id,
+            Record::Opportunity(opportunity) => &opportunity.external_id,
             Record::Deleted { external_id, .. } => external_id,
         }
     }
@@ -118,4 +122,34 @@ pub struct ContactRecord {
     /// The external id of the contact's account record in the same connector.
     #[serde(default)]
     pub account_external_id: Option<String>,
+}
+
+/// A sales opportunity as one source (a CRM) knows it: pipeline on an account.
+///
+/// The amount is an integer in minor units of `currency`, never a float. A blocker the
+/// opportunity carries is an item of kind `sales_blocker` of the same connector, named
+/// by `blocker_external_id`, so the item itself needs no pipeline fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OpportunityRecord {
+    pub external_id: String,
+    pub name: String,
+    /// The external id of the opportunity's account record in the same connector.
+    #[serde(default)]
+    pub account_external_id: Option<String>,
+    #[serde(default)]
+    pub amount_minor: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    pub stage: String,
+    /// Chance to close, in percent (0–100).
+    #[serde(default)]
+    pub probability: Option<f64>,
+    #[serde(default)]
+    pub close_date: Option<NaiveDate>,
+    pub closed: bool,
+    pub won: bool,
+    /// The external id of the `sales_blocker` item made from this opportunity, if any.
+    #[serde(default)]
+    pub blocker_external_id: Option<String>,
+    pub updated_at: DateTime<Utc>,
 }

@@ -181,6 +181,10 @@ impl Store for MemStore {
     async fn contacts(&self, _: IdPage) -> StoreResult<Vec<Contact>> {
         unsupported()
     }
+    async fn opportunities_of_account(&self, _: i64) -> StoreResult<Vec<chorus_store::Opportunity>> {
+        // The corpus holds no pipeline: every account's is empty.
+        Ok(Vec::new())
+    }
     async fn requests(&self, _: IdPage) -> StoreResult<Vec<Request>> {
         unsupported()
     }

@@ -10,7 +10,8 @@
 //!   tokens and a bearer check, plus a Basic-auth check;
 //! - `clock`: `SimClock`, second-granularity "now" that tests can fix and move.
 //!
-//! Simulators: `feed` (the generic feed connector's source).
+//! Simulators: `feed` (the generic feed connector's source), `jira`, `zendesk` and
+//! `salesforce`.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -25,6 +26,7 @@ pub mod clock;
 pub mod fault;
 pub mod feed;
 pub mod jira;
+pub mod salesforce;
 pub mod server;
 pub mod token;
 mod vocab;

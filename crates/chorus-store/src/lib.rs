@@ -110,6 +110,16 @@ pub trait Store: Send + Sync + 'static {
     async fn accounts(&self, page: IdPage) -> Result<Vec<Account>>;
     async fn accounts_by_id(&self, ids: &[i64]) -> Result<Vec<Account>>;
     async fn contacts(&self, page: IdPage) -> Result<Vec<Contact>>;
+
+    /// An account's live opportunities (of every connector whose account id maps to
+    /// it), by close date then id.
+    async fn opportunities_of_account(&self, account_id: i64) -> Result<Vec<Opportunity>>;
+
+    /// An account's open pipeline, one total per currency (`Pipeline::of` its
+    /// opportunities).
+    async fn open_pipeline(&self, account_id: i64) -> Result<Vec<Pipeline>> {
+        Ok(Pipeline::of(&self.opportunities_of_account(account_id).await?))
+    }
     async fn requests(&self, page: IdPage) -> Result<Vec<Request>>;
 
     /// Counts for `chorus status` and readiness: items (live, tombstoned), accounts, contacts.

@@ -257,3 +257,58 @@ pub struct NewRequest {
     pub description: String,
     pub anchor_item_id: Option<i64>,
 }
+
+/// A stored sales opportunity, with the account its source id resolves to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Opportunity {
+    pub id: i64,
+    pub connector: String,
+    pub external_id: String,
+    /// The account `account_external_id` maps to now (`None` when not synced yet).
+    pub account_id: Option<i64>,
+    pub account_external_id: Option<String>,
+    pub name: String,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub stage: String,
+    /// Percent, 0–100.
+    pub probability: Option<f64>,
+    pub close_date: Option<NaiveDate>,
+    pub closed: bool,
+    pub won: bool,
+    pub blocker_external_id: Option<String>,
+    /// When the source last changed it.
+    pub source_updated_at: DateTime<Utc>,
+}
+
+/// An account's open pipeline in one currency: open opportunities, their amounts, and
+/// their amounts weighted by probability (all in minor units).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub currency: String,
+    pub open: u64,
+    pub amount_minor: i64,
+    pub weighted_minor: i64,
+}
+
+impl Pipeline {
+    /// Sums the open (not closed) opportunities among `opportunities`, one total per
+    /// currency, in currency order. An opportunity without an amount counts as open
+    /// with amount 0; one without a currency is counted under `""`.
+    pub fn of(opportunities: &[Opportunity]) -> Vec<Pipeline> {
+        let mut totals: std::collections::BTreeMap<String, Pipeline> = std::collections::BTreeMap::new();
+        for opportunity in opportunities.iter().filter(|o| !o.closed) {
+            let currency = opportunity.currency.clone().unwrap_or_default();
+            let total = totals.entry(currency.clone()).or_insert_with(|| Pipeline { currency, ..Pipeline::default() });
+            let amount = opportunity.amount_minor.unwrap_or(0);
+            let share = opportunity.probability.unwrap_or(0.0).clamp(0.0, 100.0) / 100.0;
+            total.open += 1;
+            total.amount_minor = total.amount_minor.saturating_add(amount);
+            // In range: |amount × share| ≤ |amount|, which is an i64.
+            #[allow(clippy::cast_possible_truncation)]
+            let weighted = (amount as f64 * share).round() as i64;
+            total.weighted_minor = total.weighted_minor.saturating_add(weighted);
+        }
+        totals.into_values().collect()
+    }
+}

@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::Context;
 use chorus_core::{ExternalId, LifecycleStage, Source};
 use chorus_sim::jira::JiraSim;
+use chorus_sim::salesforce::{SalesforceSim, SalesforceSimConfig};
 use chorus_sim::zendesk::{ZendeskSim, ZendeskSimConfig};
 use chorus_sim::{FaultProfile, FeedSim, SimServer};
 use chorus_store::AccountImport;
@@ -123,14 +124,27 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
     };
     let zendesk = ZendeskSim::new(zendesk_config, chorus_sim::SimClock::system());
     let zendesk_server = SimServer::start(zendesk.router(), FaultProfile::none()).await?;
+    // Salesforce answers tokens on one port (the login host) and data on another (the
+    // instance the token answer names), as it does in production.
+    let salesforce = SalesforceSim::new(
+        SalesforceSimConfig { seed: 2026, cases: 120, ..SalesforceSimConfig::default() },
+        chorus_sim::SimClock::system(),
+    )
+    .start(FaultProfile::none(), FaultProfile::none())
+    .await?;
     let urls = SimUrls {
         feed: feed_server.handle().url(),
         jira: jira_server.handle().url(),
         zendesk: zendesk_server.handle().url(),
+        salesforce: salesforce.login.handle().url(),
     };
     println!(
-        "simulators on loopback:\n  feed     {}\n  jira     {}\n  zendesk  {}",
-        urls.feed, urls.jira, urls.zendesk
+        "simulators on loopback:\n  feed        {}\n  jira        {}\n  zendesk     {}\n  salesforce  {} (login; data on {})",
+        urls.feed,
+        urls.jira,
+        urls.zendesk,
+        urls.salesforce,
+        salesforce.instance.handle().url()
     );
 
     let config_path = dir.join("chorus.toml");
@@ -187,11 +201,16 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
 const DEMO_EMAIL: &str = "demo@chorus.example";
 const DEMO_TOKEN: &str = "demo-token";
 
+/// The connected app the Salesforce simulator knows.
+const SALESFORCE_CLIENT_ID: &str = "sim-client";
+const SALESFORCE_CLIENT_SECRET: &str = "sim-client-secret";
+
 /// Where each simulator listens.
 struct SimUrls {
     feed: String,
     jira: String,
     zendesk: String,
+    salesforce: String,
 }
 
 fn demo_config(dir: &Path, urls: &SimUrls) -> String {
@@ -256,12 +275,29 @@ incremental_window_secs = 1.0
 type = "basic"
 email = "{DEMO_EMAIL}"
 api_token = "{DEMO_TOKEN}"
+
+[[connectors]]
+id = "salesforce"
+kind = "salesforce"
+schedule = "*/5 * * * *"
+allow_insecure_endpoints = true
+requests_per_minute = 6000
+burst = 50
+
+[connectors.settings]
+login_url = "{salesforce}"
+
+[connectors.settings.auth]
+type = "client_credentials"
+client_id = "{SALESFORCE_CLIENT_ID}"
+client_secret = "{SALESFORCE_CLIENT_SECRET}"
 "#,
         db = dir.join("chorus.db").display(),
         index = dir.join("index").display(),
         feed = urls.feed,
         jira = urls.jira,
         zendesk = urls.zendesk,
+        salesforce = urls.salesforce,
         account_field = chorus_sim::jira::ORGANIZATIONS_FIELD,
     )
 }

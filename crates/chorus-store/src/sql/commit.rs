@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use chorus_core::{EntityKind, Record};
 
 use super::items::{stored_items, tombstone, upsert_items, ItemRow, StoredItem};
+use super::opportunities::{self, Written};
 use super::resolve::{apply_links, links_of, relink, Resolver};
 use super::runs::check_claim;
 use super::{accounts, now_micros, to_json, Appends, ChangeSet, Dialect, SqlStore, Tx};
@@ -157,7 +158,30 @@ impl<'a> PageWriter<'a> {
                 }
                 Ok(())
             }
+            Record::Opportunity(opportunity) => {
+                let written = opportunities::upsert(tx, connector, opportunity, self.now).await?;
+                self.pipeline_written(written, false);
+                Ok(())
+            }
             Record::Deleted { entity, external_id } => self.delete(tx, *entity, external_id).await,
+        }
+    }
+
+    /// Counts an opportunity write and logs a change of each account whose pipeline it
+    /// moved (an account's items rank by its open pipeline).
+    fn pipeline_written(&mut self, written: Written, deleted: bool) {
+        match written {
+            Written::Unchanged => self.outcome.unchanged += 1,
+            Written::Changed { accounts } => {
+                for account in accounts {
+                    self.changes.touch(ChangeEntity::Account, account, false);
+                }
+                if deleted {
+                    self.outcome.deleted += 1;
+                } else {
+                    self.outcome.upserted += 1;
+                }
+            }
         }
     }
 
@@ -245,6 +269,10 @@ impl<'a> PageWriter<'a> {
                 }
                 None => self.outcome.unchanged += 1,
             },
+            EntityKind::Opportunity => {
+                let written = opportunities::delete(tx, connector, external_id, self.now).await?;
+                self.pipeline_written(written, true);
+            }
         }
         Ok(())
     }

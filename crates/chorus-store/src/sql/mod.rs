@@ -15,6 +15,7 @@ mod commit;
 mod hints;
 mod items;
 mod links;
+mod opportunities;
 mod owners;
 mod resolve;
 mod runs;

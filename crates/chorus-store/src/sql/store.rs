@@ -11,10 +11,11 @@ use chrono::{DateTime, Utc};
 use super::accounts;
 use super::changes::change_from_row;
 use super::items::{item_select, items_with_requests, ITEM_SELECT};
+use super::opportunities;
 use super::{fetch_by_external_ids, fetch_by_ids, SqlStore};
 use crate::{
-    AccountImport, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewRequest, PageCommit, PageOutcome, Raw,
-    Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
+    AccountImport, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewRequest, Opportunity, PageCommit,
+    PageOutcome, Raw, Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
 };
 
 #[async_trait]
@@ -150,6 +151,10 @@ impl Store for SqlStore {
 
     async fn accounts_by_id(&self, ids: &[i64]) -> Result<Vec<Account>> {
         accounts::accounts_by_id(&self.reader, ids).await
+    }
+
+    async fn opportunities_of_account(&self, account_id: i64) -> Result<Vec<Opportunity>> {
+        opportunities::of_account(&self.reader, account_id).await
     }
 
     async fn contacts(&self, page: IdPage) -> Result<Vec<Contact>> {

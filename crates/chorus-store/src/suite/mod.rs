@@ -8,6 +8,7 @@
 mod accounts;
 mod claims;
 mod links;
+mod opportunities;
 mod reads;
 mod sync;
 

@@ -1,0 +1,310 @@
+//! Salesforce connector (`kind = "salesforce"`).
+//!
+//! A run first reads the org's shape (`describe` of each object: every field the
+//! mapping names must exist, else the run stops naming field and object; whether
+//! `CurrencyIsoCode` exists, i.e. multi-currency). Then it reads, in this order,
+//! Accounts, Contacts, Opportunities and Cases changed since the cursor, with SOQL
+//! `WHERE (SystemModstamp > t OR (SystemModstamp = t AND Id > id)) ORDER BY
+//! SystemModstamp, Id`, following `nextRecordsUrl`; then the recycle bin of each
+//! object (`queryAll … IsDeleted = true`, same predicate) as tombstones. Each query page
+//! is yielded with the cursor at its last record, and the engine commits both
+//! together. An expired locator (`INVALID_QUERY_LOCATOR`) re-asks from the cursor; a
+//! locator served twice in a run stops it. Invariant: the cursor of a page is the
+//! position of that page's own last record, so resuming after any committed page reads
+//! exactly the records after it — ties on `SystemModstamp` included.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod cursor;
+pub mod mapping;
+
+use std::collections::{HashSet, VecDeque};
+
+use chorus_core::Source;
+use chorus_sync::endpoint::parse_endpoint;
+use chorus_sync::{Connector, ConnectorContext, ConnectorError, Page, SyncMode};
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream, StreamExt};
+
+pub use crate::client::SalesforceClient;
+use crate::client::{Locator, QueryPage};
+pub use crate::config::SalesforceConfig;
+use crate::config::{MappingConfig, ObjectsConfig};
+pub use crate::cursor::SalesforceCursor;
+use crate::cursor::{resume_predicate, Object, Stream};
+use crate::mapping::{position, Mapper, OrgShape};
+
+/// How often one query may be re-asked after its locator expired, within a run.
+const LOCATOR_RETRIES: u32 = 3;
+
+/// A configured Salesforce org.
+pub struct SalesforceConnector {
+    client: SalesforceClient,
+    mapping: MappingConfig,
+    objects: ObjectsConfig,
+}
+
+/// The query a run is reading.
+struct Reading {
+    stream: Stream,
+    /// The locator of the next page (`None`: the query was not sent yet).
+    next: Option<String>,
+    expired: u32,
+}
+
+struct RunState {
+    cursor: SalesforceCursor,
+    streams: VecDeque<Stream>,
+    reading: Option<Reading>,
+    /// The mapper and the SELECT list per object, once `describe` was read.
+    plan: Option<Plan>,
+    locators: HashSet<String>,
+    done: bool,
+}
+
+struct Plan {
+    mapper: Mapper,
+    selects: Vec<(Object, String)>,
+}
+
+impl Plan {
+    fn select(&self, object: Object) -> &str {
+        self.selects.iter().find(|(o, _)| *o == object).map_or("Id, SystemModstamp", |(_, s)| s.as_str())
+    }
+}
+
+impl SalesforceConnector {
+    fn enabled(&self, object: Object) -> bool {
+        match object {
+            Object::Account => self.objects.accounts,
+            Object::Contact => self.objects.contacts,
+            Object::Opportunity => self.objects.opportunities,
+            Object::Case => self.objects.cases,
+        }
+    }
+
+    /// The fields read of `object`, `(name, required)`; relationship fields are not
+    /// in `describe` and are left out of the check.
+    fn fields(&self, object: Object) -> Vec<&str> {
+        let m = &self.mapping;
+        let mut fields: Vec<&str> = match object {
+            Object::Account => {
+                vec!["Name", "Website", &m.arr_field, &m.segment_field, "Industry", "ParentId", "OwnerId"]
+            }
+            Object::Contact => vec!["Name", "Email", "AccountId"],
+            Object::Opportunity => {
+                vec!["Name", "AccountId", "Amount", "StageName", "Probability", "CloseDate", "IsClosed", "IsWon"]
+            }
+            Object::Case => {
+                vec![
+                    "CaseNumber",
+                    "Subject",
+                    "Description",
+                    "Status",
+                    "Priority",
+                    &m.case_kind.field,
+                    "AccountId",
+                    "SuppliedEmail",
+                    "ContactId",
+                ]
+            }
+        };
+        if object == Object::Opportunity && !m.blocker.field.is_empty() {
+            fields.push(&m.blocker.field);
+        }
+        fields.extend(["Id", "CreatedDate", "SystemModstamp"]);
+        let mut unique: Vec<&str> = Vec::new();
+        for field in fields {
+            if !unique.iter().any(|known| known.eq_ignore_ascii_case(field)) {
+                unique.push(field);
+            }
+        }
+        unique
+    }
+
+    /// Reads the org's schema and plans the SELECT of each object.
+    async fn plan(&self) -> Result<Plan, ConnectorError> {
+        let mut selects = Vec::new();
+        let mut multi_currency = false;
+        for object in Object::ALL.into_iter().filter(|o| self.enabled(*o)) {
+            let describe = self.client.describe(object.name()).await?;
+            let has = |name: &str| describe.fields.iter().any(|f| f.name.eq_ignore_ascii_case(name));
+            let mut fields: Vec<String> = Vec::new();
+            for field in self.fields(object) {
+                if !has(field) {
+                    return Err(ConnectorError::permanent(
+                        format!("/sobjects/{}/describe", object.name()),
+                        format!(
+                            "INVALID_FIELD: {} has no field `{field}` in this org; create it or change the mapping \
+                             (a custom field must end in __c)",
+                            object.name()
+                        ),
+                    ));
+                }
+                fields.push(field.to_owned());
+            }
+            if has("CurrencyIsoCode") {
+                multi_currency = true;
+                fields.push("CurrencyIsoCode".into());
+            }
+            match object {
+                Object::Account => fields.extend(["Owner.Name".into(), "Owner.Email".into()]),
+                Object::Case => fields.extend(["Contact.Name".into(), "Contact.Email".into()]),
+                _ => {}
+            }
+            selects.push((object, fields.join(", ")));
+        }
+        let shape = OrgShape { multi_currency, blockers: !self.mapping.blocker.field.is_empty() };
+        let instance_url = self.client.instance_url().await?.as_str().trim_end_matches('/').to_owned();
+        Ok(Plan { mapper: Mapper { mapping: self.mapping.clone(), shape, instance_url }, selects })
+    }
+
+    fn soql(plan: &Plan, stream: Stream, cursor: &SalesforceCursor) -> String {
+        let (object, select, deleted) = match stream {
+            Stream::Live(object) => (object, plan.select(object), false),
+            Stream::Deleted(object) => (object, "Id, IsDeleted, SystemModstamp", true),
+        };
+        let mut conditions: Vec<String> = Vec::new();
+        if deleted {
+            conditions.push("IsDeleted = true".into());
+        }
+        conditions.extend(resume_predicate(cursor.position(stream)));
+        let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+        format!("SELECT {select} FROM {}{filter} ORDER BY SystemModstamp ASC, Id ASC", object.name())
+    }
+
+    async fn next_page(&self, state: &mut RunState) -> Result<Option<Page<SalesforceCursor>>, ConnectorError> {
+        if state.plan.is_none() {
+            state.plan = Some(self.plan().await?);
+        }
+        let Some(plan) = state.plan.as_ref() else { return Ok(None) };
+        loop {
+            let reading = match &mut state.reading {
+                Some(reading) => reading,
+                None => match state.streams.pop_front() {
+                    Some(stream) => state.reading.insert(Reading { stream, next: None, expired: 0 }),
+                    None => return Ok(None),
+                },
+            };
+            let stream = reading.stream;
+            let page: QueryPage = match reading.next.take() {
+                None => {
+                    let all = matches!(stream, Stream::Deleted(_));
+                    self.client.query(&Self::soql(plan, stream, &state.cursor), all).await?
+                }
+                Some(next) => match self.client.more(&next).await {
+                    Ok(page) => page,
+                    Err(Locator::Expired) if reading.expired < LOCATOR_RETRIES => {
+                        // Ask again from the committed position: nothing read is lost.
+                        reading.expired += 1;
+                        continue;
+                    }
+                    Err(Locator::Expired) => return Err(ConnectorError::transient(
+                        "/services/data/query",
+                        "query locators kept expiring (INVALID_QUERY_LOCATOR); the next run resumes at the last page",
+                    )),
+                    Err(Locator::Failed(error)) => return Err(error),
+                },
+            };
+            match page.next_records_url.clone().filter(|_| !page.done) {
+                Some(next) => {
+                    if !state.locators.insert(next.clone()) {
+                        return Err(ConnectorError::permanent(
+                            "/services/data/query",
+                            "salesforce served a nextRecordsUrl this run already followed; the run stops instead of \
+                             reading the same page forever",
+                        ));
+                    }
+                    reading.next = Some(next);
+                }
+                None => state.reading = None,
+            }
+            let (object, deleted) = match stream {
+                Stream::Live(object) => (object, false),
+                Stream::Deleted(object) => (object, true),
+            };
+            let mut records = Vec::with_capacity(page.records.len());
+            let mut unmapped = Vec::new();
+            for record in &page.records {
+                let mapped =
+                    if deleted { plan.mapper.deleted(object, record) } else { plan.mapper.map(object, record) };
+                match mapped {
+                    Ok(mapped) => records.extend(mapped),
+                    Err(skipped) => unmapped.push(skipped),
+                }
+                if let Some(at) = position(record) {
+                    state.cursor.advance(stream, at);
+                }
+            }
+            if page.records.is_empty() {
+                continue;
+            }
+            return Ok(Some(Page::new(records, state.cursor.clone()).with_unmapped(unmapped)));
+        }
+    }
+}
+
+impl Connector for SalesforceConnector {
+    const KIND: &'static str = "salesforce";
+    const SOURCE: Source = Source::Salesforce;
+
+    type Config = SalesforceConfig;
+    type Cursor = SalesforceCursor;
+
+    fn validate(config: &SalesforceConfig, allow_insecure_endpoints: bool) -> Result<(), ConnectorError> {
+        config.validate(allow_insecure_endpoints)
+    }
+
+    fn build(config: SalesforceConfig, ctx: ConnectorContext) -> Result<Self, ConnectorError> {
+        let login = parse_endpoint("login_url", &config.login_url, ctx.allow_insecure_endpoints)?;
+        let auth = config.auth.provider(&login, &ctx)?;
+        let http = ctx.http.clone().with_auth(auth.clone());
+        let client = SalesforceClient::new(
+            http,
+            auth,
+            ctx.allow_insecure_endpoints,
+            config.api_version,
+            config.page_size,
+            config.limits,
+        );
+        Ok(Self { client, mapping: config.mapping, objects: config.objects })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<String, ConnectorError>> {
+        Box::pin(self.client.check())
+    }
+
+    fn pages(
+        &self,
+        from: Option<SalesforceCursor>,
+        _mode: SyncMode,
+    ) -> BoxStream<'_, Result<Page<SalesforceCursor>, ConnectorError>> {
+        self.client.forget_usage();
+        let objects: Vec<Object> = Object::ALL.into_iter().filter(|o| self.enabled(*o)).collect();
+        let streams =
+            objects.iter().map(|o| Stream::Live(*o)).chain(objects.iter().map(|o| Stream::Deleted(*o))).collect();
+        let state = RunState {
+            cursor: from.unwrap_or_default(),
+            streams,
+            reading: None,
+            plan: None,
+            locators: HashSet::new(),
+            done: false,
+        };
+        stream::unfold(state, move |mut state| async move {
+            if state.done {
+                return None;
+            }
+            match self.next_page(&mut state).await {
+                Ok(Some(page)) => Some((Ok(page), state)),
+                Ok(None) => None,
+                Err(error) => {
+                    state.done = true;
+                    Some((Err(error), state))
+                }
+            }
+        })
+        .boxed()
+    }
+}
