@@ -10,7 +10,7 @@
 //!   tokens and a bearer check, plus a Basic-auth check;
 //! - `clock`: `SimClock`, second-granularity "now" that tests can fix and move.
 //!
-//! Simulators: `feed` (the generic feed connector's source).
+//! Simulators: `feed` (the generic feed connector's source), `jira`, `zendesk`, `slack`.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -26,6 +26,7 @@ pub mod fault;
 pub mod feed;
 pub mod jira;
 pub mod server;
+pub mod slack;
 pub mod token;
 mod vocab;
 pub mod zendesk;
