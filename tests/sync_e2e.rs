@@ -204,7 +204,7 @@ fn token_expiring_mid_sync_is_refreshed_once() {
     let server = SimServer::start_in_thread(sim.router(), FaultProfile::none()).expect("start simulator");
     let url = server.handle().url();
     let auth = format!(
-        "[connectors.settings.auth]\ntype = \"oauth\"\ntoken_url = \"{url}/oauth/token\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\nrefresh_token = \"{refresh_token}\"",
+        "[connectors.settings.auth]\ntype = \"oauth_refresh\"\ntoken_url = \"{url}/oauth/token\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\nrefresh_token = \"{refresh_token}\"",
         client_id, client_secret
     );
     let install = Install::new(&feed_connector("feed", &url, &format!("page_size = 20\n{auth}")));

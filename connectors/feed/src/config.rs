@@ -1,6 +1,6 @@
 //! Settings of a feed connector (`[connectors.settings]` with `kind = "feed"`).
 
-use chorus_core::Secret;
+use chorus_sync::auth::{BearerConfig, RefreshTokenConfig};
 use chorus_sync::endpoint::parse_endpoint;
 use chorus_sync::ConnectorError;
 use schemars::JsonSchema;
@@ -30,17 +30,18 @@ fn default_overlap() -> u32 {
     60
 }
 
-/// How the feed authenticates us.
+/// How the feed authenticates us (the shared `[connectors.settings.auth]` vocabulary).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum FeedAuth {
     /// An open feed (a local adapter).
     #[default]
     None,
     /// A static bearer token.
-    Bearer { token: Secret },
-    /// OAuth 2.0 refresh-token grant; rotated refresh tokens are persisted in the store.
-    Oauth { token_url: String, client_id: String, client_secret: Secret, refresh_token: Secret },
+    Bearer(BearerConfig),
+    /// OAuth 2.0 refresh-token grant (token endpoint default `{base_url}/oauth/token`);
+    /// rotated refresh tokens are persisted in the store.
+    OauthRefresh(RefreshTokenConfig),
 }
 
 impl FeedConfig {
@@ -50,18 +51,41 @@ impl FeedConfig {
             return Err(ConnectorError::Config("page_size: must be between 1 and 500".into()));
         }
         match &self.auth {
-            FeedAuth::None => {}
-            FeedAuth::Bearer { token } if token.is_empty() => {
-                return Err(ConnectorError::Config("auth.token: must not be empty".into()))
-            }
-            FeedAuth::Bearer { .. } => {}
-            FeedAuth::Oauth { token_url, client_id, refresh_token, .. } => {
-                parse_endpoint("auth.token_url", token_url, allow_insecure)?;
-                if client_id.is_empty() || refresh_token.is_empty() {
-                    return Err(ConnectorError::Config("auth: client_id and refresh_token are required".into()));
-                }
-            }
+            FeedAuth::None => Ok(()),
+            FeedAuth::Bearer(bearer) => bearer.validate("auth", allow_insecure),
+            FeedAuth::OauthRefresh(oauth) => oauth.validate("auth", allow_insecure),
         }
-        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chorus_sync::{Connector, Factory};
+    use serde_json::json;
+
+    use crate::FeedConnector;
+
+    fn validate(auth: serde_json::Value) -> Result<(), chorus_sync::ConnectorError> {
+        let settings = json!({"base_url": "https://feed.example.com", "auth": auth});
+        Factory::<FeedConnector>::boxed().validate(&settings, false)
+    }
+
+    #[test]
+    fn auth_speaks_the_shared_vocabulary() {
+        assert!(validate(json!({"type": "none"})).is_ok());
+        assert!(validate(json!({"type": "bearer", "token": "t"})).is_ok());
+        let refresh = json!({"type": "oauth_refresh", "client_id": "c", "client_secret": "s", "refresh_token": "r"});
+        assert!(validate(refresh).is_ok());
+        let message = validate(json!({"type": "bearer", "token": ""})).expect_err("empty").to_string();
+        assert!(message.contains("auth.token"), "{message}");
+        assert_eq!(FeedConnector::KIND, "feed");
+    }
+
+    #[test]
+    fn the_old_oauth_type_names_the_new_one() {
+        let old = json!({"type": "oauth", "token_url": "https://feed.example.com/oauth/token", "client_id": "c",
+                         "client_secret": "s", "refresh_token": "r"});
+        let message = validate(old).expect_err("old type").to_string();
+        assert!(message.contains("oauth_refresh"), "{message}");
     }
 }

@@ -18,12 +18,14 @@ pub use config::{FeedAuth, FeedConfig};
 pub use mapping::{FeedPage, FeedRecord};
 
 use chorus_core::Source;
-use chorus_sync::auth::{AuthProvider, BearerAuth, ClientAuth, OAuthConfig, OAuthRefresh};
+use chorus_sync::auth::AuthProvider;
 use chorus_sync::endpoint::parse_endpoint;
-use chorus_sync::{Connector, ConnectorContext, ConnectorError, HttpClient, Page, SyncMode};
+use chorus_sync::{
+    page_stream, Connector, ConnectorContext, ConnectorError, HttpClient, Page, PageRun, RepeatGuard, SyncMode,
+};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use futures::future::BoxFuture;
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use url::Url;
@@ -60,23 +62,8 @@ impl Connector for FeedConnector {
         };
         let auth: Option<Arc<dyn AuthProvider>> = match &config.auth {
             FeedAuth::None => None,
-            FeedAuth::Bearer { token } => Some(Arc::new(BearerAuth::new(token.clone()))),
-            FeedAuth::Oauth { token_url, client_id, client_secret, refresh_token } => {
-                let token_url = parse_endpoint("auth.token_url", token_url, ctx.allow_insecure_endpoints)?;
-                let oauth = OAuthConfig {
-                    token_url,
-                    client_id: client_id.clone(),
-                    client_secret: Some(client_secret.clone()),
-                    client_auth: ClientAuth::RequestBody,
-                    scopes: Vec::new(),
-                };
-                Some(Arc::new(OAuthRefresh::refresh_token(
-                    oauth,
-                    refresh_token.clone(),
-                    ctx.credentials.clone(),
-                    &ctx.http,
-                )))
-            }
+            FeedAuth::Bearer(bearer) => Some(Arc::new(bearer.provider())),
+            FeedAuth::OauthRefresh(oauth) => Some(Arc::new(oauth.provider(&join("oauth/token")?, &ctx)?)),
         };
         let http = match auth {
             Some(auth) => ctx.http.with_auth(auth),
@@ -108,58 +95,74 @@ impl Connector for FeedConnector {
         _mode: SyncMode,
     ) -> BoxStream<'_, Result<Page<FeedCursor>, ConnectorError>> {
         let since = from.as_ref().map(|c| c.updated_at - self.overlap);
-        let state = Walk { since, page_token: None, high_water: from.map(|c| c.updated_at), done: false };
-        stream::try_unfold(state, move |walk| self.next_page(walk))
-            .filter_map(|step| async move { step.transpose() })
-            .boxed()
+        page_stream(Walk {
+            feed: self,
+            since,
+            page_token: None,
+            high_water: from.map(|c| c.updated_at),
+            done: false,
+            tokens: RepeatGuard::new("/api/items", "next_page_token"),
+        })
     }
 }
 
-/// Where a run is within the feed.
-struct Walk {
+/// One run through the feed.
+struct Walk<'a> {
+    feed: &'a FeedConnector,
     since: Option<DateTime<Utc>>,
     page_token: Option<String>,
     high_water: Option<DateTime<Utc>>,
     done: bool,
+    /// A feed that hands back a token it gave before would be read forever.
+    tokens: RepeatGuard,
 }
 
-impl FeedConnector {
-    /// Fetches one page; `Ok(None)` ends the stream, `Ok(Some((None, _)))` is an empty
-    /// page that moves on without a commit.
-    async fn next_page(&self, mut walk: Walk) -> Result<Option<(Option<Page<FeedCursor>>, Walk)>, ConnectorError> {
-        if walk.done {
-            return Ok(None);
+impl PageRun<FeedCursor> for Walk<'_> {
+    /// Fetches pages until one holds records (an empty page moves on without a commit)
+    /// or the feed ends.
+    async fn next_page(&mut self) -> Result<Option<Page<FeedCursor>>, ConnectorError> {
+        while !self.done {
+            if let Some(page) = self.fetch().await? {
+                return Ok(Some(page));
+            }
         }
-        let mut url = self.items_url.clone();
+        Ok(None)
+    }
+}
+
+impl Walk<'_> {
+    /// One request; `None` for a page without records.
+    async fn fetch(&mut self) -> Result<Option<Page<FeedCursor>>, ConnectorError> {
+        let feed = self.feed;
+        let mut url = feed.items_url.clone();
         {
             let mut query = url.query_pairs_mut();
-            query.append_pair("limit", &self.page_size.to_string());
-            if let Some(since) = walk.since {
+            query.append_pair("limit", &feed.page_size.to_string());
+            if let Some(since) = self.since {
                 query.append_pair("updated_since", &since.to_rfc3339_opts(SecondsFormat::Secs, true));
             }
-            if let Some(token) = &walk.page_token {
+            if let Some(token) = &self.page_token {
                 query.append_pair("page_token", token);
             }
         }
-        let page: FeedPage = self.http.send_json(self.http.get(url)).await?;
+        let page: FeedPage = feed.http.send_json(feed.http.get(url)).await?;
         let next_token = page.next_page_token.clone().filter(|t| !t.is_empty());
-        if next_token.is_some() && next_token == walk.page_token {
-            // A feed that hands back the token it was given would be read forever.
-            return Err(ConnectorError::malformed("/api/items", "next_page_token repeats the token just used"));
+        if let Some(token) = &next_token {
+            self.tokens.check(token)?;
         }
-        walk.page_token = next_token;
-        walk.done = walk.page_token.is_none();
+        self.page_token = next_token;
+        self.done = self.page_token.is_none();
         if page.items.is_empty() {
-            return Ok(Some((None, walk)));
+            return Ok(None);
         }
         let newest = page.items.iter().map(|r| r.updated_at).max();
-        walk.high_water = walk.high_water.max(newest);
+        self.high_water = self.high_water.max(newest);
         let records = page.items.into_iter().map(FeedRecord::into_record).collect();
         let next_cursor = FeedCursor {
-            updated_at: walk
+            updated_at: self
                 .high_water
                 .ok_or_else(|| ConnectorError::malformed("/api/items", "page without timestamps"))?,
         };
-        Ok(Some((Some(Page::new(records, next_cursor)), walk)))
+        Ok(Some(Page::new(records, next_cursor)))
     }
 }

@@ -37,4 +37,4 @@ pub use fault::{
 };
 pub use feed::{FeedRecord, FeedSim};
 pub use server::{AuthSeen, LoggedRequest, RequestLog, SimHandle, SimServer, SimThread};
-pub use token::{AuthorityConfig, TokenAuthority, TokenRejection};
+pub use token::{AuthorityConfig, JwtGrantConfig, TokenAuthority, TokenRejection};

@@ -1,7 +1,12 @@
 //! `TokenAuthority`: a reusable OAuth 2.0 token endpoint and bearer check for simulators.
 //!
 //! `POST /oauth/token` (or another path, `router_at`; form-encoded) grants `refresh_token` and `client_credentials`,
-//! with client credentials in the form or in HTTP Basic. Access tokens expire after a
+//! with client credentials in the form or in HTTP Basic, and, when `jwt` is configured,
+//! the JWT bearer grant (RFC 7523) as Salesforce answers it: an RS256 assertion checked
+//! against a public key, `iss` = client id, `sub` = a known user, `aud` = the login URL,
+//! `exp` in the next few minutes, `invalid_grant` otherwise. Token responses can carry
+//! extra fields (Salesforce's `instance_url`) and leave out `expires_in` and
+//! `token_type`, as Salesforce's do. Access tokens expire after a
 //! TTL or after N uses, to force "token expired mid-sync". Refresh tokens ROTATE: each
 //! grant revokes the one used and issues a new one. Invariant: a revoked refresh token
 //! is never accepted again — except, when `reuse_grace` is set, a rotated token whose
@@ -24,6 +29,42 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
+/// A test-only RSA private key (PKCS#8 PEM) for the JWT bearer grant in tests and the
+/// demo. It is published with the source, so it guards nothing.
+pub const JWT_TEST_PRIVATE_KEY_PEM: &str = include_str!("testdata/jwt-test-key.pem");
+/// The same test-only key in PKCS#1 form (`BEGIN RSA PRIVATE KEY`).
+pub const JWT_TEST_PRIVATE_KEY_PKCS1_PEM: &str = include_str!("testdata/jwt-test-key.pkcs1.pem");
+/// The public half of `JWT_TEST_PRIVATE_KEY_PEM`.
+pub const JWT_TEST_PUBLIC_KEY_PEM: &str = include_str!("testdata/jwt-test-key.pub.pem");
+
+/// The `grant_type` of the JWT bearer grant.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// How far ahead an assertion's `exp` may be (Salesforce: three minutes, plus skew).
+const JWT_MAX_AHEAD_SECS: u64 = 300;
+
+/// The JWT bearer grant as an authority accepts it.
+#[derive(Debug, Clone)]
+pub struct JwtGrantConfig {
+    /// The PEM public key of the certificate registered with the client.
+    pub public_key_pem: String,
+    /// The `aud` assertions must name (Salesforce: `https://login.salesforce.com`).
+    pub audience: String,
+    /// The users (`sub`) the client is pre-authorized for.
+    pub usernames: Vec<String>,
+}
+
+impl JwtGrantConfig {
+    /// The test key pair's public half, for `audience` and one user.
+    pub fn test_key(audience: impl Into<String>, username: impl Into<String>) -> Self {
+        Self {
+            public_key_pem: JWT_TEST_PUBLIC_KEY_PEM.to_owned(),
+            audience: audience.into(),
+            usernames: vec![username.into()],
+        }
+    }
+}
+
 /// How the authority behaves.
 #[derive(Debug, Clone)]
 pub struct AuthorityConfig {
@@ -42,6 +83,16 @@ pub struct AuthorityConfig {
     /// used (Okta's grace period, Auth0's reuse interval): the token response that
     /// carried the successor may have been lost on the way. `None`: never.
     pub reuse_grace: Option<Duration>,
+    /// Accept the JWT bearer grant (none: answered `unsupported_grant_type`).
+    pub jwt: Option<JwtGrantConfig>,
+    /// Fields added to every token response (Salesforce: `instance_url`, `id`,
+    /// `issued_at`, `signature`).
+    pub extra_fields: serde_json::Map<String, serde_json::Value>,
+    /// Leave `expires_in` out of token responses (Salesforce does): the client must use
+    /// the token until a 401.
+    pub omit_expires_in: bool,
+    /// Leave `token_type` out of token responses (Salesforce's older answers do).
+    pub omit_token_type: bool,
     pub seed: u64,
 }
 
@@ -55,6 +106,10 @@ impl Default for AuthorityConfig {
             max_uses: None,
             reported_expires_in: None,
             reuse_grace: None,
+            jwt: None,
+            extra_fields: serde_json::Map::new(),
+            omit_expires_in: false,
+            omit_token_type: false,
             seed: 1,
         }
     }
@@ -94,6 +149,8 @@ struct AuthorityState {
     token_requests: u64,
     refreshes: u64,
     client_grants: u64,
+    jwt_grants: u64,
+    jwt_rejections: Vec<&'static str>,
     violations: u64,
 }
 
@@ -103,6 +160,7 @@ struct TokenForm {
     refresh_token: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    assertion: Option<String>,
 }
 
 impl TokenAuthority {
@@ -121,6 +179,8 @@ impl TokenAuthority {
                 token_requests: 0,
                 refreshes: 0,
                 client_grants: 0,
+                jwt_grants: 0,
+                jwt_rejections: Vec::new(),
                 violations: 0,
             })),
         }
@@ -180,6 +240,16 @@ impl TokenAuthority {
         self.lock().client_grants
     }
 
+    /// Successful JWT bearer grants.
+    pub fn jwt_grants(&self) -> u64 {
+        self.lock().jwt_grants
+    }
+
+    /// The `error_description` of every JWT bearer grant refused, in order.
+    pub fn jwt_rejections(&self) -> Vec<&'static str> {
+        self.lock().jwt_rejections.clone()
+    }
+
     /// Every call to the token endpoint, failed ones included.
     pub fn token_requests(&self) -> u64 {
         self.lock().token_requests
@@ -203,6 +273,19 @@ impl TokenAuthority {
     fn grant(&self, headers: &HeaderMap, form: TokenForm) -> Response {
         let mut state = self.lock();
         state.token_requests += 1;
+        if form.grant_type.as_deref() == Some(JWT_BEARER) {
+            // No client secret: the signed assertion is the client's proof.
+            return match state.check_assertion(form.assertion.as_deref().unwrap_or_default()) {
+                Ok(()) => {
+                    state.jwt_grants += 1;
+                    issue(&mut state, None)
+                }
+                Err(description) => {
+                    state.jwt_rejections.push(description);
+                    invalid_grant(description)
+                }
+            };
+        }
         let (client_id, client_secret) = match basic_credentials(headers) {
             Some(pair) => pair,
             None => (form.client_id.unwrap_or_default(), form.client_secret.unwrap_or_default()),
@@ -240,6 +323,41 @@ impl TokenAuthority {
 }
 
 impl AuthorityState {
+    /// Checks a JWT bearer assertion as Salesforce does; the `error_description` it
+    /// answers when refused.
+    fn check_assertion(&self, assertion: &str) -> Result<(), &'static str> {
+        let Some(jwt) = &self.config.jwt else { return Err("grant type not supported") };
+        let key = jsonwebtoken::DecodingKey::from_rsa_pem(jwt.public_key_pem.as_bytes())
+            .map_err(|_| "the simulator's public key does not parse")?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_audience(&[jwt.audience.as_str()]);
+        validation.set_issuer(&[self.config.client_id.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+        validation.leeway = 0;
+        #[derive(Deserialize)]
+        struct Claims {
+            sub: String,
+            exp: u64,
+        }
+        let claims = jsonwebtoken::decode::<Claims>(assertion, &key, &validation).map_err(|error| {
+            use jsonwebtoken::errors::ErrorKind;
+            match error.kind() {
+                ErrorKind::InvalidAudience => "audience is invalid",
+                ErrorKind::InvalidIssuer => "invalid client credentials",
+                ErrorKind::ExpiredSignature => "expired authorization code",
+                _ => "invalid assertion",
+            }
+        })?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        if claims.claims.exp > now + JWT_MAX_AHEAD_SECS {
+            return Err("invalid assertion");
+        }
+        if !jwt.usernames.contains(&claims.claims.sub) {
+            return Err("user hasn't approved this consumer");
+        }
+        Ok(())
+    }
+
     /// Whether a rotated refresh token is taken again: inside `reuse_grace`, and only
     /// while its successor was never used. The unused successor is then revoked.
     fn take_within_grace(&mut self, presented: &str) -> bool {
@@ -258,13 +376,17 @@ fn issue(state: &mut AuthorityState, refresh_token: Option<String>) -> Response 
     let access_token = format!("sim-access-{:016x}", state.rng.gen::<u64>());
     state.access.insert(access_token.clone(), AccessToken { issued: Instant::now(), uses: 0 });
     let expires_in = state.config.reported_expires_in.unwrap_or(state.config.access_ttl).as_secs();
-    let mut body = serde_json::json!({
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": expires_in,
-    });
+    let mut body = serde_json::Map::new();
+    body.extend(state.config.extra_fields.clone());
+    body.insert("access_token".into(), access_token.into());
+    if !state.config.omit_token_type {
+        body.insert("token_type".into(), "Bearer".into());
+    }
+    if !state.config.omit_expires_in {
+        body.insert("expires_in".into(), expires_in.into());
+    }
     if let Some(refresh) = refresh_token {
-        body["refresh_token"] = refresh.into();
+        body.insert("refresh_token".into(), refresh.into());
     }
     (StatusCode::OK, Json(body)).into_response()
 }
@@ -294,6 +416,13 @@ pub fn unauthorized(description: &str) -> Response {
         Json(serde_json::json!({"error": "invalid_token"})),
     )
         .into_response()
+}
+
+/// `400 {"error":"invalid_grant","error_description":…}`, Salesforce's answer to any
+/// assertion it does not take.
+fn invalid_grant(description: &str) -> Response {
+    let body = serde_json::json!({ "error": "invalid_grant", "error_description": description });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
 fn oauth_error(status: StatusCode, error: &str) -> Response {
@@ -369,6 +498,60 @@ fn percent_decode(input: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn assertion(iss: &str, sub: &str, aud: &str, exp_from_now: i64) -> String {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let claims = serde_json::json!({"iss": iss, "sub": sub, "aud": aud, "exp": now as i64 + exp_from_now});
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(JWT_TEST_PRIVATE_KEY_PEM.as_bytes()).expect("test key");
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        jsonwebtoken::encode(&header, &claims, &key).expect("signs")
+    }
+
+    #[test]
+    fn jwt_assertions_are_checked_like_salesforce_does() {
+        let login = "https://login.salesforce.com";
+        let authority = TokenAuthority::new(AuthorityConfig {
+            jwt: Some(JwtGrantConfig::test_key(login, "ops@acme.example")),
+            ..AuthorityConfig::default()
+        });
+        let state = authority.lock();
+        let check = |iss: &str, sub: &str, aud: &str, exp: i64| state.check_assertion(&assertion(iss, sub, aud, exp));
+        assert_eq!(check("sim-client", "ops@acme.example", login, 170), Ok(()));
+        assert_eq!(check("sim-client", "ops@acme.example", login, -5), Err("expired authorization code"));
+        assert_eq!(check("sim-client", "ops@acme.example", login, 3600), Err("invalid assertion"), "exp too far ahead");
+        assert_eq!(check("other-app", "ops@acme.example", login, 170), Err("invalid client credentials"));
+        assert_eq!(check("sim-client", "nobody@acme.example", login, 170), Err("user hasn't approved this consumer"));
+        assert_eq!(
+            check("sim-client", "ops@acme.example", "https://test.salesforce.com", 170),
+            Err("audience is invalid")
+        );
+        assert_eq!(state.check_assertion("not.a.jwt"), Err("invalid assertion"));
+    }
+
+    #[test]
+    fn token_responses_carry_extra_fields_and_may_omit_expiry() {
+        let mut extra = serde_json::Map::new();
+        extra.insert("instance_url".into(), "http://127.0.0.1:4242".into());
+        let authority = TokenAuthority::new(AuthorityConfig {
+            extra_fields: extra,
+            omit_expires_in: true,
+            omit_token_type: true,
+            ..AuthorityConfig::default()
+        });
+        let mut state = authority.lock();
+        let response = issue(&mut state, None);
+        drop(state);
+        let body = futures_body(response);
+        assert_eq!(body["instance_url"], "http://127.0.0.1:4242");
+        assert!(body.get("expires_in").is_none() && body.get("token_type").is_none(), "{body}");
+        assert!(body["access_token"].as_str().is_some_and(|t| authority.check_bearer(t).is_ok()));
+    }
+
+    fn futures_body(response: Response) -> serde_json::Value {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        let bytes = runtime.block_on(axum::body::to_bytes(response.into_body(), 1 << 20)).expect("body");
+        serde_json::from_slice(&bytes).expect("json")
+    }
 
     #[test]
     fn percent_decoding() {

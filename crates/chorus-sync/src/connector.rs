@@ -93,6 +93,14 @@ pub trait Connector: Sized + Send + Sync + 'static {
     /// A position in the source; pages must yield cursors that never decrease.
     type Cursor: Serialize + DeserializeOwned + PartialOrd + Clone + Debug + Send + Sync;
 
+    /// Answers settings this connector no longer reads with an error naming what
+    /// replaced them, before typed parsing (which would only say "unknown field").
+    /// The shared auth vocabulary's old keys are checked for every connector
+    /// (`auth::check_legacy_auth`); this is for a connector's own.
+    fn legacy_settings(_settings: &serde_json::Value) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
     /// Checks the configuration without I/O (endpoints, required fields).
     fn validate(config: &Self::Config, allow_insecure_endpoints: bool) -> Result<(), ConnectorError>;
 
@@ -247,6 +255,12 @@ impl<C: Connector> Factory<C> {
     }
 
     fn parse(settings: &serde_json::Value) -> Result<C::Config, ConnectorError> {
+        let legacy = |error: ConnectorError| match error {
+            ConnectorError::Config(reason) => ConnectorError::Config(format!("{} settings: {reason}", C::KIND)),
+            other => other,
+        };
+        crate::auth::check_legacy_auth(settings).map_err(legacy)?;
+        C::legacy_settings(settings).map_err(legacy)?;
         serde_json::from_value(settings.clone()).map_err(|e| {
             ConnectorError::Config(format!(
                 "{} settings: {}",
@@ -326,5 +340,80 @@ impl Registry {
 
     pub fn factories(&self) -> impl Iterator<Item = &dyn ConnectorFactory> {
         self.factories.iter().map(|f| f.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::stream;
+    use serde_json::json;
+
+    use super::*;
+    use crate::auth::BasicAuthConfig;
+
+    /// A connector that only parses settings, with one connector-specific old key.
+    struct Probe;
+
+    #[derive(Debug, Deserialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct ProbeConfig {
+        #[allow(dead_code)]
+        auth: ProbeAuth,
+    }
+
+    #[derive(Debug, Deserialize, schemars::JsonSchema)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum ProbeAuth {
+        Basic(#[allow(dead_code)] BasicAuthConfig),
+    }
+
+    impl Connector for Probe {
+        const KIND: &'static str = "probe";
+        const SOURCE: Source = Source::Feed;
+        type Config = ProbeConfig;
+        type Cursor = u32;
+
+        fn legacy_settings(settings: &serde_json::Value) -> Result<(), ConnectorError> {
+            match settings.get("site") {
+                Some(_) => Err(ConnectorError::Config("`site` was renamed: use `base_url`".into())),
+                None => Ok(()),
+            }
+        }
+
+        fn validate(_config: &ProbeConfig, _allow_insecure: bool) -> Result<(), ConnectorError> {
+            Ok(())
+        }
+
+        fn build(_config: ProbeConfig, _ctx: ConnectorContext) -> Result<Self, ConnectorError> {
+            Ok(Probe)
+        }
+
+        fn check(&self) -> BoxFuture<'_, Result<String, ConnectorError>> {
+            Box::pin(async { Ok("probe".to_owned()) })
+        }
+
+        fn pages(&self, _from: Option<u32>, _mode: SyncMode) -> BoxStream<'_, Result<Page<u32>, ConnectorError>> {
+            stream::empty().boxed()
+        }
+    }
+
+    #[test]
+    fn old_keys_are_named_before_typed_parsing() {
+        let factory = Factory::<Probe>::boxed();
+        let ok = json!({"auth": {"type": "basic", "email": "a@b.c", "api_token": "t"}});
+        assert!(factory.validate(&ok, false).is_ok());
+        let cases = [
+            (json!({"auth": {"method": "api_token", "email": "a@b.c", "token": "hunter2"}}), "use `type`"),
+            (json!({"auth": {"type": "oauth", "client_id": "c"}}), "oauth_refresh"),
+            (json!({"site": "x", "auth": {"type": "basic", "email": "a@b.c", "api_token": "t"}}), "use `base_url`"),
+        ];
+        for (settings, hint) in cases {
+            let message = factory.validate(&settings, false).expect_err("old key").to_string();
+            assert!(
+                message.contains("probe settings: auth") || message.contains("probe settings: `site`"),
+                "{message}"
+            );
+            assert!(message.contains(hint) && !message.contains("hunter2"), "{message}");
+        }
     }
 }

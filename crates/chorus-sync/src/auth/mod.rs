@@ -1,8 +1,9 @@
 //! Auth providers: how the HTTP stack authorizes a request and refreshes a token.
 //!
 //! `AuthProvider` is what `http` calls on every attempt; `BasicAuth` and `BearerAuth`
-//! hold static credentials here, and `oauth` obtains access tokens from an OAuth 2.0
-//! token endpoint. Invariants: secrets stay in `Secret` and reach only the
+//! hold static credentials here, `oauth` obtains access tokens from an OAuth 2.0
+//! token endpoint (`jwt` signs the assertions of its JWT bearer grant), and `config`
+//! is the one `[connectors.settings.auth]` vocabulary that builds them. Invariants: secrets stay in `Secret` and reach only the
 //! `Authorization` header (marked sensitive); a refresh is single-flight (concurrent
 //! 401s on one token generation cause exactly one grant). This module imports nothing
 //! of `http`, so the stack and its providers do not depend on each other in a circle.
@@ -16,8 +17,14 @@ use reqwest::header::{HeaderValue, AUTHORIZATION};
 
 use crate::ConnectorError;
 
+mod config;
+mod jwt;
 mod oauth;
 
+pub use config::{
+    check_legacy_auth, BasicAuthConfig, BearerConfig, ClientCredentialsConfig, JwtBearerConfig, RefreshTokenConfig,
+};
+pub use jwt::{JwtAssertion, ASSERTION_LIFETIME, JWT_BEARER_GRANT_TYPE};
 pub use oauth::{stored_refresh_token, ClientAuth, OAuthConfig, OAuthRefresh, REFRESH_TOKEN_CREDENTIAL};
 
 /// Authorizes requests; refreshes at most once per stale generation (single-flight).

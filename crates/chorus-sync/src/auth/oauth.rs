@@ -1,7 +1,11 @@
-//! OAuth 2.0 access tokens: refresh-token and client-credentials grants.
+//! OAuth 2.0 access tokens: refresh-token, client-credentials and JWT bearer grants.
 //!
 //! `OAuthRefresh` obtains access tokens from a token endpoint through the `oauth2`
-//! crate, speaking HTTP over our own stack (`OAuthTransport`). Invariants: a refresh is
+//! crate, speaking HTTP over our own stack (`OAuthTransport`); the JWT bearer grant
+//! (RFC 7523), which `oauth2` does not speak, is one form POST over the same transport,
+//! with a new signed assertion each time. A token response without `expires_in` is used
+//! until a 401; its other fields (Salesforce's `instance_url`) are kept for
+//! `token_field`. Invariants: a refresh is
 //! single-flight; a ROTATING refresh token is persisted with compare-and-swap before
 //! the access token it came with is used, and an old refresh token is never sent
 //! again; the stored chain remembers which configured token started it, so a token
@@ -23,6 +27,7 @@ use oauth2::{
 };
 use url::Url;
 
+use super::jwt::{JwtAssertion, JWT_BEARER_GRANT_TYPE};
 use super::{set_authorization, AuthProvider};
 use crate::credentials::Credentials;
 use crate::http::{clamp_server_wait, HttpClient};
@@ -101,6 +106,7 @@ type OAuthClient = oauth2::Client<
 enum Grant {
     RefreshToken { initial: Secret, credentials: Credentials },
     ClientCredentials,
+    JwtBearer(JwtAssertion),
 }
 
 impl Grant {
@@ -108,6 +114,7 @@ impl Grant {
         match self {
             Self::RefreshToken { .. } => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::JwtBearer(_) => "jwt_bearer",
         }
     }
 }
@@ -165,6 +172,28 @@ impl OAuthRefresh {
         Self::build(config, Grant::ClientCredentials, http)
     }
 
+    /// The JWT bearer grant (RFC 7523): every token is asked for with a new assertion
+    /// from `assertion`; no refresh token is involved. `config.client_secret`, if any,
+    /// is sent as `config.client_auth` says (Salesforce needs none).
+    pub fn jwt_bearer(config: OAuthConfig, assertion: JwtAssertion, http: &HttpClient) -> Self {
+        Self::build(config, Grant::JwtBearer(assertion), http)
+    }
+
+    /// A field of the current token response beyond the standard ones (Salesforce:
+    /// `instance_url`, `id`, `issued_at`, `signature`), obtaining a token first if none
+    /// is held. Text as is, other JSON values as JSON text; `None` when absent or null.
+    pub async fn token_field(&self, name: &str) -> Result<Option<String>, ConnectorError> {
+        let mut state = self.state.lock().await;
+        if state.access.is_none() {
+            self.obtain(&mut state).await?;
+        }
+        Ok(match state.extra.get(name) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(text)) => Some(text.clone()),
+            Some(other) => Some(other.to_string()),
+        })
+    }
+
     fn build(config: OAuthConfig, grant: Grant, http: &HttpClient) -> Self {
         let mut client = oauth2::Client::new(ClientId::new(config.client_id.clone()))
             .set_token_uri(TokenUrl::from_url(config.token_url.clone()))
@@ -192,6 +221,7 @@ impl OAuthRefresh {
         match &self.grant {
             Grant::ClientCredentials => self.client_credentials_grant().await,
             Grant::RefreshToken { initial, credentials } => self.rotate(initial, credentials).await,
+            Grant::JwtBearer(assertion) => self.jwt_bearer_grant(assertion).await,
         }
     }
 
@@ -253,6 +283,63 @@ impl OAuthRefresh {
             }
             Err(GrantError::Failed(error)) => Err(error),
         }
+    }
+
+    /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=…`, form-encoded.
+    async fn jwt_bearer_grant(&self, assertion: &JwtAssertion) -> Result<GrantResponse, ConnectorError> {
+        let signed = assertion.sign()?;
+        let mut request = reqwest::Request::new(reqwest::Method::POST, self.config.token_url.clone());
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", JWT_BEARER_GRANT_TYPE).append_pair("assertion", signed.expose());
+            match (&self.config.client_secret, self.config.client_auth) {
+                (None, _) => {}
+                (Some(secret), ClientAuth::RequestBody) => {
+                    form.append_pair("client_id", &self.config.client_id).append_pair("client_secret", secret.expose());
+                }
+                (Some(secret), ClientAuth::Basic) => {
+                    let pair = format!("{}:{}", form_encode(&self.config.client_id), form_encode(secret.expose()));
+                    let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pair);
+                    set_authorization(&mut request, &format!("Basic {encoded}"))?;
+                }
+            }
+            form.finish()
+        };
+        let headers = request.headers_mut();
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        headers.insert(reqwest::header::ACCEPT, reqwest::header::HeaderValue::from_static("application/json"));
+        *request.body_mut() = Some(body.into());
+        let response = self.transport.http.send_raw(request).await?;
+        let status = response.status;
+        if status.is_success() {
+            // serde's message could quote the access token: say what, not where.
+            return serde_json::from_slice::<GrantResponse>(&with_token_type(&response.body)).map_err(
+                |error| match error.classify() {
+                    serde_json::error::Category::Data => ConnectorError::malformed(
+                        self.endpoint(),
+                        "the token response lacks a field or has one of the wrong type",
+                    ),
+                    _ => ConnectorError::transient(self.endpoint(), "the token response is cut short or not json"),
+                },
+            );
+        }
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(ConnectorError::transient(self.endpoint(), format!("token endpoint answered {status}")));
+        }
+        // Only the error code: a description could echo what we sent.
+        let code = serde_json::from_slice::<serde_json::Value>(&response.body)
+            .ok()
+            .and_then(|body| {
+                body.get("error").and_then(serde_json::Value::as_str).map(|c| printable(c, ERROR_CODE_CHARS))
+            })
+            .unwrap_or_else(|| status.to_string());
+        Err(self.auth_error(format!(
+            "the JWT bearer assertion was refused ({code}); check the client id, the username, the audience, that \
+             the certificate of the private key is registered with the client and that the user may use it"
+        )))
     }
 
     /// The refresh-token grant with rotation: read the current refresh token from the
@@ -327,6 +414,25 @@ impl OAuthRefresh {
             }
         }
     }
+}
+
+/// A successful token response with `token_type` set to `Bearer` when it has none:
+/// Salesforce leaves it out, and RFC 6750 bearer tokens are what every provider here
+/// issues. Any other body is passed on as it came (parsing it reports the problem).
+fn with_token_type(body: &[u8]) -> Vec<u8> {
+    let Ok(mut fields) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body) else {
+        return body.to_vec();
+    };
+    if fields.contains_key("token_type") {
+        return body.to_vec();
+    }
+    fields.insert("token_type".into(), "Bearer".into());
+    serde_json::to_vec(&fields).unwrap_or_else(|_| body.to_vec())
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value (RFC 6749 §2.3.1).
+fn form_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// Text a server wrote, fit for a message: printable ASCII only, at most `max` characters.
@@ -450,10 +556,14 @@ impl<'c> AsyncHttpClient<'c> for OAuthTransport {
             *outgoing.body_mut() = Some(body.into());
             let response = self.http.send_raw(outgoing).await?;
             let mut builder = oauth2::http::Response::builder().status(response.status);
+            let body = match response.status.is_success() {
+                true => with_token_type(&response.body),
+                false => response.body.to_vec(),
+            };
             if let Some(headers) = builder.headers_mut() {
                 *headers = response.headers;
             }
-            builder.body(response.body.to_vec()).map_err(|e| ConnectorError::malformed(response.url.path(), e))
+            builder.body(body).map_err(|e| ConnectorError::malformed(response.url.path(), e))
         })
     }
 }
