@@ -8,5 +8,6 @@ pub fn registry() -> Registry {
         Factory::<chorus_connector_feed::FeedConnector>::boxed(),
         Factory::<chorus_connector_jira::JiraConnector>::boxed(),
         Factory::<chorus_connector_zendesk::ZendeskConnector>::boxed(),
+        Factory::<chorus_connector_slack::SlackConnector>::boxed(),
     ])
 }
