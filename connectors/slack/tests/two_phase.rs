@@ -62,7 +62,8 @@ async fn full_then_incremental_sync_matches_the_truth_under_faults() -> TestResu
     let lone = recent.iter().find(|m| m.replies.is_empty()).ok_or("a message without replies")?.ts;
     let edited = recent.iter().rev().find(|m| m.ts != lone).ok_or("a message to edit")?.ts;
     let bugs = sim.channel(channels::BUGS).ok_or("bugs")?;
-    let mut threads = bugs.messages.values().filter(plain).filter(|m| !m.replies.is_empty() && now - m.ts.secs < 50 * 86_400);
+    let mut threads =
+        bugs.messages.values().filter(plain).filter(|m| !m.replies.is_empty() && now - m.ts.secs < 50 * 86_400);
     let (with_reply, doomed) = match (threads.next(), threads.next()) {
         (Some(a), Some(b)) => (a.clone(), b.ts),
         _ => return Err("two recent bug threads with replies".into()),
