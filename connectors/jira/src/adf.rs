@@ -28,7 +28,7 @@ pub fn to_text(doc: &Value) -> String {
         Value::Object(_) => block(doc, 0),
         other => other.to_string(),
     };
-    tidy(&rendered)
+    chorus_sync::children::tidy_text(&rendered)
 }
 
 fn node_type(node: &Value) -> &str {
@@ -264,26 +264,6 @@ fn collect_text(node: &Value, out: &mut String) {
         }
     }
     out.push_str(&ordered.join(""));
-}
-
-/// Trims line ends and collapses runs of blank lines.
-fn tidy(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut blank_run = 0;
-    for line in text.lines() {
-        let line = line.trim_end();
-        if line.is_empty() {
-            blank_run += 1;
-            if blank_run > 1 {
-                continue;
-            }
-        } else {
-            blank_run = 0;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.trim().to_owned()
 }
 
 #[cfg(test)]

@@ -245,7 +245,7 @@ pub fn pick_cloud_id(resources: &[Resource], site: &Url) -> Result<String, Conne
     }
     let known: Vec<&str> = resources.iter().map(|r| r.url.as_str()).collect();
     Err(ConnectorError::Config(format!(
-        "base_url `{wanted}` is not among the sites this OAuth grant can reach ({}); set auth.cloud_id or fix base_url",
+        "base_url `{wanted}` is not among the sites this OAuth grant can reach ({}); set cloud_id or fix base_url",
         if known.is_empty() { "none".to_owned() } else { known.join(", ") }
     )))
 }

@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use chorus_core::{Kind, Secret};
+use chorus_core::Kind;
+use chorus_sync::auth::{BasicAuthConfig, RefreshTokenConfig};
 use chorus_sync::endpoint::parse_endpoint;
 use chorus_sync::ConnectorError;
 use schemars::JsonSchema;
@@ -23,6 +24,14 @@ pub struct JiraConfig {
     pub base_url: String,
     /// How to authenticate.
     pub auth: AuthConfig,
+    /// With `auth.type = "oauth_refresh"`: the root of the platform API
+    /// (`accessible-resources` and `/ex/jira/...`). Not read with Basic auth.
+    #[serde(default = "default_api_base")]
+    pub api_base: String,
+    /// With `auth.type = "oauth_refresh"`: the site's cloud id; found by matching
+    /// `base_url` in `accessible-resources` when not given.
+    #[serde(default)]
+    pub cloud_id: Option<String>,
     /// Which issues to sync, without `ORDER BY` (the connector adds its own), e.g.
     /// `project in (PROD, SUP)`. Jira requires a bounded query.
     pub jql: String,
@@ -45,30 +54,17 @@ pub struct JiraConfig {
     pub mapping: MappingConfig,
 }
 
-/// Credentials for Jira Cloud.
+/// Credentials for Jira Cloud, in the shared `[connectors.settings.auth]` vocabulary.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuthConfig {
     /// Email address and API token (HTTP Basic), calls to `base_url`.
-    Basic { email: String, api_token: Secret },
-    /// OAuth 2.0 (3LO) with `offline_access`; calls to `{api_base}/ex/jira/{cloud_id}`.
+    Basic(BasicAuthConfig),
+    /// OAuth 2.0 (3LO) with `offline_access` (token endpoint default
+    /// `https://auth.atlassian.com/oauth/token`); calls to `{api_base}/ex/jira/{cloud_id}`.
     /// The refresh token rotates: the newest one is kept in the credential store and
     /// `refresh_token` here only seeds it.
-    Oauth {
-        client_id: String,
-        client_secret: Secret,
-        refresh_token: Secret,
-        /// Token endpoint.
-        #[serde(default = "default_token_url")]
-        token_url: String,
-        /// Root of the platform API (`accessible-resources` and `/ex/jira/...`).
-        #[serde(default = "default_api_base")]
-        api_base: String,
-        /// The site's cloud id; found by matching `base_url` in `accessible-resources`
-        /// when not given.
-        #[serde(default)]
-        cloud_id: Option<String>,
-    },
+    OauthRefresh(RefreshTokenConfig),
 }
 
 /// Deletion reconciliation in incremental runs (full runs always reconcile).
@@ -227,9 +223,8 @@ fn default_kind() -> Kind {
 fn default_true() -> bool {
     true
 }
-fn default_token_url() -> String {
-    "https://auth.atlassian.com/oauth/token".to_owned()
-}
+/// Atlassian's token endpoint, the default of `auth.token_url`.
+pub const DEFAULT_TOKEN_URL: &str = "https://auth.atlassian.com/oauth/token";
 fn default_api_base() -> String {
     "https://api.atlassian.com".to_owned()
 }
@@ -247,26 +242,19 @@ impl JiraConfig {
     pub fn validate(&self, allow_insecure: bool) -> Result<Endpoints, ConnectorError> {
         let site = parse_endpoint("base_url", &self.base_url, allow_insecure)?;
         let oauth = match &self.auth {
-            AuthConfig::Basic { email, api_token } => {
-                if !email.contains('@') {
-                    return Err(ConnectorError::Config("auth.email: expected an email address".into()));
-                }
-                if api_token.is_empty() {
-                    return Err(ConnectorError::Config("auth.api_token is empty".into()));
-                }
+            AuthConfig::Basic(basic) => {
+                basic.validate("auth", allow_insecure)?;
                 None
             }
-            AuthConfig::Oauth { client_id, client_secret, refresh_token, token_url, api_base, cloud_id } => {
-                if client_id.trim().is_empty() || client_secret.is_empty() || refresh_token.is_empty() {
-                    return Err(ConnectorError::Config(
-                        "auth: client_id, client_secret and refresh_token are required for oauth".into(),
-                    ));
+            AuthConfig::OauthRefresh(oauth) => {
+                oauth.validate("auth", allow_insecure)?;
+                if self.cloud_id.as_deref().is_some_and(|id| id.trim().is_empty() || id.contains('/')) {
+                    return Err(ConnectorError::Config("cloud_id is not a cloud id".into()));
                 }
-                if cloud_id.as_deref().is_some_and(|id| id.trim().is_empty() || id.contains('/')) {
-                    return Err(ConnectorError::Config("auth.cloud_id is not a cloud id".into()));
-                }
-                let token = parse_endpoint("auth.token_url", token_url, allow_insecure)?;
-                let api = parse_endpoint("auth.api_base", api_base, allow_insecure)?;
+                let default_token_url = Url::parse(DEFAULT_TOKEN_URL)
+                    .map_err(|e| ConnectorError::Config(format!("auth.token_url default: {e}")))?;
+                let token = oauth.oauth_config(&default_token_url, allow_insecure)?.token_url;
+                let api = parse_endpoint("api_base", &self.api_base, allow_insecure)?;
                 Some((token, api))
             }
         };
@@ -288,6 +276,20 @@ impl JiraConfig {
         }
         Ok(Endpoints { site, oauth })
     }
+}
+
+/// The keys an older Jira configuration wrote inside `auth` that now sit in the
+/// settings table (the shared auth types take only the grant's own keys).
+pub fn legacy_settings(settings: &serde_json::Value) -> Result<(), ConnectorError> {
+    let auth = settings.get("auth").and_then(serde_json::Value::as_object);
+    for key in ["api_base", "cloud_id"] {
+        if auth.is_some_and(|auth| auth.contains_key(key)) {
+            return Err(ConnectorError::Config(format!(
+                "auth.{key} moved: write `{key}` in [connectors.settings], next to base_url"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn validate_jql(jql: &str) -> Result<(), ConnectorError> {
@@ -379,6 +381,34 @@ mod tests {
     }
 
     #[test]
+    fn old_auth_keys_get_an_error_naming_the_new_one() {
+        use chorus_sync::connector::ConnectorFactory;
+        use chorus_sync::Factory;
+        let factory: Box<dyn ConnectorFactory> = Factory::<crate::JiraConnector>::boxed();
+        let with_auth = |auth: serde_json::Value| json!({"base_url": "https://acme.atlassian.net", "auth": auth, "jql": "project = PROD"});
+        let oauth = json!({"client_id": "c", "client_secret": "s", "refresh_token": "r"});
+        let mut old_type = oauth.clone();
+        old_type["type"] = json!("oauth");
+        let mut new_type = oauth.clone();
+        new_type["type"] = json!("oauth_refresh");
+        assert!(factory.validate(&with_auth(new_type.clone()), false).is_ok());
+        let mut api_base = new_type.clone();
+        api_base["api_base"] = json!("https://api.atlassian.com");
+        let mut cloud_id = new_type;
+        cloud_id["cloud_id"] = json!("abc");
+        let cases = [
+            (old_type, "use `type = \"oauth_refresh\"`"),
+            (api_base, "write `api_base` in [connectors.settings]"),
+            (cloud_id, "write `cloud_id` in [connectors.settings]"),
+            (json!({"type": "basic", "email": "a@b.c", "token": "t"}), "use `api_token`"),
+        ];
+        for (auth, hint) in cases {
+            let message = factory.validate(&with_auth(auth.clone()), false).expect_err("old key").to_string();
+            assert!(message.contains(hint), "{auth}: {message}");
+        }
+    }
+
+    #[test]
     fn settings_schema_names_every_key() {
         let schema = serde_json::to_string(&schemars::schema_for!(JiraConfig)).unwrap_or_default();
         for key in
@@ -397,8 +427,8 @@ mod tests {
         assert!(config.validate(true).is_ok());
         let oauth = parse(json!({
             "base_url": "https://acme.atlassian.net",
-            "auth": {"type": "oauth", "client_id": "c", "client_secret": "s", "refresh_token": "r",
-                     "api_base": "http://127.0.0.1:9"},
+            "auth": {"type": "oauth_refresh", "client_id": "c", "client_secret": "s", "refresh_token": "r"},
+            "api_base": "http://127.0.0.1:9",
             "jql": "project = PROD"
         }))
         .expect("parses");

@@ -21,10 +21,10 @@ use std::sync::Arc;
 
 use chorus_core::Source;
 use chorus_sync::auth::AuthProvider;
-use chorus_sync::{Connector, ConnectorContext, ConnectorError, Page, SyncMode};
+use chorus_sync::{page_stream, Connector, ConnectorContext, ConnectorError, Page, SyncMode};
 use chrono_tz::Tz;
 use futures::future::BoxFuture;
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::BoxStream;
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -59,6 +59,10 @@ impl Connector for JiraConnector {
     type Config = JiraConfig;
     type Cursor = JiraCursor;
 
+    fn legacy_settings(settings: &serde_json::Value) -> Result<(), ConnectorError> {
+        config::legacy_settings(settings)
+    }
+
     fn validate(config: &JiraConfig, allow_insecure_endpoints: bool) -> Result<(), ConnectorError> {
         config.validate(allow_insecure_endpoints).map(|_| ())
     }
@@ -91,8 +95,7 @@ impl Connector for JiraConnector {
         from: Option<JiraCursor>,
         mode: SyncMode,
     ) -> BoxStream<'_, Result<Page<JiraCursor>, ConnectorError>> {
-        let run = run::Run::new(self, from, mode);
-        stream::unfold(run, |mut run| async move { run.next_page().await.map(|page| (page, run)) }).boxed()
+        page_stream(run::Run::new(self, from, mode))
     }
 }
 
@@ -105,8 +108,8 @@ impl JiraConnector {
     async fn connect(&self) -> Result<Session, ConnectorError> {
         let http = self.ctx.http.clone().with_auth(self.auth_provider()?);
         let root = match (&self.config.auth, &self.endpoints.oauth) {
-            (AuthConfig::Oauth { cloud_id, .. }, Some((_, api_base))) => {
-                let cloud_id = match cloud_id {
+            (AuthConfig::OauthRefresh(_), Some((_, api_base))) => {
+                let cloud_id = match &self.config.cloud_id {
                     Some(id) => id.clone(),
                     None => pick_cloud_id(&accessible_resources(&http, api_base).await?, &self.endpoints.site)?,
                 };
@@ -152,8 +155,6 @@ mod auth {
     //! Invariant: secrets leave the config only as `Secret`s handed to the provider;
     //! the OAuth refresh token rotates through `ctx.credentials` (compare-and-swap).
 
-    use chorus_sync::auth::{BasicAuth, ClientAuth, OAuthConfig, OAuthRefresh};
-
     use super::*;
 
     pub(super) fn provider(
@@ -162,25 +163,9 @@ mod auth {
         ctx: &ConnectorContext,
     ) -> Result<Arc<dyn AuthProvider>, ConnectorError> {
         match (auth, token_url) {
-            (AuthConfig::Basic { email, api_token }, _) => {
-                Ok(Arc::new(BasicAuth::new(email.clone(), api_token.clone())))
-            }
-            (AuthConfig::Oauth { client_id, client_secret, refresh_token, .. }, Some(token_url)) => {
-                let config = OAuthConfig {
-                    token_url: token_url.clone(),
-                    client_id: client_id.clone(),
-                    client_secret: Some(client_secret.clone()),
-                    client_auth: ClientAuth::RequestBody,
-                    scopes: Vec::new(),
-                };
-                Ok(Arc::new(OAuthRefresh::refresh_token(
-                    config,
-                    refresh_token.clone(),
-                    ctx.credentials.clone(),
-                    &ctx.http,
-                )))
-            }
-            (AuthConfig::Oauth { .. }, None) => Err(ConnectorError::Config("auth.token_url is missing".into())),
+            (AuthConfig::Basic(basic), _) => Ok(Arc::new(basic.provider())),
+            (AuthConfig::OauthRefresh(oauth), Some(token_url)) => Ok(Arc::new(oauth.provider(token_url, ctx)?)),
+            (AuthConfig::OauthRefresh(_), None) => Err(ConnectorError::Config("auth.token_url is missing".into())),
         }
     }
 }

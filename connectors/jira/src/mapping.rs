@@ -116,7 +116,8 @@ impl Mapper {
 
         let embedded = embedded_comments(fields);
         let comment_values = comments.unwrap_or(embedded);
-        let comments = comment_values.iter().filter_map(|c| comment(c, updated_at)).collect();
+        let comments =
+            chorus_sync::children::comment_list(comment_values.iter().filter_map(|c| comment(c, updated_at)));
 
         let (account_name, account_external_id) = self.account(fields);
         Ok(ItemRecord {

@@ -19,7 +19,7 @@
 use std::collections::HashSet;
 
 use chorus_core::{EntityKind, Record};
-use chorus_sync::{ConnectorError, Page, SyncMode, Unmapped};
+use chorus_sync::{ConnectorError, Page, PageRun, RepeatGuard, SyncMode, Unmapped};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
@@ -61,7 +61,7 @@ pub(crate) struct Run<'a> {
     /// Every `nextPageToken` the search phase was handed in this run: Jira never hands
     /// out the same one twice, so a repeat (A→B→A as well as A→A) means it goes round
     /// in circles, and the run fails instead of reading the same pages forever.
-    search_tokens: HashSet<String>,
+    search_tokens: RepeatGuard,
 }
 
 impl<'a> Run<'a> {
@@ -77,23 +77,14 @@ impl<'a> Run<'a> {
             reconcile_due: false,
             full_scan: false,
             seen: HashSet::new(),
-            search_tokens: HashSet::new(),
+            search_tokens: RepeatGuard::new(crate::client::SEARCH_PATH, "nextPageToken"),
         }
     }
+}
 
-    /// The next page, `None` when the run is over. After an error the run is over.
-    pub(crate) async fn next_page(&mut self) -> Option<Result<Page<JiraCursor>, ConnectorError>> {
-        match self.step().await {
-            Ok(Some(page)) => Some(Ok(page)),
-            Ok(None) => None,
-            Err(error) => {
-                self.phase = Some(Phase::Done);
-                Some(Err(error))
-            }
-        }
-    }
-
-    async fn step(&mut self) -> Result<Option<Page<JiraCursor>>, ConnectorError> {
+impl PageRun<JiraCursor> for Run<'_> {
+    /// The next page, `None` when the run is over (`page_stream` ends it at an error).
+    async fn next_page(&mut self) -> Result<Option<Page<JiraCursor>>, ConnectorError> {
         let session = match self.session {
             Some(session) => session,
             None => {
@@ -116,7 +107,9 @@ impl<'a> Run<'a> {
             Phase::Reconcile { batches } => self.reconcile_page(session, batches).await.map(Some),
         }
     }
+}
 
+impl<'a> Run<'a> {
     /// Decides the window and whether deletions are reconciled in this run.
     fn start(&mut self) -> Phase {
         let config = &self.connector.config;
@@ -159,13 +152,7 @@ impl<'a> Run<'a> {
         if let Some(next) = &next {
             // Checked before the page is mapped: its records are not committed, and the
             // stored cursor stays at the last page before the repeat.
-            if !self.search_tokens.insert(next.clone()) {
-                return Err(ConnectorError::permanent(
-                    crate::client::SEARCH_PATH,
-                    "jira repeated a nextPageToken it already handed out in this run; the search goes round in \
-                     circles, so the run stops instead of reading the same pages forever",
-                ));
-            }
+            self.search_tokens.check(next)?;
         }
         let mut records = Vec::with_capacity(page.issues.len());
         let mut unmapped = Vec::new();
@@ -389,7 +376,7 @@ impl<'a> Run<'a> {
             next_page_token: None,
         };
         let mut issues = Vec::new();
-        let mut tokens = HashSet::new();
+        let mut tokens = RepeatGuard::new(crate::client::SEARCH_PATH, "nextPageToken");
         loop {
             let page = session.api.search(&request).await?;
             let next = page.continuation().map(str::to_owned);
@@ -397,7 +384,7 @@ impl<'a> Run<'a> {
             let Some(token) = next else {
                 return Ok(issues);
             };
-            if !tokens.insert(token.clone()) {
+            if tokens.check(&token).is_err() {
                 return Err(ConnectorError::permanent(
                     crate::client::SEARCH_PATH,
                     "jira repeated a nextPageToken while reconciling; the scope of this batch is unknown, so no \

@@ -106,9 +106,13 @@ fn recorded_comments_keep_visibility_and_text() {
     let page = read(&dir, "airbyte_issue_comments_airbyteio.json");
     let issue = json!({"id": "10625", "fields": {"comment": page}});
     let item = mapper().item(&issue, None).expect("maps");
-    assert_eq!(item.comments[0].body, "Closed");
+    // The recording lists the newest first; items keep comments oldest first.
+    let ids: Vec<&str> = item.comments.iter().map(|c| c.external_id.as_str()).collect();
+    assert_eq!(ids, ["10521", "10755"]);
+    let closed = &item.comments[1];
+    assert_eq!(closed.body, "Closed");
     assert!(item.comments.iter().all(|c| c.public), "jsdPublic: true everywhere");
-    assert_eq!(item.comments[0].author.email.as_deref(), Some("integration-test@airbyte.io"));
+    assert_eq!(closed.author.email.as_deref(), Some("integration-test@airbyte.io"));
     // The vendor example restricts its comment to a role: not public.
     let example = read(&dir, "spec_example_issue_comments_200.json");
     let item = mapper().item(&json!({"id": "1", "fields": {"comment": example}}), None).expect("maps");

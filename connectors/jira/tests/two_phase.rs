@@ -114,9 +114,10 @@ async fn two_phase_sync_over_oauth_under_faults() {
     let settings = json!({
         "base_url": url,
         "auth": {
-            "type": "oauth", "client_id": "sim-client", "client_secret": "sim-client-secret",
-            "refresh_token": "sim-refresh-0", "token_url": format!("{url}/oauth/token"), "api_base": url
+            "type": "oauth_refresh", "client_id": "sim-client", "client_secret": "sim-client-secret",
+            "refresh_token": "sim-refresh-0", "token_url": format!("{url}/oauth/token")
         },
+        "api_base": url,
         "jql": "project in (PROD, SUP, IDEA)",
         "page_size": 20,
         "reconcile": {"every_runs": 1},

@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chorus_sync::auth::{AuthProvider, BasicAuth, BearerAuth, ClientAuth, OAuthConfig, OAuthRefresh};
+use chorus_sync::auth::AuthProvider;
 use chorus_sync::http::EndpointLimiter;
 use chorus_sync::{ConnectorContext, ConnectorError, HttpClient, HttpResponse};
 use serde_json::Value;
@@ -67,25 +67,22 @@ pub const TOKEN_PATH: &str = "/oauth/tokens";
 /// The `Authorization` provider for the configured method. The refresh form goes
 /// through the shared `OAuthRefresh` (single-flight refresh, the rotated refresh token
 /// persisted by compare-and-swap in `credentials`) at `{base}/oauth/tokens`.
-pub fn auth_provider(config: &AuthConfig, base: &Url, ctx: &ConnectorContext) -> Arc<dyn AuthProvider> {
-    match config {
-        AuthConfig::ApiToken { email, token } => Arc::new(BasicAuth::new(format!("{email}/token"), token.clone())),
-        AuthConfig::Oauth { access_token } => Arc::new(BearerAuth::new(access_token.clone())),
-        AuthConfig::OauthRefresh { client_id, client_secret, refresh_token } => {
+pub fn auth_provider(
+    config: &AuthConfig,
+    base: &Url,
+    ctx: &ConnectorContext,
+) -> Result<Arc<dyn AuthProvider>, ConnectorError> {
+    Ok(match config {
+        AuthConfig::Basic(basic) => Arc::new(basic.provider_as(format!("{}/token", basic.email.trim()))),
+        AuthConfig::Bearer(bearer) => Arc::new(bearer.provider()),
+        AuthConfig::OauthRefresh(oauth) => {
             let mut token_url = base.clone();
             let prefix = base.path().trim_end_matches('/').to_owned();
             token_url.set_path(&format!("{prefix}{TOKEN_PATH}"));
             token_url.set_query(None);
-            let oauth = OAuthConfig {
-                token_url,
-                client_id: client_id.clone(),
-                client_secret: Some(client_secret.clone()),
-                client_auth: ClientAuth::RequestBody,
-                scopes: Vec::new(),
-            };
-            Arc::new(OAuthRefresh::refresh_token(oauth, refresh_token.clone(), ctx.credentials.clone(), &ctx.http))
+            Arc::new(oauth.provider(&token_url, ctx)?)
         }
-    }
+    })
 }
 
 /// One page of a cursor-based export (tickets or users).

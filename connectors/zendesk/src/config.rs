@@ -5,7 +5,8 @@
 //! `validate` checks everything that can be checked without I/O; a config that passes
 //! it builds a connector that cannot fail on its own settings later.
 
-use chorus_core::{Kind, Secret};
+use chorus_core::Kind;
+use chorus_sync::auth::{BasicAuthConfig, BearerConfig, RefreshTokenConfig};
 use chorus_sync::endpoint::parse_endpoint;
 use chorus_sync::ConnectorError;
 use schemars::JsonSchema;
@@ -58,22 +59,23 @@ impl Default for ReconcileConfig {
     }
 }
 
-/// How requests are authorized.
+/// How requests are authorized, in the shared `[connectors.settings.auth]` vocabulary.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuthConfig {
-    /// `{email}/token` and an API token (Admin Center → Apps and integrations → Zendesk API).
-    ApiToken { email: String, token: Secret },
+    /// `email` and an API token (Admin Center → Apps and integrations → Zendesk API),
+    /// sent as `{email}/token` in HTTP Basic.
+    Basic(BasicAuthConfig),
     /// A static OAuth access token, sent as `Authorization: Bearer` (tokens of OAuth
     /// clients made before Zendesk enforced expiry; an expiring one stops working after
     /// `expires_in`, use `oauth_refresh` for those).
-    Oauth { access_token: Secret },
-    /// An OAuth client with a refresh token: access tokens come from
-    /// `{base_url}/oauth/tokens` (`grant_type=refresh_token`, client id and secret in
-    /// the body) and are renewed before they expire. Zendesk rotates the refresh token
-    /// on every grant: the newest one is kept in the credential store, and
+    Bearer(BearerConfig),
+    /// An OAuth client with a refresh token: access tokens come from `token_url`
+    /// (default `{base_url}/oauth/tokens`; `grant_type=refresh_token`, client id and
+    /// secret in the body) and are renewed before they expire. Zendesk rotates the
+    /// refresh token on every grant: the newest one is kept in the credential store, and
     /// `refresh_token` here only seeds the chain (a changed one re-seeds it).
-    OauthRefresh { client_id: String, client_secret: Secret, refresh_token: Secret },
+    OauthRefresh(RefreshTokenConfig),
 }
 
 /// Which comments of a ticket are read.
@@ -176,25 +178,9 @@ impl ZendeskConfig {
     pub fn validate(&self, allow_insecure: bool) -> Result<(), ConnectorError> {
         parse_endpoint("base_url", &self.base_url, allow_insecure)?;
         match &self.auth {
-            AuthConfig::ApiToken { email, token } => {
-                if !email.contains('@') {
-                    return Err(ConnectorError::Config(format!("auth.email: `{email}` is not an email address")));
-                }
-                if token.is_empty() {
-                    return Err(ConnectorError::Config("auth.token is empty".into()));
-                }
-            }
-            AuthConfig::Oauth { access_token } if access_token.is_empty() => {
-                return Err(ConnectorError::Config("auth.access_token is empty".into()));
-            }
-            AuthConfig::Oauth { .. } => {}
-            AuthConfig::OauthRefresh { client_id, client_secret, refresh_token } => {
-                if client_id.trim().is_empty() || client_secret.is_empty() || refresh_token.is_empty() {
-                    return Err(ConnectorError::Config(
-                        "auth: client_id, client_secret and refresh_token are required for oauth_refresh".into(),
-                    ));
-                }
-            }
+            AuthConfig::Basic(basic) => basic.validate("auth", allow_insecure)?,
+            AuthConfig::Bearer(bearer) => bearer.validate("auth", allow_insecure)?,
+            AuthConfig::OauthRefresh(oauth) => oauth.validate("auth", allow_insecure)?,
         }
         if !(1..=1000).contains(&self.page_size) {
             return Err(ConnectorError::Config(format!("page_size: {} is not in 1..=1000", self.page_size)));
@@ -232,7 +218,7 @@ mod tests {
     fn minimal_config_gets_defaults() -> Result<(), Box<dyn std::error::Error>> {
         let config = parse(serde_json::json!({
             "base_url": "https://acme.zendesk.com",
-            "auth": {"method": "api_token", "email": "ops@acme.com", "token": "t0k"}
+            "auth": {"type": "basic", "email": "ops@acme.com", "api_token": "t0k"}
         }))?;
         config.validate(false)?;
         assert_eq!(config.page_size, 1000);
@@ -250,7 +236,7 @@ mod tests {
         let base = |extra: serde_json::Value| {
             let mut value = serde_json::json!({
                 "base_url": "https://acme.zendesk.com",
-                "auth": {"method": "oauth", "access_token": "abc"}
+                "auth": {"type": "bearer", "token": "abc"}
             });
             if let (Some(map), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
                 map.extend(extra.clone());
@@ -258,7 +244,7 @@ mod tests {
             value
         };
         assert!(parse(base(serde_json::json!({"page_sise": 10}))).is_err());
-        assert!(parse(base(serde_json::json!({"auth": {"method": "oauth", "access_token": "a", "x": 1}}))).is_err());
+        assert!(parse(base(serde_json::json!({"auth": {"type": "bearer", "token": "a", "x": 1}}))).is_err());
         assert!(parse(base(serde_json::json!({"mapping": {"bug_tagz": []}}))).is_err());
         assert!(parse(base(serde_json::json!({"reconcile": {"every_day": 1}}))).is_err());
         let insecure = parse(base(serde_json::json!({"base_url": "http://127.0.0.1:9"}))).map(|c| c.validate(false));
@@ -272,16 +258,42 @@ mod tests {
         let with =
             |auth: serde_json::Value| parse(serde_json::json!({"base_url": "https://acme.zendesk.com", "auth": auth}));
         let config = with(serde_json::json!({
-            "method": "oauth_refresh", "client_id": "chorus", "client_secret": "s3cret", "refresh_token": "r3fresh"
+            "type": "oauth_refresh", "client_id": "chorus", "client_secret": "s3cret", "refresh_token": "r3fresh"
         }))?;
         config.validate(false)?;
         let printed = format!("{config:?}");
         assert!(!printed.contains("s3cret") && !printed.contains("r3fresh"), "{printed}");
         let empty = with(serde_json::json!({
-            "method": "oauth_refresh", "client_id": "chorus", "client_secret": "s", "refresh_token": ""
+            "type": "oauth_refresh", "client_id": "chorus", "client_secret": "s", "refresh_token": ""
         }))?;
         assert!(matches!(empty.validate(false), Err(ConnectorError::Config(_))));
-        assert!(with(serde_json::json!({"method": "oauth_refresh", "client_id": "c"})).is_err());
+        assert!(with(serde_json::json!({"type": "oauth_refresh", "client_id": "c"})).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn old_auth_keys_get_an_error_naming_the_new_one() {
+        use chorus_sync::connector::ConnectorFactory;
+        let factory: Box<dyn ConnectorFactory> = chorus_sync::Factory::<crate::ZendeskConnector>::boxed();
+        let with = |auth: serde_json::Value| serde_json::json!({"base_url": "https://acme.zendesk.com", "auth": auth});
+        let cases = [
+            (
+                serde_json::json!({"method": "api_token", "email": "ops@acme.com", "token": "hunter2"}),
+                "`type = \"basic\"` with `email` and `api_token`",
+            ),
+            (serde_json::json!({"method": "oauth", "access_token": "hunter2"}), "`type = \"bearer\"` with `token`"),
+            (
+                serde_json::json!({"method": "oauth_refresh", "client_id": "c", "client_secret": "s", "refresh_token": "r"}),
+                "use `type`",
+            ),
+            (serde_json::json!({"type": "basic", "email": "ops@acme.com", "token": "hunter2"}), "use `api_token`"),
+            (serde_json::json!({"type": "bearer", "access_token": "hunter2"}), "with `token`"),
+        ];
+        for (auth, hint) in cases {
+            let message = factory.validate(&with(auth.clone()), false).expect_err("old key").to_string();
+            assert!(message.contains(hint) && !message.contains("hunter2"), "{auth}: {message}");
+        }
+        let new = serde_json::json!({"type": "basic", "email": "ops@acme.com", "api_token": "t"});
+        assert!(factory.validate(&with(new), false).is_ok());
     }
 }

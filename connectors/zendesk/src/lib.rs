@@ -32,9 +32,9 @@ use std::collections::{BTreeSet, HashSet};
 
 use chorus_core::{Record, Source};
 use chorus_sync::endpoint::parse_endpoint;
-use chorus_sync::{Connector, ConnectorContext, ConnectorError, Credentials, Page, SyncMode};
+use chorus_sync::{page_stream, Connector, ConnectorContext, ConnectorError, Credentials, Page, PageRun, SyncMode};
 use futures::future::BoxFuture;
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::BoxStream;
 use serde_json::Value;
 
 pub use crate::client::ZendeskClient;
@@ -84,6 +84,18 @@ struct RunState {
     organizations_seen: HashSet<String>,
     /// The check under way (planned when the phase starts).
     check: Option<Check>,
+}
+
+/// One run: the connector and where the run is.
+struct Run<'a> {
+    connector: &'a ZendeskConnector,
+    state: RunState,
+}
+
+impl PageRun<ZendeskCursor> for Run<'_> {
+    async fn next_page(&mut self) -> Result<Option<Page<ZendeskCursor>>, ConnectorError> {
+        self.connector.next_page(&mut self.state).await
+    }
 }
 
 impl RunState {
@@ -329,7 +341,7 @@ impl Connector for ZendeskConnector {
 
     fn build(config: ZendeskConfig, ctx: ConnectorContext) -> Result<Self, ConnectorError> {
         let base = parse_endpoint("base_url", &config.base_url, ctx.allow_insecure_endpoints)?;
-        let http = ctx.http.clone().with_auth(client::auth_provider(&config.auth, &base, &ctx));
+        let http = ctx.http.clone().with_auth(client::auth_provider(&config.auth, &base, &ctx)?);
         Ok(Self {
             client: ZendeskClient::new(http, base, config.page_size, &config.rate_limit),
             mapper: Mapper::new(&config),
@@ -370,16 +382,6 @@ impl Connector for ZendeskConnector {
             organizations_seen: HashSet::new(),
             check: None,
         };
-        stream::unfold(state, move |mut state| async move {
-            match self.next_page(&mut state).await {
-                Ok(Some(page)) => Some((Ok(page), state)),
-                Ok(None) => None,
-                Err(error) => {
-                    state.phase = Phase::Done;
-                    Some((Err(error), state))
-                }
-            }
-        })
-        .boxed()
+        page_stream(Run { connector: self, state })
     }
 }

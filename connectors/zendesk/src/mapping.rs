@@ -9,12 +9,13 @@
 //! (`map_ticket_page`): converting bodies is CPU work proportional to their size, and
 //! it must not hold up the async runtime that serves the other connectors.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chorus_core::account::normalize_domain;
 use chorus_core::{
     AccountRecord, Comment, ContactRecord, EntityKind, ItemRecord, Kind, LifecycleStage, Person, Record,
 };
+use chorus_sync::children::{comment_list, merge_comments};
 use chorus_sync::ConnectorError;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
@@ -114,10 +115,12 @@ impl Mapper {
             // With `comments = "public"` a ticket opened by an internal note keeps that
             // note out of the item: no body, the subject still names the ticket.
             Thread::Full([first, rest @ ..]) if self.public_comments_only && !is_public(first) => {
-                (String::new(), self.comments(rest, people))
+                (String::new(), comment_list(self.comments(rest, people)))
             }
-            Thread::Full([first, rest @ ..]) => (comment_text(first), self.comments(rest, people)),
-            Thread::Continued { body, comments, new } => (body.to_owned(), merge(comments, self.comments(new, people))),
+            Thread::Full([first, rest @ ..]) => (comment_text(first), comment_list(self.comments(rest, people))),
+            Thread::Continued { body, comments, new } => {
+                (body.to_owned(), merge_comments(comments, self.comments(new, people)))
+            }
             Thread::Full([]) | Thread::Description => (body_to_text(&description), Vec::new()),
         };
         let title = str_field(ticket, "subject")
@@ -276,18 +279,6 @@ pub enum Thread<'a> {
     /// The stored body and comments, and the comments added since: merged by comment
     /// id, a new version of a comment replacing the stored one.
     Continued { body: &'a str, comments: &'a [Comment], new: &'a [Value] },
-}
-
-/// `stored` and `new` comments merged by id, oldest first (ties by id).
-fn merge(stored: &[Comment], new: Vec<Comment>) -> Vec<Comment> {
-    let mut by_id: BTreeMap<String, Comment> = stored.iter().map(|c| (c.external_id.clone(), c.clone())).collect();
-    by_id.extend(new.into_iter().map(|c| (c.external_id.clone(), c)));
-    let mut merged: Vec<Comment> = by_id.into_values().collect();
-    merged.sort_by(|a, b| {
-        let key = |c: &Comment| (c.created_at, c.external_id.parse::<u64>().unwrap_or(u64::MAX));
-        key(a).cmp(&key(b))
-    });
-    merged
 }
 
 /// A comment's `public` flag; a missing one counts as internal.
@@ -467,7 +458,7 @@ mod tests {
     fn mapper() -> Mapper {
         let config: ZendeskConfig = serde_json::from_value(json!({
             "base_url": "https://acme.zendesk.com/",
-            "auth": {"method": "oauth", "access_token": "t"},
+            "auth": {"type": "bearer", "token": "t"},
             "comments": "public",
             "accounts": {"arr_field": "arr", "segment_field": "plan", "renewal_date_field": "renewal",
                          "lifecycle_stage_field": "stage", "currency": "EUR"},

@@ -108,18 +108,9 @@ impl Writer {
     }
 }
 
-/// Trims trailing spaces on every line, keeps at most one blank line, trims the ends.
-pub(crate) fn tidy(text: &str) -> String {
-    let mut lines: Vec<&str> = Vec::new();
-    for line in text.lines().map(str::trim_end) {
-        let blank = line.trim().is_empty();
-        if blank && lines.last().is_some_and(|last| last.is_empty()) {
-            continue;
-        }
-        lines.push(if blank { "" } else { line });
-    }
-    lines.join("\n").trim().to_owned()
-}
+/// Trims trailing spaces on every line, keeps at most one blank line, trims the ends:
+/// the one normalization every connector's text goes through.
+pub(crate) use chorus_sync::children::tidy_text as tidy;
 
 /// The URL to print after a link's text, or `None` when it would add nothing: no
 /// target, an anchor on the same page, a script, or a target the text already shows.

@@ -27,12 +27,12 @@ async fn check_works_with_email_token_and_oauth_and_refuses_bad_credentials() ->
     let url = server.url();
     let basic = build(&dir, &url, support::api_token_auth(&config)).await?;
     assert_eq!(basic.check().await?, format!("Sim Agent <{}>", config.email));
-    let bearer = build(&dir, &url, serde_json::json!({"method": "oauth", "access_token": config.oauth_token})).await?;
+    let bearer = build(&dir, &url, serde_json::json!({"type": "bearer", "token": config.oauth_token})).await?;
     assert!(bearer.check().await.is_ok());
     let auths: Vec<AuthSeen> = server.requests().iter().map(|r| r.auth).collect();
     assert_eq!(auths, [AuthSeen::Basic, AuthSeen::Bearer]);
 
-    let wrong = serde_json::json!({"method": "api_token", "email": config.email, "token": "nope"});
+    let wrong = serde_json::json!({"type": "basic", "email": config.email, "api_token": "nope"});
     let wrong = build(&dir, &url, wrong).await?;
     let error = wrong.check().await.err().ok_or("a wrong token is refused")?;
     assert!(matches!(error, ConnectorError::Auth { .. }), "{error}");
@@ -43,7 +43,7 @@ async fn check_works_with_email_token_and_oauth_and_refuses_bad_credentials() ->
 #[test]
 fn settings_are_validated_without_io() {
     let factory = Factory::<ZendeskConnector>::boxed();
-    let auth = serde_json::json!({"method": "oauth", "access_token": "t"});
+    let auth = serde_json::json!({"type": "bearer", "token": "t"});
     let local = serde_json::json!({"base_url": "http://127.0.0.1:1", "auth": auth});
     assert!(factory.validate(&local, false).is_err(), "plain-HTTP loopback needs allow_insecure_endpoints");
     assert!(factory.validate(&local, true).is_ok());
@@ -77,7 +77,7 @@ async fn a_sync_with_access_tokens_expiring_mid_run_rotates_and_completes() -> T
     let store = support::memory_store().await?;
     let settings = serde_json::json!({
         "base_url": server.url(),
-        "auth": {"method": "oauth_refresh", "client_id": authority.client_id,
+        "auth": {"type": "oauth_refresh", "client_id": authority.client_id,
                  "client_secret": authority.client_secret, "refresh_token": authority.initial_refresh_token},
         "page_size": 5,
         "rate_limit": {"requests_per_minute": 60000, "incremental_requests": 1000, "incremental_window_secs": 0.1},

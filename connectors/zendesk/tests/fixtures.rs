@@ -30,7 +30,7 @@ fn read(path: &Path) -> Result<Value, Box<dyn std::error::Error>> {
 fn mapper() -> Result<Mapper, serde_json::Error> {
     let config: ZendeskConfig = serde_json::from_value(serde_json::json!({
         "base_url": "https://d3v-zenpydev.zendesk.com",
-        "auth": {"method": "api_token", "email": "ops@example.com", "token": "t"},
+        "auth": {"type": "basic", "email": "ops@example.com", "api_token": "t"},
         "contact_roles": ["end-user", "agent", "admin"],
     }))?;
     Ok(Mapper::new(&config))

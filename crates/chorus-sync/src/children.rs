@@ -14,9 +14,10 @@ use std::collections::HashMap;
 
 use chorus_core::Comment;
 
-/// How many comments an item keeps by default: the newest this many. Far beyond a
-/// normal ticket or thread; a runaway one (a bot posting every minute) stays bounded.
-pub const MAX_COMMENTS: usize = 1000;
+/// How many comments an item keeps by default: the newest this many (Jira reads at
+/// most 20 pages of 100). Far beyond a normal ticket or thread; a runaway one (a bot
+/// posting every minute) stays bounded.
+pub const MAX_COMMENTS: usize = 2000;
 
 /// The comments of one item, gathered from any number of reads.
 #[derive(Debug, Clone)]

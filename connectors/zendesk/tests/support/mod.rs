@@ -46,7 +46,7 @@ pub fn fast_policy(requests_per_minute: u32, burst: u32) -> HttpPolicy {
 
 /// The `auth` settings that the simulator configured by `config` accepts.
 pub fn api_token_auth(config: &ZendeskSimConfig) -> Value {
-    serde_json::json!({"method": "api_token", "email": config.email, "token": config.api_token})
+    serde_json::json!({"type": "basic", "email": config.email, "api_token": config.api_token})
 }
 
 /// The connector built from `settings` over `store`, its client under `policy`.

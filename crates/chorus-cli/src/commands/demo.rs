@@ -253,9 +253,9 @@ incremental_requests = 10
 incremental_window_secs = 1.0
 
 [connectors.settings.auth]
-method = "api_token"
+type = "basic"
 email = "{DEMO_EMAIL}"
-token = "{DEMO_TOKEN}"
+api_token = "{DEMO_TOKEN}"
 "#,
         db = dir.join("chorus.db").display(),
         index = dir.join("index").display(),
