@@ -31,8 +31,7 @@ async fn a_sync_costs_one_call_per_thread_with_replies_and_one_per_user() -> Tes
         let total: usize = by_method.values().sum();
         println!("{run} sync: {total} requests {by_method:?}");
         let truth = sim.truth(support::READ);
-        let threads = truth.threads.values().filter(|t| !t.parent.replies.is_empty()).count()
-            + truth.tombstones.len();
+        let threads = truth.threads.values().filter(|t| !t.parent.replies.is_empty()).count() + truth.tombstones.len();
         assert_eq!(by_method.get("auth.test"), Some(&1));
         assert_eq!(by_method.get("conversations.list"), Some(&1));
         assert_eq!(by_method.get("conversations.history"), Some(&support::READ.len()), "one page per channel");

@@ -52,29 +52,29 @@ enum Caller {
 
 /// Checks the token and counts the request against the method's budget; the answer
 /// to send instead of serving, if any.
-fn admit(state: &mut SimState, headers: &HeaderMap, method: &'static str) -> Result<Caller, Response> {
+fn admit(state: &mut SimState, headers: &HeaderMap, method: &'static str) -> Result<Caller, Box<Response>> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let caller = match token {
-        None | Some("") => return Err(fail("not_authed")),
+        None | Some("") => return Err(Box::new(fail("not_authed"))),
         Some(t) if t == state.config.bot_token => Caller::Bot,
         Some(t) if t == state.config.user_token => Caller::User,
-        Some(_) => return Err(fail("invalid_auth")),
+        Some(_) => return Err(Box::new(fail("invalid_auth"))),
     };
     if let Some(wait) = limits::gate(state, method) {
-        return Err(limits::too_many(wait));
+        return Err(Box::new(limits::too_many(wait)));
     }
     Ok(caller)
 }
 
-fn require_scope(state: &SimState, needed: &str) -> Result<(), Response> {
+fn require_scope(state: &SimState, needed: &str) -> Result<(), Box<Response>> {
     if state.config.scopes.iter().any(|s| s == needed) {
         Ok(())
     } else {
-        Err(missing_scope(needed, &state.config.scopes))
+        Err(Box::new(missing_scope(needed, &state.config.scopes)))
     }
 }
 
@@ -85,13 +85,19 @@ fn readable<'a>(
     caller: Caller,
     id: Option<&String>,
     history: bool,
-) -> Result<&'a SimChannel, Response> {
-    let Some(channel) = id.and_then(|id| state.channels.get(id)) else { return Err(fail("channel_not_found")) };
+) -> Result<&'a SimChannel, Box<Response>> {
+    let Some(channel) = id.and_then(|id| state.channels.get(id)) else {
+        return Err(Box::new(fail("channel_not_found")));
+    };
     let (read, history_scope) =
         if channel.is_private { ("groups:read", "groups:history") } else { ("channels:read", "channels:history") };
     require_scope(state, if history { history_scope } else { read })?;
     if caller == Caller::Bot && !channel.bot_member {
-        return Err(fail(if channel.is_private || !history { "channel_not_found" } else { "not_in_channel" }));
+        return Err(Box::new(fail(if channel.is_private || !history {
+            "channel_not_found"
+        } else {
+            "not_in_channel"
+        })));
     }
     Ok(channel)
 }
@@ -123,7 +129,7 @@ async fn auth_test(State(sim): State<SlackSim>, headers: HeaderMap) -> Response 
     let mut state = sim.lock();
     let caller = match admit(&mut state, &headers, "auth.test") {
         Ok(caller) => caller,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let mut body = json!({
         "ok": true,
@@ -180,19 +186,19 @@ async fn conversations_list(State(sim): State<SlackSim>, headers: HeaderMap, Que
     let mut state = sim.lock();
     let caller = match admit(&mut state, &headers, "conversations.list") {
         Ok(caller) => caller,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let types = params.get("types").map_or("public_channel", String::as_str);
     let public = types.split(',').any(|t| t.trim() == "public_channel");
     let private = types.split(',').any(|t| t.trim() == "private_channel");
     if public {
         if let Err(answer) = require_scope(&state, "channels:read") {
-            return answer;
+            return *answer;
         }
     }
     if private {
         if let Err(answer) = require_scope(&state, "groups:read") {
-            return answer;
+            return *answer;
         }
     }
     let exclude_archived = params.get("exclude_archived").is_some_and(|v| v == "true" || v == "1");
@@ -220,11 +226,11 @@ async fn conversations_info(State(sim): State<SlackSim>, headers: HeaderMap, Que
     let mut state = sim.lock();
     let caller = match admit(&mut state, &headers, "conversations.info") {
         Ok(caller) => caller,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     match readable(&state, caller, params.get("channel"), false) {
         Ok(channel) => Json(json!({"ok": true, "channel": channel_json(channel, caller)})).into_response(),
-        Err(answer) => answer,
+        Err(answer) => *answer,
     }
 }
 
@@ -304,11 +310,11 @@ struct Range {
 }
 
 impl Range {
-    fn from(params: &HashMap<String, String>) -> Result<Self, Response> {
+    fn from(params: &HashMap<String, String>) -> Result<Self, Box<Response>> {
         let bound = |name: &str| match params.get(name).filter(|v| !v.is_empty()) {
             None => Ok(None),
             Some(v) if v == "0" => Ok(None),
-            Some(v) => Ts::parse(v).map(Some).ok_or_else(|| fail("invalid_ts_oldest")),
+            Some(v) => Ts::parse(v).map(Some).ok_or_else(|| Box::new(fail("invalid_ts_oldest"))),
         };
         Ok(Self {
             oldest: bound("oldest")?,
@@ -335,11 +341,11 @@ async fn conversations_history(State(sim): State<SlackSim>, headers: HeaderMap, 
     let mut state = sim.lock();
     let caller = match admit(&mut state, &headers, "conversations.history") {
         Ok(caller) => caller,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let range = match Range::from(&params) {
         Ok(range) => range,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let below = match params.get("cursor").filter(|c| !c.is_empty()) {
         Some(cursor) => match parse_ts_cursor(cursor) {
@@ -351,7 +357,7 @@ async fn conversations_history(State(sim): State<SlackSim>, headers: HeaderMap, 
     let limit = page_limit(&mut state, &params);
     let channel = match readable(&state, caller, params.get("channel"), true) {
         Ok(channel) => channel,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     // Top-level messages and the replies also sent to the channel, newest first.
     let mut entries: Vec<Value> = Vec::new();
@@ -362,7 +368,7 @@ async fn conversations_history(State(sim): State<SlackSim>, headers: HeaderMap, 
             listed.push((reply.ts, Some(message), reply));
         }
     }
-    listed.sort_by(|a, b| b.0.cmp(&a.0));
+    listed.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     let mut in_range = listed.into_iter().filter(|(ts, _, _)| range.contains(*ts) && below.is_none_or(|b| *ts <= b));
     let mut next = None;
     for (ts, parent, message) in in_range.by_ref() {
@@ -398,11 +404,11 @@ async fn conversations_replies(State(sim): State<SlackSim>, headers: HeaderMap, 
     let mut state = sim.lock();
     let caller = match admit(&mut state, &headers, "conversations.replies") {
         Ok(caller) => caller,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let range = match Range::from(&params) {
         Ok(range) => range,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let from = match params.get("cursor").filter(|c| !c.is_empty()) {
         Some(cursor) => match parse_ts_cursor(cursor) {
@@ -414,7 +420,7 @@ async fn conversations_replies(State(sim): State<SlackSim>, headers: HeaderMap, 
     let limit = page_limit(&mut state, &params);
     let channel = match readable(&state, caller, params.get("channel"), true) {
         Ok(channel) => channel,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let Some(parent) = params.get("ts").and_then(|ts| Ts::parse(ts)).and_then(|ts| channel.messages.get(&ts)) else {
         return fail("thread_not_found");
@@ -488,10 +494,10 @@ fn user_json(user: &SimUser, with_email: bool) -> Value {
 async fn users_info(State(sim): State<SlackSim>, headers: HeaderMap, Query(params): Params) -> Response {
     let mut state = sim.lock();
     if let Err(answer) = admit(&mut state, &headers, "users.info") {
-        return answer;
+        return *answer;
     }
     if let Err(answer) = require_scope(&state, "users:read") {
-        return answer;
+        return *answer;
     }
     let with_email = state.config.scopes.iter().any(|s| s == "users:read.email");
     match params.get("user").and_then(|id| state.users.get(id)) {
