@@ -9,5 +9,6 @@ pub fn registry() -> Registry {
         Factory::<chorus_connector_jira::JiraConnector>::boxed(),
         Factory::<chorus_connector_zendesk::ZendeskConnector>::boxed(),
         Factory::<chorus_connector_salesforce::SalesforceConnector>::boxed(),
+        Factory::<chorus_connector_slack::SlackConnector>::boxed(),
     ])
 }

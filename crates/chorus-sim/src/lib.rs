@@ -10,8 +10,8 @@
 //!   tokens and a bearer check, plus a Basic-auth check;
 //! - `clock`: `SimClock`, second-granularity "now" that tests can fix and move.
 //!
-//! Simulators: `feed` (the generic feed connector's source), `jira`, `zendesk` and
-//! `salesforce`.
+//! Simulators: `feed` (the generic feed connector's source), `jira`, `zendesk`,
+//! `salesforce` and `slack`.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -28,6 +28,7 @@ pub mod feed;
 pub mod jira;
 pub mod salesforce;
 pub mod server;
+pub mod slack;
 pub mod token;
 mod vocab;
 pub mod zendesk;

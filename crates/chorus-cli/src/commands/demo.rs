@@ -11,6 +11,7 @@ use anyhow::Context;
 use chorus_core::{ExternalId, LifecycleStage, Source};
 use chorus_sim::jira::JiraSim;
 use chorus_sim::salesforce::{SalesforceSim, SalesforceSimConfig};
+use chorus_sim::slack::{SlackSim, SlackSimConfig};
 use chorus_sim::zendesk::{ZendeskSim, ZendeskSimConfig};
 use chorus_sim::{FaultProfile, FeedSim, SimServer};
 use chorus_store::AccountImport;
@@ -132,19 +133,31 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
     )
     .start(FaultProfile::none(), FaultProfile::none())
     .await?;
+    // Slack budgets each method per minute; the demo's simulator counts per second (and
+    // the connector below paces to it), so the demo does not wait minutes.
+    let slack_config = SlackSimConfig {
+        seed: 2026,
+        bot_token: DEMO_SLACK_TOKEN.into(),
+        window: std::time::Duration::from_secs(1),
+        ..SlackSimConfig::default()
+    };
+    let slack = SlackSim::new(slack_config, chorus_sim::SimClock::system());
+    let slack_server = SimServer::start(slack.router(), FaultProfile::none()).await?;
     let urls = SimUrls {
         feed: feed_server.handle().url(),
         jira: jira_server.handle().url(),
         zendesk: zendesk_server.handle().url(),
         salesforce: salesforce.login.handle().url(),
+        slack: slack_server.handle().url(),
     };
     println!(
-        "simulators on loopback:\n  feed        {}\n  jira        {}\n  zendesk     {}\n  salesforce  {} (login; data on {})",
+        "simulators on loopback:\n  feed        {}\n  jira        {}\n  zendesk     {}\n  salesforce  {} (login; data on {})\n  slack       {}",
         urls.feed,
         urls.jira,
         urls.zendesk,
         urls.salesforce,
-        salesforce.instance.handle().url()
+        salesforce.instance.handle().url(),
+        urls.slack
     );
 
     let config_path = dir.join("chorus.toml");
@@ -200,6 +213,8 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
 /// Credentials the simulators accept; they guard nothing real.
 const DEMO_EMAIL: &str = "demo@chorus.example";
 const DEMO_TOKEN: &str = "demo-token";
+/// The bot token the Slack simulator accepts.
+const DEMO_SLACK_TOKEN: &str = "xoxb-demo-token";
 
 /// The connected app the Salesforce simulator knows.
 const SALESFORCE_CLIENT_ID: &str = "sim-client";
@@ -211,6 +226,7 @@ struct SimUrls {
     jira: String,
     zendesk: String,
     salesforce: String,
+    slack: String,
 }
 
 fn demo_config(dir: &Path, urls: &SimUrls) -> String {
@@ -291,6 +307,34 @@ login_url = "{salesforce}"
 type = "client_credentials"
 client_id = "{SALESFORCE_CLIENT_ID}"
 client_secret = "{SALESFORCE_CLIENT_SECRET}"
+
+[[connectors]]
+id = "slack"
+kind = "slack"
+schedule = "*/5 * * * *"
+allow_insecure_endpoints = true
+requests_per_minute = 6000
+burst = 50
+
+[connectors.settings]
+base_url = "{slack}/api"
+channels = [
+  {{ channel = "feature-requests" }},
+  {{ channel = "bugs", kind = "bug" }},
+  {{ channel = "ext-globex", account = "Globex" }},
+  {{ channel = "old-roadmap" }},
+]
+
+# The simulator counts Slack's per-minute tiers per second; these pace the connector to it.
+[connectors.settings.rate_limit]
+tier1_per_minute = 60
+tier2_per_minute = 1200
+tier3_per_minute = 3000
+tier4_per_minute = 6000
+
+[connectors.settings.auth]
+type = "bearer"
+token = "{DEMO_SLACK_TOKEN}"
 "#,
         db = dir.join("chorus.db").display(),
         index = dir.join("index").display(),
@@ -298,6 +342,7 @@ client_secret = "{SALESFORCE_CLIENT_SECRET}"
         jira = urls.jira,
         zendesk = urls.zendesk,
         salesforce = urls.salesforce,
+        slack = urls.slack,
         account_field = chorus_sim::jira::ORGANIZATIONS_FIELD,
     )
 }
