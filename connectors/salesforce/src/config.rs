@@ -59,8 +59,11 @@ impl Default for ObjectsConfig {
 pub struct MappingConfig {
     /// The Account field holding ARR in major units (default `AnnualRevenue`).
     pub arr_field: String,
-    /// The Account field read as segment (default `Type`).
-    pub segment_field: String,
+    /// The Account field read as segment (`enterprise`, `mid-market`, ...), e.g. a
+    /// custom `Segment__c`. None by default: the standard `Type` picklist holds the
+    /// relationship (`Customer - Direct`, `Prospect`), not a segment, and a segment
+    /// another source gave is kept when this reads nothing.
+    pub segment_field: Option<String>,
     /// The currency of every amount when the org has multi-currency off (no
     /// `CurrencyIsoCode` field); with it on, each record's own currency is used.
     pub default_currency: String,
@@ -72,7 +75,7 @@ impl Default for MappingConfig {
     fn default() -> Self {
         Self {
             arr_field: "AnnualRevenue".into(),
-            segment_field: "Type".into(),
+            segment_field: None,
             default_currency: "USD".into(),
             case_kind: CaseKindRule::default(),
             blocker: BlockerConfig::default(),
@@ -176,7 +179,9 @@ impl SalesforceConfig {
         }
         let mapping = &self.mapping;
         check_field("mapping.arr_field", &mapping.arr_field)?;
-        check_field("mapping.segment_field", &mapping.segment_field)?;
+        if let Some(field) = &mapping.segment_field {
+            check_field("mapping.segment_field", field)?;
+        }
         check_field("mapping.case_kind.field", &mapping.case_kind.field)?;
         if !mapping.blocker.field.is_empty() {
             check_field("mapping.blocker.field", &mapping.blocker.field)?;

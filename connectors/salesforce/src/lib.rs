@@ -90,7 +90,9 @@ impl SalesforceConnector {
         let m = &self.mapping;
         let mut fields: Vec<&str> = match object {
             Object::Account => {
-                vec!["Name", "Website", &m.arr_field, &m.segment_field, "Industry", "ParentId", "OwnerId"]
+                let mut fields = vec!["Name", "Website", &m.arr_field, "Industry", "ParentId", "OwnerId"];
+                fields.extend(m.segment_field.as_deref());
+                fields
             }
             Object::Contact => vec!["Name", "Email", "AccountId"],
             Object::Opportunity => {

@@ -149,7 +149,7 @@ impl Mapper {
             domains,
             arr_minor: minor_units(record.get(&self.mapping.arr_field), &currency),
             currency: Some(currency),
-            segment: text(record, &self.mapping.segment_field),
+            segment: self.mapping.segment_field.as_deref().and_then(|field| text(record, field)),
             lifecycle_stage: None,
             csm_owner: related(record, "Owner", "Email").or_else(|| related(record, "Owner", "Name")),
             renewal_date: None,
@@ -315,6 +315,25 @@ mod tests {
         assert_eq!(website_domain("https://acme.com:8443/x?y#z").as_deref(), Some("acme.com"));
         assert_eq!(website_domain("n/a"), None);
         assert_eq!(website_domain(""), None);
+    }
+
+    #[test]
+    fn the_segment_is_read_only_from_a_named_field() {
+        let account = json!({
+            "attributes": {"type": "Account"}, "Id": "001A", "Name": "Acme", "Type": "Customer - Direct",
+            "Segment__c": "enterprise", "SystemModstamp": "2026-01-01T00:00:00.000+0000"
+        });
+        let segment = |segment_field: Option<&str>| {
+            let mapping = MappingConfig { segment_field: segment_field.map(str::to_owned), ..MappingConfig::default() };
+            let shape = OrgShape { multi_currency: false, blockers: false };
+            let mapper = Mapper { mapping, shape, instance_url: "https://acme.my.salesforce.com".into() };
+            match mapper.map(Object::Account, &account).expect("maps").as_slice() {
+                [Record::Account(account)] => account.segment.clone(),
+                other => panic!("one account expected, got {other:?}"),
+            }
+        };
+        assert_eq!(segment(None), None, "`Type` is a relationship, not a segment");
+        assert_eq!(segment(Some("Segment__c")).as_deref(), Some("enterprise"));
     }
 
     #[test]

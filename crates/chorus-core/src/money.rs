@@ -113,6 +113,23 @@ impl Money {
     }
 }
 
+/// `1250000.00 USD`: major units with the currency's minor digits (minor units alone
+/// for a currency without a minor unit).
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.currency.exponent().unwrap_or(0);
+        let sign = if self.minor < 0 { "-" } else { "" };
+        let minor = self.minor.unsigned_abs();
+        match 10u64.checked_pow(digits) {
+            Some(scale) if digits > 0 => {
+                let width = digits as usize;
+                write!(f, "{sign}{}.{:0width$} {}", minor / scale, minor % scale, self.currency)
+            }
+            _ => write!(f, "{sign}{minor} {}", self.currency),
+        }
+    }
+}
+
 /// An exact positive decimal: `mantissa / 10^scale`, e.g. `1.0825` = 10825 / 10^4.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -297,6 +314,15 @@ fn convert(minor: i64, from_exp: u32, to_exp: u32, rate: Rate) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_displays_in_major_units_with_its_currency() {
+        assert_eq!(Money::parse(125_000_000, "usd").unwrap().to_string(), "1250000.00 USD");
+        assert_eq!(Money::parse(-5, "EUR").unwrap().to_string(), "-0.05 EUR");
+        assert_eq!(Money::parse(139_000_000, "JPY").unwrap().to_string(), "139000000 JPY");
+        assert_eq!(Money::parse(1_500, "KWD").unwrap().to_string(), "1.500 KWD");
+        assert_eq!(Money::parse(i64::MIN, "USD").unwrap().to_string(), "-92233720368547758.08 USD");
+    }
 
     fn cur(code: &str) -> Currency {
         code.parse().expect("known currency")

@@ -177,6 +177,7 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
         "\nstore: {} items ({} deleted at the source), {} accounts, {} contacts; change log at {}",
         counts.items, counts.tombstones, counts.accounts, counts.contacts, counts.last_change
     );
+    print_accounts(&app).await?;
     let chorus = std::env::current_exe().map(|exe| exe.display().to_string()).unwrap_or_else(|_| "chorus".into());
     let config = config_path.display();
     println!("\ntry, in another terminal:");
@@ -188,6 +189,27 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
     }
     println!("\nserving /healthz, /readyz, /metrics and /api/v1/runs; the connectors sync on their schedules");
     super::serve::serve(app).await
+}
+
+/// The accounts the sources formed, with their ARR and which sources know them.
+async fn print_accounts(app: &App) -> anyhow::Result<()> {
+    let accounts = app.store.accounts(chorus_store::IdPage::first(20)).await?;
+    println!("\n{:<32} {:>20}  {:<12}  sources", "account", "ARR", "segment");
+    for account in &accounts {
+        let arr = chorus_core::Money::parse(account.arr_minor, &account.currency)
+            .map(|money| money.to_string())
+            .unwrap_or_else(|_| format!("{} {}", account.arr_minor, account.currency));
+        let mut sources: Vec<&str> = account.external_ids.iter().map(|id| id.source.as_str()).collect();
+        sources.dedup();
+        println!(
+            "{:<32} {:>20}  {:<12}  {}",
+            account.name,
+            arr,
+            account.segment.as_deref().unwrap_or("-"),
+            sources.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Marks a directory as the demo's own, so re-running the demo may reset it.
