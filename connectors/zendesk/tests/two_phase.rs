@@ -8,20 +8,18 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chorus_core::{Account, Contact, Item};
+use chorus_core::Item;
 use chorus_sim::zendesk::{ZendeskSim, ZendeskSimConfig, ZendeskTruth};
 use chorus_sim::{CutBody, CutForm, ErrorBurst, FaultProfile, Latency, RateLimitFault, SimServer, Trigger};
-use chorus_store::{IdPage, ItemFilter, Store};
+use chorus_store::Store;
 use chorus_sync::connector::DynConnector;
-use chorus_sync::engine::Engine;
 use chorus_sync::http::HttpPolicy;
 use chrono::DateTime;
 
-use support::{BoxResult, TestResult};
+use support::{snapshot, sync, BoxResult, Snapshot, TestResult};
 
 const LIMIT: u32 = 10;
 const WINDOW: Duration = Duration::from_secs(2);
@@ -74,42 +72,9 @@ async fn connector(url: &str, store: &Arc<dyn Store>) -> BoxResult<Box<dyn DynCo
     support::build(&settings, store, policy)
 }
 
-/// Runs one incremental sync, which must succeed: no fault of the profile may cost a run.
-async fn sync(engine: &Engine, connector: &dyn DynConnector) -> TestResult {
-    let report = support::incremental(engine, connector).await?;
-    if !report.succeeded() {
-        return Err(format!("the run failed: {:?}", report.outcome.error).into());
-    }
-    Ok(())
-}
-
-struct Snapshot {
-    items: BTreeMap<String, Item>,
-    accounts: HashMap<i64, Account>,
-    contacts: Vec<Contact>,
-}
-
-async fn snapshot(store: &dyn Store) -> BoxResult<Snapshot> {
-    let filter = ItemFilter { connector: Some("zendesk".into()), include_deleted: true, ..ItemFilter::default() };
-    let mut items = BTreeMap::new();
-    let mut page = IdPage::first(500);
-    loop {
-        let batch = store.items(&filter, page).await?;
-        let Some(last) = batch.last().map(|i| i.id) else { break };
-        for item in batch {
-            let previous = items.insert(item.external_id.clone(), item);
-            assert!(previous.is_none(), "one item per external id");
-        }
-        page = IdPage { after_id: last, limit: 500 };
-    }
-    let accounts = store.accounts(IdPage::first(1000)).await?.into_iter().map(|a| (a.id, a)).collect();
-    let contacts = store.contacts(IdPage::first(1000)).await?;
-    Ok(Snapshot { items, accounts, contacts })
-}
-
 /// The store equals the simulator's truth, item by item.
 fn assert_matches(snapshot: &Snapshot, truth: &ZendeskTruth) {
-    let live: Vec<&Item> = snapshot.items.values().filter(|i| i.deleted_at.is_none()).collect();
+    let live: Vec<&Item> = snapshot.live_items().collect();
     assert_eq!(live.len(), truth.tickets.len(), "live items equal live tickets");
     for (id, ticket) in &truth.tickets {
         let item = snapshot.items.get(id).unwrap_or_else(|| panic!("ticket {id} is missing"));
@@ -133,7 +98,7 @@ fn assert_matches(snapshot: &Snapshot, truth: &ZendeskTruth) {
         let updated = DateTime::from_timestamp(ticket.updated_at, 0);
         assert_eq!(Some(item.updated_at), updated, "ticket {id} is not stale");
         if let Some(org) = ticket.organization_id {
-            let account = item.account_id.and_then(|a| snapshot.accounts.get(&a));
+            let account = item.account_id.and_then(|a| snapshot.account(a));
             let org_id = org.to_string();
             let linked = account.is_some_and(|a| a.external_ids.iter().any(|e| e.id == org_id));
             assert!(linked, "ticket {id} belongs to organization {org}, got {account:?}");
@@ -149,7 +114,7 @@ fn assert_matches(snapshot: &Snapshot, truth: &ZendeskTruth) {
         assert!(contact.is_some(), "user {} ({email}) is a contact", user.id);
     }
     for (id, org) in &truth.organizations {
-        let found = snapshot.accounts.values().find(|a| a.external_ids.iter().any(|e| e.id == *id));
+        let found = snapshot.accounts.iter().find(|a| a.external_ids.iter().any(|e| e.id == *id));
         assert_eq!(found.map(|a| a.name.as_str()), Some(org.name.as_str()), "organization {id}");
     }
 }

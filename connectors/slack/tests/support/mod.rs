@@ -1,6 +1,6 @@
-//! Setup shared by the Slack connector's integration tests: a simulator on a fixed
-//! clock, a SQLite store, the connector over real HTTP, the engine, and the store's
-//! view of the synced threads compared with the simulator's truth.
+//! Setup shared by the Slack connector's integration tests, over `chorus_testkit`: a
+//! simulator on a fixed clock, the connector over real HTTP with its settings, and the
+//! store's view of the synced threads compared with the simulator's truth.
 
 #![allow(dead_code)]
 
@@ -12,25 +12,19 @@ use chorus_connector_slack::SlackConnector;
 use chorus_core::Item;
 use chorus_sim::slack::{channels, SimMessage, SlackSim, SlackSimConfig, SlackTruth, Ts};
 use chorus_sim::SimClock;
-use chorus_store::{IdPage, ItemFilter, Store};
-use chorus_sync::connector::{ConnectorContext, Credentials, DynConnector, Factory};
-use chorus_sync::engine::{this_process, Engine, Quiet, RunReport};
-use chorus_sync::http::{HttpPolicy, HttpStack};
-use chorus_sync::SyncMode;
-use chrono::DateTime;
+use chorus_store::Store;
+use chorus_sync::connector::DynConnector;
+use chorus_sync::http::HttpPolicy;
 use serde_json::{json, Value};
 
-pub type TestResult = Result<(), Box<dyn std::error::Error>>;
-pub type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
+// Each test binary uses its own part of these.
+#[allow(unused_imports)]
+pub use chorus_testkit::{clock, engine, incremental as run, sync, BoxResult, TestResult};
 
 pub const ID: &str = "slack";
 
 /// The channels the tests configure (the bot is in all of them).
 pub const READ: &[&str] = &[channels::FEATURE_REQUESTS, channels::BUGS, channels::GLOBEX_SHARED, channels::ARCHIVED];
-
-pub fn clock() -> BoxResult<SimClock> {
-    Ok(SimClock::fixed(DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")?.to_utc()))
-}
 
 /// A simulator whose windows last a second (budgets per second instead of per minute).
 pub fn sim(clock: &SimClock, config: SlackSimConfig) -> SlackSim {
@@ -38,7 +32,7 @@ pub fn sim(clock: &SimClock, config: SlackSimConfig) -> SlackSim {
 }
 
 pub async fn file_store(dir: &tempfile::TempDir) -> BoxResult<Arc<dyn Store>> {
-    Ok(chorus_store::open(&format!("sqlite://{}", dir.path().join("chorus.db").display())).await?)
+    chorus_testkit::file_store(dir.path(), "chorus.db").await
 }
 
 /// Settings for the four readable channels, the connector paced at the sim's per-second
@@ -58,58 +52,16 @@ pub fn settings(url: &str, token: &str) -> Value {
 }
 
 pub fn policy() -> HttpPolicy {
-    HttpPolicy {
-        requests_per_minute: 60_000,
-        burst: 100,
-        min_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_secs(5),
-        read_timeout: Duration::from_secs(10),
-        ..HttpPolicy::default()
-    }
+    HttpPolicy { burst: 100, ..chorus_testkit::fast_policy() }
 }
 
 pub fn build(settings: &Value, store: &Arc<dyn Store>) -> BoxResult<Box<dyn DynConnector>> {
-    let ctx = ConnectorContext {
-        id: ID.into(),
-        http: HttpStack::new()?.client(ID, policy()),
-        credentials: Credentials::new(ID, Arc::clone(store)),
-        allow_insecure_endpoints: true,
-    };
-    Ok(Factory::<SlackConnector>::boxed().build(settings, ctx)?)
-}
-
-pub fn engine(store: &Arc<dyn Store>) -> Engine {
-    Engine::new(Arc::clone(store), this_process(Duration::from_secs(30)))
-}
-
-pub async fn run(engine: &Engine, connector: &dyn DynConnector) -> BoxResult<RunReport> {
-    Ok(engine.run(connector, SyncMode::Incremental, &Quiet).await?)
-}
-
-/// Runs one incremental sync, which must succeed.
-pub async fn sync(engine: &Engine, connector: &dyn DynConnector) -> TestResult {
-    let report = run(engine, connector).await?;
-    if !report.succeeded() {
-        return Err(format!("the run failed: {:?}", report.outcome.error).into());
-    }
-    Ok(())
+    chorus_testkit::build::<SlackConnector>(settings, chorus_testkit::context(ID, store, policy())?)
 }
 
 /// Every item of the connector, deleted ones included, by external id.
 pub async fn items(store: &dyn Store) -> BoxResult<BTreeMap<String, Item>> {
-    let filter = ItemFilter { connector: Some(ID.into()), include_deleted: true, ..ItemFilter::default() };
-    let mut items = BTreeMap::new();
-    let mut page = IdPage::first(500);
-    loop {
-        let batch = store.items(&filter, page).await?;
-        let Some(last) = batch.last().map(|i| i.id) else { break };
-        for item in batch {
-            let previous = items.insert(item.external_id.clone(), item);
-            assert!(previous.is_none(), "one item per external id");
-        }
-        page = IdPage { after_id: last, limit: 500 };
-    }
-    Ok(items)
+    chorus_testkit::items(store, ID).await
 }
 
 fn external_id(channel: &str, ts: Ts) -> String {
