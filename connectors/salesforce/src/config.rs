@@ -2,8 +2,8 @@
 //!
 //! Every key has a documented default except `login_url` and `auth`; unknown keys are
 //! refused (`deny_unknown_fields`). `validate` checks everything that can be checked
-//! without I/O: endpoints, the API version's form, field names, the private key, and
-//! the quota shares.
+//! without I/O: endpoints, the API version's form, field names, the private key, the
+//! overlap's bound and the quota shares.
 
 use chorus_core::Kind;
 
@@ -29,6 +29,12 @@ pub struct SalesforceConfig {
     /// Salesforce may serve fewer).
     #[serde(default = "default_page_size")]
     pub page_size: u32,
+    /// How far (seconds, 0..=86400, default 300) a run's first query of each object
+    /// reaches back before the stored position, for records a long transaction
+    /// committed late with an older `SystemModstamp`; 0 turns it off. The repeats it
+    /// reads are counted unchanged.
+    #[serde(default = "default_overlap_seconds")]
+    pub overlap_seconds: u32,
     #[serde(default)]
     pub objects: ObjectsConfig,
     #[serde(default)]
@@ -148,6 +154,13 @@ fn default_page_size() -> u32 {
     2000
 }
 
+/// The longest overlap accepted: a day re-read per run is already a full sync for many orgs.
+const MAX_OVERLAP_SECONDS: u32 = 86_400;
+
+fn default_overlap_seconds() -> u32 {
+    300
+}
+
 /// A SOQL field name: letters, digits and `_`, starting with a letter.
 fn check_field(key: &str, name: &str) -> Result<(), ConnectorError> {
     let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -176,6 +189,12 @@ impl SalesforceConfig {
         self.auth.validate(allow_insecure)?;
         if !(200..=2000).contains(&self.page_size) {
             return Err(ConnectorError::Config(format!("page_size: {} is not in 200..=2000", self.page_size)));
+        }
+        if self.overlap_seconds > MAX_OVERLAP_SECONDS {
+            return Err(ConnectorError::Config(format!(
+                "overlap_seconds: {} is not in 0..={MAX_OVERLAP_SECONDS}",
+                self.overlap_seconds
+            )));
         }
         let mapping = &self.mapping;
         check_field("mapping.arr_field", &mapping.arr_field)?;

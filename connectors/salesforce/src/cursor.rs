@@ -4,11 +4,20 @@
 //! `SystemModstamp` is not unique (a bulk update stamps many records with one second),
 //! so the position holds both, and the next query asks for
 //! `SystemModstamp > t OR (SystemModstamp = t AND Id > id)`: a record that shares the
-//! timestamp of a page's last one, on the next page, is never skipped. Invariant: the
-//! fields are declared in the order a run reads them, so the derived lexicographic
-//! order never goes down within a run, and only grows from run to run.
+//! timestamp of a page's last one, on the next page, is never skipped.
+//!
+//! A run's first query of each stream reaches back `overlap` before the stored
+//! position (`SystemModstamp >= t - overlap`) for records committed late with an older
+//! stamp. The positions stay the greatest `(SystemModstamp, Id)` read; `open` names the
+//! query a committed page left unfinished and the last record it read (inside the
+//! overlap that is below the position), so a failed run is resumed exactly where it
+//! stopped. Invariant: the order of cursors is that of their positions, declared in the
+//! order a run reads them: it never goes down within a run, and only grows from run to
+//! run.
 
-use chrono::{DateTime, Utc};
+use std::cmp::Ordering;
+
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The last record read of one query: its `SystemModstamp` and `Id`.
@@ -18,8 +27,9 @@ pub struct Position {
     pub id: String,
 }
 
-/// One position per object and query, in the order a run reads them.
-#[derive(Debug, Clone, Default, PartialEq, PartialOrd, Serialize, Deserialize)]
+/// One position per object and query, in the order a run reads them, and the query
+/// left unfinished.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SalesforceCursor {
     pub accounts: Option<Position>,
     pub contacts: Option<Position>,
@@ -29,17 +39,47 @@ pub struct SalesforceCursor {
     pub deleted_contacts: Option<Position>,
     pub deleted_opportunities: Option<Position>,
     pub deleted_cases: Option<Position>,
+    /// The query a committed page left unfinished, and the last record it read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<OpenQuery>,
+}
+
+/// A query a run was still reading when it committed a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenQuery {
+    pub stream: Stream,
+    pub at: Position,
+}
+
+impl PartialOrd for SalesforceCursor {
+    /// By the positions alone: `open` is where a read stands, which goes back to the
+    /// start of the overlap each run while no position does.
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        let positions = |c: &Self| {
+            [
+                c.accounts.clone(),
+                c.contacts.clone(),
+                c.opportunities.clone(),
+                c.cases.clone(),
+                c.deleted_accounts.clone(),
+                c.deleted_contacts.clone(),
+                c.deleted_opportunities.clone(),
+                c.deleted_cases.clone(),
+            ]
+        };
+        Some(positions(self).cmp(&positions(other)))
+    }
 }
 
 /// The queries of a run, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Stream {
     Live(Object),
     Deleted(Object),
 }
 
 /// The objects read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Object {
     Account,
     Contact,
@@ -113,6 +153,17 @@ pub fn resume_predicate(position: Option<&Position>) -> Option<String> {
     Some(format!("(SystemModstamp > {at} OR (SystemModstamp = {at} AND Id > '{id}'))"))
 }
 
+/// The predicate of a run's first query of a stream stored at `position`: from
+/// `overlap` before it, inclusive (`None`: everything). A zero overlap is the exact
+/// resume predicate.
+pub fn overlap_predicate(position: Option<&Position>, overlap: Duration) -> Option<String> {
+    if overlap <= Duration::zero() {
+        return resume_predicate(position);
+    }
+    let from = position?.modstamp - overlap;
+    Some(format!("SystemModstamp >= {}", soql_datetime(from)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +184,32 @@ mod tests {
             )
         );
         assert_eq!(resume_predicate(None), None);
+    }
+
+    #[test]
+    fn the_first_query_reaches_back_by_the_overlap_and_zero_is_exact() {
+        let at = DateTime::parse_from_rfc3339("2024-01-01T10:00:00Z").expect("time").to_utc();
+        let position = Position { modstamp: at, id: "500B".into() };
+        assert_eq!(
+            overlap_predicate(Some(&position), Duration::seconds(300)).as_deref(),
+            Some("SystemModstamp >= 2024-01-01T09:55:00.000Z")
+        );
+        assert_eq!(overlap_predicate(Some(&position), Duration::zero()), resume_predicate(Some(&position)));
+        assert_eq!(overlap_predicate(None, Duration::seconds(300)), None);
+    }
+
+    #[test]
+    fn an_open_query_reading_below_the_positions_is_not_a_step_back() {
+        let at = DateTime::parse_from_rfc3339("2024-01-01T10:00:00Z").expect("time").to_utc();
+        let mut stored = SalesforceCursor::default();
+        stored.advance(Stream::Live(Object::Case), Position { modstamp: at, id: "500B".into() });
+        let mut reading = stored.clone();
+        let earlier = Position { modstamp: at - Duration::seconds(60), id: "500A".into() };
+        reading.open = Some(OpenQuery { stream: Stream::Live(Object::Case), at: earlier.clone() });
+        assert_eq!(reading.partial_cmp(&stored), Some(Ordering::Equal));
+        reading.advance(Stream::Live(Object::Case), earlier);
+        assert_eq!(reading.cases, stored.cases, "the position never goes back");
+        let text = serde_json::to_string(&stored).expect("json");
+        assert!(!text.contains("open"), "{text}");
     }
 }

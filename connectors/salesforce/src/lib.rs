@@ -4,14 +4,17 @@
 //! mapping names must exist, else the run stops naming field and object; whether
 //! `CurrencyIsoCode` exists, i.e. multi-currency). Then it reads, in this order,
 //! Accounts, Contacts, Opportunities and Cases changed since the cursor, with SOQL
-//! `WHERE (SystemModstamp > t OR (SystemModstamp = t AND Id > id)) ORDER BY
-//! SystemModstamp, Id`, following `nextRecordsUrl`; then the recycle bin of each
+//! `WHERE SystemModstamp >= t - overlap ORDER BY SystemModstamp, Id` (the overlap
+//! re-reads what a long transaction committed late with an older stamp; the upsert key
+//! absorbs the repeats), following `nextRecordsUrl`; then the recycle bin of each
 //! object (`queryAll … IsDeleted = true`, same predicate) as tombstones. Each query page
-//! is yielded with the cursor at its last record, and the engine commits both
-//! together. An expired locator (`INVALID_QUERY_LOCATOR`) re-asks from the cursor; a
-//! locator served twice in a run stops it. Invariant: the cursor of a page is the
-//! position of that page's own last record, so resuming after any committed page reads
-//! exactly the records after it — ties on `SystemModstamp` included.
+//! is yielded with the cursor, and the engine commits both together. An expired locator
+//! (`INVALID_QUERY_LOCATOR`), and the next run after a failed one, re-ask from the last
+//! record read with `(SystemModstamp > t OR (SystemModstamp = t AND Id > id))`; a
+//! locator served twice in a run stops it. Invariant: a committed page's cursor holds
+//! the position of that page's own last record (`open`) while its query is unfinished,
+//! so resuming after any committed page reads exactly the records after it — ties on
+//! `SystemModstamp` included — and the stored positions never go back.
 
 pub mod auth;
 pub mod client;
@@ -32,7 +35,7 @@ use crate::client::{Locator, QueryPage};
 pub use crate::config::SalesforceConfig;
 use crate::config::{MappingConfig, ObjectsConfig};
 pub use crate::cursor::SalesforceCursor;
-use crate::cursor::{resume_predicate, Object, Stream};
+use crate::cursor::{overlap_predicate, resume_predicate, Object, OpenQuery, Position, Stream};
 use crate::mapping::{position, Mapper, OrgShape};
 
 /// How often one query may be re-asked after its locator expired, within a run.
@@ -43,6 +46,7 @@ pub struct SalesforceConnector {
     client: SalesforceClient,
     mapping: MappingConfig,
     objects: ObjectsConfig,
+    overlap: chrono::Duration,
 }
 
 /// The query a run is reading.
@@ -50,6 +54,12 @@ struct Reading {
     stream: Stream,
     /// The locator of the next page (`None`: the query was not sent yet).
     next: Option<String>,
+    /// The predicate of the query's first request: asked again when a locator expired
+    /// before any record was read.
+    first: Option<String>,
+    /// The last record this query read (in its order; inside the overlap, below the
+    /// stored position).
+    last: Option<Position>,
     expired: u32,
 }
 
@@ -60,6 +70,10 @@ struct RunState {
     /// The mapper and the SELECT list per object, once `describe` was read.
     plan: Option<Plan>,
     locators: HashSet<String>,
+    /// The query the run before left unfinished (from the cursor it started with).
+    /// Losing it (a run failing again before that query) only costs a re-read: the
+    /// overlap from the position reaches back past its last record.
+    resume: Option<OpenQuery>,
     done: bool,
 }
 
@@ -162,7 +176,7 @@ impl SalesforceConnector {
         Ok(Plan { mapper: Mapper { mapping: self.mapping.clone(), shape, instance_url }, selects })
     }
 
-    fn soql(plan: &Plan, stream: Stream, cursor: &SalesforceCursor) -> String {
+    fn soql(plan: &Plan, stream: Stream, predicate: Option<&str>) -> String {
         let (object, select, deleted) = match stream {
             Stream::Live(object) => (object, plan.select(object), false),
             Stream::Deleted(object) => (object, "Id, IsDeleted, SystemModstamp", true),
@@ -171,7 +185,7 @@ impl SalesforceConnector {
         if deleted {
             conditions.push("IsDeleted = true".into());
         }
-        conditions.extend(resume_predicate(cursor.position(stream)));
+        conditions.extend(predicate.map(str::to_owned));
         let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
         format!("SELECT {select} FROM {}{filter} ORDER BY SystemModstamp ASC, Id ASC", object.name())
     }
@@ -185,7 +199,15 @@ impl SalesforceConnector {
             let reading = match &mut state.reading {
                 Some(reading) => reading,
                 None => match state.streams.pop_front() {
-                    Some(stream) => state.reading.insert(Reading { stream, next: None, expired: 0 }),
+                    Some(stream) => {
+                        // A query a failed run left unfinished resumes exactly after its
+                        // last committed record; any other starts the overlap back.
+                        let first = match state.resume.as_ref().filter(|open| open.stream == stream) {
+                            Some(open) => resume_predicate(Some(&open.at)),
+                            None => overlap_predicate(state.cursor.position(stream), self.overlap),
+                        };
+                        state.reading.insert(Reading { stream, next: None, first, last: None, expired: 0 })
+                    }
                     None => return Ok(None),
                 },
             };
@@ -193,12 +215,16 @@ impl SalesforceConnector {
             let page: QueryPage = match reading.next.take() {
                 None => {
                     let all = matches!(stream, Stream::Deleted(_));
-                    self.client.query(&Self::soql(plan, stream, &state.cursor), all).await?
+                    let predicate = match &reading.last {
+                        Some(last) => resume_predicate(Some(last)),
+                        None => reading.first.clone(),
+                    };
+                    self.client.query(&Self::soql(plan, stream, predicate.as_deref()), all).await?
                 }
                 Some(next) => match self.client.more(&next).await {
                     Ok(page) => page,
                     Err(Locator::Expired) if reading.expired < LOCATOR_RETRIES => {
-                        // Ask again from the committed position: nothing read is lost.
+                        // Ask again after the last record read: nothing read is lost.
                         reading.expired += 1;
                         continue;
                     }
@@ -220,7 +246,7 @@ impl SalesforceConnector {
                     }
                     reading.next = Some(next);
                 }
-                None => state.reading = None,
+                None => reading.next = None,
             }
             let (object, deleted) = match stream {
                 Stream::Live(object) => (object, false),
@@ -236,8 +262,17 @@ impl SalesforceConnector {
                     Err(skipped) => unmapped.push(skipped),
                 }
                 if let Some(at) = position(record) {
+                    reading.last = Some(at.clone());
                     state.cursor.advance(stream, at);
                 }
+            }
+            let unfinished = reading.next.is_some();
+            state.cursor.open = match (&reading.last, unfinished) {
+                (Some(at), true) => Some(OpenQuery { stream, at: at.clone() }),
+                _ => None,
+            };
+            if !unfinished {
+                state.reading = None;
             }
             if page.records.is_empty() {
                 continue;
@@ -270,7 +305,8 @@ impl Connector for SalesforceConnector {
             config.page_size,
             config.limits,
         );
-        Ok(Self { client, mapping: config.mapping, objects: config.objects })
+        let overlap = chrono::Duration::seconds(i64::from(config.overlap_seconds));
+        Ok(Self { client, mapping: config.mapping, objects: config.objects, overlap })
     }
 
     fn check(&self) -> BoxFuture<'_, Result<String, ConnectorError>> {
@@ -286,8 +322,10 @@ impl Connector for SalesforceConnector {
         let objects: Vec<Object> = Object::ALL.into_iter().filter(|o| self.enabled(*o)).collect();
         let streams =
             objects.iter().map(|o| Stream::Live(*o)).chain(objects.iter().map(|o| Stream::Deleted(*o))).collect();
+        let cursor = from.unwrap_or_default();
         let state = RunState {
-            cursor: from.unwrap_or_default(),
+            resume: cursor.open.clone(),
+            cursor,
             streams,
             reading: None,
             plan: None,

@@ -1,5 +1,5 @@
 //! The org's traps, one test each: ties on `SystemModstamp` across a committed page
-//! boundary, the daily quota (slow down, stop, `REQUEST_LIMIT_EXCEEDED`), a missing
+//! boundary, records committed late with an older `SystemModstamp`, the daily quota (slow down, stop, `REQUEST_LIMIT_EXCEEDED`), a missing
 //! custom field, sessions that expire mid-run, and the JWT bearer grant end to end.
 
 mod support;
@@ -10,6 +10,8 @@ use chorus_sim::salesforce::{salesforce_authority, SalesforceSimConfig, JWT_AUDI
 use chorus_sim::token::JWT_TEST_PRIVATE_KEY_PEM;
 use chorus_sim::{AuthorityConfig, FaultProfile, WrongShape};
 use chorus_store::RunStatus;
+use chorus_sync::engine::Quiet;
+use chorus_sync::SyncMode;
 use serde_json::json;
 
 use support::TestResult;
@@ -45,6 +47,126 @@ async fn records_sharing_a_modstamp_across_a_committed_page_boundary_are_all_rea
     assert_eq!(snapshot.items.len(), ids.len(), "every case of the tie arrived, none twice");
     let resumed = org.sim.queries().into_iter().rev().find(|q| q.contains("FROM Case") && !q.contains("IsDeleted"));
     assert!(resumed.is_some_and(|q| q.contains("SystemModstamp = ") && q.contains("Id > '")), "resumed inside the tie");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_committed_late_inside_the_overlap_arrives_and_one_outside_waits_for_full() -> TestResult {
+    let clock = support::clock()?;
+    let org = support::start(SalesforceSimConfig::default(), clock.clone(), FaultProfile::none(), FaultProfile::none())
+        .await?;
+    let store = support::memory_store().await?;
+    let engine = support::engine(&store);
+    let settings =
+        support::settings(&org.login.url(), json!({"overlap_seconds": 300, "objects": cases_only()["objects"]}));
+    let connector = support::build(&settings, &store, true)?;
+    let now = clock.now();
+    let fresh = org.sim.create("Case", &[("Subject", json!("Export to CSV")), ("Type", json!("Feature Request"))]);
+    support::sync(&engine, connector.as_ref()).await?;
+    let before = support::snapshot(store.as_ref()).await?.items.len();
+
+    // Two long transactions commit after that run read past their stamps: one began
+    // two minutes ago (inside the overlap), one two hours ago (outside it).
+    let late = org
+        .sim
+        .create_stamped("Case", &[("Subject", json!("Late SSO case"))], now - chrono::Duration::minutes(2))
+        .ok_or("created")?;
+    let old = org.sim.records("Case").keys().find(|id| Some(*id) != fresh.as_ref()).cloned().ok_or("a case")?;
+    let stamped = now - chrono::Duration::hours(2);
+    assert!(org.sim.update_stamped("Case", &old, &[("Subject", json!("Rewritten long ago"))], stamped));
+
+    let report = support::sync(&engine, connector.as_ref()).await?;
+    let snapshot = support::snapshot(store.as_ref()).await?;
+    assert_eq!(snapshot.items.len(), before + 1, "the late case arrived, nothing twice");
+    assert!(snapshot.items.get(&late).is_some_and(|item| item.title.contains("Late SSO case")));
+    assert!(snapshot.items.get(&old).is_some_and(|item| !item.title.contains("Rewritten")), "outside the overlap");
+    assert_eq!(report.outcome.upserted, 1, "{:?}", report.outcome);
+    assert_eq!(report.outcome.unchanged, 1, "the repeat inside the overlap: {:?}", report.outcome);
+    let first = org.sim.queries().into_iter().rev().find(|q| q.contains("FROM Case") && !q.contains("IsDeleted"));
+    assert!(first.is_some_and(|q| q.contains("SystemModstamp >= 2025-06-01T11:55:00.000Z")), "from the newest case");
+
+    // The stored position did not go back to the late case: the next run reaches back
+    // from the newest case again.
+    let seen = org.sim.queries().len();
+    support::sync(&engine, connector.as_ref()).await?;
+    let again = org.sim.queries().into_iter().skip(seen).find(|q| q.contains("FROM Case") && !q.contains("IsDeleted"));
+    assert!(again.is_some_and(|q| q.contains("SystemModstamp >= 2025-06-01T11:55:00.000Z")), "never backwards");
+
+    // The documented limit: a full sync catches what fell outside the overlap.
+    let full = engine.run(connector.as_ref(), SyncMode::Full, &Quiet).await?;
+    assert!(full.succeeded(), "{:?}", full.outcome.error);
+    let snapshot = support::snapshot(store.as_ref()).await?;
+    assert!(snapshot.items.get(&old).is_some_and(|item| item.title.contains("Rewritten long ago")));
+    assert_eq!(snapshot.items.len(), before + 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_failing_inside_the_overlap_resumes_after_its_last_record_not_at_the_position() -> TestResult {
+    let clock = support::clock()?;
+    let config = SalesforceSimConfig { batch_size: 7, ..SalesforceSimConfig::default() };
+    let org = support::start(config, clock.clone(), FaultProfile::none(), FaultProfile::none()).await?;
+    let ids: Vec<String> = org.sim.records("Case").keys().cloned().collect();
+    let (older, newer): (Vec<&str>, Vec<&str>) =
+        (ids.iter().take(40).map(String::as_str).collect(), ids.iter().skip(40).map(String::as_str).collect());
+    let now = clock.now();
+    org.sim.stamp_together("Case", &older, now - chrono::Duration::seconds(100));
+    org.sim.stamp_together("Case", &newer, now);
+    let store = support::memory_store().await?;
+    let engine = support::engine(&store);
+    let connector = support::build(&support::settings(&org.login.url(), cases_only()), &store, true)?;
+    support::sync(&engine, connector.as_ref()).await?;
+
+    // A late commit between the two stamps; the overlap's read then fails after three
+    // pages, all of them older than the stored position.
+    let late = org
+        .sim
+        .create_stamped("Case", &[("Subject", json!("Late SSO case"))], now - chrono::Duration::seconds(50))
+        .ok_or("created")?;
+    org.instance.set_faults(FaultProfile {
+        wrong_shape: Some(WrongShape { path_prefix: "/services/data/v62.0/query/".into(), nth: 3 }),
+        ..FaultProfile::none()
+    });
+    let failed = support::incremental(&engine, connector.as_ref()).await?;
+    assert_eq!(failed.outcome.status, RunStatus::Failed, "{:?}", failed.outcome.error);
+    assert_eq!((failed.outcome.pages, failed.outcome.upserted), (3, 0), "{:?}", failed.outcome);
+
+    org.instance.set_faults(FaultProfile::none());
+    let seen = org.sim.queries().len();
+    let resumed = support::sync(&engine, connector.as_ref()).await?;
+    assert_eq!(resumed.outcome.upserted, 1, "{:?}", resumed.outcome);
+    assert!(support::snapshot(store.as_ref()).await?.items.contains_key(&late), "the rest of the overlap was read");
+    let query = org.sim.queries().into_iter().skip(seen).find(|q| q.contains("FROM Case") && !q.contains("IsDeleted"));
+    assert!(
+        query.is_some_and(|q| q.contains("SystemModstamp = 2025-06-01T11:58:20.000Z AND Id > '")),
+        "resumed exactly after the last committed record"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_overlap_a_late_commit_is_missed_and_a_longer_one_than_a_day_is_refused() -> TestResult {
+    let clock = support::clock()?;
+    let org = support::start(SalesforceSimConfig::default(), clock.clone(), FaultProfile::none(), FaultProfile::none())
+        .await?;
+    let store = support::memory_store().await?;
+    let engine = support::engine(&store);
+    let objects = cases_only()["objects"].clone();
+    let settings = support::settings(&org.login.url(), json!({"overlap_seconds": 0, "objects": objects}));
+    let connector = support::build(&settings, &store, true)?;
+    org.sim.create("Case", &[("Subject", json!("Export to CSV"))]);
+    support::sync(&engine, connector.as_ref()).await?;
+    let late = org
+        .sim
+        .create_stamped("Case", &[("Subject", json!("Late SSO case"))], clock.now() - chrono::Duration::seconds(1))
+        .ok_or("created")?;
+    let report = support::sync(&engine, connector.as_ref()).await?;
+    assert_eq!((report.outcome.upserted, report.outcome.unchanged), (0, 0), "{:?}", report.outcome);
+    assert!(!support::snapshot(store.as_ref()).await?.items.contains_key(&late), "the trap, with the overlap off");
+
+    let too_long = support::settings(&org.login.url(), json!({"overlap_seconds": 86_401}));
+    let error = support::build(&too_long, &store, true).err().ok_or("refused")?.to_string();
+    assert!(error.contains("overlap_seconds") && error.contains("86400"), "{error}");
     Ok(())
 }
 

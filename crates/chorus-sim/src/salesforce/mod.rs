@@ -19,9 +19,11 @@
 //! locators expire after `locator_ttl` and only `max_locators` stay open
 //! (`INVALID_QUERY_LOCATOR`); an expired session answers 401 `INVALID_SESSION_ID`; every
 //! answer carries `Sforce-Limit-Info: api-usage=N/M`, and past the daily quota every
-//! call is refused with 403 `REQUEST_LIMIT_EXCEEDED`. Invariant: every mutation stamps
-//! what it changes with the clock's "now", so the `(SystemModstamp, Id)` order of the
-//! query results is exactly the order of changes a client must follow.
+//! call is refused with 403 `REQUEST_LIMIT_EXCEEDED`; a late commit (`update_stamped`,
+//! `create_stamped`) carries a `SystemModstamp` older than records already served, as
+//! a long transaction's does. Invariant: every other mutation stamps what it changes
+//! with the clock's "now", so the `(SystemModstamp, Id)` order of the query results is
+//! the order of changes a client must follow.
 
 mod api;
 mod data;
@@ -241,7 +243,12 @@ impl SalesforceSim {
 
     /// Changes fields of a record and stamps it with the clock's now.
     pub fn update(&self, object: &str, id: &str, fields: &[(&str, Value)]) -> bool {
-        let now = self.clock.now();
+        self.update_stamped(object, id, fields, self.clock.now())
+    }
+
+    /// Changes fields of a record stamped `at`, which may lie in the past: a late
+    /// commit, as a long transaction that began at `at` and commits now writes it.
+    pub fn update_stamped(&self, object: &str, id: &str, fields: &[(&str, Value)], at: DateTime<Utc>) -> bool {
         let mut state = self.lock();
         let Some(record) = state.records.get_mut(object).and_then(|records| records.get_mut(id)) else {
             return false;
@@ -249,13 +256,18 @@ impl SalesforceSim {
         for (name, value) in fields {
             record.fields.insert((*name).to_owned(), value.clone());
         }
-        stamp(record, now);
+        stamp(record, at);
         true
     }
 
     /// Creates a record of `object` stamped now; returns its id.
     pub fn create(&self, object: &str, fields: &[(&str, Value)]) -> Option<String> {
-        let now = self.clock.now();
+        self.create_stamped(object, fields, self.clock.now())
+    }
+
+    /// Creates a record of `object` stamped (and created) `at`, which may lie in the
+    /// past: a late commit. Returns its id.
+    pub fn create_stamped(&self, object: &str, fields: &[(&str, Value)], at: DateTime<Utc>) -> Option<String> {
         let mut state = self.lock();
         let (key, _) = state.records.get_key_value(object)?;
         let key: &'static str = key;
@@ -264,11 +276,11 @@ impl SalesforceSim {
         let mut record = SimRecord { object: key, fields: serde_json::Map::new() };
         record.fields.insert("Id".into(), Value::from(id.clone()));
         record.fields.insert("IsDeleted".into(), Value::Bool(false));
-        record.fields.insert("CreatedDate".into(), Value::from(soql::format_datetime(now)));
+        record.fields.insert("CreatedDate".into(), Value::from(soql::format_datetime(at)));
         for (name, value) in fields {
             record.fields.insert((*name).to_owned(), value.clone());
         }
-        stamp(&mut record, now);
+        stamp(&mut record, at);
         state.records.entry(key).or_default().insert(id.clone(), record);
         Some(id)
     }
