@@ -48,10 +48,7 @@ impl BasicAuthConfig {
         if !email.contains('@') {
             return Err(ConnectorError::Config(format!("{path}.email: `{email}` is not an email address")));
         }
-        if self.api_token.is_empty() {
-            return Err(empty(path, "api_token"));
-        }
-        Ok(())
+        required_secret(path, "api_token", &self.api_token)
     }
 
     /// Basic auth with the email as the user.
@@ -75,10 +72,7 @@ pub struct BearerConfig {
 
 impl BearerConfig {
     pub fn validate(&self, path: &str, _allow_insecure: bool) -> Result<(), ConnectorError> {
-        if self.token.is_empty() {
-            return Err(empty(path, "token"));
-        }
-        Ok(())
+        required_secret(path, "token", &self.token)
     }
 
     pub fn provider(&self) -> BearerAuth {
@@ -110,13 +104,8 @@ impl RefreshTokenConfig {
 
     /// The token endpoint and client (secret in the request body, no scopes).
     pub fn oauth_config(&self, default_token_url: &Url, allow_insecure: bool) -> Result<OAuthConfig, ConnectorError> {
-        Ok(OAuthConfig {
-            token_url: token_url(self.token_url.as_deref(), default_token_url, allow_insecure)?,
-            client_id: self.client_id.trim().to_owned(),
-            client_secret: Some(self.client_secret.clone()),
-            client_auth: ClientAuth::RequestBody,
-            scopes: Vec::new(),
-        })
+        let url = token_url(self.token_url.as_deref(), default_token_url, allow_insecure)?;
+        Ok(client(url, &self.client_id, Some(&self.client_secret), &[]))
     }
 
     /// The refresh-token grant at `token_url`, else at `default_token_url`, rotating
@@ -153,13 +142,8 @@ impl ClientCredentialsConfig {
     }
 
     pub fn oauth_config(&self, default_token_url: &Url, allow_insecure: bool) -> Result<OAuthConfig, ConnectorError> {
-        Ok(OAuthConfig {
-            token_url: token_url(self.token_url.as_deref(), default_token_url, allow_insecure)?,
-            client_id: self.client_id.trim().to_owned(),
-            client_secret: Some(self.client_secret.clone()),
-            client_auth: ClientAuth::RequestBody,
-            scopes: self.scopes.clone(),
-        })
+        let url = token_url(self.token_url.as_deref(), default_token_url, allow_insecure)?;
+        Ok(client(url, &self.client_id, Some(&self.client_secret), &self.scopes))
     }
 
     /// The client-credentials grant at `token_url`, else at `default_token_url`.
@@ -247,14 +231,7 @@ impl JwtBearerConfig {
     pub fn provider(&self, default_token_url: &Url, ctx: &ConnectorContext) -> Result<OAuthRefresh, ConnectorError> {
         let url = token_url(self.token_url.as_deref(), default_token_url, ctx.allow_insecure_endpoints)?;
         let assertion = self.assertion(&url)?;
-        let config = OAuthConfig {
-            token_url: url,
-            client_id: self.client_id.trim().to_owned(),
-            client_secret: None,
-            client_auth: ClientAuth::RequestBody,
-            scopes: Vec::new(),
-        };
-        Ok(OAuthRefresh::jwt_bearer(config, assertion, &ctx.http))
+        Ok(OAuthRefresh::jwt_bearer(client(url, &self.client_id, None, &[]), assertion, &ctx.http))
     }
 }
 
@@ -275,6 +252,18 @@ fn token_url(configured: Option<&str>, default: &Url, allow_insecure: bool) -> R
             check_endpoint(FIELD, default, allow_insecure)?;
             Ok(default.clone())
         }
+    }
+}
+
+/// The client every grant here presents at `token_url`: the id trimmed, the secret (if
+/// the grant has one) in the request body, as each provider of this vocabulary takes it.
+fn client(token_url: Url, client_id: &str, client_secret: Option<&Secret>, scopes: &[String]) -> OAuthConfig {
+    OAuthConfig {
+        token_url,
+        client_id: client_id.trim().to_owned(),
+        client_secret: client_secret.cloned(),
+        client_auth: ClientAuth::RequestBody,
+        scopes: scopes.to_vec(),
     }
 }
 
@@ -434,6 +423,31 @@ mod tests {
         assert_eq!(oauth.token_url.as_str(), "http://127.0.0.1:9/oauth/token");
         let plain = RefreshTokenConfig { token_url: None, ..config };
         assert_eq!(plain.oauth_config(&default, false).expect("default").token_url, default);
+    }
+
+    #[test]
+    fn each_grant_presents_its_client_as_configured() {
+        let default = Url::parse("https://auth.example.com/oauth/token").expect("url");
+        let refresh = RefreshTokenConfig {
+            client_id: " c ".into(),
+            client_secret: Secret::new("s".to_owned()),
+            refresh_token: Secret::new("r".to_owned()),
+            token_url: None,
+        };
+        let oauth = refresh.oauth_config(&default, false).expect("refresh");
+        assert_eq!(oauth.client_id, "c", "the id is trimmed");
+        assert_eq!(oauth.client_secret.as_ref().map(Secret::expose), Some("s"));
+        assert!(oauth.scopes.is_empty() && oauth.client_auth == ClientAuth::RequestBody);
+        let credentials = ClientCredentialsConfig {
+            client_id: "c".into(),
+            client_secret: Secret::new("s".to_owned()),
+            token_url: Some("https://login.example.com/token".into()),
+            scopes: vec!["api".into(), "refresh".into()],
+        };
+        let oauth = credentials.oauth_config(&default, false).expect("client credentials");
+        assert_eq!(oauth.token_url.as_str(), "https://login.example.com/token");
+        assert_eq!(oauth.scopes, ["api", "refresh"]);
+        assert_eq!(oauth.client_secret.as_ref().map(Secret::expose), Some("s"));
     }
 
     #[test]
