@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chorus_sim::token::{JWT_TEST_PRIVATE_KEY_PEM, JWT_TEST_PUBLIC_KEY_PEM};
-use chorus_sim::{AuthorityConfig, FaultProfile, FeedSim, JwtGrantConfig, SimServer, TokenAuthority};
+use chorus_sim::{
+    AuthorityConfig, CutBody, CutForm, ErrorBurst, FaultProfile, FeedSim, JwtGrantConfig, SimServer, TokenAuthority,
+    Trigger, WrongShape,
+};
 use chorus_sync::auth::{JwtAssertion, JwtBearerConfig};
 use chorus_sync::{ClientAuth, ConnectorError, HttpClient, HttpPolicy, HttpStack, OAuthConfig, OAuthRefresh};
 use url::Url;
@@ -83,6 +86,46 @@ async fn token_fields_are_read_and_a_token_is_obtained_first_when_none_is_held()
     assert_eq!(oauth.token_field("issued_at").await.expect("held"), Some("1278448832702".into()));
     assert_eq!(oauth.token_field("signature").await.expect("held"), None);
     assert_eq!(authority.jwt_grants(), 1, "the second read uses the token held");
+}
+
+/// The JWT grant parses its own token responses (`oauth2` does not speak it): an answer
+/// cut short, empty, an HTML page or a 503 must be asked again with a new assertion, not
+/// fail the run; only a whole JSON answer of the wrong shape is final.
+#[tokio::test]
+async fn a_token_response_cut_short_or_a_503_is_retried_and_a_wrong_shape_is_not() {
+    for form in [CutForm::Half, CutForm::Empty, CutForm::NotJson] {
+        let authority = salesforce_like(None);
+        let cut = CutBody { path_prefix: "/oauth/token".into(), when: Trigger::Nth(1), form };
+        let faults = FaultProfile { cut_bodies: vec![cut], ..FaultProfile::none() };
+        let server = SimServer::start(authority.router(), faults).await.expect("server starts");
+        let oauth = provider(&server, &http(), USER, LOGIN);
+        let instance = oauth.token_field("instance_url").await.unwrap_or_else(|e| panic!("{form:?}: {e}"));
+        assert_eq!(instance.as_deref(), Some("http://127.0.0.1:9/instance"), "{form:?}");
+        assert_eq!(server.faults().cut_bodies_served(), [1], "{form:?}: the cut was served");
+        assert_eq!((authority.token_requests(), authority.jwt_grants()), (2, 2), "{form:?}: asked again once");
+    }
+
+    let authority = salesforce_like(None);
+    let faults = FaultProfile {
+        scope: Some("/oauth/token".into()),
+        error_burst: Some(ErrorBurst { after_n: 0, len: 1, status: 503 }),
+        ..FaultProfile::none()
+    };
+    let server = SimServer::start(authority.router(), faults).await.expect("server starts");
+    let oauth = provider(&server, &http(), USER, LOGIN);
+    assert!(oauth.token_field("instance_url").await.expect("a 503 is retried").is_some());
+    assert_eq!(authority.jwt_grants(), 1, "the 503 never reached the authority");
+
+    let authority = salesforce_like(None);
+    let faults = FaultProfile {
+        wrong_shape: Some(WrongShape { path_prefix: "/oauth/token".into(), nth: 1 }),
+        ..FaultProfile::none()
+    };
+    let server = SimServer::start(authority.router(), faults).await.expect("server starts");
+    let error = provider(&server, &http(), USER, LOGIN).token_field("instance_url").await.expect_err("wrong shape");
+    assert!(!error.is_retryable(), "{error:?}");
+    assert!(!error.to_string().contains("sim-access-"), "no token in the message: {error}");
+    assert_eq!(authority.token_requests(), 1, "a whole answer of the wrong shape is not asked again");
 }
 
 #[tokio::test]
