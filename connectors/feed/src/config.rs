@@ -31,17 +31,24 @@ fn default_overlap() -> u32 {
 }
 
 /// How the feed authenticates us (the shared `[connectors.settings.auth]` vocabulary).
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FeedAuth {
     /// An open feed (a local adapter).
-    #[default]
-    None,
+    // A struct variant, so that a key written under it (a `token` meant for `bearer`)
+    // is refused instead of dropped.
+    None {},
     /// A static bearer token.
     Bearer(BearerConfig),
     /// OAuth 2.0 refresh-token grant (token endpoint default `{base_url}/oauth/token`);
     /// rotated refresh tokens are persisted in the store.
     OauthRefresh(RefreshTokenConfig),
+}
+
+impl Default for FeedAuth {
+    fn default() -> Self {
+        Self::None {}
+    }
 }
 
 impl FeedConfig {
@@ -51,7 +58,7 @@ impl FeedConfig {
             return Err(ConnectorError::Config("page_size: must be between 1 and 500".into()));
         }
         match &self.auth {
-            FeedAuth::None => Ok(()),
+            FeedAuth::None {} => Ok(()),
             FeedAuth::Bearer(bearer) => bearer.validate("auth", allow_insecure),
             FeedAuth::OauthRefresh(oauth) => oauth.validate("auth", allow_insecure),
         }
@@ -79,6 +86,16 @@ mod tests {
         let message = validate(json!({"type": "bearer", "token": ""})).expect_err("empty").to_string();
         assert!(message.contains("auth.token"), "{message}");
         assert_eq!(FeedConnector::KIND, "feed");
+    }
+
+    #[test]
+    fn a_key_of_another_auth_type_is_refused() {
+        // A token written under `type = "none"` would otherwise be dropped silently and
+        // the feed read without it.
+        let message = validate(json!({"type": "none", "token": "hunter2"})).expect_err("unknown key").to_string();
+        assert!(message.contains("token") && !message.contains("hunter2"), "{message}");
+        let message = validate(json!({"type": "bearer", "token": "t", "client_id": "c"})).expect_err("unknown key");
+        assert!(message.to_string().contains("client_id"), "{message}");
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl Connector for FeedConnector {
             base.join(path).map_err(|e| ConnectorError::Config(format!("base_url: cannot append {path}: {e}")))
         };
         let auth: Option<Arc<dyn AuthProvider>> = match &config.auth {
-            FeedAuth::None => None,
+            FeedAuth::None {} => None,
             FeedAuth::Bearer(bearer) => Some(Arc::new(bearer.provider())),
             FeedAuth::OauthRefresh(oauth) => Some(Arc::new(oauth.provider(&join("oauth/token")?, &ctx)?)),
         };
