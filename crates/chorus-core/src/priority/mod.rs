@@ -72,8 +72,9 @@ impl AccountFacts {
     }
 }
 
-/// A chance in `[0, 1]`, read from a percent (Salesforce `Probability`) or a fraction.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize, JsonSchema)]
+/// A chance in `[0, 1]`, read from a percent (Salesforce `Probability`); made only by
+/// `from_percent`, which refuses anything outside 0–100 %.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Probability(f64);
 
 impl Probability {

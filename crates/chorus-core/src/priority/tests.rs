@@ -447,3 +447,13 @@ fn rank_gives_every_request_the_numbers_of_its_breakdown() {
         }
     }
 }
+
+#[test]
+fn a_probability_is_a_percent_from_zero_to_a_hundred() {
+    assert_eq!(Probability::from_percent(40.0).map(Probability::fraction), Ok(0.4));
+    assert_eq!(Probability::from_percent(0.0).map(Probability::fraction), Ok(0.0));
+    assert_eq!(Probability::from_percent(100.0).map(Probability::fraction), Ok(1.0));
+    for bad in [-0.5, 100.5, f64::INFINITY, f64::NAN] {
+        assert!(Probability::from_percent(bad).is_err(), "{bad}% should be refused");
+    }
+}
