@@ -104,6 +104,28 @@ mod tests {
         assert_eq!(config.health.plans[1].capabilities, ["sso"]);
     }
 
+    /// The example `chorus init` writes shows every key of these tables (with its
+    /// default), so a newcomer sees every knob; maps and lists may stay commented.
+    #[test]
+    fn the_example_shows_every_money_priority_and_health_key() {
+        let example: toml::Table = toml::from_str(EXAMPLE).expect("example is TOML");
+        let defaults = [
+            ("money", serde_json::to_value(chorus_core::ExchangeRates::default())),
+            ("priority", serde_json::to_value(chorus_core::PriorityWeights::default())),
+            ("health", serde_json::to_value(chorus_core::HealthThresholds::default())),
+        ];
+        for (table, default) in defaults {
+            let default = default.expect("defaults serialize");
+            let shown = example.get(table).and_then(toml::Value::as_table).expect("table in the example");
+            for (key, value) in default.as_object().expect("a table") {
+                if value.is_object() || value.is_array() {
+                    continue;
+                }
+                assert!(shown.contains_key(key), "the example lacks {table}.{key}");
+            }
+        }
+    }
+
     #[test]
     fn bad_weights_rates_and_thresholds_name_their_key() {
         let err = |text: &str| parse_with(text, &[]).expect_err("invalid").to_string();
@@ -113,6 +135,7 @@ mod tests {
         assert!(err("[money.rates]\nUSD = 2\n").contains("money.rates.USD"));
         assert!(err("[money]\nreporting_currency = \"EURO\"\n").contains("ISO 4217"));
         assert!(err("[health]\ncsat_threshold = 7\n").contains("health.csat_threshold"));
+        assert!(err("[health]\nperiod_days = 1000000\n").contains("health.period_days"));
     }
 
     #[test]

@@ -41,9 +41,13 @@ pub fn email_domain(email: &str) -> Option<String> {
 /// Whether a domain is a free-mail or ISP provider's, subdomains included
 /// (`mail.yahoo.co.uk`). Such a domain never matches an account.
 pub fn is_free_mail(domain: &str) -> bool {
-    let listed = |d: &str| FREE_MAIL_DOMAINS.binary_search(&d).is_ok();
-    let Some(normalized) = normalize_domain(domain) else { return false };
-    listed(&normalized) || registered_domain(&normalized).is_some_and(|registered| listed(&registered))
+    registered_domain(domain).is_some_and(|registered| is_listed(&registered))
+}
+
+/// Entries are registered domains (a test holds the list to it), so one look-up of a
+/// domain's registered domain covers the provider and all its subdomains.
+fn is_listed(registered: &str) -> bool {
+    FREE_MAIL_DOMAINS.binary_search(&registered).is_ok()
 }
 
 /// The key an address or a web domain matches an account by: its registered domain,
@@ -54,10 +58,7 @@ pub fn account_domain(email_or_domain: &str) -> Option<String> {
         true => email_domain(email_or_domain)?,
         false => normalize_domain(email_or_domain)?,
     };
-    if is_free_mail(&domain) {
-        return None;
-    }
-    registered_domain(&domain)
+    registered_domain(&domain).filter(|registered| !is_listed(registered))
 }
 
 #[cfg(test)]
@@ -108,7 +109,9 @@ mod tests {
         }
         for domain in FREE_MAIL_DOMAINS {
             assert_eq!(normalize_domain(domain).as_deref(), Some(*domain), "{domain} is not normalized");
-            assert!(registered_domain(domain).is_some(), "{domain} is a public suffix");
+            // an entry below its registered domain would miss the provider's other
+            // subdomains; a bare public suffix would match whole countries
+            assert_eq!(registered_domain(domain).as_deref(), Some(*domain), "{domain} is no registered domain");
         }
     }
 }

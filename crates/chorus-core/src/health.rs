@@ -102,6 +102,12 @@ impl Default for HealthThresholds {
     }
 }
 
+/// The longest window or period, in days (a century): longer ones would reach past the
+/// dates the calendar can hold.
+const MAX_WINDOW_DAYS: u32 = 36_525;
+/// The most periods of history.
+const MAX_PERIODS: u32 = 120;
+
 impl HealthThresholds {
     /// Checks what the types cannot; the error names the key.
     pub fn validate(&self) -> Result<(), String> {
@@ -111,11 +117,11 @@ impl HealthThresholds {
             ("trend_window_days", self.trend_window_days),
             ("period_days", self.period_days),
         ];
-        if let Some((key, _)) = days.iter().find(|(_, d)| *d == 0) {
-            return Err(format!("{key}: must be at least 1"));
+        if let Some((key, _)) = days.iter().find(|(_, d)| !(1..=MAX_WINDOW_DAYS).contains(d)) {
+            return Err(format!("{key}: must be between 1 and {MAX_WINDOW_DAYS} days"));
         }
-        if !(1..=120).contains(&self.periods) {
-            return Err("periods: must be between 1 and 120".into());
+        if !(1..=MAX_PERIODS).contains(&self.periods) {
+            return Err(format!("periods: must be between 1 and {MAX_PERIODS}"));
         }
         if !(self.bug_spike_ratio.is_finite() && self.bug_spike_ratio > 0.0) {
             return Err("bug_spike_ratio: must be greater than zero".into());
@@ -255,10 +261,11 @@ pub fn account_health(
     rates: &ExchangeRates,
 ) -> Result<Health, MoneyError> {
     let now = input.now;
-    // Unvalidated thresholds must not divide by zero: a window is at least one day.
-    let days = |n: u32| Duration::days(i64::from(n.max(1)));
+    // Unvalidated thresholds must neither divide by zero nor reach past the calendar:
+    // a window is one day to a century.
+    let days = |n: u32| Duration::days(i64::from(n.clamp(1, MAX_WINDOW_DAYS)));
     let period = days(thresholds.period_days);
-    let periods = thresholds.periods.min(1_000);
+    let periods = thresholds.periods.min(MAX_PERIODS);
     let history_start = now - period * periods as i32;
     let mut history: Vec<Period> = (0..periods)
         .map(|n| {

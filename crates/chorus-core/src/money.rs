@@ -130,7 +130,8 @@ impl fmt::Display for Money {
     }
 }
 
-/// An exact positive decimal: `mantissa / 10^scale`, e.g. `1.0825` = 10825 / 10^4.
+/// An exact positive decimal: `mantissa / 10^scale`, e.g. `1.0825` = 10825 / 10^4,
+/// kept without trailing zeros so that equal rates compare equal (`1.10` is `1.1`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
     mantissa: i128,
@@ -150,13 +151,14 @@ impl FromStr for Rate {
     fn from_str(raw: &str) -> Result<Self, MoneyError> {
         let text = raw.trim();
         let invalid = |why| MoneyError::InvalidRate(text.chars().take(40).collect(), why);
-        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-        if whole.is_empty() && fraction.is_empty() {
+        let (whole, written_fraction) = text.split_once('.').unwrap_or((text, ""));
+        if whole.is_empty() && written_fraction.is_empty() {
             return Err(invalid("not a decimal number"));
         }
-        if !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+        if !whole.bytes().chain(written_fraction.bytes()).all(|b| b.is_ascii_digit()) {
             return Err(invalid("write a plain decimal such as 1.0825"));
         }
+        let fraction = written_fraction.trim_end_matches('0');
         let digits = format!("{whole}{fraction}");
         let significant = digits.trim_start_matches('0');
         if significant.len() > MAX_RATE_DIGITS || fraction.len() > MAX_RATE_DIGITS {
@@ -282,7 +284,7 @@ impl ExchangeRates {
         self.reporting_currency.exponent().map_err(|e| format!("reporting_currency: {e}"))?;
         for (currency, rate) in &self.rates {
             currency.exponent().map_err(|e| format!("rates.{currency}: {e}"))?;
-            if *currency == self.reporting_currency && rate.mantissa != 10_i128.pow(rate.scale) {
+            if *currency == self.reporting_currency && *rate != Rate::ONE {
                 return Err(format!("rates.{currency}: the reporting currency's own rate is 1"));
             }
         }
@@ -348,6 +350,12 @@ mod tests {
         assert_eq!(rate("0.0067").to_string(), "0.0067");
         assert_eq!(rate("150").to_string(), "150");
         assert_eq!(rate(".5").to_string(), "0.5");
+        // trailing zeros say nothing: equal rates are equal
+        assert_eq!(rate("1.10"), rate("1.1"));
+        assert_eq!(rate("1.10").to_string(), "1.1");
+        assert_eq!(rate("1.000"), Rate::ONE);
+        assert_eq!(rate("150.0"), rate("150"));
+        assert_eq!(rate("1.0000000000000000000").to_string(), "1", "zeros are no precision");
         for bad in ["0", "0.000", "-1.2", "1e3", "1,5", "", ".", "abc", "1.0000000000000000001"] {
             assert!(bad.parse::<Rate>().is_err(), "{bad:?} should be refused");
         }

@@ -177,7 +177,7 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
         "\nstore: {} items ({} deleted at the source), {} accounts, {} contacts; change log at {}",
         counts.items, counts.tombstones, counts.accounts, counts.contacts, counts.last_change
     );
-    print_accounts(&app).await?;
+    print_accounts(&app, counts.accounts).await?;
     let chorus = std::env::current_exe().map(|exe| exe.display().to_string()).unwrap_or_else(|_| "chorus".into());
     let config = config_path.display();
     println!("\ntry, in another terminal:");
@@ -191,15 +191,17 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
     super::serve::serve(app).await
 }
 
-/// The accounts the sources formed, with their ARR and which sources know them.
-async fn print_accounts(app: &App) -> anyhow::Result<()> {
-    let accounts = app.store.accounts(chorus_store::IdPage::first(20)).await?;
+/// The first accounts the sources formed, with their ARR and which sources know them.
+async fn print_accounts(app: &App, total: u64) -> anyhow::Result<()> {
+    const SHOWN: u32 = 20;
+    let accounts = app.store.accounts(chorus_store::IdPage::first(SHOWN)).await?;
     println!("\n{:<32} {:>20}  {:<12}  sources", "account", "ARR", "segment");
     for account in &accounts {
         let arr = chorus_core::Money::parse(account.arr_minor, &account.currency)
             .map(|money| money.to_string())
             .unwrap_or_else(|_| format!("{} {}", account.arr_minor, account.currency));
         let mut sources: Vec<&str> = account.external_ids.iter().map(|id| id.source.as_str()).collect();
+        sources.sort_unstable();
         sources.dedup();
         println!(
             "{:<32} {:>20}  {:<12}  {}",
@@ -208,6 +210,10 @@ async fn print_accounts(app: &App) -> anyhow::Result<()> {
             account.segment.as_deref().unwrap_or("-"),
             sources.join(", ")
         );
+    }
+    let more = total.saturating_sub(accounts.len() as u64);
+    if more > 0 {
+        println!("… and {more} more (`chorus export accounts` lists them all)");
     }
     Ok(())
 }

@@ -186,3 +186,23 @@ fn thresholds_are_validated_and_unvalidated_ones_never_panic() {
         Err(MoneyError::MissingRate { .. })
     ));
 }
+
+#[test]
+fn windows_longer_than_the_calendar_are_refused_and_never_panic() {
+    let huge = HealthThresholds {
+        period_days: u32::MAX,
+        periods: 120,
+        bug_window_days: u32::MAX,
+        csat_window_days: u32::MAX,
+        trend_window_days: u32::MAX,
+        ..HealthThresholds::default()
+    };
+    let items = [HealthItem { csat: Some(0.5), ..item(Kind::Bug, true, 3) }, item(Kind::SupportTicket, true, 4000)];
+    let h = health(&items, None, &[], &huge);
+    assert_eq!((h.bugs.recent, h.tickets.recent), (1, 1), "everything falls in the last window");
+    assert_eq!(h.csat.map(|c| c.ratings), Some(1));
+    assert_eq!(h.history.last().map(|p| p.end), Some(now()));
+    assert!(huge.validate().expect_err("too long").contains("bug_window_days"));
+    let long = HealthThresholds { period_days: 1_000_000, ..HealthThresholds::default() };
+    assert!(long.validate().expect_err("too long").contains("period_days"));
+}

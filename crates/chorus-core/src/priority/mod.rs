@@ -72,8 +72,9 @@ impl AccountFacts {
     }
 }
 
-/// A chance in `[0, 1]`, read from a percent (Salesforce `Probability`) or a fraction.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize, JsonSchema)]
+/// A chance in `[0, 1]`, read from a percent (Salesforce `Probability`); made only by
+/// `from_percent`, which refuses anything outside 0–100 %.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Probability(f64);
 
 impl Probability {
@@ -218,13 +219,8 @@ struct AccountEntry {
     arr_minor: i64,
     segment: Option<String>,
     segment_weight: f64,
-    renewal_date: Option<NaiveDate>,
     /// Index of the top-most parent (itself without one).
     root: u32,
-    /// Sum of the ARR of the accounts whose root this is.
-    family_arr_minor: i64,
-    /// Soonest renewal from today on among the accounts whose root this is.
-    family_renewal: Option<NaiveDate>,
     /// What this account counts with when it is counted (its own or its family's).
     counted: Counted,
     /// Open opportunities of this account.
@@ -258,6 +254,10 @@ struct Scratch {
     group_stamp: Vec<u32>,
     group_slot: Vec<u32>,
     opportunity_stamp: Vec<u32>,
+    /// The request's asks grouped by the account they count for, in order first seen.
+    groups: Vec<Group>,
+    /// Accounts whose blockers hold up all their open opportunities.
+    blocking: Vec<u32>,
 }
 
 impl Scratch {
@@ -295,12 +295,23 @@ fn heaviest_kind(kinds: KindSet, weights: &KindWeights) -> (Kind, f64) {
         .unwrap_or((Kind::FeatureRequest, 0.0))
 }
 
-struct LeanGroup {
+/// The asks of one request that count for one account (itself and, under roll-up, its
+/// children).
+struct Group {
     root: u32,
     kinds: KindSet,
     newest_ask: DateTime<Utc>,
     items: u32,
     people: u32,
+}
+
+impl Group {
+    fn add(&mut self, asks: &AccountAsks) {
+        self.kinds = self.kinds.union(asks.kinds);
+        self.newest_ask = self.newest_ask.max(asks.newest_ask);
+        self.items += asks.items;
+        self.people += asks.people;
+    }
 }
 
 struct Factors {
@@ -313,15 +324,6 @@ struct Factors {
     renewal_in_days: Option<i64>,
     renewal_boost: f64,
     contribution: f64,
-}
-
-struct Group {
-    root: u32,
-    kinds: KindSet,
-    items: u32,
-    people: u32,
-    newest_ask: DateTime<Utc>,
-    members: Vec<MemberAsks>,
 }
 
 impl PriorityModel {
@@ -349,10 +351,7 @@ impl PriorityModel {
                 arr_minor,
                 segment: account.segment.clone(),
                 segment_weight: weights.segment_weight(account.segment.as_deref()),
-                renewal_date: account.renewal_date,
                 root: index,
-                family_arr_minor: 0,
-                family_renewal: None,
                 counted: Counted::default(),
                 open_opportunities: Vec::new(),
             });
@@ -362,21 +361,25 @@ impl PriorityModel {
             .map(|account| account.parent_id.and_then(|parent| account_index.get(&parent).copied()))
             .collect();
         let roots = resolve_roots(&parents, &entries);
+        // Per root: the family's ARR and its soonest renewal from today on.
+        let mut families: Vec<(i64, Option<NaiveDate>)> = vec![(0, None); entries.len()];
         for (index, root) in roots.iter().enumerate() {
             entries[index].root = *root;
-            let (arr, renewal) = (entries[index].arr_minor, entries[index].renewal_date.filter(|d| *d >= today));
-            let family = &mut entries[*root as usize];
-            family.family_arr_minor =
-                family.family_arr_minor.checked_add(arr).ok_or(PriorityError::Overflow(family.id))?;
-            family.family_renewal = match (family.family_renewal, renewal) {
+            let renewal = accounts[index].renewal_date.filter(|d| *d >= today);
+            let family = &mut families[*root as usize];
+            family.0 = family
+                .0
+                .checked_add(entries[index].arr_minor)
+                .ok_or(PriorityError::Overflow(entries[*root as usize].id))?;
+            family.1 = match (family.1, renewal) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
         }
-        for entry in &mut entries {
+        for ((entry, account), family) in entries.iter_mut().zip(accounts).zip(families) {
             let (arr_minor, renewal_date) = match weights.parent_rollup {
-                true => (entry.family_arr_minor, entry.family_renewal),
-                false => (entry.arr_minor, entry.renewal_date),
+                true => family,
+                false => (entry.arr_minor, account.renewal_date),
             };
             let renewal_in_days = renewal_date.map(|date| (date - today).num_days());
             let renews_soon =
@@ -420,121 +423,144 @@ impl PriorityModel {
         })
     }
 
-    /// Scores one request.
+    /// Scores one request, with its breakdown.
     pub fn score(&self, demand: &RequestDemand) -> Result<Score, PriorityError> {
-        self.score_with(demand, &mut self.scratch())
+        let mut scratch = self.scratch();
+        let mut members: Vec<Vec<MemberAsks>> = Vec::new();
+        let mut pipeline = Vec::new();
+        let weight = self.weights.pipeline_weight;
+        let totals = self.tally(
+            demand,
+            &mut scratch,
+            |group, member| match members.get_mut(group) {
+                Some(of_group) => of_group.push(member),
+                None => members.push(vec![member]),
+            },
+            |opportunity, contribution| {
+                pipeline.push(PipelineFactor {
+                    opportunity_id: opportunity.id,
+                    account_id: opportunity.account_id,
+                    amount_minor: opportunity.amount_minor,
+                    probability: opportunity.probability,
+                    weight,
+                    contribution,
+                })
+            },
+        )?;
+        let mut accounts: Vec<AccountFactor> =
+            scratch.groups.iter().zip(members).map(|(group, members)| self.account_factor(group, members)).collect();
+        accounts.sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.account_id.cmp(&b.account_id)));
+        pipeline
+            .sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.opportunity_id.cmp(&b.opportunity_id)));
+        Ok(Score {
+            request_id: totals.request_id,
+            score: totals.score,
+            accounts_total: totals.accounts_total,
+            pipeline_total: totals.pipeline_total,
+            counts: totals.counts,
+            accounts,
+            pipeline,
+        })
     }
 
     /// Ranks every request, highest first (ties by request id), with totals and counts
     /// but no breakdown: one pass over the aggregates, no allocation per request.
-    /// `score` gives the breakdown of the requests a person looks at.
+    /// `score` gives the breakdown of the requests a person looks at; both compute the
+    /// numbers in `tally`, so a request ranks with exactly the score its breakdown shows.
     pub fn rank(&self, demands: &[RequestDemand]) -> Result<Vec<Ranked>, PriorityError> {
         let mut scratch = self.scratch();
-        let mut groups: Vec<LeanGroup> = Vec::new();
-        let mut blocking: Vec<u32> = Vec::new();
-        let mut ranked = Vec::with_capacity(demands.len());
-        for demand in demands {
-            let generation = scratch.next_generation();
-            let request_id = demand.request_id;
-            groups.clear();
-            blocking.clear();
-            for asks in &demand.accounts {
-                let (index, root) = self.locate(request_id, asks)?;
-                if asks.arr_at_ask.is_some() {
-                    self.arr_at_ask(request_id, asks)?; // the same errors as `score`
-                }
-                if asks.blocks_account_pipeline {
-                    blocking.push(index);
-                }
-                let slot = root as usize;
-                if scratch.group_stamp[slot] == generation {
-                    let group = &mut groups[scratch.group_slot[slot] as usize];
-                    group.kinds = group.kinds.union(asks.kinds);
-                    group.newest_ask = group.newest_ask.max(asks.newest_ask);
-                    group.items += asks.items;
-                    group.people += asks.people;
-                    continue;
-                }
-                scratch.group_stamp[slot] = generation;
-                scratch.group_slot[slot] = groups.len() as u32;
-                groups.push(LeanGroup {
-                    root,
-                    kinds: asks.kinds,
-                    newest_ask: asks.newest_ask,
-                    items: asks.items,
-                    people: asks.people,
-                });
-            }
-            let accounts_total: f64 =
-                groups.iter().map(|g| self.factors(g.root, g.kinds, g.newest_ask).contribution).sum();
-            let (mut pipeline_total, mut opportunities) = (0.0, 0);
-            self.each_blocked_opportunity(demand, &blocking, &mut scratch, |opportunity| {
-                pipeline_total +=
-                    opportunity.amount_minor as f64 * opportunity.probability * self.weights.pipeline_weight;
-                opportunities += 1;
-            });
-            let counts = Counts {
-                items: groups.iter().map(|g| g.items).sum::<u32>() + demand.unattributed_items,
-                people: groups.iter().map(|g| g.people).sum::<u32>() + demand.unattributed_people,
-                accounts: groups.len() as u32,
-                opportunities,
-            };
-            ranked.push(Ranked {
-                request_id,
-                score: accounts_total + pipeline_total,
-                accounts_total,
-                pipeline_total,
-                counts,
-            });
-        }
+        let mut ranked = demands
+            .iter()
+            .map(|demand| self.tally(demand, &mut scratch, |_, _| {}, |_, _| {}))
+            .collect::<Result<Vec<_>, _>>()?;
         ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.request_id.cmp(&b.request_id)));
         Ok(ranked)
     }
 
-    /// The account's index and the index of the account it counts for.
-    fn locate(&self, request_id: i64, asks: &AccountAsks) -> Result<(u32, u32), PriorityError> {
-        let account_id = asks.account_id;
-        let index =
-            *self.account_index.get(&account_id).ok_or(PriorityError::UnknownAccount { request_id, account_id })?;
-        let root = if self.weights.parent_rollup { self.accounts[index as usize].root } else { index };
-        Ok((index, root))
-    }
-
-    fn arr_at_ask(&self, request_id: i64, asks: &AccountAsks) -> Result<Option<i64>, PriorityError> {
-        let account_id = asks.account_id;
-        asks.arr_at_ask.map(|arr| self.rates.to_reporting(arr)).transpose().map_err(|source| PriorityError::ArrAtAsk {
-            request_id,
-            account_id,
-            source,
-        })
-    }
-
-    /// Every open opportunity the request's blockers hold up, each once.
-    fn each_blocked_opportunity(
+    /// A request's totals and counts: its asks grouped by the account they count for
+    /// (left in `scratch.groups`, in order first seen), each member handed to `member`
+    /// with its group's index, each blocked opportunity to `opportunity` with its
+    /// contribution. The one computation behind `rank` and `score`.
+    fn tally(
         &self,
         demand: &RequestDemand,
-        blocking: &[u32],
         scratch: &mut Scratch,
-        mut visit: impl FnMut(&OpportunityEntry),
-    ) {
-        let generation = scratch.generation;
+        mut member: impl FnMut(usize, MemberAsks),
+        mut opportunity: impl FnMut(&OpportunityEntry, f64),
+    ) -> Result<Ranked, PriorityError> {
+        let generation = scratch.next_generation();
+        let request_id = demand.request_id;
+        scratch.groups.clear();
+        scratch.blocking.clear();
+        for asks in &demand.accounts {
+            let account_id = asks.account_id;
+            let index =
+                *self.account_index.get(&account_id).ok_or(PriorityError::UnknownAccount { request_id, account_id })?;
+            let entry = &self.accounts[index as usize];
+            let root = if self.weights.parent_rollup { entry.root } else { index };
+            let arr_at_ask_minor = asks
+                .arr_at_ask
+                .map(|arr| self.rates.to_reporting(arr))
+                .transpose()
+                .map_err(|source| PriorityError::ArrAtAsk { request_id, account_id, source })?;
+            if asks.blocks_account_pipeline {
+                scratch.blocking.push(index);
+            }
+            let slot = root as usize;
+            if scratch.group_stamp[slot] != generation {
+                scratch.group_stamp[slot] = generation;
+                scratch.group_slot[slot] = scratch.groups.len() as u32;
+                let newest_ask = asks.newest_ask;
+                scratch.groups.push(Group { root, kinds: KindSet::default(), newest_ask, items: 0, people: 0 });
+            }
+            let group = scratch.group_slot[slot] as usize;
+            scratch.groups[group].add(asks);
+            member(
+                group,
+                MemberAsks {
+                    account_id,
+                    items: asks.items,
+                    people: asks.people,
+                    arr_minor: entry.arr_minor,
+                    arr_at_ask_minor,
+                    arr_change: ArrChange::between(arr_at_ask_minor, entry.arr_minor),
+                },
+            );
+        }
+
+        let accounts_total: f64 = scratch.groups.iter().map(|group| self.factors(group).contribution).sum();
+        let mut pipeline_total = 0.0;
+        let mut opportunities = 0;
         let named = demand.opportunities.iter().filter_map(|id| self.opportunity_index.get(id).copied());
-        let of_accounts = blocking.iter().flat_map(|a| self.accounts[*a as usize].open_opportunities.iter().copied());
+        let of_accounts =
+            scratch.blocking.iter().flat_map(|a| self.accounts[*a as usize].open_opportunities.iter().copied());
         for index in named.chain(of_accounts) {
-            let opportunity = &self.opportunities[index as usize];
-            if !opportunity.open || scratch.opportunity_stamp[index as usize] == generation {
+            let entry = &self.opportunities[index as usize];
+            let stamp = &mut scratch.opportunity_stamp[index as usize];
+            if !entry.open || *stamp == generation {
                 continue;
             }
-            scratch.opportunity_stamp[index as usize] = generation;
-            visit(opportunity);
+            *stamp = generation;
+            let contribution = entry.amount_minor as f64 * entry.probability * self.weights.pipeline_weight;
+            pipeline_total += contribution;
+            opportunities += 1;
+            opportunity(entry, contribution);
         }
+        let groups = &scratch.groups;
+        let counts = Counts {
+            items: groups.iter().map(|g| g.items).sum::<u32>() + demand.unattributed_items,
+            people: groups.iter().map(|g| g.people).sum::<u32>() + demand.unattributed_people,
+            accounts: groups.len() as u32,
+            opportunities,
+        };
+        Ok(Ranked { request_id, score: accounts_total + pipeline_total, accounts_total, pipeline_total, counts })
     }
 
     /// The factors of one counted account: the formula, in one place.
-    fn factors(&self, root: u32, kinds: KindSet, newest_ask: DateTime<Utc>) -> Factors {
-        let counted = &self.accounts[root as usize].counted;
-        let (kind, kind_weight) = self.kind_table[usize::from(kinds.bits() & 0xf)];
-        let age_days = (self.now_ms - newest_ask.timestamp_millis()).max(0) as f64 / 86_400_000.0;
+    fn factors(&self, group: &Group) -> Factors {
+        let counted = &self.accounts[group.root as usize].counted;
+        let (kind, kind_weight) = self.kind_table[usize::from(group.kinds.bits() & 0xf)];
+        let age_days = (self.now_ms - group.newest_ask.timestamp_millis()).max(0) as f64 / 86_400_000.0;
         let recency = (-age_days / self.weights.recency_half_life_days).exp2();
         Factors {
             arr_minor: counted.arr_minor,
@@ -555,94 +581,17 @@ impl PriorityModel {
             group_stamp: vec![0; self.accounts.len()],
             group_slot: vec![0; self.accounts.len()],
             opportunity_stamp: vec![0; self.opportunities.len()],
+            groups: Vec::new(),
+            blocking: Vec::new(),
         }
     }
 
-    fn score_with(&self, demand: &RequestDemand, scratch: &mut Scratch) -> Result<Score, PriorityError> {
-        let generation = scratch.next_generation();
-        let request_id = demand.request_id;
-        let mut groups: Vec<Group> = Vec::with_capacity(demand.accounts.len());
-        let mut pipeline_accounts: Vec<u32> = Vec::new();
-        for asks in &demand.accounts {
-            let (index, root) = self.locate(request_id, asks)?;
-            let entry = &self.accounts[index as usize];
-            let arr_at_ask_minor = self.arr_at_ask(request_id, asks)?;
-            let member = MemberAsks {
-                account_id: asks.account_id,
-                items: asks.items,
-                people: asks.people,
-                arr_minor: entry.arr_minor,
-                arr_at_ask_minor,
-                arr_change: ArrChange::between(arr_at_ask_minor, entry.arr_minor),
-            };
-            if asks.blocks_account_pipeline {
-                pipeline_accounts.push(index);
-            }
-            let slot = root as usize;
-            if scratch.group_stamp[slot] == generation {
-                let group = &mut groups[scratch.group_slot[slot] as usize];
-                group.kinds = group.kinds.union(asks.kinds);
-                group.items += asks.items;
-                group.people += asks.people;
-                group.newest_ask = group.newest_ask.max(asks.newest_ask);
-                group.members.push(member);
-                continue;
-            }
-            scratch.group_stamp[slot] = generation;
-            scratch.group_slot[slot] = groups.len() as u32;
-            groups.push(Group {
-                root,
-                kinds: asks.kinds,
-                items: asks.items,
-                people: asks.people,
-                newest_ask: asks.newest_ask,
-                members: vec![member],
-            });
-        }
-
-        let mut accounts: Vec<AccountFactor> = groups.into_iter().map(|group| self.account_factor(group)).collect();
-        accounts.sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.account_id.cmp(&b.account_id)));
-
-        let mut pipeline = Vec::new();
-        let weight = self.weights.pipeline_weight;
-        self.each_blocked_opportunity(demand, &pipeline_accounts, scratch, |opportunity| {
-            pipeline.push(PipelineFactor {
-                opportunity_id: opportunity.id,
-                account_id: opportunity.account_id,
-                amount_minor: opportunity.amount_minor,
-                probability: opportunity.probability,
-                weight,
-                contribution: opportunity.amount_minor as f64 * opportunity.probability * weight,
-            });
-        });
-        pipeline
-            .sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.opportunity_id.cmp(&b.opportunity_id)));
-
-        let accounts_total: f64 = accounts.iter().map(|a| a.contribution).sum();
-        let pipeline_total: f64 = pipeline.iter().map(|p| p.contribution).sum();
-        let counts = Counts {
-            items: accounts.iter().map(|a| a.items).sum::<u32>() + demand.unattributed_items,
-            people: accounts.iter().map(|a| a.people).sum::<u32>() + demand.unattributed_people,
-            accounts: accounts.len() as u32,
-            opportunities: pipeline.len() as u32,
-        };
-        Ok(Score {
-            request_id,
-            score: accounts_total + pipeline_total,
-            accounts_total,
-            pipeline_total,
-            counts,
-            accounts,
-            pipeline,
-        })
-    }
-
-    fn account_factor(&self, group: Group) -> AccountFactor {
+    fn account_factor(&self, group: &Group, members: Vec<MemberAsks>) -> AccountFactor {
         let entry = &self.accounts[group.root as usize];
-        let f = self.factors(group.root, group.kinds, group.newest_ask);
+        let f = self.factors(group);
         AccountFactor {
             account_id: entry.id,
-            members: group.members,
+            members,
             arr_minor: f.arr_minor,
             kind: f.kind,
             kind_weight: f.kind_weight,

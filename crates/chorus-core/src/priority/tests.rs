@@ -370,3 +370,90 @@ fn worked_example_of_the_docs() {
     assert_close(ranked[0].score, score.score);
     assert_close(ranked[0].pipeline_total, score.pipeline_total);
 }
+
+/// Varied data from a fixed-seed generator: two currencies, children and a parent
+/// cycle, open and closed opportunities, blockers that name one and blockers that name
+/// none, asks of every kind and age, and asks resolved to no account.
+fn generated() -> (Vec<AccountFacts>, Vec<Opportunity>, Vec<Ask>) {
+    let mut state: u64 = 7;
+    let mut below = |n: u64| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let mut accounts: Vec<AccountFacts> = (1..=60)
+        .map(|id| AccountFacts {
+            id,
+            arr: if id % 3 == 0 { eur(below(9_000_000) as i64) } else { usd(below(9_000_000) as i64) },
+            segment: [None, Some("Enterprise".to_owned()), Some("smb".to_owned())][id as usize % 3].clone(),
+            renewal_date: (id % 4 == 0).then(|| now().date_naive() + Duration::days(below(200) as i64 - 20)),
+            parent_id: (id % 5 == 0).then(|| id - 1 - (id % 7)),
+        })
+        .collect();
+    accounts[58].parent_id = Some(60);
+    accounts[59].parent_id = Some(59);
+    let opportunities: Vec<Opportunity> = (1..=40)
+        .map(|id| Opportunity {
+            id,
+            account_id: 1 + below(60) as i64,
+            amount: if id % 2 == 0 { eur(below(5_000_000) as i64) } else { usd(below(5_000_000) as i64) },
+            probability: Probability::from_percent(below(101) as f64).expect("probability"),
+            open: id % 5 != 0,
+        })
+        .collect();
+    let asks: Vec<Ask> = (0..3_000)
+        .map(|n| {
+            let kind = Kind::ALL[below(4) as usize];
+            Ask {
+                request_id: below(90) as i64,
+                account_id: (n % 11 != 0).then(|| 1 + below(60) as i64),
+                kind,
+                asked_at: now() - Duration::hours(below(24 * 400) as i64 - 48),
+                author: Some(PersonId(below(500))),
+                arr_at_ask: (n % 3 == 0).then(|| usd(below(9_000_000) as i64)),
+                opportunity_id: (kind == Kind::SalesBlocker && n % 2 == 0).then(|| 1 + below(45) as i64),
+            }
+        })
+        .collect();
+    (accounts, opportunities, asks)
+}
+
+#[test]
+fn rank_gives_every_request_the_numbers_of_its_breakdown() {
+    let (accounts, opportunities, asks) = generated();
+    let demands = demand_from_asks(asks);
+    assert_eq!(demands.len(), 90);
+    for parent_rollup in [true, false] {
+        let weights = PriorityWeights { parent_rollup, ..weights_of_the_example() };
+        let model = PriorityModel::new(weights, rates(), &accounts, &opportunities, now()).expect("model");
+        let ranked = model.rank(&demands).expect("rank");
+        assert_eq!(ranked.len(), demands.len(), "every request ranked");
+        for pair in ranked.windows(2) {
+            assert!(pair[0].score >= pair[1].score, "highest first");
+        }
+        for place in &ranked {
+            let demand = demands.iter().find(|d| d.request_id == place.request_id).expect("ranked request");
+            let score = model.score(demand).expect("score");
+            // the same numbers to the last bit, not merely close
+            assert_eq!(
+                (place.score, place.accounts_total, place.pipeline_total, place.counts),
+                (score.score, score.accounts_total, score.pipeline_total, score.counts),
+                "request {}",
+                place.request_id
+            );
+            assert_close(score.accounts_total, score.accounts.iter().map(|a| a.contribution).sum());
+            assert_close(score.pipeline_total, score.pipeline.iter().map(|p| p.contribution).sum());
+            assert_eq!(score.counts.accounts as usize, score.accounts.len());
+            assert_eq!(score.counts.opportunities as usize, score.pipeline.len());
+        }
+    }
+}
+
+#[test]
+fn a_probability_is_a_percent_from_zero_to_a_hundred() {
+    assert_eq!(Probability::from_percent(40.0).map(Probability::fraction), Ok(0.4));
+    assert_eq!(Probability::from_percent(0.0).map(Probability::fraction), Ok(0.0));
+    assert_eq!(Probability::from_percent(100.0).map(Probability::fraction), Ok(1.0));
+    for bad in [-0.5, 100.5, f64::INFINITY, f64::NAN] {
+        assert!(Probability::from_percent(bad).is_err(), "{bad}% should be refused");
+    }
+}
