@@ -159,10 +159,13 @@ fn demo_syncs_every_source_and_search_answers() {
         .expect("spawn chorus demo");
     assert!(output.status.success(), "{}", describe(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for connector in ["feed", "jira", "zendesk"] {
+    for connector in ["feed", "jira", "zendesk", "salesforce", "slack"] {
         let line = stdout.lines().find(|l| l.starts_with(connector) && l.contains("pages")).unwrap_or_default();
         assert!(line.contains("succeeded"), "{connector} did not sync: {stdout}");
     }
+    // Salesforce's ARR (in its own currency) reaches the account the other sources know.
+    let globex = stdout.lines().find(|l| l.starts_with("Globex ")).unwrap_or_default();
+    assert!(globex.contains(" EUR") && globex.contains("salesforce") && globex.contains("zendesk"), "{stdout}");
 
     let config = demo_dir.join("chorus.toml");
     let search = std::process::Command::new(chorus_bin())
