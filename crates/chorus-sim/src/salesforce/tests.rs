@@ -233,3 +233,26 @@ async fn expired_sessions_and_locators_answer_as_salesforce_does() {
     assert_eq!(status, 401, "the session is checked before anything else");
     let _ = &org.login;
 }
+
+#[tokio::test]
+async fn a_purged_record_is_gone_from_query_all_and_in_lists_find_the_survivors() {
+    let org = Org::start(SalesforceSimConfig::default()).await;
+    let ids: Vec<String> = org.sim.records("Case").keys().take(3).cloned().collect();
+    assert!(ids.iter().all(|id| id.len() == 18), "ids are 18 characters, as Salesforce's: {ids:?}");
+    assert!(org.sim.delete("Case", &ids[0]), "into the recycle bin");
+    assert!(org.sim.purge("Case", &ids[0]), "then emptied from it");
+    assert!(org.sim.purge("Case", &ids[1]), "hard-deleted while live");
+    assert!(!org.sim.purge("Case", &ids[1]), "only once");
+    let (_, bin) = org.soql("queryAll", "SELECT Id FROM Case WHERE IsDeleted = true").await;
+    let binned: Vec<&str> = bin["records"].as_array().into_iter().flatten().filter_map(|r| r["Id"].as_str()).collect();
+    assert!(!binned.contains(&ids[0].as_str()) && !binned.contains(&ids[1].as_str()), "{bin}");
+    let list = ids.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(", ");
+    let (status, found) = org.soql("query", &format!("SELECT Id FROM Case WHERE Id IN ({list})")).await;
+    assert_eq!(status, 200, "{found}");
+    let found: Vec<&str> = found["records"].as_array().into_iter().flatten().filter_map(|r| r["Id"].as_str()).collect();
+    assert_eq!(found, vec![ids[2].as_str()]);
+    let truth = org.sim.truth();
+    let deleted = truth.deleted.get("Case").cloned().unwrap_or_default();
+    assert!(deleted.contains(&ids[0]) && deleted.contains(&ids[1]), "the truth counts purges as deletions");
+    assert!(!truth.live.get("Case").is_some_and(|live| live.contains_key(&ids[1])));
+}
