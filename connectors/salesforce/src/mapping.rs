@@ -10,10 +10,10 @@
 //! no usable timestamp, a contact without email) is reported as `Unmapped`, never
 //! dropped in silence and never a failed page.
 
+use chorus_core::money::Currency;
 use chorus_core::{
     account::normalize_domain, AccountRecord, ContactRecord, ItemRecord, Kind, OpportunityRecord, Person, Record,
 };
-use chorus_core::money::Currency;
 use chorus_sync::Unmapped;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
