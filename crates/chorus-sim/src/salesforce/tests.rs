@@ -9,34 +9,20 @@ use crate::{FaultProfile, SimServer};
 #[tokio::test]
 async fn token_answers_name_the_other_host_and_carry_no_expiry() {
     let org = Org::start(SalesforceSimConfig::default()).await;
-    let answer: Value = org
-        .client
-        .post(format!("{}{TOKEN_PATH}", org.login.url()))
-        .form(&[
+    let answer = org
+        .token_answer(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", "sim-refresh-0"),
             ("client_id", "sim-client"),
             ("client_secret", "sim-client-secret"),
         ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(answer["instance_url"], org.instance.url().as_str());
     assert_ne!(org.instance.url(), org.login.url());
     assert!(answer.get("expires_in").is_none(), "{answer}");
-    let refused: Value = org
-        .client
-        .post(format!("{}{TOKEN_PATH}", org.login.url()))
-        .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", "a.b.c")])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
+    let refused = org
+        .token_answer(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", "a.b.c")])
+        .await;
     assert!(refused.get("access_token").is_none(), "{refused}");
     assert_eq!(org.sim.jwt_grants(), 0);
 }
@@ -62,21 +48,16 @@ impl Org {
         org
     }
 
+    /// The login host's answer to a token request with `form`.
+    async fn token_answer(&self, form: &[(&str, &str)]) -> Value {
+        let response = self.client.post(format!("{}{TOKEN_PATH}", self.login.url())).form(form).send().await;
+        response.expect("token").json().await.expect("token json")
+    }
+
     async fn grant(&self) -> String {
-        let answer: Value = self
-            .client
-            .post(format!("{}{TOKEN_PATH}", self.login.url()))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "sim-client"),
-                ("client_secret", "sim-client-secret"),
-            ])
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("token json");
+        let form =
+            [("grant_type", "client_credentials"), ("client_id", "sim-client"), ("client_secret", "sim-client-secret")];
+        let answer = self.token_answer(&form).await;
         answer["access_token"].as_str().expect("access token").to_owned()
     }
 
@@ -94,19 +75,13 @@ impl Org {
     }
 
     async fn soql(&self, endpoint: &str, soql: &str) -> (u16, Value) {
-        let url = format!("/services/data/v62.0/{endpoint}?q={}", urlencode(soql));
+        let mut url = reqwest::Url::parse("http://sim.invalid/").expect("base");
+        url.set_path(&format!("/services/data/v62.0/{endpoint}"));
+        url.query_pairs_mut().append_pair("q", soql);
+        let url = format!("{}?{}", url.path(), url.query().unwrap_or_default());
         let (status, _, body) = self.get(&url).await;
         (status, body)
     }
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 const CASES: &str = "SELECT Id, Subject, SystemModstamp FROM Case ORDER BY SystemModstamp, Id";
