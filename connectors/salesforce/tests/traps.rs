@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chorus_sim::salesforce::{salesforce_authority, SalesforceSimConfig, JWT_AUDIENCE, JWT_USERNAME};
 use chorus_sim::token::JWT_TEST_PRIVATE_KEY_PEM;
-use chorus_sim::{AuthorityConfig, FaultProfile, WrongShape};
+use chorus_sim::{AuthorityConfig, CutBody, FaultProfile, WrongShape};
 use chorus_store::RunStatus;
 use chorus_sync::engine::Quiet;
 use chorus_sync::SyncMode;
@@ -402,5 +402,32 @@ async fn a_cursor_that_never_checked_checks_on_its_first_incremental_run() -> Te
     let scheduled = support::build(&support::settings(&org.login.url(), json!({})), &store, true)?;
     support::sync(&engine, scheduled.as_ref()).await?;
     assert!(!store.live_external_ids(support::ID).await?.contains(&case), "due by age: never checked");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_answer_cut_after_rotation_fails_clearly_keeps_what_was_committed_and_leaks_no_token() -> TestResult {
+    // The renewal after the first session expired is answered, the refresh token
+    // rotated, and the answer cut in half on the way: its successor is lost. With
+    // rotation on and no reuse grace, no client can recover; the run must say so.
+    let authority = AuthorityConfig { max_uses: Some(6), ..salesforce_authority() };
+    let config = SalesforceSimConfig { batch_size: 7, authority, ..SalesforceSimConfig::default() };
+    let login = FaultProfile { cut_bodies: vec![CutBody::nth("/services/oauth2/token", 2)], ..FaultProfile::none() };
+    let org = support::start(config, support::clock()?, login, FaultProfile::none()).await?;
+    let store = support::memory_store().await?;
+    let engine = support::engine(&store);
+    let connector = support::build(&support::settings(&org.login.url(), cases_only()), &store, true)?;
+    let report = support::incremental(&engine, connector.as_ref()).await?;
+    let tokens = org.login.requests().iter().filter(|r| r.path.starts_with("/services/oauth2/token")).count();
+    assert!(tokens >= 2, "the cut answer was served ({tokens} token requests)");
+    assert_eq!(report.outcome.status, RunStatus::Failed, "{:?}", report.outcome);
+    let error = report.outcome.error.clone().unwrap_or_default();
+    assert!(error.contains("invalid_grant") && error.contains("authorize the connector again"), "{error}");
+    assert!(!error.contains("sim-refresh") && !error.contains("sim-client-secret"), "no secret in: {error}");
+    let kept = support::snapshot(store.as_ref()).await?.items.len();
+    assert!(kept >= 7, "the pages read before the renewal stay committed ({kept})");
+    let again = support::incremental(&engine, connector.as_ref()).await?;
+    assert_eq!(again.outcome.status, RunStatus::Failed, "the chain stays broken until re-authorized");
+    assert_eq!(support::snapshot(store.as_ref()).await?.items.len(), kept, "a failed run loses nothing");
     Ok(())
 }
