@@ -116,7 +116,7 @@ impl SalesforceConnector {
         }
     }
 
-    /// The fields read of `object`, `(name, required)`; relationship fields are not
+    /// The fields read of `object`, each once; relationship fields are not
     /// in `describe` and are left out of the check.
     fn fields(&self, object: Object) -> Vec<&str> {
         let m = &self.mapping;
