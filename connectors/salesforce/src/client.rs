@@ -27,8 +27,6 @@ use chorus_sync::OAuthRefresh;
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueryPage {
-    #[serde(default)]
-    pub total_size: u64,
     pub done: bool,
     #[serde(default)]
     pub next_records_url: Option<String>,
@@ -44,8 +42,6 @@ pub struct Describe {
 #[derive(Debug, Deserialize)]
 pub struct DescribedField {
     pub name: String,
-    #[serde(default)]
-    pub filterable: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -41,6 +41,26 @@ pub struct SalesforceConfig {
     pub mapping: MappingConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub reconcile: ReconcileConfig,
+}
+
+/// When known ids are checked against the org for records purged from the recycle
+/// bin (emptied after 15 days, hard-deleted, `emptyRecycleBin`): `queryAll` never
+/// reports those. Full runs always check; an incremental run checks when the last
+/// check is older than `every_hours`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcileConfig {
+    /// Check when the last check is older than this many hours (default 24; 0: only
+    /// full runs check).
+    pub every_hours: u32,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        Self { every_hours: 24 }
+    }
 }
 
 /// Which objects are read.

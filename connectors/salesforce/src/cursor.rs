@@ -42,6 +42,46 @@ pub struct SalesforceCursor {
     /// The query a committed page left unfinished, and the last record it read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open: Option<OpenQuery>,
+    /// The check of known ids for records purged from the recycle bin (absent in
+    /// cursors stored before it existed: such a cursor has never checked).
+    #[serde(default)]
+    pub reconcile: ReconcilePosition,
+}
+
+/// When known ids were last checked against the org, and, while a check is under
+/// way, how far it got.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcilePosition {
+    /// When the last check finished (this host's clock; never moves back).
+    #[serde(default)]
+    pub reconciled_at: Option<DateTime<Utc>>,
+    /// While a check is under way: the greatest key (`Object/Id`, in string order)
+    /// whose batch is committed; the next run goes on after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+impl ReconcilePosition {
+    /// `after` goes up batch by batch and back to `None` only together with a later
+    /// `reconciled_at`, so the key never goes down.
+    fn key(&self) -> (Option<DateTime<Utc>>, Option<&str>) {
+        (self.reconciled_at, self.after.as_deref())
+    }
+
+    /// Whether a check is due: a full run, one left unfinished, or the last check
+    /// older than `every_hours` (0 turns the schedule off).
+    pub fn due(&self, full: bool, every_hours: u32, now: DateTime<Utc>) -> bool {
+        let by_age =
+            every_hours > 0 && self.reconciled_at.is_none_or(|at| now - at >= Duration::hours(i64::from(every_hours)));
+        full || self.after.is_some() || by_age
+    }
+
+    /// The position after a check finished at `now`: strictly later than the last
+    /// one even if this host's clock went back.
+    pub fn finished(&self, now: DateTime<Utc>) -> Self {
+        let after_last = self.reconciled_at.map(|at| at + Duration::milliseconds(1));
+        Self { reconciled_at: Some(after_last.map_or(now, |later| later.max(now))), after: None }
+    }
 }
 
 /// A query a run was still reading when it committed a page.
@@ -52,8 +92,9 @@ pub struct OpenQuery {
 }
 
 impl PartialOrd for SalesforceCursor {
-    /// By the positions alone: `open` is where a read stands, which goes back to the
-    /// start of the overlap each run while no position does.
+    /// By the positions, then the deletion check's progress: `open` is where a read
+    /// stands, which goes back to the start of the overlap each run while no position
+    /// does.
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         let positions = |c: &Self| {
             [
@@ -67,7 +108,7 @@ impl PartialOrd for SalesforceCursor {
                 c.deleted_cases.clone(),
             ]
         };
-        Some(positions(self).cmp(&positions(other)))
+        Some(positions(self).cmp(&positions(other)).then_with(|| self.reconcile.key().cmp(&other.reconcile.key())))
     }
 }
 
@@ -211,5 +252,30 @@ mod tests {
         assert_eq!(reading.cases, stored.cases, "the position never goes back");
         let text = serde_json::to_string(&stored).expect("json");
         assert!(!text.contains("open"), "{text}");
+    }
+
+    #[test]
+    fn the_deletion_check_only_moves_forward_and_is_due_by_rule() {
+        let at = DateTime::parse_from_rfc3339("2024-01-01T10:00:00Z").expect("time").to_utc();
+        let old: SalesforceCursor = serde_json::from_value(serde_json::json!({"cases": null})).expect("old cursor");
+        assert_eq!(old.reconcile, ReconcilePosition::default(), "a cursor stored before the check still loads");
+        let base = SalesforceCursor {
+            reconcile: ReconcilePosition { reconciled_at: Some(at), after: None },
+            ..SalesforceCursor::default()
+        };
+        let mut mid = base.clone();
+        mid.reconcile.after = Some("Case/500A".into());
+        assert_eq!(mid.partial_cmp(&base), Some(Ordering::Greater));
+        let done = SalesforceCursor { reconcile: mid.reconcile.finished(at - Duration::hours(1)), ..mid.clone() };
+        assert_eq!(done.partial_cmp(&mid), Some(Ordering::Greater), "a clock gone back still moves it on");
+        assert!(done.reconcile.after.is_none());
+
+        let fresh = &base.reconcile;
+        assert!(!fresh.due(false, 24, at + Duration::hours(23)));
+        assert!(fresh.due(false, 24, at + Duration::hours(24)));
+        assert!(fresh.due(true, 0, at), "full runs always check");
+        assert!(mid.reconcile.due(false, 0, at), "an unfinished check goes on");
+        assert!(ReconcilePosition::default().due(false, 24, at), "never checked");
+        assert!(!ReconcilePosition::default().due(false, 0, at), "the schedule off");
     }
 }

@@ -15,28 +15,34 @@
 //! the position of that page's own last record (`open`) while its query is unfinished,
 //! so resuming after any committed page reads exactly the records after it — ties on
 //! `SystemModstamp` included — and the stored positions never go back.
+//!
+//! A record purged from the recycle bin is in no query at all: on full runs and on
+//! the `reconcile.every_hours` schedule, the run ends by checking the ids the store
+//! knows against the org (`reconcile`).
 
 pub mod auth;
 pub mod client;
 pub mod config;
 pub mod cursor;
 pub mod mapping;
+pub mod reconcile;
 
 use std::collections::{HashSet, VecDeque};
 
 use chorus_core::Source;
 use chorus_sync::endpoint::parse_endpoint;
-use chorus_sync::{Connector, ConnectorContext, ConnectorError, Page, SyncMode};
+use chorus_sync::{Connector, ConnectorContext, ConnectorError, Credentials, Page, SyncMode};
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
 
 pub use crate::client::SalesforceClient;
 use crate::client::{Locator, QueryPage};
 pub use crate::config::SalesforceConfig;
-use crate::config::{MappingConfig, ObjectsConfig};
+use crate::config::{MappingConfig, ObjectsConfig, ReconcileConfig};
 pub use crate::cursor::SalesforceCursor;
 use crate::cursor::{overlap_predicate, resume_predicate, Object, OpenQuery, Position, Stream};
-use crate::mapping::{position, Mapper, OrgShape};
+use crate::mapping::{position, text, Mapper, OrgShape};
+use crate::reconcile::Check;
 
 /// How often one query may be re-asked after its locator expired, within a run.
 const LOCATOR_RETRIES: u32 = 3;
@@ -47,6 +53,8 @@ pub struct SalesforceConnector {
     mapping: MappingConfig,
     objects: ObjectsConfig,
     overlap: chrono::Duration,
+    reconcile: ReconcileConfig,
+    credentials: Credentials,
 }
 
 /// The query a run is reading.
@@ -74,7 +82,17 @@ struct RunState {
     /// Losing it (a run failing again before that query) only costs a re-read: the
     /// overlap from the position reaches back past its last record.
     resume: Option<OpenQuery>,
+    /// The purged-record check, when due this run.
+    reconcile: Option<Reconciling>,
     done: bool,
+}
+
+/// A due check: the keys (`reconcile::key`) of live records this run read, which
+/// need no asking, then the batches still to ask.
+#[derive(Default)]
+struct Reconciling {
+    seen: HashSet<String>,
+    check: Option<Check>,
 }
 
 struct Plan {
@@ -98,7 +116,7 @@ impl SalesforceConnector {
         }
     }
 
-    /// The fields read of `object`, `(name, required)`; relationship fields are not
+    /// The fields read of `object`, each once; relationship fields are not
     /// in `describe` and are left out of the check.
     fn fields(&self, object: Object) -> Vec<&str> {
         let m = &self.mapping;
@@ -208,7 +226,7 @@ impl SalesforceConnector {
                         };
                         state.reading.insert(Reading { stream, next: None, first, last: None, expired: 0 })
                     }
-                    None => return Ok(None),
+                    None => return self.reconcile_page(&mut state.reconcile, &mut state.cursor, &plan.mapper).await,
                 },
             };
             let stream = reading.stream;
@@ -261,6 +279,9 @@ impl SalesforceConnector {
                     Ok(mapped) => records.extend(mapped),
                     Err(skipped) => unmapped.push(skipped),
                 }
+                if let (Some(reconciling), false) = (&mut state.reconcile, deleted) {
+                    reconciling.seen.extend(text(record, "Id").map(|id| reconcile::key(object, &id)));
+                }
                 if let Some(at) = position(record) {
                     reading.last = Some(at.clone());
                     state.cursor.advance(stream, at);
@@ -279,6 +300,42 @@ impl SalesforceConnector {
             }
             return Ok(Some(Page::new(records, state.cursor.clone()).with_unmapped(unmapped)));
         }
+    }
+}
+
+impl SalesforceConnector {
+    /// The next batch of the purged-record check, if one is due and left; the page of
+    /// the last batch carries the finished check.
+    async fn reconcile_page(
+        &self,
+        due: &mut Option<Reconciling>,
+        cursor: &mut SalesforceCursor,
+        mapper: &Mapper,
+    ) -> Result<Option<Page<SalesforceCursor>>, ConnectorError> {
+        let Some(reconciling) = due else { return Ok(None) };
+        let check = match &mut reconciling.check {
+            Some(check) => check,
+            None => {
+                let after = cursor.reconcile.after.as_deref();
+                let plan = Check::plan(&self.credentials, |o| self.enabled(o), &reconciling.seen, after).await?;
+                reconciling.check.insert(plan)
+            }
+        };
+        let progress = &mut cursor.reconcile;
+        let Some((records, last)) = check.next_batch(&self.client, mapper).await? else {
+            // Nothing to ask (every known id was just read): an empty page records the
+            // finished check, else every later run would ask for all of them.
+            *progress = progress.finished(chrono::Utc::now());
+            *due = None;
+            return Ok(Some(Page::new(Vec::new(), cursor.clone())));
+        };
+        if check.is_done() {
+            *progress = progress.finished(chrono::Utc::now());
+            *due = None;
+        } else {
+            progress.after = Some(last).max(progress.after.take());
+        }
+        Ok(Some(Page::new(records, cursor.clone())))
     }
 }
 
@@ -306,7 +363,14 @@ impl Connector for SalesforceConnector {
             config.limits,
         );
         let overlap = chrono::Duration::seconds(i64::from(config.overlap_seconds));
-        Ok(Self { client, mapping: config.mapping, objects: config.objects, overlap })
+        Ok(Self {
+            client,
+            mapping: config.mapping,
+            objects: config.objects,
+            overlap,
+            reconcile: config.reconcile,
+            credentials: ctx.credentials.clone(),
+        })
     }
 
     fn check(&self) -> BoxFuture<'_, Result<String, ConnectorError>> {
@@ -316,14 +380,16 @@ impl Connector for SalesforceConnector {
     fn pages(
         &self,
         from: Option<SalesforceCursor>,
-        _mode: SyncMode,
+        mode: SyncMode,
     ) -> BoxStream<'_, Result<Page<SalesforceCursor>, ConnectorError>> {
         self.client.forget_usage();
         let objects: Vec<Object> = Object::ALL.into_iter().filter(|o| self.enabled(*o)).collect();
         let streams =
             objects.iter().map(|o| Stream::Live(*o)).chain(objects.iter().map(|o| Stream::Deleted(*o))).collect();
         let cursor = from.unwrap_or_default();
+        let due = cursor.reconcile.due(mode == SyncMode::Full, self.reconcile.every_hours, chrono::Utc::now());
         let state = RunState {
+            reconcile: due.then(Reconciling::default),
             resume: cursor.open.clone(),
             cursor,
             streams,

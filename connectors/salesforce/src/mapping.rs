@@ -10,6 +10,7 @@
 //! no usable timestamp, a contact without email) is reported as `Unmapped`, never
 //! dropped in silence and never a failed page.
 
+use chorus_core::money::Currency;
 use chorus_core::{
     account::normalize_domain, AccountRecord, ContactRecord, ItemRecord, Kind, OpportunityRecord, Person, Record,
 };
@@ -63,18 +64,13 @@ pub fn position(record: &Value) -> Option<Position> {
     Some(Position { modstamp: datetime(record, "SystemModstamp")?, id: text(record, "Id")? })
 }
 
-/// Decimal places of a currency's minor unit (ISO 4217; 2 unless listed).
+/// Decimal places of a currency's minor unit, from the ISO 4217 table behind
+/// `chorus_core::money::Currency` (0 for a code without one, such as XAU; 2 for a code
+/// the table does not know, so its amount is still kept).
 pub fn minor_digits(currency: &str) -> u32 {
-    const NONE: &[&str] = &[
-        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
-    ];
-    const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
-    if NONE.contains(&currency) {
-        0
-    } else if THREE.contains(&currency) {
-        3
-    } else {
-        2
+    match currency.parse::<Currency>() {
+        Ok(known) => known.exponent().unwrap_or(0),
+        Err(_) => 2,
     }
 }
 
@@ -348,5 +344,15 @@ mod tests {
         assert_eq!(minor_units(Some(&Value::Null), "USD"), None);
         assert_eq!(major(65_500_050, "EUR"), "655000.50");
         assert_eq!(major(-5, "USD"), "-0.05");
+    }
+
+    #[test]
+    fn minor_digits_follow_the_iso_table_not_a_local_list() {
+        // CLF (4 digits) and UYW (4) were never on a hand-written list.
+        assert_eq!((minor_digits("CLF"), minor_digits("UYW")), (4, 4));
+        assert_eq!((minor_digits("JPY"), minor_digits("KWD"), minor_digits("EUR")), (0, 3, 2));
+        assert_eq!(minor_digits("XAU"), 0, "no minor unit");
+        assert_eq!(minor_digits("ZZZ"), 2, "an unknown code keeps its amount at 2 digits");
+        assert_eq!(minor_units(Some(&json!(1.2345)), "CLF"), Some(12_345));
     }
 }

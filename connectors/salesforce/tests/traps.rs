@@ -1,6 +1,7 @@
 //! The org's traps, one test each: ties on `SystemModstamp` across a committed page
 //! boundary, records committed late with an older `SystemModstamp`, the daily quota (slow down, stop, `REQUEST_LIMIT_EXCEEDED`), a missing
-//! custom field, sessions that expire mid-run, and the JWT bearer grant end to end.
+//! custom field, sessions that expire mid-run, the JWT bearer grant end to end, and
+//! records purged from the recycle bin (in no query at all).
 
 mod support;
 
@@ -8,13 +9,18 @@ use std::time::{Duration, Instant};
 
 use chorus_sim::salesforce::{salesforce_authority, SalesforceSimConfig, JWT_AUDIENCE, JWT_USERNAME};
 use chorus_sim::token::JWT_TEST_PRIVATE_KEY_PEM;
-use chorus_sim::{AuthorityConfig, FaultProfile, WrongShape};
+use chorus_sim::{AuthorityConfig, CutBody, FaultProfile, WrongShape};
 use chorus_store::RunStatus;
 use chorus_sync::engine::Quiet;
 use chorus_sync::SyncMode;
 use serde_json::json;
 
 use support::TestResult;
+
+/// A live read of Cases: not the recycle bin, not the purged-record check's `Id IN`.
+fn is_case_read(query: &str) -> bool {
+    query.contains("FROM Case") && !query.contains("IsDeleted") && !query.contains(" IN (")
+}
 
 fn cases_only() -> serde_json::Value {
     json!({"objects": {"accounts": false, "contacts": false, "opportunities": false, "cases": true}})
@@ -45,7 +51,7 @@ async fn records_sharing_a_modstamp_across_a_committed_page_boundary_are_all_rea
     support::sync(&engine, connector.as_ref()).await?;
     let snapshot = support::snapshot(store.as_ref()).await?;
     assert_eq!(snapshot.items.len(), ids.len(), "every case of the tie arrived, none twice");
-    let resumed = org.sim.queries().into_iter().rev().find(|q| q.contains("FROM Case") && !q.contains("IsDeleted"));
+    let resumed = org.sim.queries().into_iter().rev().find(|q| is_case_read(q));
     assert!(resumed.is_some_and(|q| q.contains("SystemModstamp = ") && q.contains("Id > '")), "resumed inside the tie");
     Ok(())
 }
@@ -82,14 +88,14 @@ async fn a_record_committed_late_inside_the_overlap_arrives_and_one_outside_wait
     assert!(snapshot.items.get(&old).is_some_and(|item| !item.title.contains("Rewritten")), "outside the overlap");
     assert_eq!(report.outcome.upserted, 1, "{:?}", report.outcome);
     assert_eq!(report.outcome.unchanged, 1, "the repeat inside the overlap: {:?}", report.outcome);
-    let first = org.sim.queries().into_iter().rev().find(|q| q.contains("FROM Case") && !q.contains("IsDeleted"));
+    let first = org.sim.queries().into_iter().rev().find(|q| is_case_read(q));
     assert!(first.is_some_and(|q| q.contains("SystemModstamp >= 2025-06-01T11:55:00.000Z")), "from the newest case");
 
     // The stored position did not go back to the late case: the next run reaches back
     // from the newest case again.
     let seen = org.sim.queries().len();
     support::sync(&engine, connector.as_ref()).await?;
-    let again = org.sim.queries().into_iter().skip(seen).find(|q| q.contains("FROM Case") && !q.contains("IsDeleted"));
+    let again = org.sim.queries().into_iter().skip(seen).find(|q| is_case_read(q));
     assert!(again.is_some_and(|q| q.contains("SystemModstamp >= 2025-06-01T11:55:00.000Z")), "never backwards");
 
     // The documented limit: a full sync catches what fell outside the overlap.
@@ -136,7 +142,7 @@ async fn a_run_failing_inside_the_overlap_resumes_after_its_last_record_not_at_t
     let resumed = support::sync(&engine, connector.as_ref()).await?;
     assert_eq!(resumed.outcome.upserted, 1, "{:?}", resumed.outcome);
     assert!(support::snapshot(store.as_ref()).await?.items.contains_key(&late), "the rest of the overlap was read");
-    let query = org.sim.queries().into_iter().skip(seen).find(|q| q.contains("FROM Case") && !q.contains("IsDeleted"));
+    let query = org.sim.queries().into_iter().skip(seen).find(|q| is_case_read(q));
     assert!(
         query.is_some_and(|q| q.contains("SystemModstamp = 2025-06-01T11:58:20.000Z AND Id > '")),
         "resumed exactly after the last committed record"
@@ -305,5 +311,123 @@ async fn a_sync_costs_one_describe_and_two_queries_per_object() -> TestResult {
     org.instance.log().clear();
     support::sync(&engine, connector.as_ref()).await?;
     assert_eq!(org.instance.requests().len(), 12, "an incremental sync with nothing new costs the same");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_purged_from_the_recycle_bin_are_tombstoned_by_the_check_and_a_bad_answer_tombstones_nothing(
+) -> TestResult {
+    let clock = support::clock()?;
+    let org = support::start(SalesforceSimConfig::default(), clock.clone(), FaultProfile::none(), FaultProfile::none())
+        .await?;
+    let store = support::memory_store().await?;
+    let engine = support::engine(&store);
+    let scheduled_off = support::settings(&org.login.url(), json!({"reconcile": {"every_hours": 0}}));
+    let connector = support::build(&scheduled_off, &store, true)?;
+    support::sync(&engine, connector.as_ref()).await?;
+    let items = support::snapshot(store.as_ref()).await?.items;
+    let blocker = items.keys().find(|id| id.ends_with(":blocker")).cloned().ok_or("a blocker")?;
+    let opportunity = blocker.trim_end_matches(":blocker").to_owned();
+    let account_of_blocker = items.get(&blocker).and_then(|item| item.account_id).ok_or("linked")?;
+    let case = items.keys().find(|id| id.starts_with("500")).cloned().ok_or("a case")?;
+    let accounts = store.live_account_external_ids(support::ID).await?;
+    let account = accounts.last().cloned().ok_or("an account")?;
+    assert!(org.sim.delete("Case", &case) && org.sim.purge("Case", &case), "binned, then the bin emptied");
+    assert!(org.sim.purge("Opportunity", &opportunity), "hard-deleted");
+    assert!(org.sim.purge("Account", &account), "hard-deleted");
+    let live_items =
+        |store: std::sync::Arc<dyn chorus_store::Store>| async move { store.live_external_ids(support::ID).await };
+    let opportunity_live = |store: std::sync::Arc<dyn chorus_store::Store>, opportunity: String| async move {
+        let of_account = store.opportunities_of_account(account_of_blocker).await?;
+        Ok::<bool, chorus_store::StoreError>(of_account.iter().any(|o| o.external_id == opportunity))
+    };
+
+    // No query reports a purge: an incremental run without a due check keeps all three.
+    support::sync(&engine, connector.as_ref()).await?;
+    let live = live_items(store.clone()).await?;
+    assert!(live.contains(&case) && live.contains(&blocker), "the trap bites: nothing reported them");
+    assert!(store.live_account_external_ids(support::ID).await?.contains(&account));
+
+    // A full run checks; an answer in the wrong shape to the first batch tombstones nothing.
+    // Eight queries (four objects, live and recycle bin) come first.
+    org.instance.set_faults(FaultProfile {
+        wrong_shape: Some(WrongShape { path_prefix: "/services/data/v62.0/query".into(), nth: 9 }),
+        ..FaultProfile::none()
+    });
+    let asked = org.sim.queries().len();
+    let failed = engine.run(connector.as_ref(), SyncMode::Full, &Quiet).await?;
+    assert_eq!(failed.outcome.status, RunStatus::Failed, "{:?}", failed.outcome.error);
+    let failed_queries = org.sim.queries().split_off(asked);
+    assert!(failed_queries.iter().any(|q| q.contains(" IN (")), "it failed in the check: {failed_queries:?}");
+    let live = live_items(store.clone()).await?;
+    assert!(live.contains(&case) && live.contains(&blocker), "an error answer tombstones nothing");
+    assert!(store.live_account_external_ids(support::ID).await?.contains(&account));
+    assert!(opportunity_live(store.clone(), opportunity.clone()).await?);
+
+    org.instance.set_faults(FaultProfile::none());
+    let before = org.sim.queries().len();
+    let report = engine.run(connector.as_ref(), SyncMode::Full, &Quiet).await?;
+    assert!(report.succeeded(), "{:?}", report.outcome.error);
+    let checks: Vec<String> = org.sim.queries().split_off(before).into_iter().filter(|q| q.contains(" IN (")).collect();
+    assert_eq!(checks.len(), 3, "one batch per object, records the run just read not asked for: {checks:?}");
+    assert_eq!(checks.iter().map(|q| q.matches('\'').count() / 2).sum::<usize>(), 3, "{checks:?}");
+    let live = live_items(store.clone()).await?;
+    assert!(!live.contains(&case) && !live.contains(&blocker), "purged case and blocker tombstoned");
+    assert!(!store.live_account_external_ids(support::ID).await?.contains(&account), "purged account tombstoned");
+    assert!(!opportunity_live(store.clone(), opportunity.clone()).await?, "purged opportunity tombstoned");
+    assert_eq!(live.len(), items.len() - 2, "nothing else was tombstoned");
+    assert_eq!(store.live_account_external_ids(support::ID).await?.len(), accounts.len() - 1);
+
+    // The check is recorded: an incremental run on the default schedule does not ask again.
+    let scheduled = support::build(&support::settings(&org.login.url(), json!({})), &store, true)?;
+    let before = org.sim.queries().len();
+    support::sync(&engine, scheduled.as_ref()).await?;
+    assert!(org.sim.queries().split_off(before).iter().all(|q| !q.contains(" IN (")), "checked under a day ago");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_that_never_checked_checks_on_its_first_incremental_run() -> TestResult {
+    let clock = support::clock()?;
+    let org = support::start(SalesforceSimConfig::default(), clock.clone(), FaultProfile::none(), FaultProfile::none())
+        .await?;
+    let store = support::memory_store().await?;
+    let engine = support::engine(&store);
+    let off =
+        support::build(&support::settings(&org.login.url(), json!({"reconcile": {"every_hours": 0}})), &store, true)?;
+    support::sync(&engine, off.as_ref()).await?;
+    let case = support::snapshot(store.as_ref()).await?.items.keys().find(|id| id.starts_with("500")).cloned();
+    let case = case.ok_or("a case")?;
+    assert!(org.sim.purge("Case", &case));
+    let scheduled = support::build(&support::settings(&org.login.url(), json!({})), &store, true)?;
+    support::sync(&engine, scheduled.as_ref()).await?;
+    assert!(!store.live_external_ids(support::ID).await?.contains(&case), "due by age: never checked");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_answer_cut_after_rotation_fails_clearly_keeps_what_was_committed_and_leaks_no_token() -> TestResult {
+    // The renewal after the first session expired is answered, the refresh token
+    // rotated, and the answer cut in half on the way: its successor is lost. With
+    // rotation on and no reuse grace, no client can recover; the run must say so.
+    let authority = AuthorityConfig { max_uses: Some(6), ..salesforce_authority() };
+    let config = SalesforceSimConfig { batch_size: 7, authority, ..SalesforceSimConfig::default() };
+    let login = FaultProfile { cut_bodies: vec![CutBody::nth("/services/oauth2/token", 2)], ..FaultProfile::none() };
+    let org = support::start(config, support::clock()?, login, FaultProfile::none()).await?;
+    let store = support::memory_store().await?;
+    let engine = support::engine(&store);
+    let connector = support::build(&support::settings(&org.login.url(), cases_only()), &store, true)?;
+    let report = support::incremental(&engine, connector.as_ref()).await?;
+    let tokens = org.login.requests().iter().filter(|r| r.path.starts_with("/services/oauth2/token")).count();
+    assert!(tokens >= 2, "the cut answer was served ({tokens} token requests)");
+    assert_eq!(report.outcome.status, RunStatus::Failed, "{:?}", report.outcome);
+    let error = report.outcome.error.clone().unwrap_or_default();
+    assert!(error.contains("invalid_grant") && error.contains("authorize the connector again"), "{error}");
+    assert!(!error.contains("sim-refresh") && !error.contains("sim-client-secret"), "no secret in: {error}");
+    let kept = support::snapshot(store.as_ref()).await?.items.len();
+    assert!(kept >= 7, "the pages read before the renewal stay committed ({kept})");
+    let again = support::incremental(&engine, connector.as_ref()).await?;
+    assert_eq!(again.outcome.status, RunStatus::Failed, "the chain stays broken until re-authorized");
+    assert_eq!(support::snapshot(store.as_ref()).await?.items.len(), kept, "a failed run loses nothing");
     Ok(())
 }

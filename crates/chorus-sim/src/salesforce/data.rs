@@ -114,7 +114,7 @@ pub fn relationship(object: &str, name: &str) -> Option<(&'static str, &'static 
 /// Salesforce's 18-character id: a 3-character key prefix, then a counter.
 pub fn make_id(prefix: &str, n: u64) -> String {
     const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut tail = [b'0'; 9];
+    let mut tail = [b'0'; 10];
     let mut rest = n;
     for slot in tail.iter_mut().rev() {
         *slot = DIGITS[(rest % 62) as usize];

@@ -21,7 +21,9 @@
 //! answer carries `Sforce-Limit-Info: api-usage=N/M`, and past the daily quota every
 //! call is refused with 403 `REQUEST_LIMIT_EXCEEDED`; a late commit (`update_stamped`,
 //! `create_stamped`) carries a `SystemModstamp` older than records already served, as
-//! a long transaction's does. Invariant: every other mutation stamps what it changes
+//! a long transaction's does; a record purged from the recycle bin (`purge`: emptied
+//! after 15 days, hard-deleted, `emptyRecycleBin`) is gone from `queryAll` too, so no
+//! query ever reports its deletion. Invariant: every other mutation stamps what it changes
 //! with the clock's "now", so the `(SystemModstamp, Id)` order of the query results is
 //! the order of changes a client must follow.
 
@@ -115,6 +117,8 @@ struct State {
     next_locator: u64,
     /// Every SOQL text received, in order.
     queries: Vec<String>,
+    /// Ids of records purged (`purge`), by object.
+    purged: BTreeMap<&'static str, Vec<String>>,
 }
 
 /// The simulator: data, mutations and the two routers. Cheap to clone.
@@ -136,7 +140,7 @@ pub struct SalesforceServers {
 }
 
 /// What a synced store must equal: every live record by object, and the ids of
-/// records in the recycle bin.
+/// records in the recycle bin or purged from it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SalesforceTruth {
     pub live: BTreeMap<&'static str, BTreeMap<String, SimRecord>>,
@@ -165,6 +169,7 @@ impl SalesforceSim {
             locator_order: VecDeque::new(),
             next_locator: 1,
             queries: Vec::new(),
+            purged: BTreeMap::new(),
         };
         Self { inner: Arc::new(Mutex::new(state)), clock, authority, instance_url: Arc::new(Mutex::new(String::new())) }
     }
@@ -238,6 +243,9 @@ impl SalesforceSim {
                 }
             }
         }
+        for (object, ids) in &state.purged {
+            truth.deleted.entry(object).or_default().extend(ids.iter().cloned());
+        }
         truth
     }
 
@@ -288,6 +296,19 @@ impl SalesforceSim {
     /// Moves a record to the recycle bin (`IsDeleted = true`, stamped now).
     pub fn delete(&self, object: &str, id: &str) -> bool {
         self.update(object, id, &[("IsDeleted", Value::Bool(true))])
+    }
+
+    /// Purges a record, live or in the recycle bin: no query, `queryAll` included,
+    /// returns it again, and nothing reports that it went.
+    pub fn purge(&self, object: &str, id: &str) -> bool {
+        let mut state = self.lock();
+        let Some((key, records)) = state.records.iter_mut().find(|(key, _)| **key == object) else { return false };
+        let key: &'static str = key;
+        if records.remove(id).is_none() {
+            return false;
+        }
+        state.purged.entry(key).or_default().push(id.to_owned());
+        true
     }
 
     /// Restores a record from the recycle bin.

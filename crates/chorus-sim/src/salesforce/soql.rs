@@ -4,7 +4,8 @@
 //! where `cond` is comparisons (`=`, `!=`, `<`, `<=`, `>`, `>=`) of a field with a
 //! literal (`'text'` with `\'` escapes, an unquoted datetime such as
 //! `2024-01-01T00:00:00.000+0000` or `...Z`, a number, `true`, `false`, `null`) joined
-//! by `AND`/`OR` with parentheses. Keywords are case-insensitive, as in SOQL. Anything
+//! by `AND`/`OR` with parentheses, and `field IN (literal, ...)`. Keywords are
+//! case-insensitive, as in SOQL. Anything
 //! else is refused with `MALFORMED_QUERY`, as Salesforce refuses what it cannot parse;
 //! field checks against the object's schema (unknown fields, fields that cannot be
 //! filtered, quoted datetimes) happen in `check`. Invariant: parsing is linear in the
@@ -31,7 +32,16 @@ pub struct Query {
 pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
-    Compare { field: String, op: Op, value: Literal },
+    Compare {
+        field: String,
+        op: Op,
+        value: Literal,
+    },
+    /// `field IN (a, b, ...)`: equal to one of the values.
+    In {
+        field: String,
+        values: Vec<Literal>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +237,10 @@ impl Parser {
             return Ok(inner);
         }
         let field = self.identifier()?;
+        if self.keyword("IN") {
+            self.at += 1;
+            return self.in_list(field);
+        }
         let op = match self.next() {
             Some(Token::Op(op)) => op,
             Some(Token::Word(word)) => {
@@ -242,6 +256,26 @@ impl Parser {
             _ => return Err(QueryError::malformed("expected a value")),
         };
         Ok(Expr::Compare { field, op, value })
+    }
+
+    /// The `(a, b, ...)` after `field IN`: one or more literals.
+    fn in_list(&mut self, field: String) -> Result<Expr, QueryError> {
+        if self.next() != Some(Token::Open) {
+            return Err(QueryError::malformed("expected '(' after IN"));
+        }
+        let mut values = Vec::new();
+        loop {
+            values.push(match self.next() {
+                Some(Token::Text(text)) => Literal::Text(text),
+                Some(Token::Word(word)) => literal(&word)?,
+                _ => return Err(QueryError::malformed("expected a value in the IN list")),
+            });
+            match self.next() {
+                Some(Token::Comma) => {}
+                Some(Token::Close) => return Ok(Expr::In { field, values }),
+                _ => return Err(QueryError::malformed("expected ',' or ')' in the IN list")),
+            }
+        }
     }
 }
 
@@ -359,6 +393,7 @@ impl Expr {
                 out
             }
             Expr::Compare { field, value, .. } => vec![(field.as_str(), value)],
+            Expr::In { field, values } => values.iter().map(|value| (field.as_str(), value)).collect(),
         }
     }
 
@@ -368,6 +403,10 @@ impl Expr {
             Expr::And(a, b) => a.matches(record) && b.matches(record),
             Expr::Or(a, b) => a.matches(record) || b.matches(record),
             Expr::Compare { field, op, value } => compare(&record(field), *op, value),
+            Expr::In { field, values } => {
+                let actual = record(field);
+                values.iter().any(|value| compare(&actual, Op::Eq, value))
+            }
         }
     }
 }
@@ -454,6 +493,29 @@ mod tests {
         ] {
             let error = parse(bad).expect_err(bad);
             assert_eq!(error.code, "MALFORMED_QUERY", "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_in_list_matches_any_of_its_values_and_a_broken_one_is_malformed() {
+        let query = parse("SELECT Id FROM Case WHERE Id IN ('500A', '500C') AND IsDeleted = false").expect("parses");
+        let filter = query.filter.expect("filter");
+        let record = |id: &'static str| {
+            move |field: &str| match field {
+                "Id" => Value::from(id),
+                "IsDeleted" => Value::Bool(false),
+                _ => Value::Null,
+            }
+        };
+        assert!(filter.matches(&record("500A")) && filter.matches(&record("500C")));
+        assert!(!filter.matches(&record("500B")));
+        assert_eq!(filter.fields().len(), 3, "every value is checked against the field");
+        for bad in [
+            "SELECT Id FROM Case WHERE Id IN ()",
+            "SELECT Id FROM Case WHERE Id IN ('a'",
+            "SELECT Id FROM Case WHERE Id IN 'a'",
+        ] {
+            assert_eq!(parse(bad).expect_err(bad).code, "MALFORMED_QUERY", "{bad}");
         }
     }
 

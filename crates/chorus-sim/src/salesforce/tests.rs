@@ -9,34 +9,20 @@ use crate::{FaultProfile, SimServer};
 #[tokio::test]
 async fn token_answers_name_the_other_host_and_carry_no_expiry() {
     let org = Org::start(SalesforceSimConfig::default()).await;
-    let answer: Value = org
-        .client
-        .post(format!("{}{TOKEN_PATH}", org.login.url()))
-        .form(&[
+    let answer = org
+        .token_answer(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", "sim-refresh-0"),
             ("client_id", "sim-client"),
             ("client_secret", "sim-client-secret"),
         ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(answer["instance_url"], org.instance.url().as_str());
     assert_ne!(org.instance.url(), org.login.url());
     assert!(answer.get("expires_in").is_none(), "{answer}");
-    let refused: Value = org
-        .client
-        .post(format!("{}{TOKEN_PATH}", org.login.url()))
-        .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", "a.b.c")])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
+    let refused = org
+        .token_answer(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", "a.b.c")])
+        .await;
     assert!(refused.get("access_token").is_none(), "{refused}");
     assert_eq!(org.sim.jwt_grants(), 0);
 }
@@ -62,21 +48,16 @@ impl Org {
         org
     }
 
+    /// The login host's answer to a token request with `form`.
+    async fn token_answer(&self, form: &[(&str, &str)]) -> Value {
+        let response = self.client.post(format!("{}{TOKEN_PATH}", self.login.url())).form(form).send().await;
+        response.expect("token").json().await.expect("token json")
+    }
+
     async fn grant(&self) -> String {
-        let answer: Value = self
-            .client
-            .post(format!("{}{TOKEN_PATH}", self.login.url()))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "sim-client"),
-                ("client_secret", "sim-client-secret"),
-            ])
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("token json");
+        let form =
+            [("grant_type", "client_credentials"), ("client_id", "sim-client"), ("client_secret", "sim-client-secret")];
+        let answer = self.token_answer(&form).await;
         answer["access_token"].as_str().expect("access token").to_owned()
     }
 
@@ -94,19 +75,13 @@ impl Org {
     }
 
     async fn soql(&self, endpoint: &str, soql: &str) -> (u16, Value) {
-        let url = format!("/services/data/v62.0/{endpoint}?q={}", urlencode(soql));
+        let mut url = reqwest::Url::parse("http://sim.invalid/").expect("base");
+        url.set_path(&format!("/services/data/v62.0/{endpoint}"));
+        url.query_pairs_mut().append_pair("q", soql);
+        let url = format!("{}?{}", url.path(), url.query().unwrap_or_default());
         let (status, _, body) = self.get(&url).await;
         (status, body)
     }
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 const CASES: &str = "SELECT Id, Subject, SystemModstamp FROM Case ORDER BY SystemModstamp, Id";
@@ -232,4 +207,27 @@ async fn expired_sessions_and_locators_answer_as_salesforce_does() {
     let (status, _, _) = org.get("/services/data/v9.0/limits").await;
     assert_eq!(status, 401, "the session is checked before anything else");
     let _ = &org.login;
+}
+
+#[tokio::test]
+async fn a_purged_record_is_gone_from_query_all_and_in_lists_find_the_survivors() {
+    let org = Org::start(SalesforceSimConfig::default()).await;
+    let ids: Vec<String> = org.sim.records("Case").keys().take(3).cloned().collect();
+    assert!(ids.iter().all(|id| id.len() == 18), "ids are 18 characters, as Salesforce's: {ids:?}");
+    assert!(org.sim.delete("Case", &ids[0]), "into the recycle bin");
+    assert!(org.sim.purge("Case", &ids[0]), "then emptied from it");
+    assert!(org.sim.purge("Case", &ids[1]), "hard-deleted while live");
+    assert!(!org.sim.purge("Case", &ids[1]), "only once");
+    let (_, bin) = org.soql("queryAll", "SELECT Id FROM Case WHERE IsDeleted = true").await;
+    let binned: Vec<&str> = bin["records"].as_array().into_iter().flatten().filter_map(|r| r["Id"].as_str()).collect();
+    assert!(!binned.contains(&ids[0].as_str()) && !binned.contains(&ids[1].as_str()), "{bin}");
+    let list = ids.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(", ");
+    let (status, found) = org.soql("query", &format!("SELECT Id FROM Case WHERE Id IN ({list})")).await;
+    assert_eq!(status, 200, "{found}");
+    let found: Vec<&str> = found["records"].as_array().into_iter().flatten().filter_map(|r| r["Id"].as_str()).collect();
+    assert_eq!(found, vec![ids[2].as_str()]);
+    let truth = org.sim.truth();
+    let deleted = truth.deleted.get("Case").cloned().unwrap_or_default();
+    assert!(deleted.contains(&ids[0]) && deleted.contains(&ids[1]), "the truth counts purges as deletions");
+    assert!(!truth.live.get("Case").is_some_and(|live| live.contains_key(&ids[1])));
 }
