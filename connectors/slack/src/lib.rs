@@ -113,15 +113,13 @@ impl SlackConnector {
     }
 }
 
-/// `response_metadata.next_cursor`, `""` at the end (or when absent).
+/// `response_metadata.next_cursor`, `""` at the end: when absent, or when the page
+/// says `has_more: false` (a method without `has_more` goes by the cursor alone).
 fn next_cursor(page: &Value) -> String {
-    let more = page.get("has_more").and_then(Value::as_bool).unwrap_or(true);
-    let cursor = page.pointer("/response_metadata/next_cursor").and_then(Value::as_str).unwrap_or_default();
-    if more || page.get("has_more").is_none() {
-        cursor.to_owned()
-    } else {
-        String::new()
+    if page.get("has_more").and_then(Value::as_bool) == Some(false) {
+        return String::new();
     }
+    page.pointer("/response_metadata/next_cursor").and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 /// A channel as this run resolved it.
@@ -415,5 +413,22 @@ impl Connector for SlackConnector {
             known: None,
             done: false,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::next_cursor;
+
+    #[test]
+    fn a_page_ends_on_an_empty_or_absent_cursor_or_has_more_false() {
+        let meta = |cursor: &str| json!({"next_cursor": cursor});
+        assert_eq!(next_cursor(&json!({"has_more": true, "response_metadata": meta("dXNlcjpV")})), "dXNlcjpV");
+        assert_eq!(next_cursor(&json!({"response_metadata": meta("dXNlcjpV")})), "dXNlcjpV", "list has no has_more");
+        assert_eq!(next_cursor(&json!({"has_more": false, "response_metadata": meta("dXNlcjpV")})), "");
+        assert_eq!(next_cursor(&json!({"has_more": true, "response_metadata": meta("")})), "");
+        assert_eq!(next_cursor(&json!({"has_more": true})), "");
     }
 }
