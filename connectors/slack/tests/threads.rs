@@ -8,6 +8,8 @@ use std::time::Duration;
 use chorus_sim::slack::{channels, RateMode, SlackSimConfig};
 use chorus_sim::FaultProfile;
 use chorus_store::RunStatus;
+use chorus_sync::engine::Quiet;
+use chorus_sync::SyncMode;
 use serde_json::json;
 
 use support::TestResult;
@@ -71,6 +73,66 @@ async fn a_channel_the_bot_is_not_in_is_named_and_the_others_still_sync() -> Tes
     settings["channels"] = json!([{"channel": "#random"}]);
     let connector = setup.connector(&settings)?;
     support::sync(engine, connector.as_ref()).await?;
+    Ok(())
+}
+
+/// A channel the bot is removed from after a sync fails the run naming it, and its
+/// items stay: an unreadable channel is not an empty one, so nothing is tombstoned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_the_bot_was_removed_from_keeps_its_items() -> TestResult {
+    let setup = support::setup(SlackSimConfig::default(), FaultProfile::none()).await?;
+    let connector = setup.connector(&setup.settings())?;
+    support::sync(&setup.engine, connector.as_ref()).await?;
+    let bugs = setup.sim.truth(&[channels::BUGS]).threads.len();
+    assert!(bugs > 0, "#bugs has threads");
+
+    assert!(setup.sim.set_bot_member(channels::BUGS, false));
+    let report = support::run(&setup.engine, connector.as_ref()).await?;
+    assert_eq!(report.outcome.status, RunStatus::Failed);
+    let error = report.outcome.error.unwrap_or_default();
+    assert!(error.contains("#bugs") && error.contains("/invite"), "{error}");
+    let items = setup.items().await?;
+    let live_bugs =
+        items.values().filter(|i| i.deleted_at.is_none() && i.external_id.starts_with(channels::BUGS)).count();
+    assert_eq!(live_bugs, bugs, "no item of #bugs was tombstoned");
+    support::assert_matches(&items, &setup.sim.truth(support::READ));
+    Ok(())
+}
+
+/// A message deleted (it had no replies, so it simply vanishes) before the look-back
+/// window is not seen by an incremental sync — the documented limit — and is
+/// tombstoned by a full one, which reads every channel whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_sync_tombstones_a_message_deleted_before_the_window() -> TestResult {
+    let setup = support::setup(SlackSimConfig::default(), FaultProfile::none()).await?;
+    let mut settings = setup.settings();
+    settings["thread_lookback_days"] = json!(7);
+    let connector = setup.connector(&settings)?;
+    support::sync(&setup.engine, connector.as_ref()).await?;
+
+    let now = setup.clock.now().timestamp();
+    let features = setup.sim.channel(channels::FEATURE_REQUESTS).ok_or("channel")?;
+    let old = features
+        .messages
+        .values()
+        .find(|m| m.subtype.is_none() && m.replies.is_empty() && now - m.ts.secs > 30 * 86_400)
+        .ok_or("an old message without replies")?
+        .ts;
+    assert!(setup.sim.delete(channels::FEATURE_REQUESTS, None, old));
+    let id = format!("{}:{old}", channels::FEATURE_REQUESTS);
+
+    support::sync(&setup.engine, connector.as_ref()).await?;
+    let items = setup.items().await?;
+    assert!(items.get(&id).is_some_and(|i| i.deleted_at.is_none()), "outside the window: not seen yet");
+    let live_before = items.values().filter(|i| i.deleted_at.is_none()).count();
+
+    let report = setup.engine.run(connector.as_ref(), SyncMode::Full, &Quiet).await?;
+    assert!(report.succeeded(), "{:?}", report.outcome.error);
+    let items = setup.items().await?;
+    assert!(items.get(&id).is_some_and(|i| i.deleted_at.is_some()), "the full sync tombstoned it");
+    let live_after = items.values().filter(|i| i.deleted_at.is_none()).count();
+    assert_eq!(live_after, live_before - 1, "and nothing else");
+    support::assert_matches(&items, &setup.sim.truth(support::READ));
     Ok(())
 }
 
