@@ -136,6 +136,34 @@ async fn a_full_sync_tombstones_a_message_deleted_before_the_window() -> TestRes
     Ok(())
 }
 
+/// A history cursor handed back twice fails the run instead of reading one page
+/// forever; the page that repeated it is not committed, and the next run, the trap
+/// gone, completes the channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_history_cursor_stops_the_run_and_loses_nothing() -> TestResult {
+    let config = SlackSimConfig { threads_per_channel: 230, ..SlackSimConfig::default() };
+    let setup = support::setup(config, FaultProfile::none()).await?;
+    let mut settings = setup.settings();
+    settings["channels"] = json!([{"channel": "#feature-requests"}]);
+    let connector = setup.connector(&settings)?;
+    setup.sim.set_repeat_cursor(channels::FEATURE_REQUESTS, true);
+    let run = support::run(&setup.engine, connector.as_ref());
+    let report = tokio::time::timeout(Duration::from_secs(60), run).await??;
+    assert_eq!(report.outcome.status, RunStatus::Failed);
+    let error = report.outcome.error.unwrap_or_default();
+    assert!(error.contains("conversations.history") && error.contains("repeated"), "{error}");
+    let history = setup.sim.calls().get("conversations.history").copied();
+    assert_eq!(history, Some(2), "page 1, then page 2 repeating its cursor, and no more");
+    let truth = setup.sim.truth(&[channels::FEATURE_REQUESTS]);
+    let committed = setup.items().await?.len();
+    assert!(committed > 0 && committed < truth.threads.len(), "page 1 only: {committed} of {}", truth.threads.len());
+
+    setup.sim.set_repeat_cursor(channels::FEATURE_REQUESTS, false);
+    support::sync(&setup.engine, connector.as_ref()).await?;
+    support::assert_matches(&setup.items().await?, &setup.sim.truth(&[channels::FEATURE_REQUESTS]));
+    Ok(())
+}
+
 /// A token without `channels:history` fails at once, naming the scope to add.
 #[tokio::test]
 async fn a_missing_scope_is_named() -> TestResult {

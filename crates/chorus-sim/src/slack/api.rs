@@ -370,6 +370,8 @@ async fn conversations_history(State(sim): State<SlackSim>, headers: HeaderMap, 
         Ok(channel) => channel,
         Err(answer) => return *answer,
     };
+    // The repeated-cursor trap: a page asked with a cursor hands that cursor back.
+    let repeat = params.get("cursor").filter(|_| below.is_some() && state.repeat_cursor.contains(&channel.id)).cloned();
     // Top-level messages and the replies also sent to the channel, newest first.
     let mut entries: Vec<Value> = Vec::new();
     let mut listed: Vec<(Ts, Option<&SimMessage>, &SimMessage)> = Vec::new();
@@ -398,11 +400,12 @@ async fn conversations_history(State(sim): State<SlackSim>, headers: HeaderMap, 
     }
     let served = entries.len();
     state.largest_page = state.largest_page.max(served);
-    let cursor = next.map(ts_cursor).unwrap_or_default();
+    let has_more = next.is_some() || repeat.is_some();
+    let cursor = repeat.or_else(|| next.map(ts_cursor)).unwrap_or_default();
     Json(json!({
         "ok": true,
         "messages": entries,
-        "has_more": next.is_some(),
+        "has_more": has_more,
         "pin_count": 0,
         "channel_actions_ts": null,
         "channel_actions_count": 0,
