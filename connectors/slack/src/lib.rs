@@ -152,7 +152,6 @@ struct Run<'a> {
     /// Channels that could not be read, with why (reported when all others are done).
     unreadable: Vec<String>,
     known: Option<Vec<String>>,
-    done: bool,
 }
 
 impl Run<'_> {
@@ -178,10 +177,8 @@ impl Run<'_> {
         Ok(config.channels.iter().map(|wanted| target(wanted, &listed, config, team_url.clone())).collect())
     }
 
+    /// The next page; `page_stream` asks no more after `Ok(None)` or an error.
     async fn step(&mut self) -> Result<Option<Page<SlackCursor>>, ConnectorError> {
-        if self.done {
-            return Ok(None);
-        }
         if self.targets.is_none() {
             self.targets = Some(self.resolve().await?);
             self.known = Some(self.connector.credentials.known_item_ids().await?);
@@ -223,7 +220,6 @@ impl Run<'_> {
                 Err(CallError::Failed(error)) => return Err(error),
             }
         }
-        self.done = true;
         if self.unreadable.is_empty() {
             return Ok(None);
         }
@@ -411,7 +407,6 @@ impl Connector for SlackConnector {
             next_index: 0,
             unreadable: Vec::new(),
             known: None,
-            done: false,
         })
     }
 }
