@@ -2,7 +2,8 @@
 //!
 //! Every key but `auth` and `channels` has a documented default; unknown keys are
 //! refused. `validate` checks without I/O: the endpoint, a token that looks like a bot
-//! (`xoxb-`) or user (`xoxp-`) token — never quoting it — and channels named once each.
+//! (`xoxb-`) or user (`xoxp-`) token — never quoting it, and refusing a rotating
+//! `xoxe.` token, which would expire mid-schedule — and channels named once each.
 
 use chorus_core::Kind;
 use chorus_sync::auth::BearerConfig;
@@ -105,6 +106,11 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// Why a rotating token is refused, and what to use instead.
+const ROTATING_TOKEN: &str = "auth.token: a rotating token (xoxe.…) expires after 12 hours and is not supported; \
+     use the bot token (xoxb-…) of an app without token rotation (slack does not let an app turn rotation off, so \
+     this may mean a new app); the value is not shown";
+
 fn default_base_url() -> String {
     "https://slack.com/api".into()
 }
@@ -123,6 +129,9 @@ impl SlackConfig {
         let AuthConfig::Bearer(bearer) = &self.auth;
         bearer.validate("auth", allow_insecure)?;
         let token = bearer.token.expose();
+        if token.starts_with("xoxe") {
+            return Err(ConnectorError::Config(ROTATING_TOKEN.into()));
+        }
         if !(token.starts_with("xoxb-") || token.starts_with("xoxp-")) {
             return Err(ConnectorError::Config(
                 "auth.token: expected a bot token (xoxb-…) or a user token (xoxp-…); the value is not shown".into(),
@@ -148,5 +157,27 @@ impl SlackConfig {
             return Err(ConnectorError::Config("rate_limit: a tier must allow at least 1 request a minute".into()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_token(token: &str) -> SlackConfig {
+        let settings =
+            serde_json::json!({"auth": {"type": "bearer", "token": token}, "channels": [{"channel": "#bugs"}]});
+        serde_json::from_value(settings).expect("settings parse")
+    }
+
+    #[test]
+    fn a_rotating_token_is_refused_saying_why_without_quoting_it() {
+        for token in ["xoxe.xoxb-1-MTIzNDU2", "xoxe.xoxp-1-MTIzNDU2", "xoxe-1-MTIzNDU2"] {
+            let Err(error) = with_token(token).validate(false) else { panic!("{} is refused", &token[..5]) };
+            let message = error.to_string();
+            assert!(message.contains("12 hours") && message.contains("without token rotation"), "{message}");
+            assert!(!message.contains("MTIzNDU2"), "the token is never quoted: {message}");
+        }
+        assert!(with_token("xoxb-1-MTIzNDU2").validate(false).is_ok(), "a bot token is taken");
     }
 }

@@ -113,15 +113,13 @@ impl SlackConnector {
     }
 }
 
-/// `response_metadata.next_cursor`, `""` at the end (or when absent).
+/// `response_metadata.next_cursor`, `""` at the end: when absent, or when the page
+/// says `has_more: false` (a method without `has_more` goes by the cursor alone).
 fn next_cursor(page: &Value) -> String {
-    let more = page.get("has_more").and_then(Value::as_bool).unwrap_or(true);
-    let cursor = page.pointer("/response_metadata/next_cursor").and_then(Value::as_str).unwrap_or_default();
-    if more || page.get("has_more").is_none() {
-        cursor.to_owned()
-    } else {
-        String::new()
+    if page.get("has_more").and_then(Value::as_bool) == Some(false) {
+        return String::new();
     }
+    page.pointer("/response_metadata/next_cursor").and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 /// A channel as this run resolved it.
@@ -133,7 +131,7 @@ struct Target {
 
 /// The scan of one channel under way.
 struct Scan {
-    index: usize,
+    channel: ChannelContext,
     /// `oldest` (inclusive); `None`: all history.
     window_start: Option<Ts>,
     cursor: String,
@@ -154,7 +152,6 @@ struct Run<'a> {
     /// Channels that could not be read, with why (reported when all others are done).
     unreadable: Vec<String>,
     known: Option<Vec<String>>,
-    done: bool,
 }
 
 impl Run<'_> {
@@ -180,52 +177,51 @@ impl Run<'_> {
         Ok(config.channels.iter().map(|wanted| target(wanted, &listed, config, team_url.clone())).collect())
     }
 
+    /// The next page; `page_stream` asks no more after `Ok(None)` or an error.
     async fn step(&mut self) -> Result<Option<Page<SlackCursor>>, ConnectorError> {
-        if self.done {
-            return Ok(None);
-        }
         if self.targets.is_none() {
             self.targets = Some(self.resolve().await?);
             self.known = Some(self.connector.credentials.known_item_ids().await?);
         }
         loop {
-            let targets = self.targets.as_deref().unwrap_or_default();
-            if self.scan.is_none() {
-                let Some(target) = targets.get(self.next_index) else { break };
-                let index = self.next_index;
-                self.next_index += 1;
-                if let Some(why) = &target.blocked {
-                    self.unreadable.push(why.clone());
-                    continue;
-                }
-                let id = &target.context.id;
-                let lookback = self.connector.config.thread_lookback_days;
-                let window_start = match self.mode {
-                    SyncMode::Full => None,
-                    SyncMode::Incremental => self.cursor.channels.get(id).map(|ts| ts.minus_days(lookback)),
-                };
-                self.scan = Some(Scan {
-                    index,
-                    window_start,
-                    cursor: String::new(),
-                    guard: RepeatGuard::new("/conversations.history", "next_cursor"),
-                    newest: None,
-                    seen: HashSet::new(),
-                });
-            }
-            match self.history_page().await {
-                Ok(page) => return Ok(Some(page)),
-                Err(CallError::Channel(code)) => {
-                    let scan = self.scan.take();
+            let mut scan = match self.scan.take() {
+                Some(scan) => scan,
+                None => {
                     let targets = self.targets.as_deref().unwrap_or_default();
-                    let name =
-                        scan.and_then(|s| targets.get(s.index)).map(|t| t.context.name.clone()).unwrap_or_default();
-                    self.unreadable.push(unreadable(&name, &code));
+                    let Some(target) = targets.get(self.next_index) else { break };
+                    self.next_index += 1;
+                    if let Some(why) = &target.blocked {
+                        self.unreadable.push(why.clone());
+                        continue;
+                    }
+                    let lookback = self.connector.config.thread_lookback_days;
+                    let window_start = match self.mode {
+                        SyncMode::Full => None,
+                        SyncMode::Incremental => {
+                            self.cursor.channels.get(&target.context.id).map(|ts| ts.minus_days(lookback))
+                        }
+                    };
+                    Scan {
+                        channel: target.context.clone(),
+                        window_start,
+                        cursor: String::new(),
+                        guard: RepeatGuard::new("/conversations.history", "next_cursor"),
+                        newest: None,
+                        seen: HashSet::new(),
+                    }
                 }
+            };
+            match self.history_page(&mut scan).await {
+                Ok((page, finished)) => {
+                    if !finished {
+                        self.scan = Some(scan);
+                    }
+                    return Ok(Some(page));
+                }
+                Err(CallError::Channel(code)) => self.unreadable.push(unreadable(&scan.channel.name, &code)),
                 Err(CallError::Failed(error)) => return Err(error),
             }
         }
-        self.done = true;
         if self.unreadable.is_empty() {
             return Ok(None);
         }
@@ -235,14 +231,11 @@ impl Run<'_> {
         ))
     }
 
-    /// Reads the next history page of the scan under way, with its threads.
-    async fn history_page(&mut self) -> Result<Page<SlackCursor>, CallError> {
+    /// Reads the next history page of `scan`, with its threads; `true` with the page
+    /// when it was the scan's last.
+    async fn history_page(&mut self, scan: &mut Scan) -> Result<(Page<SlackCursor>, bool), CallError> {
         let connector = self.connector;
-        let Some(scan) = self.scan.as_mut() else { return Err(ConnectorError::permanent("run", "no scan").into()) };
-        let Some(target) = self.targets.as_ref().and_then(|t| t.get(scan.index)) else {
-            return Err(ConnectorError::permanent("run", "no channel").into());
-        };
-        let channel = target.context.clone();
+        let channel = &scan.channel;
         let mut params = vec![("channel", channel.id.clone()), ("limit", connector.client.page_limit().to_string())];
         if let Some(start) = scan.window_start {
             params.push(("oldest", start.to_string()));
@@ -278,12 +271,11 @@ impl Run<'_> {
         }
         let wanted = mapping::users_wanted(threads.iter().flat_map(|(_, m, r)| std::iter::once(*m).chain(r.iter())));
         connector.learn_users(&mut self.people, wanted).await?;
-        let Some(scan) = self.scan.as_mut() else { return Err(ConnectorError::permanent("run", "no scan").into()) };
         let mut records = Vec::with_capacity(threads.len());
         for (ts, message, replies) in &threads {
             scan.seen.insert(*ts);
             scan.newest = scan.newest.max(Some(*ts));
-            match mapping::thread(&channel, message, replies, &self.people) {
+            match mapping::thread(channel, message, replies, &self.people) {
                 Ok(record) => records.push(record),
                 Err(skipped) => unmapped.push(skipped),
             }
@@ -292,7 +284,7 @@ impl Run<'_> {
         if !next.is_empty() {
             scan.guard.check(&next)?;
             scan.cursor = next;
-            return Ok(Page::new(records, self.cursor.clone()).with_unmapped(unmapped));
+            return Ok((Page::new(records, self.cursor.clone()).with_unmapped(unmapped), false));
         }
         // The window is read in full: what it no longer holds was deleted.
         let known = self.known.as_deref().unwrap_or_default();
@@ -305,8 +297,7 @@ impl Run<'_> {
             let entry = self.cursor.channels.entry(channel.id.clone()).or_insert(newest);
             *entry = (*entry).max(newest);
         }
-        self.scan = None;
-        Ok(Page::new(records, self.cursor.clone()).with_unmapped(unmapped))
+        Ok((Page::new(records, self.cursor.clone()).with_unmapped(unmapped), true))
     }
 }
 
@@ -413,7 +404,23 @@ impl Connector for SlackConnector {
             next_index: 0,
             unreadable: Vec::new(),
             known: None,
-            done: false,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::next_cursor;
+
+    #[test]
+    fn a_page_ends_on_an_empty_or_absent_cursor_or_has_more_false() {
+        let meta = |cursor: &str| json!({"next_cursor": cursor});
+        assert_eq!(next_cursor(&json!({"has_more": true, "response_metadata": meta("dXNlcjpV")})), "dXNlcjpV");
+        assert_eq!(next_cursor(&json!({"response_metadata": meta("dXNlcjpV")})), "dXNlcjpV", "list has no has_more");
+        assert_eq!(next_cursor(&json!({"has_more": false, "response_metadata": meta("dXNlcjpV")})), "");
+        assert_eq!(next_cursor(&json!({"has_more": true, "response_metadata": meta("")})), "");
+        assert_eq!(next_cursor(&json!({"has_more": true})), "");
     }
 }

@@ -8,22 +8,18 @@ mod support;
 use std::collections::BTreeMap;
 
 use chorus_sim::slack::SlackSimConfig;
-use chorus_sim::{FaultProfile, SimServer};
+use chorus_sim::FaultProfile;
 
 use support::TestResult;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_costs_one_call_per_thread_with_replies_and_one_per_user() -> TestResult {
-    let clock = support::clock()?;
-    let sim = support::sim(&clock, SlackSimConfig::default());
-    let server = SimServer::start(sim.router(), FaultProfile::none()).await?;
-    let dir = tempfile::tempdir()?;
-    let store = support::file_store(&dir).await?;
-    let engine = support::engine(&store);
-    let connector = support::build(&support::settings(&server.url(), &sim.config().bot_token), &store)?;
+    let setup = support::setup(SlackSimConfig::default(), FaultProfile::none()).await?;
+    let (sim, server) = (&setup.sim, &setup.server);
+    let connector = setup.connector(&setup.settings())?;
     for run in ["full", "incremental"] {
         server.log().clear();
-        support::sync(&engine, connector.as_ref()).await?;
+        support::sync(&setup.engine, connector.as_ref()).await?;
         let mut by_method: BTreeMap<String, usize> = BTreeMap::new();
         for request in server.requests() {
             *by_method.entry(request.path.trim_start_matches("/api/").to_owned()).or_default() += 1;

@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use chorus_sim::slack::{channels, SlackSimConfig};
-use chorus_sim::{CutBody, CutForm, ErrorBurst, FaultProfile, Latency, RateLimitFault, SimServer, Trigger};
+use chorus_sim::{CutBody, CutForm, ErrorBurst, FaultProfile, Latency, RateLimitFault, Trigger};
 
 use support::TestResult;
 
@@ -34,16 +34,12 @@ fn heavy_faults() -> FaultProfile {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_then_incremental_sync_matches_the_truth_under_faults() -> TestResult {
-    let clock = support::clock()?;
-    let sim = support::sim(&clock, SlackSimConfig::default());
-    let server = SimServer::start(sim.router(), heavy_faults()).await?;
-    let dir = tempfile::tempdir()?;
-    let store = support::file_store(&dir).await?;
-    let engine = support::engine(&store);
-    let connector = support::build(&support::settings(&server.url(), &sim.config().bot_token), &store)?;
+    let setup = support::setup(SlackSimConfig::default(), heavy_faults()).await?;
+    let (clock, sim, server, engine) = (&setup.clock, &setup.sim, &setup.server, &setup.engine);
+    let connector = setup.connector(&setup.settings())?;
 
-    support::sync(&engine, connector.as_ref()).await?;
-    support::assert_matches(&support::items(store.as_ref()).await?, &sim.truth(support::READ));
+    support::sync(engine, connector.as_ref()).await?;
+    support::assert_matches(&setup.items().await?, &sim.truth(support::READ));
     assert!(server.faults().injected() > 0, "the fault profile fired");
 
     // Phase 2: a day later, the workspace changed.
@@ -77,8 +73,8 @@ async fn full_then_incremental_sync_matches_the_truth_under_faults() -> TestResu
     assert!(sim.delete(channels::BUGS, None, doomed), "a parent deleted under its replies");
     let added = sim.post(channels::GLOBEX_SHARED, "W0010", "New: audit log export <@U0PRIYA>").ok_or("post")?;
 
-    support::sync(&engine, connector.as_ref()).await?;
-    let items = support::items(store.as_ref()).await?;
+    support::sync(engine, connector.as_ref()).await?;
+    let items = setup.items().await?;
     support::assert_matches(&items, &sim.truth(support::READ));
     let late_thread = items.get(&format!("{}:{month_old}", channels::FEATURE_REQUESTS)).ok_or("the old thread")?;
     assert!(late_thread.comments.iter().any(|c| c.body.contains("shipped in 4.3")), "the late reply arrived");

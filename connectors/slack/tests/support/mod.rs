@@ -11,9 +11,10 @@ use std::time::Duration;
 use chorus_connector_slack::SlackConnector;
 use chorus_core::Item;
 use chorus_sim::slack::{channels, SimMessage, SlackSim, SlackSimConfig, SlackTruth, Ts};
-use chorus_sim::SimClock;
+use chorus_sim::{FaultProfile, SimClock, SimServer};
 use chorus_store::Store;
 use chorus_sync::connector::DynConnector;
+use chorus_sync::engine::Engine;
 use chorus_sync::http::HttpPolicy;
 use serde_json::{json, Value};
 
@@ -31,8 +32,42 @@ pub fn sim(clock: &SimClock, config: SlackSimConfig) -> SlackSim {
     SlackSim::new(SlackSimConfig { window: Duration::from_secs(1), ..config }, clock.clone())
 }
 
-pub async fn file_store(dir: &tempfile::TempDir) -> BoxResult<Arc<dyn Store>> {
-    chorus_testkit::file_store(dir.path(), "chorus.db").await
+/// A simulator served over real HTTP under `faults`, on a clock of its own, with a
+/// fresh file store and the engine over it.
+pub struct Setup {
+    pub clock: SimClock,
+    pub sim: SlackSim,
+    pub server: SimServer,
+    pub store: Arc<dyn Store>,
+    pub engine: Engine,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn setup(config: SlackSimConfig, faults: FaultProfile) -> BoxResult<Setup> {
+    let clock = clock()?;
+    let sim = sim(&clock, config);
+    let server = SimServer::start(sim.router(), faults).await?;
+    let dir = tempfile::tempdir()?;
+    let store = chorus_testkit::file_store(dir.path(), "chorus.db").await?;
+    let engine = engine(&store);
+    Ok(Setup { clock, sim, server, store, engine, _dir: dir })
+}
+
+impl Setup {
+    /// [`settings`] for this simulator, with the bot's token.
+    pub fn settings(&self) -> Value {
+        settings(&self.server.url(), &self.sim.config().bot_token)
+    }
+
+    /// The connector with `settings`, over this store.
+    pub fn connector(&self, settings: &Value) -> BoxResult<Box<dyn DynConnector>> {
+        build(settings, &self.store)
+    }
+
+    /// Every item of the connector, deleted ones included.
+    pub async fn items(&self) -> BoxResult<BTreeMap<String, Item>> {
+        items(self.store.as_ref()).await
+    }
 }
 
 /// Settings for the four readable channels, the connector paced at the sim's per-second

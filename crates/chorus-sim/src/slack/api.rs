@@ -330,35 +330,48 @@ impl Range {
     }
 }
 
-/// The page size a request gets in the current mode (recorded for tests).
-fn page_limit(state: &mut SimState, params: &HashMap<String, String>) -> usize {
-    let (cap, default) = limits::page_cap(state.config.mode);
-    let limit = params.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0).unwrap_or(default);
-    limit.min(cap)
+/// A history or replies request, admitted: who asks, the range, where its cursor
+/// resumes and the page size the current mode allows.
+struct PageRequest {
+    caller: Caller,
+    range: Range,
+    cursor: Option<Ts>,
+    limit: usize,
+}
+
+impl PageRequest {
+    /// Admits the caller to `method`, then reads the paging parameters.
+    fn admit(
+        state: &mut SimState,
+        headers: &HeaderMap,
+        params: &HashMap<String, String>,
+        method: &'static str,
+    ) -> Result<Self, Box<Response>> {
+        let caller = admit(state, headers, method)?;
+        let range = Range::from(params)?;
+        let cursor = match params.get("cursor").filter(|c| !c.is_empty()) {
+            Some(cursor) => Some(parse_ts_cursor(cursor).ok_or_else(|| Box::new(fail("invalid_cursor")))?),
+            None => None,
+        };
+        let (cap, default) = limits::page_cap(state.config.mode);
+        let limit = params.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0).unwrap_or(default);
+        Ok(Self { caller, range, cursor, limit: limit.min(cap) })
+    }
 }
 
 async fn conversations_history(State(sim): State<SlackSim>, headers: HeaderMap, Query(params): Params) -> Response {
     let mut state = sim.lock();
-    let caller = match admit(&mut state, &headers, "conversations.history") {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let range = match Range::from(&params) {
-        Ok(range) => range,
-        Err(answer) => return *answer,
-    };
-    let below = match params.get("cursor").filter(|c| !c.is_empty()) {
-        Some(cursor) => match parse_ts_cursor(cursor) {
-            Some(ts) => Some(ts),
-            None => return fail("invalid_cursor"),
-        },
-        None => None,
-    };
-    let limit = page_limit(&mut state, &params);
+    let PageRequest { caller, range, cursor: below, limit } =
+        match PageRequest::admit(&mut state, &headers, &params, "conversations.history") {
+            Ok(request) => request,
+            Err(answer) => return *answer,
+        };
     let channel = match readable(&state, caller, params.get("channel"), true) {
         Ok(channel) => channel,
         Err(answer) => return *answer,
     };
+    // The repeated-cursor trap: a page asked with a cursor hands that cursor back.
+    let repeat = params.get("cursor").filter(|_| below.is_some() && state.repeat_cursor.contains(&channel.id)).cloned();
     // Top-level messages and the replies also sent to the channel, newest first.
     let mut entries: Vec<Value> = Vec::new();
     let mut listed: Vec<(Ts, Option<&SimMessage>, &SimMessage)> = Vec::new();
@@ -387,11 +400,12 @@ async fn conversations_history(State(sim): State<SlackSim>, headers: HeaderMap, 
     }
     let served = entries.len();
     state.largest_page = state.largest_page.max(served);
-    let cursor = next.map(ts_cursor).unwrap_or_default();
+    let has_more = next.is_some() || repeat.is_some();
+    let cursor = repeat.or_else(|| next.map(ts_cursor)).unwrap_or_default();
     Json(json!({
         "ok": true,
         "messages": entries,
-        "has_more": next.is_some(),
+        "has_more": has_more,
         "pin_count": 0,
         "channel_actions_ts": null,
         "channel_actions_count": 0,
@@ -402,22 +416,11 @@ async fn conversations_history(State(sim): State<SlackSim>, headers: HeaderMap, 
 
 async fn conversations_replies(State(sim): State<SlackSim>, headers: HeaderMap, Query(params): Params) -> Response {
     let mut state = sim.lock();
-    let caller = match admit(&mut state, &headers, "conversations.replies") {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let range = match Range::from(&params) {
-        Ok(range) => range,
-        Err(answer) => return *answer,
-    };
-    let from = match params.get("cursor").filter(|c| !c.is_empty()) {
-        Some(cursor) => match parse_ts_cursor(cursor) {
-            Some(ts) => Some(ts),
-            None => return fail("invalid_cursor"),
-        },
-        None => None,
-    };
-    let limit = page_limit(&mut state, &params);
+    let PageRequest { caller, range, cursor: from, limit } =
+        match PageRequest::admit(&mut state, &headers, &params, "conversations.replies") {
+            Ok(request) => request,
+            Err(answer) => return *answer,
+        };
     let channel = match readable(&state, caller, params.get("channel"), true) {
         Ok(channel) => channel,
         Err(answer) => return *answer,

@@ -22,7 +22,8 @@
 //! without `user`; users without `users:read.email` (or without an address) have no
 //! `profile.email`. A bot token sees only the channels its bot was invited to (a public
 //! one answers `not_in_channel`, a private one `channel_not_found`); a user token sees
-//! every channel. Invariant: every mutation stamps what it creates with the sim clock's
+//! every channel. On demand (`set_repeat_cursor`), a channel's history hands back the
+//! cursor it was asked with. Invariant: every mutation stamps what it creates with the sim clock's
 //! "now" (plus a microsecond counter, so two messages in one second get distinct,
 //! increasing `ts`), so a scan's order is exactly Slack's.
 
@@ -207,6 +208,8 @@ struct State {
     calls: BTreeMap<&'static str, u64>,
     /// The largest `limit` a history or replies page was served with.
     largest_page: usize,
+    /// Channels whose history pages asked with a cursor hand that same cursor back.
+    repeat_cursor: BTreeSet<String>,
 }
 
 /// The simulator: data, mutations and the router. Cheap to clone.
@@ -271,6 +274,7 @@ impl SlackSim {
             rejections: BTreeMap::new(),
             calls: BTreeMap::new(),
             largest_page: 0,
+            repeat_cursor: BTreeSet::new(),
         };
         Self { inner: Arc::new(Mutex::new(state)), clock }
     }
@@ -313,6 +317,19 @@ impl SlackSim {
         let Some(found) = state.channels.get_mut(channel) else { return false };
         found.bot_member = member;
         true
+    }
+
+    /// Arms (or disarms) the repeated-cursor trap on `channel`: every history page
+    /// asked with a cursor is served, with `has_more: true` and the very cursor it was
+    /// asked with as its `next_cursor`, so a client that follows cursors without
+    /// remembering them reads that page forever.
+    pub fn set_repeat_cursor(&self, channel: &str, on: bool) {
+        let mut state = self.lock();
+        if on {
+            state.repeat_cursor.insert(channel.to_owned());
+        } else {
+            state.repeat_cursor.remove(channel);
+        }
     }
 
     /// Requests refused with 429, by method.
