@@ -53,6 +53,9 @@ pub enum CallError {
     /// The channel cannot be read (`not_in_channel`, `channel_not_found`): the run
     /// names it and goes on with the other channels.
     Channel(String),
+    /// The thread is gone (`thread_not_found`: deleted after the history page named
+    /// it): the run leaves its stored item as it is, and the next scan sees the deletion.
+    ThreadGone,
     Failed(ConnectorError),
 }
 
@@ -139,6 +142,7 @@ fn classify(endpoint: &str, error: &str, body: &Value) -> CallError {
         | "ekm_access_denied" => auth(format!("slack refused the token ({error}); check it in the configuration")),
         // Some methods answer a limit with 200 instead of 429: end the run rate-limited
         // (resumable), as a long `Retry-After` would.
+        "thread_not_found" => CallError::ThreadGone,
         "ratelimited" => CallError::Failed(ConnectorError::RateLimited {
             endpoint: endpoint.to_owned(),
             retry_after: Some(std::time::Duration::from_secs(60)),

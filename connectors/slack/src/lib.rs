@@ -219,7 +219,7 @@ impl Run<'_> {
                     return Ok(Some(page));
                 }
                 Err(CallError::Channel(code)) => self.unreadable.push(unreadable(&scan.channel.name, &code)),
-                Err(CallError::Failed(error)) => return Err(error),
+                Err(error) => return Err(into_error(error)),
             }
         }
         if self.unreadable.is_empty() {
@@ -249,6 +249,7 @@ impl Run<'_> {
             return Err(ConnectorError::malformed("/conversations.history", "no `messages` array").into());
         };
         let mut threads = Vec::new();
+        let mut vanished = Vec::new();
         let mut unmapped = Vec::new();
         for message in messages {
             let Some(ts) = mapping::ts_of(message, "ts") else {
@@ -263,12 +264,23 @@ impl Run<'_> {
                 continue;
             }
             let replies = if role == MessageRole::Item && mapping::has_replies(message) {
-                connector.replies(&channel.id, ts).await?
+                match connector.replies(&channel.id, ts).await {
+                    Ok(replies) => replies,
+                    // Deleted since this page named it: the stored item stays as it is
+                    // (seen, so not tombstoned now), and the next scan reads what became of it.
+                    Err(CallError::ThreadGone) => {
+                        tracing::warn!(channel = %channel.name, thread = %ts, "thread vanished between history and replies; left as stored");
+                        vanished.push(ts);
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                }
             } else {
                 Vec::new()
             };
             threads.push((ts, message, replies));
         }
+        scan.seen.extend(vanished);
         let wanted = mapping::users_wanted(threads.iter().flat_map(|(_, m, r)| std::iter::once(*m).chain(r.iter())));
         connector.learn_users(&mut self.people, wanted).await?;
         let mut records = Vec::with_capacity(threads.len());
@@ -311,6 +323,7 @@ fn into_error(error: CallError) -> ConnectorError {
     match error {
         CallError::Failed(error) => error,
         CallError::Channel(code) => ConnectorError::permanent("slack", format!("slack answered {code}")),
+        CallError::ThreadGone => ConnectorError::permanent("slack", "slack answered thread_not_found"),
     }
 }
 

@@ -164,6 +164,32 @@ async fn a_repeated_history_cursor_stops_the_run_and_loses_nothing() -> TestResu
     Ok(())
 }
 
+/// A thread deleted between the history page that named it and its replies call
+/// (`thread_not_found`) costs neither the run nor the stored replies: the run succeeds,
+/// the thread's item stays as stored, and the next run matches the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_vanishing_before_its_replies_are_read_keeps_its_item_and_the_run() -> TestResult {
+    let setup = support::setup(SlackSimConfig::default(), FaultProfile::none()).await?;
+    let mut settings = setup.settings();
+    settings["channels"] = json!([{"channel": "#feature-requests"}]);
+    let connector = setup.connector(&settings)?;
+    support::sync(&setup.engine, connector.as_ref()).await?;
+    let before = setup.items().await?;
+    let with_replies = before.values().filter(|i| !i.comments.is_empty()).count();
+    assert!(with_replies > 0, "the seed has threads with replies");
+
+    setup.sim.set_vanishing_threads(channels::FEATURE_REQUESTS, true);
+    let report = support::run(&setup.engine, connector.as_ref()).await?;
+    assert_eq!(report.outcome.status, RunStatus::Succeeded, "{:?}", report.outcome.error);
+    let during = setup.items().await?;
+    assert_eq!(during, before, "nothing tombstoned, no reply dropped");
+
+    setup.sim.set_vanishing_threads(channels::FEATURE_REQUESTS, false);
+    support::sync(&setup.engine, connector.as_ref()).await?;
+    support::assert_matches(&setup.items().await?, &setup.sim.truth(&[channels::FEATURE_REQUESTS]));
+    Ok(())
+}
+
 /// A token without `channels:history` fails at once, naming the scope to add.
 #[tokio::test]
 async fn a_missing_scope_is_named() -> TestResult {

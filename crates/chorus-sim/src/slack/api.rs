@@ -425,7 +425,8 @@ async fn conversations_replies(State(sim): State<SlackSim>, headers: HeaderMap, 
         Ok(channel) => channel,
         Err(answer) => return *answer,
     };
-    let Some(parent) = params.get("ts").and_then(|ts| Ts::parse(ts)).and_then(|ts| channel.messages.get(&ts)) else {
+    let parent = params.get("ts").and_then(|ts| Ts::parse(ts)).and_then(|ts| channel.messages.get(&ts));
+    let Some(parent) = parent.filter(|_| !state.vanishing_threads.contains(&channel.id)) else {
         return fail("thread_not_found");
     };
     let mut entries = Vec::new();

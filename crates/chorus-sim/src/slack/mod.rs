@@ -210,6 +210,7 @@ struct State {
     largest_page: usize,
     /// Channels whose history pages asked with a cursor hand that same cursor back.
     repeat_cursor: BTreeSet<String>,
+    vanishing_threads: BTreeSet<String>,
 }
 
 /// The simulator: data, mutations and the router. Cheap to clone.
@@ -275,6 +276,7 @@ impl SlackSim {
             calls: BTreeMap::new(),
             largest_page: 0,
             repeat_cursor: BTreeSet::new(),
+            vanishing_threads: BTreeSet::new(),
         };
         Self { inner: Arc::new(Mutex::new(state)), clock }
     }
@@ -329,6 +331,18 @@ impl SlackSim {
             state.repeat_cursor.insert(channel.to_owned());
         } else {
             state.repeat_cursor.remove(channel);
+        }
+    }
+
+    /// While on, `conversations.replies` answers `thread_not_found` for every thread of
+    /// `channel` that history still lists: the race of a thread deleted between the
+    /// history page that named it and the replies call that reads it.
+    pub fn set_vanishing_threads(&self, channel: &str, on: bool) {
+        let mut state = self.lock();
+        if on {
+            state.vanishing_threads.insert(channel.to_owned());
+        } else {
+            state.vanishing_threads.remove(channel);
         }
     }
 
