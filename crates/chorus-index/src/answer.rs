@@ -16,12 +16,18 @@ pub struct SearchAnswer {
     pub hits: Vec<Hit>,
 }
 
-/// The distinct accounts among all matches and the sum of their ARR (each account once).
+/// The distinct accounts among all matches and the sum of their ARR (each account once),
+/// converted to the reporting currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Reach {
     pub accounts: u64,
-    /// Sum of the distinct accounts' ARR, in minor units.
+    /// Sum of the distinct accounts' ARR, in minor units of `currency`.
     pub arr_minor: i64,
+    /// The reporting currency (`[money] reporting_currency`) of `arr_minor` and of every
+    /// hit's `arr_minor`; `None` only for an index built before any rates were known
+    /// (then it holds no ARR at all).
+    #[serde(default)]
+    pub currency: Option<chorus_core::Currency>,
 }
 
 /// One facet value and how many matches carry it.
@@ -82,6 +88,7 @@ pub struct Hit {
     pub snippet: Snippet,
     pub account_id: Option<i64>,
     pub account_name: Option<String>,
+    /// The account's ARR in minor units of the reporting currency (`reach.currency`).
     pub arr_minor: i64,
     pub kind: String,
     pub source: String,

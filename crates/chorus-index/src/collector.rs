@@ -195,7 +195,11 @@ impl Collector for AggregateCollector {
         // largest in case a segment predates a re-rank that is still being applied.
         accounts.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         accounts.dedup_by_key(|(account, _)| *account);
-        let reach = Reach { accounts: accounts.len() as u64, arr_minor: accounts.iter().map(|(_, arr)| arr).sum() };
+        let reach = Reach {
+            accounts: accounts.len() as u64,
+            arr_minor: accounts.iter().map(|(_, arr)| arr).sum(),
+            currency: None,
+        };
         Ok(Aggregates { total, reach, facets })
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! <root>/CURRENT           "gen-00001732752000123-4242"
-//! <root>/gen-…/            a complete tantivy index, and its frequent-word list
+//! <root>/gen-…/            a complete tantivy index, its frequent-word list, and the
+//!                          exchange rates its ARR was converted with (`rates.json`)
 //! ```
 //!
 //! A rebuild writes a whole new generation next to the live one and then replaces
@@ -27,6 +28,9 @@ use crate::schema::{self, Fields, SCHEMA_VERSION};
 const CURRENT: &str = "CURRENT";
 
 const PREFIX: &str = "gen-";
+
+/// The exchange rates a generation's documents were converted with.
+const RATES: &str = "rates.json";
 
 /// What every commit records: the schema version and the change-log position applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +60,9 @@ pub struct Generation {
     pub fields: Fields,
     /// The words whose pairs this generation indexes (fixed for its lifetime).
     pub words: Arc<FrequentWords>,
+    /// The rates every ARR in this generation was converted with; unset for an empty
+    /// generation created before any rates were known (see [`Generation::rates`]).
+    rates: std::sync::OnceLock<Arc<chorus_core::ExchangeRates>>,
 }
 
 impl std::fmt::Debug for Generation {
@@ -67,14 +74,21 @@ impl std::fmt::Debug for Generation {
 impl Generation {
     /// Creates an empty generation directory with the current schema and the frequent
     /// words it will pair (not yet live).
-    pub fn create(root: &Path, words: FrequentWords) -> Result<Generation> {
+    pub fn create(
+        root: &Path,
+        words: FrequentWords,
+        rates: Option<Arc<chorus_core::ExchangeRates>>,
+    ) -> Result<Generation> {
         let name = new_name();
         let dir = root.join(&name);
         fs::create_dir_all(&dir).map_err(|error| IndexError::io(&dir, error))?;
         words.save(&dir)?;
+        if let Some(rates) = &rates {
+            save_rates(&dir, rates)?;
+        }
         let (schema, _) = Fields::build();
         let index = Index::create_in_dir(&dir, schema)?;
-        Self::from_index(name, dir, index, Arc::new(words))
+        Self::from_index(name, dir, index, Arc::new(words), rates)
     }
 
     /// Opens an existing generation and checks its schema and payload version.
@@ -83,7 +97,8 @@ impl Generation {
         let directory = MmapDirectory::open(&dir)?;
         let index = Index::open(directory)?;
         let words = Arc::new(FrequentWords::load(&dir)?);
-        let generation = Self::from_index(name.to_owned(), dir, index, words)?;
+        let rates = load_rates(&dir)?.map(Arc::new);
+        let generation = Self::from_index(name.to_owned(), dir, index, words, rates)?;
         if let Some(payload) = generation.committed_payload()? {
             if payload.schema_version != SCHEMA_VERSION {
                 return Err(IndexError::Corrupt(format!(
@@ -95,7 +110,13 @@ impl Generation {
         Ok(generation)
     }
 
-    fn from_index(name: String, dir: PathBuf, mut index: Index, words: Arc<FrequentWords>) -> Result<Generation> {
+    fn from_index(
+        name: String,
+        dir: PathBuf,
+        mut index: Index,
+        words: Arc<FrequentWords>,
+        rates: Option<Arc<chorus_core::ExchangeRates>>,
+    ) -> Result<Generation> {
         schema::register_tokenizer(&index, Arc::clone(&words));
         // One search visits the segments in parallel: a query over most of the corpus
         // (reach and facets of `the`) is bound by the largest segment, not their sum.
@@ -107,7 +128,33 @@ impl Generation {
         }
         let fields = Fields::of(&index).map_err(|reason| IndexError::Corrupt(format!("{name}: {reason}")))?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Generation { name, dir, index, reader, fields, words })
+        let recorded = std::sync::OnceLock::new();
+        if let Some(rates) = rates {
+            let _ = recorded.set(rates);
+        }
+        Ok(Generation { name, dir, index, reader, fields, words, rates: recorded })
+    }
+
+    /// The rates this generation's ARR was converted with; `None` while it records none
+    /// (an empty generation: the projection records its rates before the first commit,
+    /// possibly from another process, so the file is looked for again).
+    pub fn rates(&self) -> Option<Arc<chorus_core::ExchangeRates>> {
+        if let Some(rates) = self.rates.get() {
+            return Some(Arc::clone(rates));
+        }
+        let loaded = load_rates(&self.dir).ok().flatten()?;
+        Some(Arc::clone(self.rates.get_or_init(|| Arc::new(loaded))))
+    }
+
+    /// Records `rates` for a generation that records none yet. Only for a generation
+    /// whose documents hold no ARR converted otherwise (an empty one).
+    pub fn record_rates(&self, rates: &Arc<chorus_core::ExchangeRates>) -> Result<()> {
+        if self.rates().is_some() {
+            return Ok(());
+        }
+        save_rates(&self.dir, rates)?;
+        let _ = self.rates.set(Arc::clone(rates));
+        Ok(())
     }
 
     /// The payload of the last commit, `None` before the first commit.
@@ -124,6 +171,26 @@ impl Generation {
     /// The change-log position applied by the last commit (0 before any).
     pub fn position(&self) -> Result<i64> {
         Ok(self.committed_payload()?.map_or(0, |payload| payload.change_seq))
+    }
+}
+
+/// Records the rates a generation is built with (before its first commit).
+fn save_rates(dir: &Path, rates: &chorus_core::ExchangeRates) -> Result<()> {
+    let path = dir.join(RATES);
+    // Currency codes and decimal strings always serialize.
+    let json = serde_json::to_vec(rates).unwrap_or_default();
+    fs::write(&path, json).map_err(|error| IndexError::io(&path, error))
+}
+
+/// The rates a generation was built with; `None` when it records none.
+fn load_rates(dir: &Path) -> Result<Option<chorus_core::ExchangeRates>> {
+    let path = dir.join(RATES);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|error| IndexError::Corrupt(format!("{}: {error}", path.display()))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(IndexError::io(&path, error)),
     }
 }
 

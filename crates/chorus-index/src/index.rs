@@ -86,7 +86,7 @@ impl SearchIndex {
 
     fn fresh(root: &Path) -> Result<Generation> {
         // Nothing to sample yet: no pairs until `chorus reindex` chooses the words.
-        let fresh = Generation::create(root, FrequentWords::default())?;
+        let fresh = Generation::create(root, FrequentWords::default(), None)?;
         generation::write_current(root, &fresh.name)?;
         Ok(fresh)
     }

@@ -16,6 +16,7 @@ mod analysis;
 mod answer;
 mod bits;
 mod collector;
+mod documents;
 mod error;
 mod generation;
 mod index;
@@ -35,8 +36,10 @@ pub use answer::{FacetCount, Facets, Hit, Reach, SearchAnswer, Snippet};
 pub use collector::revenue_factor;
 pub use error::{IndexError, QueryError, Result};
 pub use index::SearchIndex;
-pub use projection::{rebuild_index, CatchUp, IndexProjection, RebuildReport, DEFAULT_BATCH};
+pub use projection::{rebuild_index, CatchUp, IndexProjection, RebuildReport, BULK_CHANGES, DEFAULT_BATCH};
 pub use request::{DateRange, Filters, SearchRequest, Sort};
+#[cfg(test)]
+mod follower_tests;
 #[cfg(test)]
 mod projection_tests;
 #[cfg(test)]

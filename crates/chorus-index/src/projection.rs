@@ -12,16 +12,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chorus_core::Item;
+use chorus_core::{ExchangeRates, Item};
 use chorus_store::{IdPage, ItemFilter, Raw, Store};
 use serde::Serialize;
 
+use crate::documents::Projector;
 use crate::error::Result;
 use crate::generation::{self, Generation};
 use crate::index::SearchIndex;
 use crate::pairs::{FrequentWords, SAMPLE_ITEMS};
-use crate::schema::item_document;
-use crate::writer::{changes_to_ops, Writer, FOLLOWER_MEMORY, REBUILD_MEMORY, REBUILD_THREADS};
+use crate::writer::{changes_to_ops, Op, Writer, FOLLOWER_MEMORY, REBUILD_MEMORY, REBUILD_THREADS};
 
 /// Change-log entries read and committed per batch.
 pub const DEFAULT_BATCH: u32 = 2_000;
@@ -35,6 +35,10 @@ const REBUILD_PAGE: u32 = 5_000;
 const LIVE_WITHOUT_RAW: ItemFilter = ItemFilter { connector: None, include_deleted: false, raw: Raw::Omit };
 /// Pages of documents a rebuild reads ahead of the writer.
 const SCAN_AHEAD: usize = 2;
+/// A projection at least this many changes behind, and behind by at least as many
+/// changes as it holds documents (a bulk import, a first sync), rebuilds instead of
+/// replaying: a bulk scan indexes several times faster than change-by-change replay.
+pub const BULK_CHANGES: i64 = 50_000;
 
 /// What a catch-up did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -64,33 +68,53 @@ pub struct RebuildReport {
 pub struct IndexProjection {
     store: Arc<dyn Store>,
     index: SearchIndex,
+    /// The configured `[money]`: what ARR is converted with.
+    rates: Arc<ExchangeRates>,
     writer: Writer,
     writer_generation: String,
     position: i64,
+    /// No item with a larger id has a document in the writer's generation (ids only
+    /// grow), so such an item is added without a delete.
+    indexed_up_to: i64,
     batch: u32,
     /// The largest batch `next_batch` may grow to (`batch` when set explicitly).
     max_batch: u32,
     /// The size of the next batch.
     next_batch: u32,
+    /// How far behind (in changes) the bulk path starts to be considered.
+    bulk_changes: i64,
 }
 
 impl IndexProjection {
     /// Takes the writer of the live generation and reads where the last commit stopped.
-    pub fn new(index: SearchIndex, store: Arc<dyn Store>) -> Result<IndexProjection> {
+    /// `rates` is the configured `[money]`; an index built with other rates is rebuilt
+    /// on the first catch-up.
+    pub fn new(index: SearchIndex, store: Arc<dyn Store>, rates: ExchangeRates) -> Result<IndexProjection> {
         let live = index.live();
         let writer = Writer::new(&live, 1, FOLLOWER_MEMORY)?;
         let position = live.position()?;
+        let indexed_up_to = max_item_id(&live)?;
         let writer_generation = live.name.clone();
         Ok(IndexProjection {
             store,
             index,
+            rates: Arc::new(rates),
             writer,
             writer_generation,
             position,
+            indexed_up_to,
             batch: DEFAULT_BATCH,
             max_batch: CATCH_UP_BATCH,
             next_batch: DEFAULT_BATCH,
+            bulk_changes: BULK_CHANGES,
         })
+    }
+
+    /// Sets how many changes behind the bulk path is considered (tests use small corpora).
+    #[cfg(test)]
+    pub(crate) fn with_bulk_changes(mut self, changes: i64) -> Self {
+        self.bulk_changes = changes.max(1);
+        self
     }
 
     /// Sets how many change-log entries go into one commit, always (no growth).
@@ -116,25 +140,34 @@ impl IndexProjection {
     pub async fn step(&mut self) -> Result<u64> {
         self.adopt_new_generation()?;
         self.ensure_writer()?;
-        let fields = self.writer.fields();
+        let live = self.index.live();
+        if live.rates().is_none() && self.index.num_docs() == 0 {
+            live.record_rates(&self.rates)?;
+        }
+        drop(live);
+        let projector = Projector::new(self.writer.fields(), Arc::clone(&self.rates));
         let limit = self.next_batch;
-        let Some((ops, last, read)) = changes_to_ops(&self.store, &fields, self.position, limit).await? else {
+        let Some((ops, last, read)) =
+            changes_to_ops(&self.store, &projector, self.position, limit, self.indexed_up_to).await?
+        else {
             self.next_batch = self.batch;
             return Ok(0);
         };
         self.next_batch = if read >= limit as usize { limit.saturating_mul(2).min(self.max_batch) } else { self.batch };
         debug_assert!(last > self.position, "the change log only moves forward");
         let consumed = u64::try_from(last - self.position).unwrap_or(0).max(1);
+        let added_up_to = max_added(&ops);
         if let Err(error) = self.write(ops, last).await {
             self.recover_writer().await;
             return Err(error);
         }
         self.position = last;
+        self.indexed_up_to = self.indexed_up_to.max(added_up_to);
         self.index.live().reader.reload()?;
         Ok(consumed)
     }
 
-    async fn write(&mut self, ops: Vec<crate::writer::Op>, last: i64) -> Result<()> {
+    async fn write(&mut self, ops: Vec<Op>, last: i64) -> Result<()> {
         self.writer.apply(ops).await?;
         self.writer.commit(last).await
     }
@@ -160,6 +193,7 @@ impl IndexProjection {
         self.writer = Writer::new(&live, 1, FOLLOWER_MEMORY)?;
         self.writer_generation = live.name.clone();
         self.position = live.position()?;
+        self.indexed_up_to = self.indexed_up_to.max(max_item_id(&live)?);
         tracing::info!(generation = %live.name, position = self.position, "index writer reopened");
         Ok(())
     }
@@ -172,21 +206,46 @@ impl IndexProjection {
     /// Applies every change committed to the store so far. An index that has never been
     /// committed to is rebuilt instead of replaying the whole log, and so is one that is
     /// AHEAD of the store's change log: it was built from another database (a restored
-    /// backup, a changed `store.url`, a recreated store), whose positions mean nothing here.
+    /// backup, a changed `store.url`, a recreated store), whose positions mean nothing
+    /// here; one built with other exchange rates than the configured ones; and one so
+    /// far behind that a bulk scan beats replay (see [`BULK_CHANGES`]). Each rebuild
+    /// says why in the log.
     pub async fn catch_up(&mut self) -> Result<CatchUp> {
         self.adopt_new_generation()?;
         self.ensure_writer()?;
         let last_change = self.store.last_change().await?;
         let docs = self.index.num_docs();
+        let live = self.index.live();
         let fresh = self.position == 0 && docs == 0 && last_change > 0;
         if self.position > last_change {
             tracing::warn!(index = self.position, store = last_change, "index is ahead of the store; rebuilding");
         }
-        let outgrown = self.index.live().words.outgrown_by(docs);
+        let outgrown = live.words.outgrown_by(docs);
         if outgrown {
             tracing::info!(docs, "index has outgrown its frequent-word sample; rebuilding");
         }
-        if fresh || outgrown || self.position > last_change {
+        // An empty generation without rates takes the configured ones in `step`.
+        let rates_differ = match live.rates() {
+            Some(built) if *built != *self.rates => {
+                tracing::info!(
+                    reporting = %self.rates.reporting_currency,
+                    "exchange rates in [money] differ from those the index was built with; rebuilding"
+                );
+                true
+            }
+            None if docs > 0 => {
+                tracing::info!(docs, "index records no exchange rates; rebuilding to convert ARR");
+                true
+            }
+            _ => false,
+        };
+        let behind = last_change - self.position;
+        let bulk = !fresh && behind >= self.bulk_changes && u64::try_from(behind).unwrap_or(0) >= docs;
+        if bulk {
+            tracing::info!(behind, docs, "index is far behind the store; rebuilding in bulk instead of replaying");
+        }
+        drop(live);
+        if fresh || outgrown || rates_differ || bulk || self.position > last_change {
             let report = self.rebuild().await?;
             return Ok(CatchUp { changes: 0, commits: 1, position: report.position, rebuilt: true });
         }
@@ -225,11 +284,12 @@ impl IndexProjection {
     /// Builds a fresh index from the store in a new generation and makes it live (see
     /// [`rebuild_index`]), then follows from the rebuilt position.
     pub async fn rebuild(&mut self) -> Result<RebuildReport> {
-        let report = rebuild_index(&self.index, Arc::clone(&self.store), self.batch).await?;
+        let report = rebuild_index(&self.index, Arc::clone(&self.store), self.batch, &self.rates).await?;
         let live = self.index.live();
         self.writer = Writer::new(&live, 1, FOLLOWER_MEMORY)?;
         self.writer_generation = live.name.clone();
         self.position = report.position;
+        self.indexed_up_to = max_item_id(&live)?;
         Ok(report)
     }
 
@@ -243,6 +303,7 @@ impl IndexProjection {
         self.writer = Writer::new(&live, 1, FOLLOWER_MEMORY)?;
         self.writer_generation = live.name.clone();
         self.position = live.position()?;
+        self.indexed_up_to = max_item_id(&live)?;
         tracing::info!(generation = %live.name, position = self.position, "index generation changed; following it");
         Ok(())
     }
@@ -262,16 +323,23 @@ impl std::fmt::Debug for IndexProjection {
 /// process while `chorus serve` keeps following (its projection adopts the new
 /// generation on its next tick). Searches keep answering from the old generation until
 /// the switch; on failure the old generation stays live and the half-built one is removed.
-pub async fn rebuild_index(index: &SearchIndex, store: Arc<dyn Store>, batch: u32) -> Result<RebuildReport> {
+/// Every ARR is converted with `rates`, which the new generation records.
+pub async fn rebuild_index(
+    index: &SearchIndex,
+    store: Arc<dyn Store>,
+    batch: u32,
+    rates: &ExchangeRates,
+) -> Result<RebuildReport> {
     let started = Instant::now();
     let root = index.root().to_path_buf();
     // Read the position BEFORE reading any item: anything newer is replayed afterwards,
     // and replaying an item already read in its newer state is harmless (delete + add).
     let position = store.last_change().await?;
     let first_pages = first_item_pages(&store).await?;
-    let next = Generation::create(&root, choose_frequent_words(&first_pages))?;
+    let rates = Arc::new(rates.clone());
+    let next = Generation::create(&root, choose_frequent_words(&first_pages), Some(Arc::clone(&rates)))?;
     let dir = next.dir.clone();
-    let mut report = match build_and_replay(&store, &next, position, first_pages, batch.max(1)).await {
+    let mut report = match build_and_replay(&store, &next, rates, position, first_pages, batch.max(1)).await {
         Ok(report) => report,
         Err(error) => {
             drop(next);
@@ -333,18 +401,22 @@ fn choose_frequent_words(pages: &[Vec<Item>]) -> FrequentWords {
 async fn build_and_replay(
     store: &Arc<dyn Store>,
     next: &Generation,
+    rates: Arc<ExchangeRates>,
     position: i64,
     first_pages: Vec<Vec<Item>>,
     batch: u32,
 ) -> Result<RebuildReport> {
     generation::mark_building(&next.dir)?;
-    let (mut writer, mut report) = build_into(store, next, position, first_pages).await?;
+    let projector = Projector::new(next.fields, rates);
+    let (mut writer, mut report, mut indexed_up_to) =
+        build_into(store, next, &projector, position, first_pages).await?;
     loop {
-        let fields = writer.fields();
-        let Some((ops, last, _)) = changes_to_ops(store, &fields, report.position, batch).await? else {
+        let Some((ops, last, _)) = changes_to_ops(store, &projector, report.position, batch, indexed_up_to).await?
+        else {
             break;
         };
         report.replayed += u64::try_from(last - report.position).unwrap_or(0);
+        indexed_up_to = indexed_up_to.max(max_added(&ops));
         writer.apply(ops).await?;
         report.position = last;
     }
@@ -355,15 +427,15 @@ async fn build_and_replay(
 }
 
 /// Scans accounts and live items into `next` (`first_pages`, then the rest of the store);
-/// `position` was read before any of them.
+/// `position` was read before any of them. Also returns the largest item id scanned.
 async fn build_into(
     store: &Arc<dyn Store>,
     next: &Generation,
+    projector: &Projector,
     position: i64,
     first_pages: Vec<Vec<Item>>,
-) -> Result<(Writer, RebuildReport)> {
+) -> Result<(Writer, RebuildReport, i64)> {
     let mut writer = Writer::new(next, REBUILD_THREADS, REBUILD_MEMORY)?;
-    let fields = writer.fields();
     let mut accounts = std::collections::HashMap::new();
     let mut page = IdPage::first(REBUILD_PAGE);
     loop {
@@ -375,25 +447,27 @@ async fn build_into(
     let mut report = RebuildReport { items: 0, accounts: accounts.len() as u64, replayed: 0, position, elapsed_ms: 0 };
     // Reading and decoding the next pages overlaps with indexing the current one.
     let (pages, mut documents) = tokio::sync::mpsc::channel(SCAN_AHEAD);
-    let scan = tokio::spawn(scan_documents(Arc::clone(store), fields, accounts, first_pages, pages));
+    let scan = tokio::spawn(scan_documents(Arc::clone(store), projector.clone(), accounts, first_pages, pages));
+    let mut scanned_up_to = 0;
     while let Some(page) = documents.recv().await {
-        let page = page?;
+        let (page, last_id) = page?;
+        scanned_up_to = scanned_up_to.max(last_id);
         report.items += page.len() as u64;
         writer.add(page).await?;
     }
     scan.await.map_err(|error| crate::error::IndexError::Task(format!("index scan task: {error}")))?;
-    Ok((writer, report))
+    Ok((writer, report, scanned_up_to))
 }
 
 /// Sends the documents of `first_pages`, then of every later live item page by page, to
-/// `pages`; stops at the end, at the first error (which it sends), or when the receiver
-/// is gone.
+/// `pages` (each with the last item id it read); stops at the end, at the first error
+/// (which it sends), or when the receiver is gone.
 async fn scan_documents(
     store: Arc<dyn Store>,
-    fields: crate::schema::Fields,
+    projector: Projector,
     mut accounts: std::collections::HashMap<i64, chorus_core::Account>,
     first_pages: Vec<Vec<Item>>,
-    pages: tokio::sync::mpsc::Sender<Result<Vec<tantivy::TantivyDocument>>>,
+    pages: tokio::sync::mpsc::Sender<Result<(Vec<tantivy::TantivyDocument>, i64)>>,
 ) {
     let after_id = first_pages.last().and_then(|items| items.last()).map_or(0, |item| item.id);
     let mut page = IdPage { after_id, limit: REBUILD_PAGE };
@@ -409,30 +483,39 @@ async fn scan_documents(
                 }
             },
         };
-        let Some(last) = items.last() else { return };
-        page.after_id = last.id;
-        // `accounts` holds the live accounts; an item may still be linked to a
-        // soft-deleted one, which the follower sees through `accounts_by_id`. Fetch
-        // those the same way so a rebuild and the follower index the same documents.
-        let missing: std::collections::BTreeSet<i64> =
-            items.iter().filter_map(|item| item.account_id).filter(|id| !accounts.contains_key(id)).collect();
-        if !missing.is_empty() {
-            let missing: Vec<i64> = missing.into_iter().collect();
-            match store.accounts_by_id(&missing).await {
-                Ok(found) => accounts.extend(found.into_iter().map(|account| (account.id, account))),
-                Err(error) => {
-                    let _ = pages.send(Err(error.into())).await;
-                    return;
-                }
+        let Some(last) = items.last().map(|item| item.id) else { return };
+        page.after_id = last;
+        let documents = match projector.project(&store, &items, &mut accounts).await {
+            Ok(documents) => documents.into_iter().filter_map(|(_, document)| document).collect(),
+            Err(error) => {
+                let _ = pages.send(Err(error)).await;
+                return;
             }
-        }
-        let documents: Vec<_> = items
-            .iter()
-            .filter(|item| item.deleted_at.is_none())
-            .map(|item| item_document(&fields, item, item.account_id.and_then(|id| accounts.get(&id))))
-            .collect();
-        if pages.send(Ok(documents)).await.is_err() {
+        };
+        if pages.send(Ok((documents, last))).await.is_err() {
             return;
         }
     }
+}
+
+/// The largest item id among operations that add a document (0 when none do).
+fn max_added(ops: &[Op]) -> i64 {
+    ops.iter().filter(|op| op.document.is_some()).map(|op| op.item_id).max().unwrap_or(0)
+}
+
+/// An upper bound of the item ids with a document in the generation's last commit
+/// (deleted documents included; 0 when empty). Reloads the reader to see that commit.
+fn max_item_id(generation: &Generation) -> Result<i64> {
+    generation.reader.reload()?;
+    let searcher = generation.reader.searcher();
+    let mut max = 0;
+    for segment in searcher.segment_readers() {
+        if segment.max_doc() == 0 {
+            continue;
+        }
+        if let Some(column) = segment.fast_fields().column_opt::<i64>("item_id")? {
+            max = max.max(column.max_value());
+        }
+    }
+    Ok(max)
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chorus_core::{Kind, Source};
+use chorus_core::{ExchangeRates, Kind, Source};
 use chorus_store::Store;
 
 use crate::testing::{corpus, item, MemStore, INITECH_ARR};
@@ -40,7 +40,8 @@ fn following_corpus() -> (tempfile::TempDir, Arc<MemStore>, SearchIndex, IndexPr
     let dir = tempfile::tempdir().expect("temp dir");
     let store = corpus();
     let index = SearchIndex::open(dir.path()).expect("open");
-    let projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let projection =
+        IndexProjection::new(index.clone(), dyn_store(&store), ExchangeRates::default()).expect("projection");
     (dir, store, index, projection)
 }
 
@@ -55,7 +56,9 @@ async fn restart_resumes_at_the_committed_payload_position() {
     let last = store.last_change().await.expect("last change");
     {
         let index = SearchIndex::open(dir.path()).expect("open");
-        let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection").with_batch(4);
+        let mut projection = IndexProjection::new(index.clone(), dyn_store(&store), ExchangeRates::default())
+            .expect("projection")
+            .with_batch(4);
         assert_eq!(drain(&mut projection).await, 3, "11 changes in batches of 4");
         assert_eq!(projection.position(), last);
         assert_eq!(index.num_docs(), 7);
@@ -66,7 +69,8 @@ async fn restart_resumes_at_the_committed_payload_position() {
 
     let index = SearchIndex::open(dir.path()).expect("reopen");
     assert_eq!(index.position().expect("payload"), last, "position comes from the commit payload");
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let mut projection =
+        IndexProjection::new(index.clone(), dyn_store(&store), ExchangeRates::default()).expect("projection");
     let outcome = projection.catch_up().await.expect("catch up");
     assert_eq!((outcome.changes, outcome.position, outcome.rebuilt), (2, last + 2, false));
     let reads = store.take_reads();
@@ -84,8 +88,8 @@ async fn uncommitted_work_is_redone_after_a_crash() {
     let position = projection.position();
     store.tombstone(2);
     // Apply without committing, then "crash" (drop the writer before its commit).
-    let fields = index.live().fields;
-    let (ops, _, _) = crate::writer::changes_to_ops(&dyn_store(&store), &fields, position, 100)
+    let projector = crate::documents::Projector::new(index.live().fields, Arc::new(ExchangeRates::default()));
+    let (ops, _, _) = crate::writer::changes_to_ops(&dyn_store(&store), &projector, position, 100, i64::MAX)
         .await
         .expect("read changes")
         .expect("one change");
@@ -96,7 +100,8 @@ async fn uncommitted_work_is_redone_after_a_crash() {
     let index = SearchIndex::open(dir.path()).expect("reopen");
     assert_eq!(index.position().expect("payload"), position, "the uncommitted batch left no trace");
     assert_eq!(index.num_docs(), 7);
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let mut projection =
+        IndexProjection::new(index.clone(), dyn_store(&store), ExchangeRates::default()).expect("projection");
     projection.catch_up().await.expect("catch up");
     assert_eq!(index.num_docs(), 6);
 }
@@ -173,13 +178,14 @@ async fn a_follower_adopts_a_generation_rebuilt_by_another_process() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = corpus();
     let server_index = SearchIndex::open(dir.path()).expect("open");
-    let mut follower = IndexProjection::new(server_index.clone(), dyn_store(&store)).expect("projection");
+    let mut follower =
+        IndexProjection::new(server_index.clone(), dyn_store(&store), ExchangeRates::default()).expect("projection");
     drain(&mut follower).await;
 
     // `chorus reindex` in another process: its own handle, no access to the live writer.
     let cli_index = SearchIndex::open(dir.path()).expect("open from the cli");
     store.tombstone(7);
-    let report = rebuild_index(&cli_index, dyn_store(&store), 100).await.expect("rebuild");
+    let report = rebuild_index(&cli_index, dyn_store(&store), 100, &ExchangeRates::default()).await.expect("rebuild");
     assert_eq!(report.items, 6);
 
     store.tombstone(6);
@@ -194,14 +200,16 @@ async fn an_index_ahead_of_its_store_is_rebuilt_not_trusted() {
     let dir = tempfile::tempdir().expect("temp dir");
     {
         let index = SearchIndex::open(dir.path()).expect("open");
-        let mut projection = IndexProjection::new(index, dyn_store(&corpus())).expect("projection");
+        let mut projection =
+            IndexProjection::new(index, dyn_store(&corpus()), ExchangeRates::default()).expect("projection");
         projection.catch_up().await.expect("catch up");
     } // the store is then replaced (a restored backup, a recreated demo store)
     let replaced = Arc::new(MemStore::default());
     replaced.put_item(plain_item(1, Source::Slack, Kind::Bug, "Only one", "", "new"));
 
     let index = SearchIndex::open(dir.path()).expect("reopen");
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&replaced)).expect("projection");
+    let mut projection =
+        IndexProjection::new(index.clone(), dyn_store(&replaced), ExchangeRates::default()).expect("projection");
     let outcome = projection.catch_up().await.expect("catch up");
     assert!(outcome.rebuilt, "positions from another database mean nothing here");
     assert_eq!(index.num_docs(), 1, "only the new store's items");
@@ -215,8 +223,8 @@ async fn cleanup_never_removes_the_generation_current_names() {
     let index = SearchIndex::open(dir.path()).expect("open");
     let old = index.live().name.clone();
     // ...then a rebuild made a new one live and cleared its `BUILDING` mark...
-    let next =
-        crate::generation::Generation::create(dir.path(), crate::pairs::FrequentWords::default()).expect("create");
+    let next = crate::generation::Generation::create(dir.path(), crate::pairs::FrequentWords::default(), None)
+        .expect("create");
     crate::generation::write_current(dir.path(), &next.name).expect("switch");
     // ...before that process's cleanup ran with its stale idea of what to keep.
     crate::generation::remove_others(dir.path(), &old);
@@ -229,7 +237,7 @@ async fn a_rebuild_clears_its_mark_only_once_live() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = corpus();
     let index = SearchIndex::open(dir.path()).expect("open");
-    rebuild_index(&index, dyn_store(&store), 100).await.expect("rebuild");
+    rebuild_index(&index, dyn_store(&store), 100, &ExchangeRates::default()).await.expect("rebuild");
     let live = index.live();
     assert_eq!(crate::generation::read_current(dir.path()).expect("current").as_deref(), Some(live.name.as_str()));
     assert!(!live.dir.join("BUILDING").exists(), "the live generation is not marked as being built");
@@ -240,12 +248,13 @@ async fn open_and_follow_recover_when_current_names_a_missing_generation() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = corpus();
     let index = SearchIndex::open(dir.path()).expect("open");
-    let mut follower = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let mut follower =
+        IndexProjection::new(index.clone(), dyn_store(&store), ExchangeRates::default()).expect("projection");
     drain(&mut follower).await;
     let complete = index.live().name.clone();
     // `CURRENT` names a generation that a racing cleanup deleted.
-    let lost =
-        crate::generation::Generation::create(dir.path(), crate::pairs::FrequentWords::default()).expect("create");
+    let lost = crate::generation::Generation::create(dir.path(), crate::pairs::FrequentWords::default(), None)
+        .expect("create");
     crate::generation::write_current(dir.path(), &lost.name).expect("switch");
     std::fs::remove_dir_all(&lost.dir).expect("delete");
     drop(lost);
@@ -256,8 +265,8 @@ async fn open_and_follow_recover_when_current_names_a_missing_generation() {
     assert_eq!(crate::generation::read_current(dir.path()).expect("current"), Some(complete.clone()));
 
     // The running follower recovers too.
-    let lost =
-        crate::generation::Generation::create(dir.path(), crate::pairs::FrequentWords::default()).expect("create");
+    let lost = crate::generation::Generation::create(dir.path(), crate::pairs::FrequentWords::default(), None)
+        .expect("create");
     crate::generation::write_current(dir.path(), &lost.name).expect("switch");
     std::fs::remove_dir_all(&lost.dir).expect("delete");
     drop(lost);
@@ -275,7 +284,8 @@ async fn open_starts_empty_and_rebuilds_when_no_complete_generation_is_left() {
     let store = corpus();
     let index = SearchIndex::open(dir.path()).expect("open recovers");
     assert_eq!(index.num_docs(), 0);
-    let mut projection = IndexProjection::new(index.clone(), dyn_store(&store)).expect("projection");
+    let mut projection =
+        IndexProjection::new(index.clone(), dyn_store(&store), ExchangeRates::default()).expect("projection");
     assert!(projection.catch_up().await.expect("catch up").rebuilt);
     assert_eq!(index.num_docs(), 7);
 }
@@ -390,7 +400,9 @@ async fn a_rebuild_indexes_its_sampled_items_once_and_then_the_rest() {
         store.put_item(plain_item(n, Source::Jira, Kind::Bug, "Bulk", "imported", "open"));
     }
     let index = SearchIndex::open(dir.path()).expect("open");
-    let report = rebuild_index(&index, dyn_store(&store), crate::DEFAULT_BATCH).await.expect("rebuild");
+    let report = rebuild_index(&index, dyn_store(&store), crate::DEFAULT_BATCH, &ExchangeRates::default())
+        .await
+        .expect("rebuild");
     let live = 7 + crate::pairs::SAMPLE_ITEMS as u64 + 3_000;
     assert_eq!((report.items, index.num_docs()), (live, live));
     assert_eq!(index.search(&SearchRequest::new("imported")).expect("search").total, live - 7);

@@ -1,25 +1,27 @@
-//! The tantivy schema of an item document, its tokenizer, and item → document mapping.
+//! The tantivy schema of an item document and its tokenizer (documents are built in
+//! `documents`).
 //!
 //! One document per live item, keyed by `item_id` (the store's id): an update is
 //! delete-term(item_id) + add, so at most one document per item is ever visible after a
-//! commit. Account attributes (name, ARR, segment, lifecycle stage) are denormalized
-//! into the item's document; they are refreshed whenever the account changes.
+//! commit. Account attributes (name, ARR in the reporting currency, segment, lifecycle
+//! stage) are denormalized into the item's document; they are refreshed whenever the
+//! account changes.
 //! Each text field has a companion pair field (see `pairs`) for fast phrases.
 //! `SCHEMA_VERSION` is written into every commit payload; an index built with another
 //! version is refused and must be rebuilt.
 
-use chorus_core::{Account, Item};
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
     FAST, INDEXED, STORED, STRING,
 };
-use tantivy::{DateTime, Index, TantivyDocument};
+use tantivy::{DateTime, Index};
 
 use crate::analysis::analyzer;
 use crate::pairs::{FrequentWords, PairTokenizer};
 
-/// Bumped whenever the schema or the tokenizer changes; a mismatch forces a rebuild.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Bumped whenever the schema, the tokenizer or a field's meaning changes (3: ARR in
+/// the reporting currency); a mismatch forces a rebuild.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The name under which [`analyzer`](crate::analysis::analyzer) is registered on every index.
 pub const TOKENIZER: &str = "chorus";
@@ -143,51 +145,6 @@ pub fn register_tokenizer(index: &Index, words: std::sync::Arc<FrequentWords>) {
 /// so that `--status open` matches "Open".
 pub fn normalize_status(status: &str) -> String {
     status.trim().to_lowercase()
-}
-
-/// The document for a live item and its account (if linked and known).
-pub fn item_document(fields: &Fields, item: &Item, account: Option<&Account>) -> TantivyDocument {
-    debug_assert!(item.deleted_at.is_none(), "tombstones are never indexed");
-    let mut doc = TantivyDocument::default();
-    doc.add_i64(fields.item_id, item.id);
-    doc.add_text(fields.title, &item.title);
-    doc.add_text(fields.title_pairs, &item.title);
-    doc.add_text(fields.body, &item.body);
-    doc.add_text(fields.body_pairs, &item.body);
-    for comment in &item.comments {
-        doc.add_text(fields.comments, &comment.body);
-        doc.add_text(fields.comments_pairs, &comment.body);
-    }
-    doc.add_text(fields.kind, item.kind.as_str());
-    doc.add_text(fields.source, item.source.as_str());
-    doc.add_text(fields.status, normalize_status(&item.status));
-    doc.add_text(fields.connector, &item.connector);
-    for request_id in &item.request_ids {
-        doc.add_i64(fields.request_ids, *request_id);
-    }
-    doc.add_bool(fields.has_request, !item.request_ids.is_empty());
-    doc.add_date(fields.created_at, to_tantivy_date(item.created_at));
-    doc.add_date(fields.updated_at, to_tantivy_date(item.updated_at));
-    if let Some(url) = &item.url {
-        doc.add_text(fields.url, url);
-    }
-    let Some(account_id) = item.account_id else {
-        return doc;
-    };
-    doc.add_i64(fields.account_id, account_id);
-    let account = account.filter(|account| account.id == account_id);
-    doc.add_i64(fields.account_arr, account.map_or(0, |account| account.arr_minor.max(0)));
-    let Some(account) = account else {
-        return doc;
-    };
-    doc.add_text(fields.account_name, &account.name);
-    if let Some(segment) = &account.segment {
-        doc.add_text(fields.segment, segment);
-    }
-    if let Some(stage) = account.lifecycle_stage {
-        doc.add_text(fields.lifecycle_stage, stage.as_str());
-    }
-    doc
 }
 
 /// A UTC timestamp as tantivy stores it (microsecond resolution).

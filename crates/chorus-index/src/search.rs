@@ -43,7 +43,8 @@ impl SearchIndex {
             Some(ranked) => guarded(|| searcher.search(&*compiled.query, &(ranked, AggregateCollector)))?,
             None => guarded(|| searcher.search(&*compiled.query, &(top_docs(request), AggregateCollector)))?,
         };
-        let Aggregates { total, reach, facets } = aggregates;
+        let Aggregates { total, mut reach, facets } = aggregates;
+        reach.currency = live.rates().map(|rates| rates.reporting_currency);
         let hits = load_hits(&live, &searcher, &*compiled.highlight, ranked)?;
         Ok(SearchAnswer { total, reach, facets, hits })
     }

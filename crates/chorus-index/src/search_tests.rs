@@ -16,7 +16,8 @@ pub(crate) async fn indexed_corpus() -> (tempfile::TempDir, SearchIndex) {
     let dir = tempfile::tempdir().expect("temp dir");
     let index = SearchIndex::open(dir.path()).expect("open index");
     let store: Arc<dyn Store> = corpus();
-    let mut projection = IndexProjection::new(index.clone(), store).expect("projection");
+    let mut projection =
+        IndexProjection::new(index.clone(), store, chorus_core::ExchangeRates::default()).expect("projection");
     while projection.step().await.expect("apply changes") > 0 {}
     (dir, index)
 }

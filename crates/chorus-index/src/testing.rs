@@ -143,12 +143,13 @@ impl Store for MemStore {
     async fn item_by_external_id(&self, _: &str, _: &str) -> StoreResult<Option<Item>> {
         unsupported()
     }
-    async fn item_ids_for_account(&self, account_id: i64) -> StoreResult<Vec<i64>> {
+    async fn item_ids_for_accounts(&self, account_ids: &[i64]) -> StoreResult<Vec<i64>> {
         let state = self.state();
+        let wanted: BTreeSet<i64> = account_ids.iter().copied().collect();
         Ok(state
             .items
             .values()
-            .filter(|item| item.account_id == Some(account_id) && item.deleted_at.is_none())
+            .filter(|item| item.account_id.is_some_and(|id| wanted.contains(&id)) && item.deleted_at.is_none())
             .map(|item| item.id)
             .collect())
     }

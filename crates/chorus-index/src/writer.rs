@@ -9,17 +9,17 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use chorus_core::{Account, Item};
 use chorus_store::{ChangeEntity, Raw, Store};
 use tantivy::indexer::UserOperation;
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
+use crate::documents::Projector;
 use crate::error::{IndexError, Result};
 use crate::generation::{Generation, Payload};
-use crate::schema::{item_document, Fields};
+use crate::schema::Fields;
 
 /// Items fetched from the store per call.
-pub const FETCH_CHUNK: usize = 1_000;
+pub const FETCH_CHUNK: usize = 4_096;
 
 /// Operations handed to tantivy's indexing threads in one message (one message per
 /// document would wake a thread per document).
@@ -31,9 +31,11 @@ pub const FOLLOWER_MEMORY: usize = 64 << 20;
 pub const REBUILD_MEMORY: usize = 512 << 20;
 pub const REBUILD_THREADS: usize = 2;
 
-/// One index operation: remove the item's document, then add its new one if live.
+/// One index operation: remove the item's document (unless the index cannot hold one),
+/// then add its new one if live.
 pub struct Op {
     pub item_id: i64,
+    pub delete: bool,
     pub document: Option<TantivyDocument>,
 }
 
@@ -126,8 +128,8 @@ impl Writer {
     pub async fn apply(&mut self, ops: Vec<Op>) -> Result<()> {
         let item_id = self.fields.item_id;
         let operations = ops.into_iter().flat_map(move |op| {
-            let delete = UserOperation::Delete(Term::from_field_i64(item_id, op.item_id));
-            std::iter::once(delete).chain(op.document.map(UserOperation::Add))
+            let delete = op.delete.then(|| UserOperation::Delete(Term::from_field_i64(item_id, op.item_id)));
+            delete.into_iter().chain(op.document.map(UserOperation::Add))
         });
         self.send(operations).await
     }
@@ -171,13 +173,15 @@ impl Writer {
 }
 
 /// Reads one batch of changes after `after` and turns them into index operations.
-/// Returns `None` when the log holds nothing newer, else the operations, the `seq` of the
-/// last change read, and how many changes were read.
+/// Items with an id above `indexed_up_to` have never been in the index (ids only grow),
+/// so they are added without a delete. Returns `None` when the log holds nothing newer,
+/// else the operations, the `seq` of the last change read, and how many changes were read.
 pub async fn changes_to_ops(
     store: &Arc<dyn Store>,
-    fields: &Fields,
+    projector: &Projector,
     after: i64,
     limit: u32,
+    indexed_up_to: i64,
 ) -> Result<Option<(Vec<Op>, i64, usize)>> {
     let changes = store.changes_since(after, limit).await?;
     let Some(last) = changes.last().map(|change| change.seq) else {
@@ -198,49 +202,40 @@ pub async fn changes_to_ops(
             ChangeEntity::Contact | ChangeEntity::Request => {}
         }
     }
-    for account_id in account_ids {
-        // The account's name, ARR, segment or stage changed: re-index its items.
-        item_ids.extend(store.item_ids_for_account(account_id).await?);
+    if !account_ids.is_empty() {
+        // The accounts' name, ARR, segment or stage changed: re-index their items.
+        let account_ids: Vec<i64> = account_ids.into_iter().collect();
+        item_ids.extend(store.item_ids_for_accounts(&account_ids).await?);
     }
     let ids: Vec<i64> = item_ids.into_iter().collect();
-    let ops = ops_for_items(store, fields, &ids).await?;
+    let ops = ops_for_items(store, projector, &ids, indexed_up_to).await?;
     Ok(Some((ops, last, changes.len())))
 }
 
-/// Delete + re-add operations for these items as the store has them now. Items are read
-/// in chunks; their accounts once for the whole batch (a bulk import's items share them).
-pub async fn ops_for_items(store: &Arc<dyn Store>, fields: &Fields, ids: &[i64]) -> Result<Vec<Op>> {
-    let mut found: HashMap<i64, Item> = HashMap::with_capacity(ids.len());
+/// Operations that make the index hold these items as the store has them now: a delete
+/// for each item the index may hold (id up to `indexed_up_to`), then its document if it
+/// is live. Items are read in chunks; their accounts once for the whole batch.
+pub async fn ops_for_items(
+    store: &Arc<dyn Store>,
+    projector: &Projector,
+    ids: &[i64],
+    indexed_up_to: i64,
+) -> Result<Vec<Op>> {
+    let mut items = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(FETCH_CHUNK) {
-        found.extend(store.items_by_id(chunk, Raw::Omit).await?.into_iter().map(|item| (item.id, item)));
+        items.extend(store.items_by_id(chunk, Raw::Omit).await?);
     }
-    let live: Vec<&Item> = found.values().filter(|item| item.deleted_at.is_none()).collect();
-    let accounts = accounts_of(store, live.iter().copied()).await?;
+    let mut accounts = HashMap::new();
+    let mut documents: HashMap<i64, Option<TantivyDocument>> =
+        projector.project(store, &items, &mut accounts).await?.into_iter().collect();
     let mut ops = Vec::with_capacity(ids.len());
     for &item_id in ids {
-        let document = match found.remove(&item_id) {
-            Some(item) if item.deleted_at.is_none() => {
-                let account = item.account_id.and_then(|id| accounts.get(&id));
-                Some(item_document(fields, &item, account))
-            }
-            // Tombstoned or gone: the document only leaves the index.
-            _ => None,
-        };
-        ops.push(Op { item_id, document });
+        // Gone from the store (or tombstoned): the document only leaves the index.
+        let document = documents.remove(&item_id).flatten();
+        let delete = item_id <= indexed_up_to;
+        if delete || document.is_some() {
+            ops.push(Op { item_id, delete, document });
+        }
     }
     Ok(ops)
-}
-
-/// The accounts these items are linked to, by id.
-async fn accounts_of<'a>(
-    store: &Arc<dyn Store>,
-    items: impl IntoIterator<Item = &'a Item>,
-) -> Result<HashMap<i64, Account>> {
-    let ids: BTreeSet<i64> = items.into_iter().filter_map(|item| item.account_id).collect();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let ids: Vec<i64> = ids.into_iter().collect();
-    let accounts = store.accounts_by_id(&ids).await?;
-    Ok(accounts.into_iter().map(|account| (account.id, account)).collect())
 }

@@ -102,7 +102,8 @@ async fn projection_follows_the_sqlite_change_log() {
 
     let index_root = dir.path().join("index");
     let index = SearchIndex::open(&index_root).expect("open index");
-    let mut projection = IndexProjection::new(index.clone(), Arc::clone(&store)).expect("projection");
+    let mut projection = IndexProjection::new(index.clone(), Arc::clone(&store), chorus_core::ExchangeRates::default())
+        .expect("projection");
     let outcome = projection.catch_up().await.expect("catch up");
     assert!(outcome.rebuilt, "an empty index is built from the store");
     let answer = index.search(&SearchRequest::new("sso")).expect("search");
@@ -132,7 +133,8 @@ async fn projection_follows_the_sqlite_change_log() {
     sync.commit(vec![ticket("4", "SSO for contractors", Some("o1"), 4)]).await;
     let index = SearchIndex::open(&index_root).expect("reopen index");
     assert_eq!(index.position().expect("position"), committed);
-    let mut projection = IndexProjection::new(index.clone(), Arc::clone(&store)).expect("projection");
+    let mut projection = IndexProjection::new(index.clone(), Arc::clone(&store), chorus_core::ExchangeRates::default())
+        .expect("projection");
     let outcome = projection.catch_up().await.expect("catch up");
     assert_eq!(outcome.position, store.last_change().await.expect("last change"));
     assert!(!outcome.rebuilt);

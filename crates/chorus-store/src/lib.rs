@@ -92,7 +92,14 @@ pub trait Store: Send + Sync + 'static {
     async fn items_by_external_ids(&self, connector: &str, external_ids: &[&str], raw: Raw) -> Result<Vec<Item>>;
 
     /// Ids of the live items linked to an account (to re-rank them when it changes).
-    async fn item_ids_for_account(&self, account_id: i64) -> Result<Vec<i64>>;
+    async fn item_ids_for_account(&self, account_id: i64) -> Result<Vec<i64>> {
+        self.item_ids_for_accounts(&[account_id]).await
+    }
+
+    /// Ids of the live items linked to any of these accounts, ascending and each once:
+    /// what the index re-projects when accounts change (one query per few hundred
+    /// accounts, not one per account).
+    async fn item_ids_for_accounts(&self, account_ids: &[i64]) -> Result<Vec<i64>>;
 
     /// External ids of a connector's live (not tombstoned) items, for reconciliation.
     async fn live_external_ids(&self, connector: &str) -> Result<Vec<String>>;

@@ -16,7 +16,9 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<()> {
     let app = App::load(config).await?;
     let path = &app.config.index.path;
     let index = SearchIndex::open(path).with_context(|| format!("opening the index at {}", path.display()))?;
-    let report = rebuild_index(&index, Arc::clone(&app.store), DEFAULT_BATCH).await.context("rebuilding the index")?;
+    let report = rebuild_index(&index, Arc::clone(&app.store), DEFAULT_BATCH, &app.config.money)
+        .await
+        .context("rebuilding the index")?;
     println!(
         "reindexed {} item(s) of {} account(s) in {:.1}s; {} change(s) replayed; index at change {}",
         report.items,

@@ -56,7 +56,7 @@ fn request(args: SearchArgs) -> SearchRequest {
 pub async fn open_current(app: &App) -> anyhow::Result<SearchIndex> {
     let path = &app.config.index.path;
     let index = SearchIndex::open(path).with_context(|| format!("opening the index at {}", path.display()))?;
-    match IndexProjection::new(index.clone(), Arc::clone(&app.store)) {
+    match IndexProjection::new(index.clone(), Arc::clone(&app.store), app.config.money.clone()) {
         Ok(mut projection) => {
             projection.catch_up().await.context("catching the index up with the store")?;
         }

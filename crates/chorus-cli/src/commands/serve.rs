@@ -46,7 +46,7 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
 fn spawn_index_follower(app: &App) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let path = &app.config.index.path;
     let index = SearchIndex::open(path).with_context(|| format!("opening the index at {}", path.display()))?;
-    match IndexProjection::new(index, Arc::clone(&app.store)) {
+    match IndexProjection::new(index, Arc::clone(&app.store), app.config.money.clone()) {
         Ok(projection) => Ok(Some(tokio::spawn(projection.follow(FOLLOW_POLL, shutdown_signal())))),
         Err(e) if e.is_writer_busy() => {
             tracing::warn!(index = %path.display(), "another process owns this index; this server does not update it");

@@ -83,7 +83,8 @@ async fn run() -> Result<(), BoxError> {
 
     let index = SearchIndex::open(work.join("index"))?;
     let started = Instant::now();
-    let rebuilt = rebuild_index(&index, Arc::clone(&store), DEFAULT_BATCH).await?;
+    let rebuilt =
+        rebuild_index(&index, Arc::clone(&store), DEFAULT_BATCH, &chorus_core::ExchangeRates::default()).await?;
     figures.index_build = started.elapsed();
     figures.rss_after_index_mb = report::peak_rss_mb();
     if index.num_docs() != n as u64 || rebuilt.items != n as u64 {
@@ -140,7 +141,8 @@ async fn follow_only(work: &std::path::Path, store: Arc<dyn Store>) -> Result<()
     let root = work.join("index-follow");
     let _ = std::fs::remove_dir_all(&root);
     let index = SearchIndex::open(&root)?;
-    let mut projection = chorus_index::IndexProjection::new(index.clone(), Arc::clone(&store))?;
+    let mut projection =
+        chorus_index::IndexProjection::new(index.clone(), Arc::clone(&store), chorus_core::ExchangeRates::default())?;
     let last = store.last_change().await?;
     let started = Instant::now();
     let mut steps = 0u64;

@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use chorus_core::{Account, Contact, Item, LinkProvenance, Request};
 use chrono::{DateTime, Utc};
+use sqlx::Row;
 
 use super::accounts;
 use super::changes::change_from_row;
@@ -100,14 +101,13 @@ impl Store for SqlStore {
         items_with_requests(&self.reader, &rows).await
     }
 
-    async fn item_ids_for_account(&self, account_id: i64) -> Result<Vec<i64>> {
-        let ids = sqlx::query_scalar(
-            "SELECT i.id FROM items i JOIN item_account_links l ON l.item_id = i.id \
-             WHERE l.account_id = $1 AND i.deleted_at IS NULL ORDER BY i.id",
-        )
-        .bind(account_id)
-        .fetch_all(&self.reader)
-        .await?;
+    async fn item_ids_for_accounts(&self, account_ids: &[i64]) -> Result<Vec<i64>> {
+        let sql = "SELECT i.id FROM items i JOIN item_account_links l ON l.item_id = i.id \
+                   WHERE l.account_id IN ({ids}) AND i.deleted_at IS NULL";
+        let rows = fetch_by_ids(&self.reader, sql, account_ids).await?;
+        let mut ids = rows.iter().map(|row| row.try_get::<i64, _>(0)).collect::<std::result::Result<Vec<i64>, _>>()?;
+        ids.sort_unstable();
+        ids.dedup();
         Ok(ids)
     }
 

@@ -60,6 +60,12 @@ async fn resolution_prefers_source_then_contact_then_domain(harness: &Harness) {
         assert_eq!(harness.provenance(id).await.as_deref(), provenance, "{ticket}");
     }
     assert_eq!(harness.store.item_ids_for_account(o2).await.expect("ids").len(), 2);
+    // One batched read for several accounts: ascending, each item once, repeats ignored.
+    let mut expected = vec![item_id(harness, "t2").await, item_id(harness, "t3").await, item_id(harness, "t4").await];
+    expected.sort_unstable();
+    let batched = harness.store.item_ids_for_accounts(&[o3, o2, o3]).await.expect("ids");
+    assert_eq!(batched, expected);
+    assert_eq!(harness.store.item_ids_for_accounts(&[]).await.expect("ids"), Vec::<i64>::new());
 }
 
 async fn free_mail_domains_never_match(harness: &Harness) {
