@@ -119,6 +119,9 @@ impl Store for MemStore {
     async fn runs(&self, _: Option<&str>, _: u32) -> StoreResult<Vec<SyncRun>> {
         unsupported()
     }
+    async fn runs_before(&self, _: Option<&str>, _: Option<i64>, _: u32) -> StoreResult<Vec<SyncRun>> {
+        unsupported()
+    }
     async fn credential(&self, _: &str, _: &str) -> StoreResult<Option<String>> {
         unsupported()
     }

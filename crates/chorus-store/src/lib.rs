@@ -71,6 +71,10 @@ pub trait Store: Send + Sync + 'static {
     /// Run history, newest first; all connectors when `connector` is `None`.
     async fn runs(&self, connector: Option<&str>, limit: u32) -> Result<Vec<SyncRun>>;
 
+    /// One page of run history, newest first: runs with an id below `before_id` (all
+    /// when `None`), so a client pages with the last id it saw as the next cursor.
+    async fn runs_before(&self, connector: Option<&str>, before_id: Option<i64>, limit: u32) -> Result<Vec<SyncRun>>;
+
     // --- credentials -------------------------------------------------------------------
 
     /// A credential a connector persisted (e.g. a rotated OAuth refresh token).

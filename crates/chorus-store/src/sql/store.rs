@@ -52,6 +52,10 @@ impl Store for SqlStore {
         self.runs_read(connector, limit).await
     }
 
+    async fn runs_before(&self, connector: Option<&str>, before_id: Option<i64>, limit: u32) -> Result<Vec<SyncRun>> {
+        self.runs_before_read(connector, before_id, limit).await
+    }
+
     async fn credential(&self, connector: &str, name: &str) -> Result<Option<String>> {
         self.credential_read(connector, name).await
     }
