@@ -70,6 +70,9 @@ pub enum Command {
     },
     /// Serve the HTTP API and run connectors on their schedules.
     Serve,
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Run the whole product against built-in simulators: no credentials, no network.
     Demo {
         /// Directory for the demo's config, database and index.
@@ -79,6 +82,31 @@ pub enum Command {
         #[arg(long)]
         no_serve: bool,
     },
+}
+
+/// `chorus tokens` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Mint a token and print it once on stdout.
+    Create {
+        /// Who or what uses it (`ci`, `alice`).
+        #[arg(long)]
+        name: String,
+        /// viewer (search, read), pm (requests), csm (accounts, links, triage) or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: chorus_store::Role,
+    },
+    /// List tokens (never their text).
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Revoke a token at once.
+    Revoke { id: i64 },
+}
+
+fn parse_role(text: &str) -> Result<chorus_store::Role, String> {
+    text.parse()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -13,6 +13,7 @@ pub fn all() -> Vec<(String, String)> {
         ("item.json".to_owned(), render(schemars::schema_for!(chorus_core::Item))),
         ("account.json".to_owned(), render(schemars::schema_for!(chorus_core::Account))),
         ("record.json".to_owned(), render(schemars::schema_for!(chorus_core::Record))),
+        ("openapi.json".to_owned(), pretty(&chorus_server::openapi::json())),
     ];
     for factory in registry().factories() {
         out.push((format!("connectors/{}.json", factory.kind()), render(factory.settings_schema())));
@@ -21,7 +22,11 @@ pub fn all() -> Vec<(String, String)> {
 }
 
 fn render(schema: schemars::Schema) -> String {
-    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    pretty(&schema)
+}
+
+fn pretty(value: &impl serde::Serialize) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');
     text
 }

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chorus_core::{Account, Comment, Contact, Item, Kind, LifecycleStage, Person, Request, Source};
 use chorus_store::{
-    AccountImport, Backend, Change, ChangeEntity, Counts, Holder, IdPage, ItemFilter, NewRequest, PageCommit,
-    PageOutcome, RunClaim, RunOutcome, Store, StoreError, StoredCursor, SyncRun,
+    AccountImport, ApiToken, Backend, Change, ChangeEntity, Counts, Holder, IdPage, ItemFilter, NewApiToken,
+    NewRequest, PageCommit, PageOutcome, RunClaim, RunOutcome, Store, StoreError, StoredCursor, SyncRun,
 };
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -119,10 +119,28 @@ impl Store for MemStore {
     async fn runs(&self, _: Option<&str>, _: u32) -> StoreResult<Vec<SyncRun>> {
         unsupported()
     }
+    async fn runs_before(&self, _: Option<&str>, _: Option<i64>, _: u32) -> StoreResult<Vec<SyncRun>> {
+        unsupported()
+    }
     async fn credential(&self, _: &str, _: &str) -> StoreResult<Option<String>> {
         unsupported()
     }
     async fn swap_credential(&self, _: &str, _: &str, _: Option<&str>, _: &str) -> StoreResult<bool> {
+        unsupported()
+    }
+    async fn create_api_token(&self, _: &NewApiToken) -> StoreResult<ApiToken> {
+        unsupported()
+    }
+    async fn api_token_by_hash(&self, _: &str) -> StoreResult<Option<ApiToken>> {
+        unsupported()
+    }
+    async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        unsupported()
+    }
+    async fn revoke_api_token(&self, _: i64) -> StoreResult<ApiToken> {
+        unsupported()
+    }
+    async fn touch_api_token(&self, _: i64, _: DateTime<Utc>) -> StoreResult<()> {
         unsupported()
     }
     async fn items(&self, filter: &ItemFilter, page: IdPage) -> StoreResult<Vec<Item>> {

@@ -1,84 +1,81 @@
-//! The HTTP surface of Chorus.
+//! The HTTP surface of Chorus: `/api/v1`, its OpenAPI document, health, readiness and
+//! metrics.
 //!
-//! `router(state)` builds the whole axum application, so tests drive it with
-//! `tower::ServiceExt::oneshot`; `serve` (serve.rs) runs it on a listener with
-//! deadlines on every client. Errors leave through one
-//! `ApiError` with a stable `{ "code", "message" }` body; internals are logged, never
-//! sent to clients.
+//! `router(state)` builds the whole axum application from the access table
+//! (`access::ROUTES`), so tests drive it with `tower::ServiceExt::oneshot`; `serve`
+//! (serve.rs) runs it on a listener with deadlines on every client. Every route
+//! declares the access it needs in that one table, and an undeclared route is denied.
+//! Errors leave through one `ApiError` with a stable `{ "code", "message" }` body;
+//! internals are logged, never sent to clients.
 
+pub mod access;
+pub mod api;
 mod error;
+mod extract;
+mod health;
+pub mod limits;
+pub mod openapi;
 mod serve;
+pub mod syncs;
+pub mod token;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 pub use serve::{serve, Timeouts};
+pub use syncs::{ConnectorEntry, Syncs};
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
-use chorus_store::{Store, SyncRun};
-use serde::Deserialize;
+use axum::extract::DefaultBodyLimit;
+use axum::{middleware, Router};
+use chorus_index::SearchIndex;
+use chorus_store::Store;
 
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// The search index; `None` answers searches with `503`.
+    pub index: Option<SearchIndex>,
+    pub syncs: Arc<Syncs>,
+    touches: Arc<access::Touches>,
 }
 
-/// The application: health, readiness, metrics and `/api/v1`.
+impl AppState {
+    /// A state over `store` with no index and no connectors.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store, index: None, syncs: Arc::new(Syncs::default()), touches: Arc::default() }
+    }
+
+    pub fn with_index(mut self, index: SearchIndex) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    pub fn with_syncs(mut self, syncs: Syncs) -> Self {
+        self.syncs = Arc::new(syncs);
+        self
+    }
+}
+
+/// The application: every route of the access table, behind its checks.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/runs", get(runs))
+    let routes =
+        access::ROUTES.iter().fold(Router::new(), |router, route| router.route(route.path, route.method_router()));
+    with_checks(routes, state)
+}
+
+/// `routes` behind the access check, the size limits and the JSON 404.
+fn with_checks(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .layer(middleware::from_fn_with_state(state.clone(), access::authorize))
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(limits::enforce))
         .with_state(state)
 }
 
-/// The process is up.
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-/// The process can serve: the store answers.
-async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let last_change = state.store.last_change().await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(Json(serde_json::json!({ "status": "ready", "backend": state.store.backend(), "last_change": last_change })))
-}
-
-/// Counters in the Prometheus text format.
-async fn metrics() -> impl IntoResponse {
-    let mut body = String::new();
-    let mut last_name = String::new();
-    for ((name, connector), value) in chorus_sync::telemetry::counters() {
-        if name != last_name {
-            body.push_str(&format!("# TYPE {name} counter\n"));
-            last_name.clone_from(&name);
-        }
-        let connector = connector.replace('\\', "\\\\").replace('"', "\\\"");
-        body.push_str(&format!("{name}{{connector=\"{connector}\"}} {value}\n"));
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RunsQuery {
-    connector: Option<String>,
-    limit: Option<u32>,
-}
-
-/// The sync run history, newest first.
-async fn runs(
-    State(state): State<AppState>,
-    query: Result<Query<RunsQuery>, QueryRejection>,
-) -> Result<Json<Vec<SyncRun>>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = query.limit.unwrap_or(50).clamp(1, 500);
-    Ok(Json(state.store.runs(query.connector.as_deref(), limit).await?))
+#[cfg(test)]
+pub(crate) fn router_with_extra(state: AppState, extra: Router<AppState>) -> Router {
+    let routes = access::ROUTES.iter().fold(extra, |router, route| router.route(route.path, route.method_router()));
+    with_checks(routes, state)
 }

@@ -13,6 +13,7 @@
 //!   from the version that run last read (no lost update, no second writer);
 //! - a manual link is never overwritten by a sync.
 
+mod api_tokens;
 mod drivers;
 mod error;
 mod sql;
@@ -20,6 +21,7 @@ mod sql;
 mod suite;
 mod types;
 
+pub use api_tokens::{ApiToken, NewApiToken, Role};
 pub use error::StoreError;
 pub use sql::SqlStore;
 pub use types::*;
@@ -69,6 +71,10 @@ pub trait Store: Send + Sync + 'static {
     /// Run history, newest first; all connectors when `connector` is `None`.
     async fn runs(&self, connector: Option<&str>, limit: u32) -> Result<Vec<SyncRun>>;
 
+    /// One page of run history, newest first: runs with an id below `before_id` (all
+    /// when `None`), so a client pages with the last id it saw as the next cursor.
+    async fn runs_before(&self, connector: Option<&str>, before_id: Option<i64>, limit: u32) -> Result<Vec<SyncRun>>;
+
     // --- credentials -------------------------------------------------------------------
 
     /// A credential a connector persisted (e.g. a rotated OAuth refresh token).
@@ -77,6 +83,24 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces a credential atomically: only if the stored value still equals
     /// `expected` (so two refreshes cannot both win). Returns whether it was written.
     async fn swap_credential(&self, connector: &str, name: &str, expected: Option<&str>, new: &str) -> Result<bool>;
+
+    // --- api tokens --------------------------------------------------------------------
+
+    /// Records a token (its hash and prefix only; the token itself is never stored).
+    async fn create_api_token(&self, token: &NewApiToken) -> Result<ApiToken>;
+
+    /// The live (not revoked) token whose SHA-256 is `hash`.
+    async fn api_token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>>;
+
+    /// Every token, revoked ones included, in id order.
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>>;
+
+    /// Revokes a token at once (revoking a revoked token keeps its first revocation
+    /// time); `StoreError::NotFound` for an unknown id.
+    async fn revoke_api_token(&self, id: i64) -> Result<ApiToken>;
+
+    /// Notes that a token was used at `at` (never moves `last_used_at` backwards).
+    async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
 
     // --- reads ---------------------------------------------------------------------
 

@@ -53,6 +53,8 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Receives progress as pages commit (the CLI draws progress bars from it).
 pub trait Observer: Send + Sync {
+    /// The run holds the connector's claim and is recorded as run `run_id`.
+    fn run_started(&self, _connector: &str, _run_id: i64) {}
     fn page_committed(&self, _connector: &str, _records: usize, _outcome: &PageOutcome) {}
 }
 
@@ -112,6 +114,7 @@ impl Engine {
             .claim_run(connector.id(), &self.holder)
             .await?
             .ok_or_else(|| SyncError::AlreadyRunning(connector.id().to_owned()))?;
+        observer.run_started(connector.id(), claim.run_id);
         let _heartbeat = AbortOnDrop(self.spawn_heartbeat(claim.clone()));
         let mut totals = RunOutcome { status: RunStatus::Running, ..RunOutcome::default() };
         // A connector that panics (a bug meeting input we did not foresee) fails its run

@@ -187,7 +187,12 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
     if no_serve {
         return Ok(());
     }
-    println!("\nserving /healthz, /readyz, /metrics and /api/v1/runs; the connectors sync on their schedules");
+    let token = super::tokens::demo_admin_token(&app).await?;
+    let listen = app.config.server.listen;
+    println!("\nAPI       http://{listen}/api/v1 (OpenAPI document at /api/v1/openapi.json)");
+    println!("admin token (shown once): {}", token.expose());
+    println!("  curl -H 'Authorization: Bearer {}' 'http://{listen}/api/v1/search?q=export'", token.expose());
+    println!("the connectors sync on their schedules");
     super::serve::serve(app).await
 }
 

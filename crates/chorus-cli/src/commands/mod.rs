@@ -10,6 +10,7 @@ mod runs;
 mod search;
 mod serve;
 mod sync;
+mod tokens;
 
 use crate::cli::{Cli, Command};
 
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reindex => reindex::run(config).await,
         Command::Runs { connector, limit, format } => runs::run(config, connector.as_deref(), limit, format).await,
         Command::Serve => serve::run(config).await,
+        Command::Tokens(command) => tokens::run(config, command).await,
         Command::Demo { dir, no_serve } => demo::run(&dir, no_serve).await,
     }
 }

@@ -20,19 +20,33 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<()> {
 /// Serves a loaded app (also used by `chorus demo`).
 pub async fn serve(app: App) -> anyhow::Result<()> {
     let mut jobs = Vec::new();
+    let mut entries = Vec::new();
+    // Enabled connectors only: a disabled one may lack its credentials.
     for entry in app.selected(&[])? {
+        let connector: Arc<dyn chorus_sync::DynConnector> = Arc::from(app.connector(entry)?);
+        entries.push(chorus_server::ConnectorEntry {
+            id: entry.id.clone(),
+            kind: entry.kind.clone(),
+            enabled: entry.enabled,
+            schedule: entry.schedule.clone(),
+            connector: Arc::clone(&connector),
+        });
         let Some(expr) = &entry.schedule else { continue };
         let schedule = chorus_config::parse_schedule(expr)
             .map_err(|e| anyhow::anyhow!("connector `{}` schedule: {e}", entry.id))?;
-        jobs.push(Job { connector: Arc::from(app.connector(entry)?), schedule });
+        jobs.push(Job { connector, schedule });
     }
     let listener = tokio::net::TcpListener::bind(app.config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", app.config.server.listen))?;
     let addr = listener.local_addr()?;
     println!("chorus serving on http://{addr} ({} scheduled connector(s)); Ctrl-C stops", jobs.len());
-    let state = chorus_server::AppState { store: Arc::clone(&app.store) };
-    let follower = spawn_index_follower(&app)?;
+    let path = &app.config.index.path;
+    let index = SearchIndex::open(path).with_context(|| format!("opening the index at {}", path.display()))?;
+    let state = chorus_server::AppState::new(Arc::clone(&app.store))
+        .with_index(index.clone())
+        .with_syncs(chorus_server::Syncs::new(app.engine(), entries));
+    let follower = spawn_index_follower(&app, index)?;
     let scheduler = tokio::spawn(scheduler::run(app.engine(), jobs, shutdown_signal()));
     chorus_server::serve(listener, state, shutdown_signal(), chorus_server::Timeouts::default()).await?;
     scheduler.await.context("scheduler task")?;
@@ -43,14 +57,27 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
 }
 
 /// Keeps the search index following the store's change log (every node does this).
-fn spawn_index_follower(app: &App) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let path = &app.config.index.path;
-    let index = SearchIndex::open(path).with_context(|| format!("opening the index at {}", path.display()))?;
-    match IndexProjection::new(index, Arc::clone(&app.store), app.config.money.clone()) {
+/// When another process owns the writer, the index is reloaded on the same beat so
+/// searches here see that process's commits.
+fn spawn_index_follower(app: &App, index: SearchIndex) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    match IndexProjection::new(index.clone(), Arc::clone(&app.store), app.config.money.clone()) {
         Ok(projection) => Ok(Some(tokio::spawn(projection.follow(FOLLOW_POLL, shutdown_signal())))),
         Err(e) if e.is_writer_busy() => {
-            tracing::warn!(index = %path.display(), "another process owns this index; this server does not update it");
-            Ok(None)
+            tracing::warn!(index = %index.root().display(), "another process owns this index; this server only reads it");
+            Ok(Some(tokio::spawn(async move {
+                let reload = async {
+                    loop {
+                        tokio::time::sleep(FOLLOW_POLL).await;
+                        if let Err(error) = index.reload() {
+                            tracing::warn!(%error, "reloading the search index failed");
+                        }
+                    }
+                };
+                tokio::select! {
+                    () = reload => {}
+                    () = shutdown_signal() => {}
+                }
+            })))
         }
         Err(e) => Err(e).context("opening the index writer"),
     }

@@ -20,6 +20,7 @@ mod owners;
 mod resolve;
 mod runs;
 mod store;
+mod tokens;
 
 use std::borrow::Cow;
 

@@ -233,12 +233,22 @@ impl SqlStore {
     }
 
     pub(crate) async fn runs_read(&self, connector: Option<&str>, limit: u32) -> Result<Vec<SyncRun>> {
+        self.runs_before_read(connector, None, limit).await
+    }
+
+    pub(crate) async fn runs_before_read(
+        &self,
+        connector: Option<&str>,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<SyncRun>> {
         let rows = sqlx::query(
             "SELECT id, connector, holder, status, started_at, finished_at, pages, upserted, \
              unchanged, deleted, error, unmapped, unmapped_examples FROM sync_runs WHERE ($1 IS NULL OR connector = $1) \
-             ORDER BY id DESC LIMIT $2",
+             AND id < $2 ORDER BY id DESC LIMIT $3",
         )
         .bind(connector)
+        .bind(before_id.unwrap_or(i64::MAX))
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await?;

@@ -15,8 +15,8 @@ use super::items::{item_select, items_with_requests, ITEM_SELECT};
 use super::opportunities;
 use super::{fetch_by_external_ids, fetch_by_ids, SqlStore};
 use crate::{
-    AccountImport, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewRequest, Opportunity, PageCommit,
-    PageOutcome, Raw, Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
+    AccountImport, ApiToken, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewApiToken, NewRequest, Opportunity,
+    PageCommit, PageOutcome, Raw, Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
 };
 
 #[async_trait]
@@ -53,12 +53,36 @@ impl Store for SqlStore {
         self.runs_read(connector, limit).await
     }
 
+    async fn runs_before(&self, connector: Option<&str>, before_id: Option<i64>, limit: u32) -> Result<Vec<SyncRun>> {
+        self.runs_before_read(connector, before_id, limit).await
+    }
+
     async fn credential(&self, connector: &str, name: &str) -> Result<Option<String>> {
         self.credential_read(connector, name).await
     }
 
     async fn swap_credential(&self, connector: &str, name: &str, expected: Option<&str>, new: &str) -> Result<bool> {
         self.swap_credential_tx(connector, name, expected, new).await
+    }
+
+    async fn create_api_token(&self, token: &NewApiToken) -> Result<ApiToken> {
+        self.create_api_token_tx(token).await
+    }
+
+    async fn api_token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
+        self.api_token_by_hash_read(hash).await
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
+        self.api_tokens_read().await
+    }
+
+    async fn revoke_api_token(&self, id: i64) -> Result<ApiToken> {
+        self.revoke_api_token_tx(id).await
+    }
+
+    async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        self.touch_api_token_tx(id, at).await
     }
 
     async fn items(&self, filter: &ItemFilter, page: IdPage) -> Result<Vec<Item>> {

@@ -16,6 +16,7 @@ store_suite!(
     expired_claim_is_taken_over_and_old_holder_loses,
     racing_claimants_exactly_one_wins,
     credential_swap_is_compare_and_swap,
+    run_history_pages_newest_first_by_id_cursor,
 );
 
 fn succeeded(pages: u64) -> RunOutcome {
@@ -120,4 +121,21 @@ async fn credential_swap_is_compare_and_swap(harness: &Harness) {
         store.swap_credential("zd", "refresh", Some("t2"), "b"),
     );
     assert_eq!([a.expect("a"), b.expect("b")].iter().filter(|won| **won).count(), 1);
+}
+
+async fn run_history_pages_newest_first_by_id_cursor(harness: &Harness) {
+    let me = std::process::id();
+    for connector in ["zd", "zd", "jira", "zd"] {
+        let claim = harness.store.claim_run(connector, &holder("a", me, 60)).await.expect("claim").expect("free");
+        harness.store.finish_run(&claim, &succeeded(1)).await.expect("finish");
+    }
+    let first = harness.store.runs_before(Some("zd"), None, 2).await.expect("page");
+    assert_eq!(first.len(), 2);
+    assert!(first[0].id > first[1].id, "newest first");
+    let next = harness.store.runs_before(Some("zd"), Some(first[1].id), 2).await.expect("page");
+    assert_eq!(next.len(), 1, "the third zd run, and no jira run");
+    assert!(next[0].id < first[1].id && next[0].connector == "zd");
+    let rest = harness.store.runs_before(Some("zd"), Some(next[0].id), 2).await.expect("page");
+    assert!(rest.is_empty());
+    assert_eq!(harness.store.runs_before(None, None, 10).await.expect("all").len(), 4);
 }

@@ -11,6 +11,7 @@ mod links;
 mod opportunities;
 mod reads;
 mod sync;
+mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,222 @@
+//! Test support: an app over a real SQLite store and index, seeded with a few items
+//! and accounts, with one token per role, and a connector whose run waits on a gate.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use chorus_core::{AccountRecord, ItemRecord, Kind, Person, Record, Source};
+use chorus_index::{IndexProjection, SearchIndex};
+use chorus_server::{router, AppState, ConnectorEntry, Syncs};
+use chorus_store::{PageCommit, Role, RunOutcome, RunStatus, Store};
+use chorus_sync::engine::{this_process, Engine};
+use chorus_sync::{ConnectorError, DynConnector, DynPage, SyncMode};
+use chrono::{DateTime, TimeZone, Utc};
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream, StreamExt};
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub app: axum::Router,
+    pub store: Arc<dyn Store>,
+    pub tokens: BTreeMap<Role, String>,
+    /// Each permit lets the gated connector's run finish one page.
+    pub gate: Arc<Semaphore>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn at(day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, day, 12, 0, 0).single().expect("valid time")
+}
+
+fn item(id: &str, kind: Kind, title: &str, body: &str, org: Option<&str>) -> Record {
+    Record::Item(ItemRecord {
+        external_id: id.to_owned(),
+        key: None,
+        kind,
+        title: title.to_owned(),
+        body: body.to_owned(),
+        comments: Vec::new(),
+        url: Some(format!("https://acme.zendesk.example/tickets/{id}")),
+        status: "open".to_owned(),
+        priority: None,
+        tags: Vec::new(),
+        author: Person { email: Some(format!("person{id}@customer.example")), name: None },
+        account_external_id: org.map(str::to_owned),
+        account_name: None,
+        csat: None,
+        created_at: at(1),
+        updated_at: at(2),
+        raw: serde_json::json!({ "id": id, "secret_field": "raw payloads stay in the store" }),
+    })
+}
+
+fn org(id: &str, name: &str, arr_minor: i64) -> Record {
+    Record::Account(AccountRecord {
+        external_id: id.to_owned(),
+        name: name.to_owned(),
+        domains: Vec::new(),
+        arr_minor: Some(arr_minor),
+        currency: Some("USD".to_owned()),
+        segment: Some("enterprise".to_owned()),
+        lifecycle_stage: None,
+        csm_owner: None,
+        renewal_date: None,
+        parent_external_id: None,
+        raw: serde_json::Value::Null,
+    })
+}
+
+/// A connector whose every page waits for a permit of `gate`.
+pub struct Gated {
+    pub id: String,
+    pub gate: Arc<Semaphore>,
+}
+
+impl DynConnector for Gated {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn kind(&self) -> &'static str {
+        "gated"
+    }
+
+    fn source(&self) -> Source {
+        Source::Zendesk
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<String, ConnectorError>> {
+        Box::pin(async { Ok("gated".to_owned()) })
+    }
+
+    fn pages(
+        &self,
+        _from: Option<&serde_json::Value>,
+        _mode: SyncMode,
+    ) -> Result<BoxStream<'_, Result<DynPage, ConnectorError>>, ConnectorError> {
+        let gate = Arc::clone(&self.gate);
+        Ok(stream::once(async move {
+            if let Ok(permit) = gate.acquire().await {
+                permit.forget();
+            }
+            Ok(DynPage { records: Vec::new(), cursor: serde_json::json!({ "v": 1 }), unmapped: Vec::new() })
+        })
+        .boxed())
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::build(true).await
+    }
+
+    pub async fn without_index() -> Self {
+        Self::build(false).await
+    }
+
+    async fn build(with_index: bool) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("chorus.db").display());
+        let store = chorus_store::open(&url).await.expect("open store");
+        seed(store.as_ref()).await;
+        let mut tokens = BTreeMap::new();
+        for role in Role::ALL {
+            let (token, _) =
+                chorus_server::api::tokens::create_token(store.as_ref(), role.as_str(), role).await.expect("token");
+            tokens.insert(role, token.expose().to_owned());
+        }
+        let gate = Arc::new(Semaphore::new(0));
+        let engine = Engine::new(Arc::clone(&store), this_process(Duration::from_secs(60)));
+        let connector = Gated { id: "gated".into(), gate: Arc::clone(&gate) };
+        let entry = ConnectorEntry {
+            id: "gated".into(),
+            kind: "gated".into(),
+            enabled: true,
+            schedule: Some("*/5 * * * *".into()),
+            connector: Arc::new(connector),
+        };
+        let mut state = AppState::new(Arc::clone(&store)).with_syncs(Syncs::new(engine, vec![entry]));
+        if with_index {
+            let index = SearchIndex::open(dir.path().join("index")).expect("open index");
+            let mut projection = IndexProjection::new(index.clone(), Arc::clone(&store)).expect("projection");
+            projection.catch_up().await.expect("catch up");
+            index.reload().expect("reload");
+            state = state.with_index(index);
+        }
+        Self { app: router(state), store, tokens, gate, _dir: dir }
+    }
+
+    pub fn token(&self, role: Role) -> &str {
+        &self.tokens[&role]
+    }
+
+    /// Sends a request, with `token` as bearer when given; returns status and body.
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, String) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request.body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned()))).expect("request");
+        let response = self.app.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 8 << 20).await.expect("body");
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    pub async fn get(&self, uri: &str, role: Role) -> (StatusCode, serde_json::Value) {
+        let (status, body) = self.send(Method::GET, uri, Some(self.token(role)), None).await;
+        (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
+    }
+
+    /// Records finished runs of `connector`, oldest first.
+    pub async fn finished_runs(&self, connector: &str, n: usize) {
+        for _ in 0..n {
+            let claim = self
+                .store
+                .claim_run(connector, &this_process(Duration::from_secs(60)))
+                .await
+                .expect("claim")
+                .expect("free");
+            let outcome = RunOutcome { status: RunStatus::Succeeded, pages: 1, ..RunOutcome::default() };
+            self.store.finish_run(&claim, &outcome).await.expect("finish");
+        }
+    }
+}
+
+async fn seed(store: &dyn Store) {
+    let claim = store.claim_run("zd", &this_process(Duration::from_secs(60))).await.expect("claim").expect("free");
+    let records = vec![
+        org("org-1", "Acme Corp", 125_000_000),
+        org("org-2", "Globex", 48_000_000),
+        item("1", Kind::Bug, "Export to CSV fails", "The export button times out on large boards", Some("org-1")),
+        item("2", Kind::FeatureRequest, "Scheduled export", "We want a nightly export to S3", Some("org-2")),
+        item("3", Kind::SupportTicket, "Login loop", "SSO login keeps redirecting", None),
+    ];
+    let page = PageCommit {
+        connector: "zd".into(),
+        source: Source::Zendesk,
+        records,
+        cursor: serde_json::json!({ "v": 1 }),
+        expected_version: 0,
+    };
+    store.commit_page(&claim, &page).await.expect("commit");
+    store
+        .finish_run(&claim, &RunOutcome { status: RunStatus::Succeeded, pages: 1, ..RunOutcome::default() })
+        .await
+        .expect("finish");
+}
