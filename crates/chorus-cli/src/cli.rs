@@ -56,7 +56,7 @@ pub enum Command {
         connector: String,
     },
     /// Search every item: AND by default, "phrases", -exclusions, title:/body: prefixes.
-    Search(SearchArgs),
+    Search(Box<SearchArgs>),
     /// Rebuild the search index from the store (searches keep answering meanwhile).
     Reindex,
     /// Show the sync run history, newest first.
@@ -138,7 +138,8 @@ pub enum SortBy {
     Revenue,
 }
 
-/// `chorus search` arguments: the query, filters, order and output.
+/// `chorus search` arguments: the query, filters, order and output. Every filter may
+/// be repeated: values of one filter are alternatives (OR), filters combine with AND.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     pub query: String,
@@ -146,6 +147,9 @@ pub struct SearchArgs {
     pub kind: Vec<chorus_core::Kind>,
     #[arg(long, value_name = "SOURCE")]
     pub source: Vec<chorus_core::Source>,
+    /// A connector id (as in `chorus.toml`, or an import's `--connector`).
+    #[arg(long, value_name = "ID")]
+    pub connector: Vec<String>,
     #[arg(long, value_name = "STATUS")]
     pub status: Vec<String>,
     #[arg(long, value_name = "SEGMENT")]
@@ -154,13 +158,48 @@ pub struct SearchArgs {
     pub lifecycle_stage: Vec<chorus_core::LifecycleStage>,
     #[arg(long = "account", value_name = "ID")]
     pub account_id: Vec<i64>,
-    /// Only items linked to a request (`--linked true`) or not linked (`--linked false`).
+    /// Items linked to this request.
+    #[arg(long = "request", value_name = "ID")]
+    pub request_id: Vec<i64>,
+    /// Only items linked to a request.
+    #[arg(long, conflicts_with = "unlinked")]
+    pub linked: bool,
+    /// Only items linked to no request.
     #[arg(long)]
-    pub linked: Option<bool>,
+    pub unlinked: bool,
+    /// Only items created (or updated, see `--date`) at or after this time: RFC 3339
+    /// (`2026-01-31T09:00:00Z`) or a UTC date (`2026-01-31`).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only items created (or updated) before this time (same forms as `--since`).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Which time `--since`/`--until` compare.
+    #[arg(long, value_enum, default_value_t = DateField::Created)]
+    pub date: DateField,
     #[arg(long, value_enum, default_value_t = SortBy::Weighted)]
     pub sort: SortBy,
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// The item time a date range of `chorus search` applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DateField {
+    Created,
+    Updated,
+}
+
+/// An RFC 3339 time, or a date meaning its midnight UTC.
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+        .map(|midnight| midnight.and_utc())
+        .ok_or_else(|| format!("`{text}` is neither an RFC 3339 time (2026-01-31T09:00:00Z) nor a date (2026-01-31)"))
 }
