@@ -149,6 +149,19 @@ mod tests {
     }
 
     #[test]
+    fn webhook_secrets_name_a_connector_that_takes_webhooks() {
+        let config = parse_with(FEED, &[]).expect("valid");
+        assert!(config.server.webhooks.is_empty());
+        assert_eq!(config.server.webhook_debounce_ms, 2_000);
+        let unknown = format!("[server.webhooks.jira-main]\nsecret = \"${{HOOK}}\"\n{FEED}");
+        let err = parse_with(&unknown, &[("HOOK", "s3cret-hook")]).expect_err("no such connector").to_string();
+        assert!(err.contains("server.webhooks.jira-main") && !err.contains("s3cret-hook"), "{err}");
+        let feed = format!("[server.webhooks.feed]\nsecret = \"${{HOOK}}\"\n{FEED}");
+        let err = parse_with(&feed, &[("HOOK", "s3cret-hook")]).expect_err("feeds send no webhooks").to_string();
+        assert!(err.contains("take no webhooks"), "{err}");
+    }
+
+    #[test]
     fn secrets_come_from_the_environment_and_never_print() {
         let text = format!("{FEED}[connectors.settings.auth]\ntype = \"bearer\"\ntoken = \"${{FEED_TOKEN}}\"\n");
         let config = parse_with(&text, &[("FEED_TOKEN", "tok-123")]).expect("token set");

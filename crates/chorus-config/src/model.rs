@@ -83,13 +83,42 @@ fn default_index_path() -> PathBuf {
 pub struct ServerConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Milliseconds between a webhook event and the incremental sync it asks for;
+    /// events for one connector within it share one run.
+    #[serde(default = "default_webhook_debounce_ms")]
+    pub webhook_debounce_ms: u64,
+    /// Webhook signing secrets by connector id (Slack, Zendesk and Jira connectors):
+    /// `[server.webhooks.jira-main]` `secret = "${JIRA_WEBHOOK_SECRET}"`. A connector
+    /// without one has no webhook endpoint.
+    #[serde(default)]
+    pub webhooks: std::collections::BTreeMap<String, WebhookConfig>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: default_listen() }
+        Self {
+            listen: default_listen(),
+            webhook_debounce_ms: default_webhook_debounce_ms(),
+            webhooks: std::collections::BTreeMap::new(),
+        }
     }
 }
+
+fn default_webhook_debounce_ms() -> u64 {
+    2_000
+}
+
+/// `[server.webhooks.<connector id>]`: how that connector's webhook is verified.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The source's signing secret (Slack signing secret, Zendesk webhook secret, Jira
+    /// webhook secret). Put it in `${VAR}`.
+    pub secret: chorus_core::Secret,
+}
+
+/// Connector kinds whose sources send signed webhooks.
+const WEBHOOK_KINDS: [&str; 3] = ["slack", "zendesk", "jira"];
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
@@ -217,6 +246,19 @@ impl Config {
         }
         if self.sync.max_attempts == 0 {
             return Err("sync.max_attempts: must be at least 1".into());
+        }
+        for (id, webhook) in &self.server.webhooks {
+            let at = format!("server.webhooks.{id}");
+            let connector = self.connector(id).ok_or_else(|| format!("{at}: no connector `{id}` is configured"))?;
+            if !WEBHOOK_KINDS.contains(&connector.kind.as_str()) {
+                return Err(format!(
+                    "{at}: `{}` connectors take no webhooks (only slack, zendesk, jira)",
+                    connector.kind
+                ));
+            }
+            if webhook.secret.is_empty() {
+                return Err(format!("{at}.secret: must not be empty"));
+            }
         }
         self.money.validate().map_err(|e| format!("money.{e}"))?;
         self.priority.validate().map_err(|e| format!("priority.{e}"))?;

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use chorus_store::Role;
 
-use crate::{api, health, token, ApiError, AppState};
+use crate::{api, health, token, webhooks, ApiError, AppState};
 
 /// What a route needs from its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,7 @@ macro_rules! route {
     };
 }
 
-use Access::{Open, Token};
+use Access::{Open, Signed, Token};
 use Role::{Admin, Viewer};
 
 /// Every route, with its access. The router is built from this table alone.
@@ -70,6 +70,9 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/api/v1/tokens", Token(Admin), api::tokens::list),
     route!(POST "/api/v1/tokens", Token(Admin), api::tokens::create),
     route!(DELETE "/api/v1/tokens/{id}", Token(Admin), api::tokens::revoke),
+    route!(POST "/webhooks/slack/{connector}", Signed, webhooks::slack),
+    route!(POST "/webhooks/zendesk/{connector}", Signed, webhooks::zendesk),
+    route!(POST "/webhooks/jira/{connector}", Signed, webhooks::jira),
 ];
 
 impl Route {

@@ -18,6 +18,7 @@ pub mod openapi;
 mod serve;
 pub mod syncs;
 pub mod token;
+pub mod webhooks;
 
 pub use error::{ApiError, ErrorBody};
 pub use serve::{serve, Timeouts};
@@ -37,13 +38,20 @@ pub struct AppState {
     /// The search index; `None` answers searches with `503`.
     pub index: Option<SearchIndex>,
     pub syncs: Arc<Syncs>,
+    pub webhooks: Arc<webhooks::Webhooks>,
     touches: Arc<access::Touches>,
 }
 
 impl AppState {
     /// A state over `store` with no index and no connectors.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, index: None, syncs: Arc::new(Syncs::default()), touches: Arc::default() }
+        Self {
+            store,
+            index: None,
+            syncs: Arc::new(Syncs::default()),
+            webhooks: Arc::default(),
+            touches: Arc::default(),
+        }
     }
 
     pub fn with_index(mut self, index: SearchIndex) -> Self {
@@ -53,6 +61,12 @@ impl AppState {
 
     pub fn with_syncs(mut self, syncs: Syncs) -> Self {
         self.syncs = Arc::new(syncs);
+        self
+    }
+
+    /// Webhook secrets by connector id.
+    pub fn with_webhooks(mut self, secrets: std::collections::HashMap<String, chorus_core::Secret>) -> Self {
+        self.webhooks = Arc::new(webhooks::Webhooks::new(secrets));
         self
     }
 }

@@ -4,8 +4,19 @@
 //! run holds the connector's claim (with its run id) or could not take it (another run
 //! holds it: `Conflict`). A run never blocks the request that started it, and the
 //! claim, not this process, decides who runs, so two nodes cannot both run it.
+//!
+//! Webhooks ask for runs through `request_sync`, which debounces: a burst of events
+//! for one connector becomes one incremental run after `debounce`, and an event that
+//! arrives while a run is going gets a run after it. `tombstone` writes deletions at
+//! once through the store's page commit (under the connector's claim, with its cursor
+//! unchanged), for sources whose deletions an incremental sync cannot see.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chorus_core::{EntityKind, Record};
+use chorus_store::{PageCommit, RunOutcome, RunStatus};
 
 use chorus_sync::engine::{Engine, Observer, SyncError};
 use chorus_sync::{DynConnector, SyncMode};
@@ -35,16 +46,104 @@ pub enum TriggerError {
     Failed(String),
 }
 
+/// The default wait between a webhook event and the run it asks for.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_secs(2);
+
+/// How many times a debounced run is retried while another run holds the connector.
+const BUSY_RETRIES: u32 = 30;
+
 /// The server's connectors and the engine that runs them.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct Syncs {
     engine: Option<Arc<Engine>>,
     connectors: Vec<ConnectorEntry>,
+    debounce: Duration,
+    /// Connectors with a debounced run waiting to start.
+    pending: Mutex<HashSet<String>>,
 }
 
 impl Syncs {
     pub fn new(engine: Engine, connectors: Vec<ConnectorEntry>) -> Self {
-        Self { engine: Some(Arc::new(engine)), connectors }
+        Self { engine: Some(Arc::new(engine)), connectors, debounce: DEFAULT_DEBOUNCE, pending: Mutex::default() }
+    }
+
+    /// Sets the wait between a webhook event and its run.
+    pub fn with_debounce(mut self, debounce: Duration) -> Self {
+        self.debounce = debounce;
+        self
+    }
+
+    /// Asks for an incremental run of `id` soon; events within the debounce share it.
+    /// Returns whether this call scheduled a new run (false: one was already waiting).
+    pub fn request_sync(self: &Arc<Self>, id: &str) -> bool {
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !pending.insert(id.to_owned()) {
+                return false;
+            }
+        }
+        let syncs = Arc::clone(self);
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(syncs.debounce).await;
+            syncs.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+            for _ in 0..BUSY_RETRIES {
+                match syncs.trigger(&id, SyncMode::Incremental).await {
+                    Ok(run_id) => {
+                        tracing::info!(connector = %id, run_id, "webhook sync started");
+                        return;
+                    }
+                    Err(TriggerError::AlreadyRunning(_)) => {
+                        tokio::time::sleep(syncs.debounce.max(Duration::from_millis(200))).await
+                    }
+                    Err(error) => {
+                        tracing::warn!(connector = %id, %error, "webhook sync did not start");
+                        return;
+                    }
+                }
+            }
+            tracing::warn!(connector = %id, "webhook sync gave up: the connector stayed busy");
+        });
+        true
+    }
+
+    /// Tombstones the connector's items `external_ids` now, in one page commit under
+    /// the connector's claim; the cursor is left as it is. Returns how many
+    /// tombstones were written; `AlreadyRunning` while a run holds the claim.
+    pub async fn tombstone(&self, id: &str, external_ids: &[String]) -> Result<u64, TriggerError> {
+        let entry = self.get(id).ok_or_else(|| TriggerError::Unknown(id.to_owned()))?;
+        let engine = self.engine.as_ref().ok_or(TriggerError::Disabled)?;
+        let store = engine.store();
+        let failed = |e: chorus_store::StoreError| TriggerError::Failed(e.to_string());
+        let cursor = store.cursor(id).await.map_err(failed)?;
+        // Never synced: nothing of this connector is stored, so nothing to tombstone.
+        let Some(value) = cursor.value else { return Ok(0) };
+        let claim = store
+            .claim_run(id, engine.holder())
+            .await
+            .map_err(failed)?
+            .ok_or_else(|| TriggerError::AlreadyRunning(id.to_owned()))?;
+        let page = PageCommit {
+            connector: id.to_owned(),
+            source: entry.connector.source(),
+            records: external_ids
+                .iter()
+                .map(|external_id| Record::Deleted { entity: EntityKind::Item, external_id: external_id.clone() })
+                .collect(),
+            cursor: value,
+            expected_version: cursor.version,
+        };
+        let committed = store.commit_page(&claim, &page).await;
+        let outcome = match &committed {
+            Ok(outcome) => {
+                RunOutcome { status: RunStatus::Succeeded, pages: 1, deleted: outcome.deleted, ..RunOutcome::default() }
+            }
+            Err(error) => {
+                RunOutcome { status: RunStatus::Failed, error: Some(error.to_string()), ..RunOutcome::default() }
+            }
+        };
+        store.finish_run(&claim, &outcome).await.map_err(failed)?;
+        committed.map(|outcome| outcome.deleted).map_err(failed)
     }
 
     /// The configured connectors, in configuration order.

@@ -24,6 +24,9 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/tokens", "admin"),
     ("POST", "/api/v1/tokens", "admin"),
     ("DELETE", "/api/v1/tokens/{id}", "admin"),
+    ("POST", "/webhooks/slack/{connector}", "signed"),
+    ("POST", "/webhooks/zendesk/{connector}", "signed"),
+    ("POST", "/webhooks/jira/{connector}", "signed"),
 ];
 
 const METHODS: [Method; 5] = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];

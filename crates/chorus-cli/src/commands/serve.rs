@@ -45,7 +45,13 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
     let index = SearchIndex::open(path).with_context(|| format!("opening the index at {}", path.display()))?;
     let state = chorus_server::AppState::new(Arc::clone(&app.store))
         .with_index(index.clone())
-        .with_syncs(chorus_server::Syncs::new(app.engine(), entries));
+        .with_syncs(
+            chorus_server::Syncs::new(app.engine(), entries)
+                .with_debounce(std::time::Duration::from_millis(app.config.server.webhook_debounce_ms)),
+        )
+        .with_webhooks(
+            app.config.server.webhooks.iter().map(|(id, webhook)| (id.clone(), webhook.secret.clone())).collect(),
+        );
     let follower = spawn_index_follower(&app, index)?;
     let scheduler = tokio::spawn(scheduler::run(app.engine(), jobs, shutdown_signal()));
     chorus_server::serve(listener, state, shutdown_signal(), chorus_server::Timeouts::default()).await?;

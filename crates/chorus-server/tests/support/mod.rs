@@ -75,6 +75,7 @@ fn org(id: &str, name: &str, arr_minor: i64) -> Record {
 /// A connector whose every page waits for a permit of `gate`.
 pub struct Gated {
     pub id: String,
+    pub source: Source,
     pub gate: Arc<Semaphore>,
 }
 
@@ -88,7 +89,7 @@ impl DynConnector for Gated {
     }
 
     fn source(&self) -> Source {
-        Source::Zendesk
+        self.source
     }
 
     fn check(&self) -> BoxFuture<'_, Result<String, ConnectorError>> {
@@ -113,14 +114,20 @@ impl DynConnector for Gated {
 
 impl TestApp {
     pub async fn new() -> Self {
-        Self::build(true).await
+        Self::build(true, false).await
     }
 
     pub async fn without_index() -> Self {
-        Self::build(false).await
+        Self::build(false, false).await
     }
 
-    async fn build(with_index: bool) -> Self {
+    /// With connectors `slack`, `zendesk` and `jira` (runs never wait) whose webhook
+    /// secrets are `SLACK_SECRET`, `ZENDESK_SECRET` and `JIRA_SECRET`.
+    pub async fn with_webhooks() -> Self {
+        Self::build(false, true).await
+    }
+
+    async fn build(with_index: bool, webhooks: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("chorus.db").display());
         let store = chorus_store::open(&url).await.expect("open store");
@@ -133,15 +140,36 @@ impl TestApp {
         }
         let gate = Arc::new(Semaphore::new(0));
         let engine = Engine::new(Arc::clone(&store), this_process(Duration::from_secs(60)));
-        let connector = Gated { id: "gated".into(), gate: Arc::clone(&gate) };
-        let entry = ConnectorEntry {
+        let connector = Gated { id: "gated".into(), source: Source::Zendesk, gate: Arc::clone(&gate) };
+        let mut entries = vec![ConnectorEntry {
             id: "gated".into(),
             kind: "gated".into(),
             enabled: true,
             schedule: Some("*/5 * * * *".into()),
             connector: Arc::new(connector),
-        };
-        let mut state = AppState::new(Arc::clone(&store)).with_syncs(Syncs::new(engine, vec![entry]));
+        }];
+        let mut secrets = std::collections::HashMap::new();
+        if webhooks {
+            let open = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
+            for (id, source, secret) in [
+                ("slack", Source::Slack, SLACK_SECRET),
+                ("zendesk", Source::Zendesk, ZENDESK_SECRET),
+                ("jira", Source::Jira, JIRA_SECRET),
+            ] {
+                let connector = Gated { id: id.into(), source, gate: Arc::clone(&open) };
+                entries.push(ConnectorEntry {
+                    id: id.into(),
+                    kind: id.into(),
+                    enabled: true,
+                    schedule: None,
+                    connector: Arc::new(connector),
+                });
+                secrets.insert(id.to_owned(), chorus_core::Secret::new(secret));
+            }
+            seed_jira(store.as_ref()).await;
+        }
+        let syncs = Syncs::new(engine, entries).with_debounce(Duration::from_millis(100));
+        let mut state = AppState::new(Arc::clone(&store)).with_syncs(syncs).with_webhooks(secrets);
         if with_index {
             let index = SearchIndex::open(dir.path().join("index")).expect("open index");
             let mut projection = IndexProjection::new(index.clone(), Arc::clone(&store)).expect("projection");
@@ -154,6 +182,19 @@ impl TestApp {
 
     pub fn token(&self, role: Role) -> &str {
         &self.tokens[&role]
+    }
+
+    /// Sends a POST with `headers` and a raw body; returns status and body.
+    pub async fn post_raw(&self, uri: &str, headers: &[(&str, String)], body: &[u8]) -> (StatusCode, String) {
+        let mut request = Request::builder().method(Method::POST).uri(uri).header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let request = request.body(Body::from(body.to_vec())).expect("request");
+        let response = self.app.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// Sends a request, with `token` as bearer when given; returns status and body.
@@ -196,6 +237,27 @@ impl TestApp {
             self.store.finish_run(&claim, &outcome).await.expect("finish");
         }
     }
+}
+
+pub const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+pub const ZENDESK_SECRET: &str = "zendesk-webhook-secret";
+pub const JIRA_SECRET: &str = "jira-webhook-secret";
+
+/// One Jira issue, id `10001`, synced by connector `jira`.
+async fn seed_jira(store: &dyn Store) {
+    let claim = store.claim_run("jira", &this_process(Duration::from_secs(60))).await.expect("claim").expect("free");
+    let page = PageCommit {
+        connector: "jira".into(),
+        source: Source::Jira,
+        records: vec![item("10001", Kind::Bug, "Deleted soon", "This issue will be deleted in Jira", None)],
+        cursor: serde_json::json!({ "v": 1 }),
+        expected_version: 0,
+    };
+    store.commit_page(&claim, &page).await.expect("commit");
+    store
+        .finish_run(&claim, &RunOutcome { status: RunStatus::Succeeded, pages: 1, ..RunOutcome::default() })
+        .await
+        .expect("finish");
 }
 
 async fn seed(store: &dyn Store) {
