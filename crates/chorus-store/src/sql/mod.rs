@@ -12,6 +12,7 @@
 mod accounts;
 mod changes;
 mod commit;
+mod graph;
 mod hints;
 mod items;
 mod links;
@@ -20,6 +21,7 @@ mod owners;
 mod resolve;
 mod runs;
 mod store;
+mod triage;
 
 use std::borrow::Cow;
 
