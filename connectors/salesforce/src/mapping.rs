@@ -150,6 +150,8 @@ impl Mapper {
             csm_owner: related(record, "Owner", "Email").or_else(|| related(record, "Owner", "Name")),
             renewal_date: None,
             parent_external_id: text(record, "ParentId"),
+            plan: None,
+            same_as: Vec::new(),
             raw: record.clone(),
         })
     }

@@ -12,8 +12,10 @@
 use std::collections::HashMap;
 
 use chorus_core::account::normalize_domain;
+use chorus_core::source_id::salesforce_id_key;
 use chorus_core::{
-    AccountRecord, Comment, ContactRecord, EntityKind, ItemRecord, Kind, LifecycleStage, Person, Record,
+    AccountRecord, Comment, ContactRecord, EntityKind, ItemRecord, Kind, LifecycleStage, Person, Record, Source,
+    SourceRef,
 };
 use chorus_sync::children::{comment_list, merge_comments};
 use chorus_sync::ConnectorError;
@@ -198,6 +200,8 @@ impl Mapper {
             csm_owner: None,
             renewal_date: text(&self.accounts.renewal_date_field).and_then(|s| date(&s)),
             parent_external_id: None,
+            plan: None,
+            same_as: same_as(org),
             raw: org.clone(),
             external_id: id,
         }))
@@ -282,6 +286,15 @@ pub enum Thread<'a> {
 }
 
 /// A comment's `public` flag; a missing one counts as internal.
+/// An organization's `external_id` that is a Salesforce Account Id (15 or 18 characters)
+/// says the organization is that account; any other external id names nothing we sync.
+fn same_as(org: &Value) -> Vec<SourceRef> {
+    str_field(org, "external_id")
+        .and_then(|id| salesforce_id_key(&id).map(|_| id.trim().to_owned()))
+        .map(|id| vec![SourceRef { source: Source::Salesforce, id }])
+        .unwrap_or_default()
+}
+
 fn is_public(comment: &Value) -> bool {
     comment.get("public").and_then(Value::as_bool).unwrap_or(false)
 }

@@ -139,6 +139,35 @@ impl HealthThresholds {
     }
 }
 
+/// Statuses, across the sources, that mean an item needs nothing more (compared without
+/// case): Zendesk `solved`/`closed`, Jira's done category, Salesforce `Closed`, ...
+const DONE_STATUSES: &[&str] = &[
+    "cancelled",
+    "canceled",
+    "closed",
+    "complete",
+    "completed",
+    "declined",
+    "deleted",
+    "done",
+    "duplicate",
+    "fixed",
+    "rejected",
+    "released",
+    "resolved",
+    "shipped",
+    "solved",
+    "won't do",
+    "won't fix",
+    "wontfix",
+];
+
+/// Whether an item's source status leaves it open (anything not known to be done).
+pub fn is_open_status(status: &str) -> bool {
+    let status = status.trim().to_ascii_lowercase();
+    !DONE_STATUSES.contains(&status.as_str()) && !status.starts_with("closed")
+}
+
 /// One item of the account, as health needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthItem {

@@ -18,6 +18,7 @@ pub mod priority;
 pub mod record;
 pub mod request;
 pub mod secret;
+pub mod source_id;
 
 pub use account::{Account, Contact, ExternalId, LifecycleStage};
 pub use health::{account_health, Health, HealthThresholds};
@@ -25,6 +26,6 @@ pub use item::{Comment, Item, Kind, Person, Source};
 pub use link::{LinkProvenance, ParseEnumError};
 pub use money::{Currency, ExchangeRates, Money, MoneyError, Rate};
 pub use priority::{PriorityModel, PriorityWeights, Score};
-pub use record::{AccountRecord, ContactRecord, EntityKind, ItemRecord, OpportunityRecord, Record};
+pub use record::{AccountRecord, ContactRecord, EntityKind, ItemRecord, OpportunityRecord, Record, SourceRef};
 pub use request::{Request, RequestStatus};
 pub use secret::{scrub_serde_message, Secret};

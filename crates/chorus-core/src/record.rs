@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Comment, Kind, LifecycleStage, Person};
+use crate::{Comment, Kind, LifecycleStage, Person, Source};
 
 /// One change read from a source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -108,8 +108,22 @@ pub struct AccountRecord {
     pub renewal_date: Option<NaiveDate>,
     #[serde(default)]
     pub parent_external_id: Option<String>,
+    /// The plan the account is on (for upsell signals), when the source knows it.
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// Records of other sources this one says it is (a Zendesk organization whose
+    /// `external_id` holds a Salesforce Account Id): the store merges them by id.
+    #[serde(default)]
+    pub same_as: Vec<SourceRef>,
     #[serde(default)]
     pub raw: serde_json::Value,
+}
+
+/// Another source's id for the same thing, as a record names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct SourceRef {
+    pub source: Source,
+    pub id: String,
 }
 
 /// A person as one source knows them.

@@ -22,6 +22,8 @@ fn org(external_id: &str, name: &str, arr_dollars: i64, segment: &str) -> Record
         csm_owner: None,
         renewal_date: None,
         parent_external_id: None,
+        plan: None,
+        same_as: Vec::new(),
         raw: serde_json::Value::Null,
     })
 }

@@ -35,6 +35,7 @@ const SQLITE: &[Embedded] = &[
     (1, "init", include_str!("../../../migrations/sqlite/0001_init.sql")),
     (2, "run unmapped", include_str!("../../../migrations/sqlite/0002_run_unmapped.sql")),
     (3, "opportunities", include_str!("../../../migrations/sqlite/0003_opportunities.sql")),
+    (4, "account graph", include_str!("../../../migrations/sqlite/0004_account_graph.sql")),
     (6, "api tokens", include_str!("../../../migrations/sqlite/0006_api_tokens.sql")),
 ];
 
@@ -42,6 +43,7 @@ const POSTGRES: &[Embedded] = &[
     (1, "init", include_str!("../../../migrations/postgres/0001_init.sql")),
     (2, "run unmapped", include_str!("../../../migrations/postgres/0002_run_unmapped.sql")),
     (3, "opportunities", include_str!("../../../migrations/postgres/0003_opportunities.sql")),
+    (4, "account graph", include_str!("../../../migrations/postgres/0004_account_graph.sql")),
     (6, "api tokens", include_str!("../../../migrations/postgres/0006_api_tokens.sql")),
 ];
 

@@ -14,6 +14,7 @@
 //! - a manual link is never overwritten by a sync.
 
 mod api_tokens;
+mod account_types;
 mod drivers;
 mod error;
 mod sql;
@@ -22,6 +23,7 @@ mod suite;
 mod types;
 
 pub use api_tokens::{ApiToken, NewApiToken, Role};
+pub use account_types::*;
 pub use error::StoreError;
 pub use sql::SqlStore;
 pub use types::*;
@@ -174,6 +176,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// Links an item to an account by hand (provenance `manual`; wins over any sync).
     async fn link_item_account(&self, item_id: i64, account_id: i64) -> Result<()>;
+
+    // --- account graph -----------------------------------------------------------------
+
+    /// An account (a merged-away or deleted one included) with the source records that
+    /// formed it and how each joined, its plan, children and kept-apart records.
+    async fn account_detail(&self, account_id: i64) -> Result<Option<AccountDetail>>;
+
+    /// Merges account `from` into `into` by hand: records, domains, contacts, item links
+    /// (manual ones too: items follow) and children move; `from` is kept as merged into
+    /// `into`. Records a person had kept apart between the two may meet again.
+    async fn merge_accounts(&self, into: i64, from: i64) -> Result<()>;
+
+    /// Splits the named source records off `account_id` into a new account (returned),
+    /// and keeps them apart from the records that stay: no later sync, id or domain match
+    /// joins them again. Manual item links stay where they are.
+    async fn split_account(&self, account_id: i64, records: &[RecordKey]) -> Result<i64>;
+
+    /// Live items linked to no account, newest day first and within a day the richest,
+    /// at most `limit`, after `after`.
+    async fn triage(&self, after: Option<TriageCursor>, limit: u32) -> Result<Vec<TriageItem>>;
+
+    /// What account health reads about an account, in a fixed number of queries.
+    async fn account_health_data(&self, account_id: i64) -> Result<AccountHealthData>;
 
     /// Links an item to a request with the given provenance.
     async fn link_item_request(

@@ -75,5 +75,7 @@ async fn connect(url: &str, schema: Option<&str>) -> Result<SqlStore> {
         .connect(url)
         .await?;
     crate::drivers::POSTGRES_MIGRATOR.run(&pool).await?;
-    Ok(SqlStore::new(pool.clone(), pool, Backend::Postgres))
+    let store = SqlStore::new(pool.clone(), pool, Backend::Postgres);
+    store.rekey_domains().await?;
+    Ok(store)
 }

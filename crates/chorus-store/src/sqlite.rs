@@ -86,7 +86,9 @@ pub async fn open(url: &str) -> Result<SqlStore> {
     } else {
         AnyPoolOptions::new().max_connections(READERS).after_connect(set_pragmas).connect(&url).await?
     };
-    Ok(SqlStore::new(writer, reader, Backend::Sqlite))
+    let store = SqlStore::new(writer, reader, Backend::Sqlite);
+    store.rekey_domains().await?;
+    Ok(store)
 }
 
 #[cfg(test)]

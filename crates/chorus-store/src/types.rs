@@ -244,6 +244,9 @@ pub struct AccountImport {
     pub external_ids: Vec<chorus_core::ExternalId>,
     #[serde(default)]
     pub parent_id: Option<i64>,
+    /// The plan the account is on (upsell signals); `None` keeps the stored one.
+    #[serde(default)]
+    pub plan: Option<String>,
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default)]

@@ -399,6 +399,7 @@ fn demo_accounts() -> Vec<AccountImport> {
                 id: account.feed_id.into(),
             }],
             parent_id: None,
+            plan: None,
             created_at: None,
             updated_at: None,
         })

@@ -206,3 +206,13 @@ fn windows_longer_than_the_calendar_are_refused_and_never_panic() {
     let long = HealthThresholds { period_days: 1_000_000, ..HealthThresholds::default() };
     assert!(long.validate().expect_err("too long").contains("period_days"));
 }
+
+#[test]
+fn done_statuses_of_every_source_are_closed() {
+    for done in ["solved", "Closed", "Done", "RESOLVED", "Closed - Won", "won't fix"] {
+        assert!(!super::is_open_status(done), "{done} is done");
+    }
+    for open in ["new", "open", "pending", "hold", "In Progress", "To Do", ""] {
+        assert!(super::is_open_status(open), "{open} is open");
+    }
+}

@@ -205,6 +205,7 @@ async fn import(store: &Arc<dyn Store>, n: usize) -> Result<(), BoxError> {
                     })
                     .collect(),
                 parent_id: None,
+                plan: None,
                 created_at: None,
                 updated_at: None,
             })

@@ -310,7 +310,8 @@ fn page(state: &mut State, version: &str, records: Vec<Value>, batch: usize, all
     let first: Vec<Value> = records.drain(..batch.min(total)).collect();
     let mut body = json!({ "totalSize": total, "done": records.is_empty(), "records": first });
     if !records.is_empty() {
-        let id = format!("01g{}", data::make_id("", state.next_locator).trim_end_matches("AAA"));
+        // Without a key prefix the id is 12 characters and gets no suffix: 15 in all.
+        let id = format!("01g{}", data::make_id("", state.next_locator));
         state.next_locator += 1;
         let served = batch;
         state.locators.insert(id.clone(), Locator { records, total, batch, last_used: Instant::now() });

@@ -111,7 +111,8 @@ pub fn relationship(object: &str, name: &str) -> Option<(&'static str, &'static 
     }
 }
 
-/// Salesforce's 18-character id: a 3-character key prefix, then a counter.
+/// Salesforce's 18-character id: a 3-character key prefix, then a counter, then the
+/// case-checksum suffix Salesforce computes (so the 15-character form maps back).
 pub fn make_id(prefix: &str, n: u64) -> String {
     const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut tail = [b'0'; 10];
@@ -120,7 +121,17 @@ pub fn make_id(prefix: &str, n: u64) -> String {
         *slot = DIGITS[(rest % 62) as usize];
         rest /= 62;
     }
-    format!("{prefix}Dn{}AAA", String::from_utf8_lossy(&tail))
+    let base = format!("{prefix}Dn{}", String::from_utf8_lossy(&tail));
+    chorus_core::source_id::salesforce_id18(&base).unwrap_or(base)
+}
+
+/// The counter of the first seeded account: two users are seeded before it.
+const FIRST_ACCOUNT: u64 = 1_003;
+
+/// The id `seed` gives the `index`th customer account, for the other simulators' records
+/// that name it (a Zendesk organization's `external_id`).
+pub fn customer_account_id(index: usize) -> String {
+    make_id(prefix("Account"), FIRST_ACCOUNT + index as u64)
 }
 
 /// Key prefixes of the objects.
@@ -447,5 +458,24 @@ fn capitalize(word: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn customer_account_ids_are_the_seeded_ones_with_valid_suffixes() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let seeded = seed(&mut rng, 0, Utc::now());
+        let accounts: Vec<&str> =
+            seeded.records.iter().filter(|r| r.object == "Account").map(SimRecord::id).take(CUSTOMERS.len()).collect();
+        for (index, id) in accounts.iter().enumerate() {
+            assert_eq!(*id, customer_account_id(index));
+            let key = chorus_core::source_id::salesforce_id_key(id).expect("a valid 18-character id");
+            assert_eq!(key, id[..15], "the suffix spells the case of the first 15");
+        }
     }
 }

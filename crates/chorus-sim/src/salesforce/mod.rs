@@ -44,7 +44,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::Value;
 
-pub use self::data::{make_id, FieldSpec, SimRecord};
+pub use self::data::{customer_account_id, make_id, FieldSpec, SimRecord};
 pub use self::login::{salesforce_authority, JWT_AUDIENCE, JWT_USERNAME};
 use crate::clock::SimClock;
 use crate::token::{AuthorityConfig, TokenAuthority};

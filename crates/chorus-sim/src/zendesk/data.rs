@@ -34,6 +34,17 @@ fn pick<'a>(rng: &mut StdRng, from: &[&'a str]) -> &'a str {
     from.choose(rng).copied().unwrap_or_default()
 }
 
+/// The organization's `external_id`: the first two name the Salesforce simulator's
+/// Acme Corp and Globex accounts (18- and 15-character forms), so a sync of both merges
+/// them by id although their domains differ; the rest hold a legacy CRM number.
+fn crm_id(index: usize) -> String {
+    match index {
+        0 => crate::salesforce::customer_account_id(0),
+        1 => crate::salesforce::customer_account_id(1)[..15].to_owned(),
+        _ => format!("SF-{:05}", 1000 + index),
+    }
+}
+
 /// Organizations with ids from `first_id`, updated at or before `until`.
 pub(super) fn organizations(rng: &mut StdRng, count: usize, first_id: u64, until: i64) -> Vec<SimOrganization> {
     (0..count)
@@ -58,7 +69,7 @@ pub(super) fn organizations(rng: &mut StdRng, count: usize, first_id: u64, until
                 id: first_id + i as u64,
                 name,
                 domain_names: vec![domain],
-                external_id: Some(format!("SF-{:05}", 1000 + i)),
+                external_id: Some(crm_id(i)),
                 tags: vec![segment.replace('-', "_")],
                 organization_fields: json!({"arr": arr, "segment": segment, "renewal_date": "2026-09-30"}),
                 created_at: created,

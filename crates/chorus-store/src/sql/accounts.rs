@@ -14,16 +14,18 @@ use crate::drivers::AnyPool;
 use crate::drivers::AnyRow;
 use chorus_core::{account, Account, AccountRecord, Contact, ContactRecord, ExternalId, Person, Source};
 
+use super::graph::{self, domain_key};
 use super::items::name_key;
 use super::owners::ExternalOwners;
+use super::ChangeSet;
 use super::{
     content_hash, date_from, date_to_text, fetch_by_ids, get, in_chunks, parse_text, placeholders, time_from, to_json,
     Tx,
 };
-use crate::{AccountImport, IdPage, Result, StoreError};
+use crate::{AccountImport, IdPage, JoinedBy, RecordKey, Result, StoreError};
 
-const ACCOUNT_SELECT: &str = "SELECT id, name, arr_minor, currency, segment, lifecycle_stage, \
-    csm_owner, renewal_date, parent_id, created_at, updated_at FROM accounts";
+pub(crate) const ACCOUNT_SELECT: &str = "SELECT id, name, arr_minor, currency, segment, lifecycle_stage, \
+    csm_owner, renewal_date, parent_id, created_at, updated_at, plan, merged_into, deleted_at FROM accounts";
 
 /// Account columns to write; `None` keeps what is stored (on insert: the default).
 #[derive(Debug, Default)]
@@ -36,6 +38,7 @@ struct AccountFields {
     csm_owner: Option<String>,
     renewal_date: Option<String>,
     parent_id: Option<i64>,
+    plan: Option<String>,
 }
 
 impl AccountFields {
@@ -43,8 +46,8 @@ impl AccountFields {
         let name = self.name.clone().unwrap_or_default();
         let id = sqlx::query_scalar::<Any, i64>(
             "INSERT INTO accounts (name, name_key, arr_minor, currency, segment, \
-             lifecycle_stage, csm_owner, renewal_date, parent_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             lifecycle_stage, csm_owner, renewal_date, parent_id, created_at, updated_at, plan) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(&name)
         .bind(name_key(&name))
@@ -57,6 +60,7 @@ impl AccountFields {
         .bind(self.parent_id)
         .bind(created_at)
         .bind(now)
+        .bind(&self.plan)
         .fetch_one(&mut **tx)
         .await?;
         Ok(id)
@@ -69,8 +73,8 @@ impl AccountFields {
              arr_minor = COALESCE($4, arr_minor), currency = COALESCE($5, currency), \
              segment = COALESCE($6, segment), lifecycle_stage = COALESCE($7, lifecycle_stage), \
              csm_owner = COALESCE($8, csm_owner), renewal_date = COALESCE($9, renewal_date), \
-             parent_id = COALESCE($10, parent_id), updated_at = $11, deleted_at = NULL \
-             WHERE id = $1",
+             parent_id = COALESCE($10, parent_id), updated_at = $11, deleted_at = NULL, \
+             merged_into = NULL, plan = COALESCE($12, plan) WHERE id = $1",
         )
         .bind(id)
         .bind(&self.name)
@@ -83,10 +87,19 @@ impl AccountFields {
         .bind(&self.renewal_date)
         .bind(self.parent_id)
         .bind(now)
+        .bind(&self.plan)
         .execute(&mut **tx)
         .await?;
         Ok(())
     }
+}
+
+/// A new account with only a name and currency (a split's new half; its records fill the
+/// rest when next applied).
+pub(crate) async fn insert_plain(tx: &mut Tx, name: &str, currency: &str, now: i64) -> Result<i64> {
+    let fields =
+        AccountFields { name: Some(name.to_owned()), currency: Some(currency.to_owned()), ..Default::default() };
+    fields.insert(tx, now, now).await
 }
 
 fn normalized_domains(raw: &[String]) -> Vec<String> {
@@ -96,10 +109,13 @@ fn normalized_domains(raw: &[String]) -> Vec<String> {
     domains
 }
 
-/// The domains an account may be matched on: never free-mail ones (`gmail.com` is
-/// shared by unrelated companies).
+/// The keys an account may be matched on: the registered domains of its domains, never
+/// free-mail ones (`gmail.com` is shared by unrelated companies).
 fn matchable(domains: &[String]) -> Vec<String> {
-    domains.iter().filter(|domain| !account::is_free_mail(domain)).cloned().collect()
+    let mut keys: Vec<String> = domains.iter().map(|domain| domain_key(domain)).filter(|key| !key.is_empty()).collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// An external id's mapping: the account and the hash of the record last seen.
@@ -128,15 +144,21 @@ async fn find_by_external(tx: &mut Tx, connector: &str, external_id: &str) -> Re
     .transpose()
 }
 
-/// The oldest live account owning one of `domains` (free-mail ones never match) that
-/// holds no external id of any of `connectors`: a connector's two records are two
-/// accounts even when they share a domain.
-async fn find_by_domains(tx: &mut Tx, domains: &[String], connectors: &[&str]) -> Result<Option<i64>> {
+/// The oldest live account sharing a registered domain with `domains` (free-mail ones
+/// never match) that holds no external id of any of `connectors` (a connector's two
+/// records are two accounts even when they share a domain) and none that a person kept
+/// apart from `records`.
+async fn find_by_domains(
+    tx: &mut Tx,
+    domains: &[String],
+    connectors: &[&str],
+    records: &[RecordKey],
+) -> Result<Option<i64>> {
     let mut candidates: Vec<i64> = Vec::new();
     for chunk in in_chunks(&matchable(domains)) {
         let sql = format!(
             "SELECT DISTINCT d.account_id FROM account_domains d JOIN accounts a ON a.id = d.account_id \
-             WHERE a.deleted_at IS NULL AND d.domain IN ({})",
+             WHERE a.deleted_at IS NULL AND d.registered IN ({})",
             placeholders(1, chunk.len())
         );
         let mut query = sqlx::query_scalar::<Any, i64>(&sql);
@@ -162,6 +184,11 @@ async fn find_by_domains(tx: &mut Tx, domains: &[String], connectors: &[&str]) -
                 break;
             }
         }
+        for record in records {
+            if !taken && graph::record_kept_apart(tx, record, id).await? {
+                taken = true;
+            }
+        }
         if !taken {
             return Ok(Some(id));
         }
@@ -179,43 +206,77 @@ async fn find_by_name(tx: &mut Tx, key: &str) -> Result<Option<i64>> {
     Ok(id)
 }
 
-async fn add_domains(tx: &mut Tx, account_id: i64, domains: &[String]) -> Result<()> {
+pub(crate) async fn add_domains(tx: &mut Tx, account_id: i64, domains: &[String]) -> Result<()> {
     for domain in domains {
         sqlx::query(
-            "INSERT INTO account_domains (account_id, domain) VALUES ($1, $2) \
+            "INSERT INTO account_domains (account_id, domain, registered) VALUES ($1, $2, $3) \
              ON CONFLICT (account_id, domain) DO NOTHING",
         )
         .bind(account_id)
         .bind(domain)
+        .bind(domain_key(domain))
         .execute(&mut **tx)
         .await?;
     }
     Ok(())
 }
 
-async fn set_external_id(tx: &mut Tx, account_id: i64, external: &ExternalId, hash: Option<&str>) -> Result<()> {
+/// How a record joined its account, and what it carried: its mapping's provenance.
+struct Joined<'a> {
+    by: JoinedBy,
+    name: &'a str,
+    domains: &'a [String],
+    at: i64,
+}
+
+/// Maps a record to its account. A mapping that stays on its account keeps how and when
+/// it joined; one that moves (or is new) records the new join.
+async fn set_external_id(
+    tx: &mut Tx,
+    account_id: i64,
+    external: &ExternalId,
+    hash: Option<&str>,
+    joined: &Joined<'_>,
+) -> Result<()> {
     sqlx::query(
-        "INSERT INTO account_external_ids (connector, source, external_id, account_id, content_hash) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector, external_id) DO UPDATE SET \
+        "INSERT INTO account_external_ids (connector, source, external_id, account_id, content_hash, \
+         matched_by, joined_at, record_name, record_domains) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (connector, external_id) DO UPDATE SET \
+         matched_by = CASE WHEN account_external_ids.account_id = excluded.account_id \
+           THEN account_external_ids.matched_by ELSE excluded.matched_by END, \
+         joined_at = CASE WHEN account_external_ids.account_id = excluded.account_id \
+           THEN account_external_ids.joined_at ELSE excluded.joined_at END, \
          source = excluded.source, account_id = excluded.account_id, \
-         content_hash = excluded.content_hash",
+         content_hash = excluded.content_hash, record_name = excluded.record_name, \
+         record_domains = excluded.record_domains",
     )
     .bind(&external.connector)
     .bind(external.source.as_str())
     .bind(&external.id)
     .bind(account_id)
     .bind(hash)
+    .bind(joined.by.as_str())
+    .bind(joined.at)
+    .bind(joined.name)
+    .bind(graph::domains_json(joined.domains)?)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 /// Upserts an account record; returns the account id when anything was written.
+///
+/// A record new to the store joins, in this order: the account of a record it says it
+/// is, or of one that says it is this record (`same_as`: ids beat domains); the oldest
+/// account sharing a registered domain; else a new account. Once placed, any other
+/// account the id claims tie it to is merged in (the oldest survives), unless a person
+/// kept their records apart.
 pub(crate) async fn upsert_account_record(
     tx: &mut Tx,
     connector: &str,
     source: Source,
     record: &AccountRecord,
+    changes: &mut ChangeSet,
     now: i64,
 ) -> Result<Option<i64>> {
     let hash = content_hash([Some(to_json("accounts", record)?.as_str())]);
@@ -233,8 +294,9 @@ pub(crate) async fn upsert_account_record(
     // (and linked) once the parent exists.
     let unresolved = record.parent_external_id.is_some() && parent_id.is_none();
     let domains = normalized_domains(&record.domains);
+    let name = record.name.trim().to_owned();
     let mut fields = AccountFields {
-        name: Some(record.name.trim().to_owned()),
+        name: Some(name.clone()),
         arr_minor: record.arr_minor,
         currency: record.currency.clone(),
         segment: record.segment.clone(),
@@ -242,26 +304,54 @@ pub(crate) async fn upsert_account_record(
         csm_owner: record.csm_owner.clone(),
         renewal_date: record.renewal_date.map(date_to_text),
         parent_id,
+        plan: record.plan.clone(),
     };
-    let account_id = match mapping {
+    let own = RecordKey { connector: connector.to_owned(), external_id: record.external_id.clone() };
+    let mut same = Vec::new();
+    for id in graph::same_by_id(tx, source, &record.external_id, &record.same_as).await? {
+        if !graph::record_kept_apart(tx, &own, id).await? {
+            same.push(id);
+        }
+    }
+    let (account_id, joined_by) = match mapping {
         Some(mapping) => {
             fields.update(tx, mapping.account_id, now).await?;
-            mapping.account_id
+            (mapping.account_id, JoinedBy::Created)
         }
-        None => match find_by_domains(tx, &domains, &[connector]).await? {
-            Some(existing) => {
-                // Merged into an account another source created: that one keeps its name.
-                fields.name = None;
-                fields.update(tx, existing, now).await?;
-                existing
+        None => {
+            let (found, by) = match same.first() {
+                Some(id) => (Some(*id), JoinedBy::SameAs),
+                None => {
+                    (find_by_domains(tx, &domains, &[connector], std::slice::from_ref(&own)).await?, JoinedBy::Domain)
+                }
+            };
+            match found {
+                Some(existing) => {
+                    // Joined an account another source created: that one keeps its name.
+                    fields.name = None;
+                    fields.update(tx, existing, now).await?;
+                    (existing, by)
+                }
+                None => (fields.insert(tx, now, now).await?, JoinedBy::Created),
             }
-            None => fields.insert(tx, now, now).await?,
-        },
+        }
     };
     let external = ExternalId { connector: connector.to_owned(), source, id: record.external_id.clone() };
-    set_external_id(tx, account_id, &external, Some(if unresolved { "" } else { &hash })).await?;
+    let joined = Joined { by: joined_by, name: &name, domains: &domains, at: now };
+    set_external_id(tx, account_id, &external, Some(if unresolved { "" } else { &hash }), &joined).await?;
+    graph::set_same_as(tx, connector, &record.external_id, &record.same_as).await?;
     add_domains(tx, account_id, &domains).await?;
-    Ok(Some(account_id))
+
+    let mut survivor = account_id;
+    for other in same.into_iter().filter(|id| *id != account_id) {
+        if graph::accounts_kept_apart(tx, survivor, other).await? {
+            continue;
+        }
+        let (winner, loser) = (survivor.min(other), survivor.max(other));
+        graph::merge_into(tx, winner, loser, JoinedBy::SameAs, changes, now).await?;
+        survivor = winner;
+    }
+    Ok(Some(survivor))
 }
 
 /// Creates or updates one imported account, matched by external id, then domain, then
@@ -295,7 +385,12 @@ pub(crate) async fn import_account(
     let mut found = owners.first().map(|(id, _)| *id);
     if found.is_none() {
         let connectors: Vec<&str> = import.external_ids.iter().map(|x| x.connector.as_str()).collect();
-        found = find_by_domains(tx, &domains, &connectors).await?;
+        let records: Vec<RecordKey> = import
+            .external_ids
+            .iter()
+            .map(|x| RecordKey { connector: x.connector.clone(), external_id: x.id.clone() })
+            .collect();
+        found = find_by_domains(tx, &domains, &connectors, &records).await?;
     }
     if found.is_none() && import.domains.is_empty() && import.external_ids.is_empty() {
         found = find_by_name(tx, &name_key(&import.name)).await?;
@@ -316,6 +411,7 @@ pub(crate) async fn import_account(
         csm_owner: import.csm_owner.clone(),
         renewal_date: import.renewal_date.map(date_to_text),
         parent_id: import.parent_id,
+        plan: import.plan.clone(),
     };
     let account_id = match found {
         Some(id) => {
@@ -324,7 +420,7 @@ pub(crate) async fn import_account(
         }
         None => fields.insert(tx, import.created_at.map_or(now, super::micros), now).await?,
     };
-    known.point_at(tx, account_id, &import.external_ids).await?;
+    known.point_at(tx, account_id, &import.external_ids, now).await?;
     add_domains(tx, account_id, &domains).await?;
     Ok(account_id)
 }
@@ -383,16 +479,17 @@ pub(crate) async fn upsert_contact_record(
     .await?;
     let hash = if unresolved { String::new() } else { hash };
     sqlx::query(
-        "INSERT INTO contact_external_ids (connector, source, external_id, contact_id, content_hash) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector, external_id) DO UPDATE SET \
+        "INSERT INTO contact_external_ids (connector, source, external_id, contact_id, content_hash, \
+         account_external_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connector, external_id) DO UPDATE SET \
          source = excluded.source, contact_id = excluded.contact_id, \
-         content_hash = excluded.content_hash",
+         content_hash = excluded.content_hash, account_external_id = excluded.account_external_id",
     )
     .bind(connector)
     .bind(source.as_str())
     .bind(&record.external_id)
     .bind(contact_id)
     .bind(&hash)
+    .bind(&record.account_external_id)
     .execute(&mut **tx)
     .await?;
     Ok(Some((contact_id, email)))
@@ -499,7 +596,7 @@ async fn external_ids_of(pool: &AnyPool, kind: ExternalIds, ids: &[i64]) -> Resu
     Ok(externals)
 }
 
-fn account_from_row(row: &AnyRow) -> Result<Account> {
+pub(crate) fn account_from_row(row: &AnyRow) -> Result<Account> {
     const TABLE: &str = "accounts";
     let stage: Option<String> = get(row, "lifecycle_stage")?;
     let renewal: Option<String> = get(row, "renewal_date")?;
@@ -521,7 +618,7 @@ fn account_from_row(row: &AnyRow) -> Result<Account> {
 }
 
 /// Decodes account rows and fills their domains and external ids.
-async fn complete_accounts(pool: &AnyPool, rows: &[AnyRow]) -> Result<Vec<Account>> {
+pub(crate) async fn complete_accounts(pool: &AnyPool, rows: &[AnyRow]) -> Result<Vec<Account>> {
     let mut accounts = rows.iter().map(account_from_row).collect::<Result<Vec<_>>>()?;
     let ids: Vec<i64> = accounts.iter().map(|account| account.id).collect();
     let mut domains: HashMap<i64, Vec<String>> = HashMap::new();

@@ -139,7 +139,10 @@ impl<'a> PageWriter<'a> {
         match record {
             Record::Item(_) => Ok(()),
             Record::Account(account) => {
-                match accounts::upsert_account_record(tx, connector, source, account, self.now).await? {
+                let written =
+                    accounts::upsert_account_record(tx, connector, source, account, &mut self.changes, self.now)
+                        .await?;
+                match written {
                     Some(id) => {
                         self.account_changed(id, false);
                         self.outcome.upserted += 1;

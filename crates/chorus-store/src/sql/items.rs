@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::drivers::Any;
 use crate::drivers::{AnyArguments, AnyRow};
-use chorus_core::{account, Item, ItemRecord, Source};
+use chorus_core::{Item, ItemRecord, Source};
 use sqlx::Executor;
 
 use super::hints::{item_source_account, Hints};
@@ -145,11 +145,8 @@ pub(crate) struct ItemRow {
 impl ItemRow {
     pub(crate) fn new(connector: &str, source: Source, record: &ItemRecord) -> Result<Self> {
         let normalized_email = record.author.normalized_email();
-        let author_domain = normalized_email
-            .as_deref()
-            .and_then(|email| email.rsplit_once('@'))
-            .and_then(|(_, domain)| account::normalize_domain(domain))
-            .filter(|domain| !account::is_free_mail(domain));
+        // The registered domain (`eu.acme.co.uk` → `acme.co.uk`), never a free-mail one.
+        let author_domain = normalized_email.as_deref().and_then(chorus_core::domain::account_domain);
         let author_email = normalized_email.or_else(|| record.author.email.clone());
         let account_name = record.account_name.as_deref().map(str::trim).filter(|n| !n.is_empty());
         let account_external_id = record.account_external_id.clone().filter(|id| !id.is_empty());

@@ -12,6 +12,7 @@
 mod accounts;
 mod changes;
 mod commit;
+mod graph;
 mod hints;
 mod items;
 mod links;
@@ -21,6 +22,7 @@ mod resolve;
 mod runs;
 mod store;
 mod tokens;
+mod triage;
 
 use std::borrow::Cow;
 

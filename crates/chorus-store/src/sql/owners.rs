@@ -45,7 +45,13 @@ impl ExternalOwners {
 
     /// Points external ids at an account in one statement (no hash: an import is not a
     /// source record). An id listed twice keeps its last listing, as row by row would.
-    pub(crate) async fn point_at(&mut self, tx: &mut Tx, account_id: i64, externals: &[ExternalId]) -> Result<()> {
+    pub(crate) async fn point_at(
+        &mut self,
+        tx: &mut Tx,
+        account_id: i64,
+        externals: &[ExternalId],
+        now: i64,
+    ) -> Result<()> {
         let mut distinct: Vec<&ExternalId> = Vec::with_capacity(externals.len());
         for external in externals.iter().rev() {
             if !distinct.iter().any(|kept| kept.connector == external.connector && kept.id == external.id) {
@@ -55,11 +61,21 @@ impl ExternalOwners {
         if distinct.is_empty() {
             return Ok(());
         }
-        let values: Vec<String> =
-            (0..distinct.len()).map(|row| format!("({}, NULL)", placeholders(1 + row * 4, 4))).collect();
+        let values: Vec<String> = (0..distinct.len())
+            .map(|row| {
+                let first = 1 + row * 5;
+                format!("({}, NULL, 'import', ${})", placeholders(first, 4), first + 4)
+            })
+            .collect();
+        // A mapping that stays on its account keeps how it joined; one that moves joined
+        // by this import.
         let text = format!(
-            "INSERT INTO account_external_ids (connector, source, external_id, account_id, content_hash) \
-             VALUES {} ON CONFLICT (connector, external_id) DO UPDATE SET \
+            "INSERT INTO account_external_ids (connector, source, external_id, account_id, content_hash, \
+             matched_by, joined_at) VALUES {} ON CONFLICT (connector, external_id) DO UPDATE SET \
+             matched_by = CASE WHEN account_external_ids.account_id = excluded.account_id \
+               THEN account_external_ids.matched_by ELSE excluded.matched_by END, \
+             joined_at = CASE WHEN account_external_ids.account_id = excluded.account_id \
+               THEN account_external_ids.joined_at ELSE excluded.joined_at END, \
              source = excluded.source, account_id = excluded.account_id, \
              content_hash = excluded.content_hash",
             values.join(", ")
@@ -67,7 +83,12 @@ impl ExternalOwners {
         let sql = self.dialect.sql(&text);
         let mut query = sqlx::query(&sql);
         for external in &distinct {
-            query = query.bind(&external.connector).bind(external.source.as_str()).bind(&external.id).bind(account_id);
+            query = query
+                .bind(&external.connector)
+                .bind(external.source.as_str())
+                .bind(&external.id)
+                .bind(account_id)
+                .bind(now);
         }
         query.execute(&mut **tx).await?;
         for external in distinct {

@@ -2,7 +2,8 @@
 //!
 //! Order: the source's explicit account (external id of the same connector, then exact
 //! case-insensitive name), then the author's contact email, then the author's email
-//! domain (free-mail never matches). Invariant: a `manual` or `suggestion` link is never
+//! domain, matched by registered domain (`ann@eu.acme.co.uk` finds `acme.co.uk`; free
+//! mail never matches). Invariant: a `manual` or `suggestion` link is never
 //! replaced or removed here; any other link follows the latest resolution, so a ticket
 //! moved to another organization moves, and one whose account vanished is unlinked.
 
@@ -51,10 +52,10 @@ impl Lookup {
                  WHERE c.deleted_at IS NULL AND a.deleted_at IS NULL AND c.email IN ({keys}) GROUP BY c.email"
             ),
             Lookup::Domain => format!(
-                "SELECT d.domain AS lookup_key, MIN(d.account_id) AS account_id \
+                "SELECT d.registered AS lookup_key, MIN(d.account_id) AS account_id \
                  FROM account_domains d JOIN accounts a ON a.id = d.account_id \
-                 WHERE a.deleted_at IS NULL AND d.domain IN ({keys}) \
-                 GROUP BY d.domain"
+                 WHERE a.deleted_at IS NULL AND d.registered IN ({keys}) \
+                 GROUP BY d.registered"
             ),
         }
     }
@@ -288,7 +289,7 @@ pub(crate) async fn relink(
                WHERE x.account_id IN ({}) \
              UNION SELECT i.id FROM items i JOIN accounts a ON a.name_key = i.account_name_key \
                WHERE a.id IN ({}) \
-             UNION SELECT i.id FROM items i JOIN account_domains d ON d.domain = i.author_domain \
+             UNION SELECT i.id FROM items i JOIN account_domains d ON d.registered = i.author_domain \
                WHERE d.account_id IN ({}) \
              UNION SELECT item_id FROM item_account_links WHERE account_id IN ({})",
             placeholders(1, n),

@@ -11,12 +11,15 @@ use sqlx::Row;
 
 use super::accounts;
 use super::changes::change_from_row;
+use super::graph;
 use super::items::{item_select, items_with_requests, ITEM_SELECT};
 use super::opportunities;
+use super::triage;
 use super::{fetch_by_external_ids, fetch_by_ids, SqlStore};
 use crate::{
-    AccountImport, ApiToken, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewApiToken, NewRequest, Opportunity,
-    PageCommit, PageOutcome, Raw, Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
+    AccountDetail, AccountHealthData, AccountImport, ApiToken, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewApiToken, NewRequest,
+    Opportunity, PageCommit, PageOutcome, Raw, RecordKey, Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
+    TriageCursor, TriageItem,
 };
 
 #[async_trait]
@@ -240,6 +243,26 @@ impl Store for SqlStore {
 
     async fn link_item_account(&self, item_id: i64, account_id: i64) -> Result<()> {
         self.link_item_account_tx(item_id, account_id).await
+    }
+
+    async fn account_detail(&self, account_id: i64) -> Result<Option<AccountDetail>> {
+        graph::account_detail(&self.reader, account_id).await
+    }
+
+    async fn merge_accounts(&self, into: i64, from: i64) -> Result<()> {
+        self.merge_accounts_tx(into, from).await
+    }
+
+    async fn split_account(&self, account_id: i64, records: &[RecordKey]) -> Result<i64> {
+        self.split_account_tx(account_id, records).await
+    }
+
+    async fn triage(&self, after: Option<TriageCursor>, limit: u32) -> Result<Vec<TriageItem>> {
+        triage::queue(&self.reader, after, limit).await
+    }
+
+    async fn account_health_data(&self, account_id: i64) -> Result<AccountHealthData> {
+        triage::health_data(&self.reader, account_id).await
     }
 
     async fn link_item_request(&self, item_id: i64, request_id: i64, provenance: LinkProvenance) -> Result<()> {

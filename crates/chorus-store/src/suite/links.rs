@@ -9,6 +9,7 @@ store_suite!(
     resolution_prefers_source_then_contact_then_domain,
     free_mail_domains_never_match,
     manual_link_survives_later_syncs,
+    manual_link_survives_resync_merge_and_split,
     organization_arriving_after_ticket_links_it,
     ticket_moved_to_another_organization_moves,
     deleted_account_releases_automatic_links,
@@ -214,4 +215,52 @@ async fn import_matches_by_external_id_domain_then_name(harness: &Harness) {
     assert_eq!(accounts[0].arr_minor, 900);
     assert_eq!(accounts[0].name, "ACME (crm)");
     assert_eq!(harness.store.counts().await.expect("counts").accounts, 2);
+}
+
+async fn manual_link_survives_resync_merge_and_split(harness: &Harness) {
+    let zd = harness.claim("zd").await;
+    let records = vec![
+        Record::Account(org("o1", "Acme", &["acme.example"])),
+        Record::Account(org("o2", "Globex", &["globex.example"])),
+        Record::Item(item_by("t1", "ann@acme.example")),
+    ];
+    harness.commit(&zd, records).await;
+    let (acme, globex) = (account_id(harness, "o1").await, account_id(harness, "o2").await);
+    let id = item_id(harness, "t1").await;
+    assert_eq!(account_of(harness, "t1").await, Some(acme));
+    // A person says the ticket is Globex's, against its author's domain.
+    harness.store.link_item_account(id, globex).await.expect("manual link");
+
+    // Re-sync: the ticket and both organizations change.
+    let edited = ItemRecord { title: "edited".into(), ..item_by("t1", "ann@acme.example") };
+    harness.commit(&zd, vec![Record::Item(edited), Record::Account(org("o1", "Acme Inc", &["acme.example"]))]).await;
+    assert_eq!(account_of(harness, "t1").await, Some(globex));
+    assert_eq!(harness.provenance(id).await.as_deref(), Some("manual"));
+
+    // Globex's records merge by a later source, then by hand into another account: the
+    // link follows the company it names and stays manual.
+    let sf = harness.claim("sf").await;
+    harness.commit(&sf, vec![Record::Account(org("a1", "Globex Corp", &["globex.example"]))]).await;
+    let crm: i64 = sqlx::query_scalar("SELECT account_id FROM account_external_ids WHERE external_id = 'a1'")
+        .fetch_one(&harness.store.reader)
+        .await
+        .expect("mapped");
+    assert_eq!(crm, globex, "joined by domain");
+    harness.commit(&zd, vec![Record::Account(org("o3", "Initech", &["initech.example"]))]).await;
+    let initech = account_id(harness, "o3").await;
+    harness.store.merge_accounts(initech, globex).await.expect("merge");
+    assert_eq!(account_of(harness, "t1").await, Some(initech));
+    assert_eq!(harness.provenance(id).await.as_deref(), Some("manual"));
+
+    // A split takes Globex's org away again; the hand-made link stays where it is.
+    let split = harness
+        .store
+        .split_account(initech, &[crate::RecordKey { connector: "zd".into(), external_id: "o2".into() }])
+        .await
+        .expect("split");
+    assert_ne!(split, initech);
+    harness.commit(&zd, vec![Record::Item(item_by("t1", "ann@acme.example"))]).await;
+    harness.commit(&zd, vec![Record::Account(org("o2", "Globex", &["globex.example"]))]).await;
+    assert_eq!(account_of(harness, "t1").await, Some(initech));
+    assert_eq!(harness.provenance(id).await.as_deref(), Some("manual"));
 }

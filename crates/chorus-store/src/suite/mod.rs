@@ -7,6 +7,7 @@
 
 mod accounts;
 mod claims;
+mod graph;
 mod links;
 mod opportunities;
 mod reads;
@@ -86,6 +87,13 @@ impl Harness {
     pub(crate) async fn commit(&self, claim: &RunClaim, records: Vec<Record>) -> PageOutcome {
         let version = self.store.cursor(&claim.connector).await.expect("cursor").version;
         let page = page(&claim.connector, records, version);
+        self.store.commit_page(claim, &page).await.expect("commit page")
+    }
+
+    /// Commits `records` as the next page of `claim`'s connector, read from `source`.
+    pub(crate) async fn commit_as(&self, claim: &RunClaim, source: Source, records: Vec<Record>) -> PageOutcome {
+        let version = self.store.cursor(&claim.connector).await.expect("cursor").version;
+        let page = PageCommit { source, ..page(&claim.connector, records, version) };
         self.store.commit_page(claim, &page).await.expect("commit page")
     }
 
@@ -186,6 +194,8 @@ pub(crate) fn org(external_id: &str, name: &str, domains: &[&str]) -> AccountRec
         csm_owner: None,
         renewal_date: None,
         parent_external_id: None,
+        plan: None,
+        same_as: Vec::new(),
         raw: serde_json::Value::Null,
     }
 }
