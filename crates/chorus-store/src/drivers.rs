@@ -35,12 +35,14 @@ const SQLITE: &[Embedded] = &[
     (1, "init", include_str!("../../../migrations/sqlite/0001_init.sql")),
     (2, "run unmapped", include_str!("../../../migrations/sqlite/0002_run_unmapped.sql")),
     (3, "opportunities", include_str!("../../../migrations/sqlite/0003_opportunities.sql")),
+    (5, "requests", include_str!("../../../migrations/sqlite/0005_requests.sql")),
 ];
 
 const POSTGRES: &[Embedded] = &[
     (1, "init", include_str!("../../../migrations/postgres/0001_init.sql")),
     (2, "run unmapped", include_str!("../../../migrations/postgres/0002_run_unmapped.sql")),
     (3, "opportunities", include_str!("../../../migrations/postgres/0003_opportunities.sql")),
+    (5, "requests", include_str!("../../../migrations/postgres/0005_requests.sql")),
 ];
 
 fn migrator(embedded: &'static [Embedded]) -> Migrator {

@@ -12,11 +12,13 @@
 mod accounts;
 mod changes;
 mod commit;
+mod demand;
 mod hints;
 mod items;
 mod links;
 mod opportunities;
 mod owners;
+mod requests;
 mod resolve;
 mod runs;
 mod store;

@@ -10,6 +10,7 @@ mod claims;
 mod links;
 mod opportunities;
 mod reads;
+mod requests;
 mod sync;
 
 use std::sync::Arc;
