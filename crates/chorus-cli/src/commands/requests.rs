@@ -75,8 +75,9 @@ pub(crate) async fn rank(app: &App, only: Option<&[i64]>) -> anyhow::Result<(Pri
         &inputs.accounts,
         &inputs.opportunities,
         Utc::now(),
-    )?;
-    let ranked = model.rank(&inputs.demands)?;
+    )
+    .map_err(|e| anyhow::anyhow!("cannot rank requests: {e}"))?;
+    let ranked = model.rank(&inputs.demands).map_err(|e| anyhow::anyhow!("cannot rank requests: {e}"))?;
     let demands = inputs.demands.into_iter().map(|demand| (demand.request_id, demand)).collect();
     Ok((model, ranked, demands))
 }
