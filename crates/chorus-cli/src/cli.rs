@@ -68,6 +68,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Requests ranked by the revenue of the accounts asking, and the commands that shape them.
+    Requests {
+        #[command(subcommand)]
+        command: RequestsCommand,
+    },
     /// Serve the HTTP API and run connectors on their schedules.
     Serve,
     /// Create, list and revoke API tokens.
@@ -202,4 +207,81 @@ fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         .and_then(|date| date.and_hms_opt(0, 0, 0))
         .map(|midnight| midnight.and_utc())
         .ok_or_else(|| format!("`{text}` is neither an RFC 3339 time (2026-01-31T09:00:00Z) nor a date (2026-01-31)"))
+/// `chorus requests` subcommands. REQ and ITEM are store ids (`chorus export`, `search`).
+#[derive(Debug, Subcommand)]
+pub enum RequestsCommand {
+    /// Live requests by priority, highest first, with their top factors.
+    List {
+        /// Only requests in these statuses (repeatable).
+        #[arg(long, value_name = "STATUS")]
+        status: Vec<chorus_core::RequestStatus>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// One request's score with its breakdown: per account each factor, pipeline,
+    /// counts, ARR at the ask against today's, and its links.
+    Show {
+        #[arg(value_name = "REQ")]
+        request: i64,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Create a request.
+    Create {
+        title: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Rename a request (and replace its description when given).
+    Rename {
+        #[arg(value_name = "REQ")]
+        request: i64,
+        title: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Link items to a request by hand (never overwritten by a sync).
+    Link {
+        #[arg(value_name = "REQ")]
+        request: i64,
+        #[arg(value_name = "ITEM", required = true)]
+        items: Vec<i64>,
+    },
+    /// Remove items' links to a request.
+    Unlink {
+        #[arg(value_name = "REQ")]
+        request: i64,
+        #[arg(value_name = "ITEM", required = true)]
+        items: Vec<i64>,
+    },
+    /// Merge request FROM into INTO: every link and rejection moves, FROM points to INTO.
+    Merge { from: i64, into: i64 },
+    /// Mark a request shipped.
+    Ship {
+        #[arg(value_name = "REQ")]
+        request: i64,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Set a request's status (open, planned, in_progress, shipped, declined).
+    Status {
+        #[arg(value_name = "REQ")]
+        request: i64,
+        status: chorus_core::RequestStatus,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Make the synced Jira issue KEY (PROD-123) the anchor of a new request; items
+    /// mentioning the key link to it, now and on every later sync.
+    Promote {
+        key: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }

@@ -27,5 +27,5 @@ pub use link::{LinkProvenance, ParseEnumError};
 pub use money::{Currency, ExchangeRates, Money, MoneyError, Rate};
 pub use priority::{PriorityModel, PriorityWeights, Score};
 pub use record::{AccountRecord, ContactRecord, EntityKind, ItemRecord, OpportunityRecord, Record, SourceRef};
-pub use request::{Request, RequestStatus};
+pub use request::{mentioned_issue_keys, Request, RequestStatus};
 pub use secret::{scrub_serde_message, Secret};

@@ -36,6 +36,7 @@ const SQLITE: &[Embedded] = &[
     (2, "run unmapped", include_str!("../../../migrations/sqlite/0002_run_unmapped.sql")),
     (3, "opportunities", include_str!("../../../migrations/sqlite/0003_opportunities.sql")),
     (4, "account graph", include_str!("../../../migrations/sqlite/0004_account_graph.sql")),
+    (5, "requests", include_str!("../../../migrations/sqlite/0005_requests.sql")),
     (6, "api tokens", include_str!("../../../migrations/sqlite/0006_api_tokens.sql")),
 ];
 
@@ -44,6 +45,7 @@ const POSTGRES: &[Embedded] = &[
     (2, "run unmapped", include_str!("../../../migrations/postgres/0002_run_unmapped.sql")),
     (3, "opportunities", include_str!("../../../migrations/postgres/0003_opportunities.sql")),
     (4, "account graph", include_str!("../../../migrations/postgres/0004_account_graph.sql")),
+    (5, "requests", include_str!("../../../migrations/postgres/0005_requests.sql")),
     (6, "api tokens", include_str!("../../../migrations/postgres/0006_api_tokens.sql")),
 ];
 

@@ -207,6 +207,54 @@ pub trait Store: Send + Sync + 'static {
         request_id: i64,
         provenance: chorus_core::LinkProvenance,
     ) -> Result<()>;
+
+    // --- requests and priority -----------------------------------------------------------
+
+    /// A request by id, merged ones included (`merged_into` names the survivor).
+    async fn request(&self, id: i64) -> Result<Option<Request>>;
+
+    /// Renames a live request; `description` replaces the old one when given.
+    async fn rename_request(&self, id: i64, title: &str, description: Option<&str>) -> Result<Request>;
+
+    /// Sets a live request's status (`shipped` records when it first shipped).
+    async fn set_request_status(&self, id: i64, status: chorus_core::RequestStatus) -> Result<Request>;
+
+    /// Moves every link and rejected suggestion of `from` to `into` (where an item is
+    /// linked to both, the stronger provenance stays), hands over the anchor when `into`
+    /// has none, and marks `from` merged into `into`. Nothing is lost.
+    async fn merge_requests(&self, from: i64, into: i64) -> Result<MergeOutcome>;
+
+    /// A new request anchored by the synced issue with this key (`PROD-123`): titled like
+    /// it, its status following the issue's on every later sync, the issue and every
+    /// item already mentioning the key linked.
+    async fn promote_issue(&self, key: &str) -> Result<Request>;
+
+    /// Removes an item's link to a request (whatever its provenance). Returns whether
+    /// there was one.
+    async fn unlink_item_request(&self, item_id: i64, request_id: i64) -> Result<bool>;
+
+    /// Remembers that the item is not about the request: never suggested for it again.
+    async fn reject_suggestion(&self, request_id: i64, item_id: i64) -> Result<()>;
+
+    /// Rejected (request, item) pairs of a request, of an item, or both filters at once.
+    async fn rejections(&self, request_id: Option<i64>, item_id: Option<i64>) -> Result<Vec<(i64, i64)>>;
+
+    /// The links of one request, by item id, with the ARR each ask was linked at.
+    async fn request_links(&self, request_id: i64) -> Result<Vec<RequestLink>>;
+
+    /// What ranking needs, read from the maintained per-request aggregates: one row a
+    /// request, plus every account's facts and every live opportunity (an opportunity
+    /// without a currency is taken in `default_currency`). `only` narrows the demands.
+    async fn priority_inputs(
+        &self,
+        default_currency: chorus_core::Currency,
+        only: Option<&[i64]>,
+    ) -> Result<PriorityInputs>;
+
+    /// Every live request's demand computed from scratch with SQL `GROUP BY` over links
+    /// and items, ignoring the maintained aggregates: a consistency check and the
+    /// benchmark's baseline. Slow on large stores.
+    async fn recompute_demand(&self) -> Result<Vec<chorus_core::priority::RequestDemand>>;
 }
 
 pub mod postgres;

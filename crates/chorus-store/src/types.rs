@@ -315,3 +315,32 @@ impl Pipeline {
         totals.into_values().collect()
     }
 }
+
+/// One item linked to a request, as `chorus requests show` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestLink {
+    pub item_id: i64,
+    pub request_id: i64,
+    pub provenance: chorus_core::LinkProvenance,
+    pub linked_at: DateTime<Utc>,
+    /// The item's account's ARR when the link was made (`None`: no account then).
+    pub arr_at_ask: Option<chorus_core::Money>,
+}
+
+/// What merging one request into another did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MergeOutcome {
+    /// Links moved to the surviving request (an item linked to both counts once).
+    pub moved_links: u64,
+    /// Rejected suggestions carried over.
+    pub moved_rejections: u64,
+}
+
+/// Everything `PriorityModel` ranks from: every account's facts, every live opportunity,
+/// and every live request's per-account demand.
+#[derive(Debug, Clone, Default)]
+pub struct PriorityInputs {
+    pub accounts: Vec<chorus_core::priority::AccountFacts>,
+    pub opportunities: Vec<chorus_core::priority::Opportunity>,
+    pub demands: Vec<chorus_core::priority::RequestDemand>,
+}

@@ -274,6 +274,14 @@ path = "{index}"
 [server]
 listen = "127.0.0.1:8080"
 
+# The simulators' accounts bill in USD, EUR and GBP: ranking needs a rate for each.
+[money]
+reporting_currency = "USD"
+
+[money.rates]
+EUR = "1.08"
+GBP = "1.27"
+
 [[connectors]]
 id = "feed"
 kind = "feed"

@@ -1,10 +1,18 @@
-//! `chorus export`: JSON Lines on stdout, one object a line, in id order.
+//! `chorus export`: JSON Lines on stdout, one object a line, in id order. Requests carry
+//! their place in the ranking, score, counts and top accounts (`docs/requests.md`).
 
 use std::io::Write;
 use std::path::Path;
 
 use chorus_store::{IdPage, ItemFilter, Raw};
 
+use std::collections::HashMap;
+
+use chorus_core::priority::{Counts, Ranked};
+use chorus_core::{PriorityModel, Request};
+use serde::Serialize;
+
+use super::requests::{account_names, rank, top_accounts, Demands, TopAccount};
 use crate::cli::Entity;
 use crate::runtime::App;
 
@@ -30,6 +38,7 @@ async fn write_all(app: &App, what: Entity, include_deleted: bool, connector: Op
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut after_id = 0;
+    let mut ranking: Option<RequestRanking> = None;
     loop {
         let page = IdPage { after_id, limit: BATCH };
         let (rows, last) = match what {
@@ -45,9 +54,17 @@ async fn write_all(app: &App, what: Entity, include_deleted: bool, connector: Op
                 (accounts.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?, last)
             }
             Entity::Requests => {
+                let ranking = match &ranking {
+                    Some(ranking) => ranking,
+                    None => ranking.insert(RequestRanking::load(app).await?),
+                };
                 let requests = app.store.requests(page).await?;
                 let last = requests.last().map(|r| r.id);
-                (requests.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?, last)
+                let mut rows = Vec::with_capacity(requests.len());
+                for request in &requests {
+                    rows.push(serde_json::to_string(&ranking.row(app, request).await?)?);
+                }
+                (rows, last)
             }
         };
         for row in rows {
@@ -60,4 +77,55 @@ async fn write_all(app: &App, what: Entity, include_deleted: bool, connector: Op
     }
     out.flush()?;
     Ok(())
+}
+
+/// One exported request: the request's own fields, then its ranking (`rank`, `score`
+/// and the rest are null for a merged request, which is not ranked).
+#[derive(Serialize)]
+struct RequestRow<'a> {
+    #[serde(flatten)]
+    request: &'a Request,
+    rank: Option<usize>,
+    score: Option<f64>,
+    accounts_total: Option<f64>,
+    pipeline_total: Option<f64>,
+    counts: Option<Counts>,
+    /// The three accounts contributing most, largest first.
+    top_accounts: Vec<TopAccount>,
+}
+
+/// The whole ranking, computed once per export.
+struct RequestRanking {
+    model: PriorityModel,
+    places: HashMap<i64, (usize, Ranked)>,
+    demands: Demands,
+}
+
+impl RequestRanking {
+    async fn load(app: &App) -> anyhow::Result<Self> {
+        let (model, ranked, demands) = rank(app, None).await?;
+        let places = ranked.into_iter().enumerate().map(|(n, r)| (r.request_id, (n + 1, r))).collect();
+        Ok(Self { model, places, demands })
+    }
+
+    async fn row<'a>(&self, app: &App, request: &'a Request) -> anyhow::Result<RequestRow<'a>> {
+        let place = self.places.get(&request.id);
+        let top = match self.demands.get(&request.id) {
+            Some(demand) => {
+                let score = self.model.score(demand)?;
+                let ids: Vec<i64> = score.accounts.iter().take(3).map(|f| f.account_id).collect();
+                top_accounts(&score, &account_names(app.store.as_ref(), &ids).await?, 3)
+            }
+            None => Vec::new(),
+        };
+        Ok(RequestRow {
+            request,
+            rank: place.map(|(n, _)| *n),
+            score: place.map(|(_, r)| r.score),
+            accounts_total: place.map(|(_, r)| r.accounts_total),
+            pipeline_total: place.map(|(_, r)| r.pipeline_total),
+            counts: place.map(|(_, r)| r.counts),
+            top_accounts: top,
+        })
+    }
 }

@@ -6,6 +6,7 @@ mod export;
 mod import;
 mod init;
 mod reindex;
+mod requests;
 mod runs;
 mod search;
 mod serve;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => search::run(config, args).await,
         Command::Reindex => reindex::run(config).await,
         Command::Runs { connector, limit, format } => runs::run(config, connector.as_deref(), limit, format).await,
+        Command::Requests { command } => requests::run(config, command).await,
         Command::Serve => serve::run(config).await,
         Command::Tokens(command) => tokens::run(config, command).await,
         Command::Demo { dir, no_serve } => demo::run(&dir, no_serve).await,

@@ -30,6 +30,11 @@ impl ChangeSet {
         }
     }
 
+    /// Ids of the touched entities of one kind, in first-touch order.
+    pub(crate) fn ids(&self, entity: ChangeEntity) -> Vec<i64> {
+        self.order.iter().filter(|(e, _)| *e == entity).map(|(_, id)| *id).collect()
+    }
+
     /// Appends one change row per touched entity.
     pub(crate) async fn write(self, tx: &mut Tx, dialect: Dialect, now: i64) -> Result<()> {
         let mut rows = self.order.iter();

@@ -13,6 +13,7 @@ use super::opportunities::{self, Written};
 use super::resolve::{apply_links, links_of, relink, Resolver};
 use super::runs::check_claim;
 use super::{accounts, now_micros, to_json, Appends, ChangeSet, Dialect, SqlStore, Tx};
+use super::{demand, requests};
 use crate::{ChangeEntity, PageCommit, PageOutcome, Result, RunClaim, StoreError};
 
 /// Item rows queued before they are written: a 1 000-record page flushes once (one round
@@ -280,6 +281,25 @@ impl<'a> PageWriter<'a> {
         Ok(())
     }
 
+    /// Items named as blockers by the page's opportunities: what they hold up may have
+    /// changed, so their requests' demand is refreshed.
+    async fn blocker_items(&self, tx: &mut Tx) -> Result<Vec<i64>> {
+        let named: Vec<&str> = self
+            .page
+            .records
+            .iter()
+            .filter_map(|record| match record {
+                Record::Opportunity(opportunity) => opportunity.blocker_external_id.as_deref(),
+                _ => None,
+            })
+            .collect();
+        if named.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stored = stored_items(tx, self.dialect, &self.page.connector, &named).await?;
+        Ok(stored.values().map(|item| item.id).collect())
+    }
+
     fn account_changed(&mut self, id: i64, deleted: bool) {
         self.changes.touch(ChangeEntity::Account, id, deleted);
         self.touched_accounts.push(id);
@@ -301,6 +321,13 @@ impl<'a> PageWriter<'a> {
             let (accounts, emails) = (&self.touched_accounts, &self.touched_emails);
             relink(tx, self.dialect, accounts, emails, &mut self.changes, self.now).await?;
         }
+        // --- requests: key mentions, anchoring issues, demand (sql/requests.rs, sql/demand.rs)
+        let mut items = self.changes.ids(ChangeEntity::Item);
+        items.extend(self.blocker_items(tx).await?);
+        requests::link_mentions(tx, self.dialect, &items, &mut self.changes, self.now).await?;
+        requests::follow_anchors(tx, self.dialect, &items, &mut self.changes, self.now).await?;
+        demand::refresh_for_items(tx, self.dialect, &items, self.now).await?;
+        // --- end requests
         std::mem::take(&mut self.changes).write(tx, self.dialect, self.now).await
     }
 }

@@ -1,39 +1,22 @@
-//! Requests and hand-made links: creating requests, linking items to accounts and
-//! requests, importing accounts.
+//! Hand-made links and imports: creating requests, linking items to accounts by hand,
+//! importing accounts (request links and the rest of a request's life: `requests`).
 //!
 //! Invariant: a manual account link replaces whatever link an item had and is never
 //! replaced by automatic resolution; a request link's provenance only moves away from
 //! `manual` when a person says so (never here); every write appends its change.
 
-use crate::drivers::AnyRow;
 use chorus_core::{LinkProvenance, Request, RequestStatus};
 
 use super::owners::ExternalOwners;
+use super::requests::{request_from_row, REQUEST_SELECT};
 use super::resolve::relink;
-use super::{accounts, get, now_micros, parse_text, time_from, Appends, ChangeSet, SqlStore, Tx};
+use super::{accounts, demand, now_micros, Appends, ChangeSet, SqlStore, Tx};
 use crate::{AccountImport, ChangeEntity, IdPage, NewRequest, Result, StoreError};
 
-const REQUEST_SELECT: &str = "SELECT id, title, description, status, anchor_item_id, created_at, \
-    updated_at FROM requests";
-
-async fn require(tx: &mut Tx, table: &'static str, what: &'static str, id: i64) -> Result<()> {
+pub(crate) async fn require(tx: &mut Tx, table: &'static str, what: &'static str, id: i64) -> Result<()> {
     let sql = format!("SELECT id FROM {table} WHERE id = $1");
     let found: Option<i64> = sqlx::query_scalar(&sql).bind(id).fetch_optional(&mut **tx).await?;
     found.map(|_| ()).ok_or(StoreError::NotFound { what, id })
-}
-
-fn request_from_row(row: &AnyRow) -> Result<Request> {
-    const TABLE: &str = "requests";
-    let status: String = get(row, "status")?;
-    Ok(Request {
-        id: get(row, "id")?,
-        title: get(row, "title")?,
-        description: get(row, "description")?,
-        status: parse_text::<RequestStatus>(TABLE, &status)?,
-        anchor_item_id: get(row, "anchor_item_id")?,
-        created_at: time_from(TABLE, get(row, "created_at")?)?,
-        updated_at: time_from(TABLE, get(row, "updated_at")?)?,
-    })
 }
 
 impl SqlStore {
@@ -52,6 +35,7 @@ impl SqlStore {
         touched.sort_unstable();
         touched.dedup();
         relink(&mut tx, self.dialect, &touched, &[], &mut changes, now).await?;
+        demand::refresh_for_items(&mut tx, self.dialect, &changes.ids(ChangeEntity::Item), now).await?;
         changes.write(&mut tx, self.dialect, now).await?;
         tx.commit().await?;
         Ok(ids)
@@ -65,7 +49,7 @@ impl SqlStore {
         }
         let sql = "INSERT INTO requests (title, description, status, anchor_item_id, created_at, \
                    updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id, title, description, \
-                   status, anchor_item_id, created_at, updated_at";
+                   status, anchor_item_id, merged_into, created_at, updated_at";
         let row = sqlx::query(sql)
             .bind(&request.title)
             .bind(&request.description)
@@ -75,6 +59,7 @@ impl SqlStore {
             .fetch_one(&mut *tx)
             .await?;
         let created = request_from_row(&row)?;
+        demand::refresh_requests(&mut tx, self.dialect, &[created.id], now).await?;
         let mut changes = ChangeSet::default();
         changes.touch(ChangeEntity::Request, created.id, false);
         changes.write(&mut tx, self.dialect, now).await?;
@@ -105,43 +90,10 @@ impl SqlStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        demand::refresh_for_items(&mut tx, self.dialect, &[item_id], now).await?;
         let mut changes = ChangeSet::default();
         changes.touch(ChangeEntity::Item, item_id, false);
         changes.write(&mut tx, self.dialect, now).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(crate) async fn link_item_request_tx(
-        &self,
-        item_id: i64,
-        request_id: i64,
-        provenance: LinkProvenance,
-    ) -> Result<()> {
-        let now = now_micros();
-        let mut tx = self.begin_write(Appends::Changes).await?;
-        require(&mut tx, "items", "item", item_id).await?;
-        require(&mut tx, "requests", "request", request_id).await?;
-        let written = sqlx::query(
-            "INSERT INTO item_request_links (item_id, request_id, provenance, linked_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (item_id, request_id) DO UPDATE SET \
-             provenance = excluded.provenance, linked_at = excluded.linked_at \
-             WHERE item_request_links.provenance <> 'manual' \
-             AND item_request_links.provenance <> excluded.provenance",
-        )
-        .bind(item_id)
-        .bind(request_id)
-        .bind(provenance.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if written > 0 {
-            let mut changes = ChangeSet::default();
-            changes.touch(ChangeEntity::Item, item_id, false);
-            changes.touch(ChangeEntity::Request, request_id, false);
-            changes.write(&mut tx, self.dialect, now).await?;
-        }
         tx.commit().await?;
         Ok(())
     }

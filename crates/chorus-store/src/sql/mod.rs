@@ -12,12 +12,14 @@
 mod accounts;
 mod changes;
 mod commit;
+mod demand;
 mod graph;
 mod hints;
 mod items;
 mod links;
 mod opportunities;
 mod owners;
+mod requests;
 mod resolve;
 mod runs;
 mod store;

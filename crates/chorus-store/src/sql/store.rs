@@ -5,7 +5,8 @@
 //! `SqlStore::begin_write` (or are one atomic statement on the writer pool).
 
 use async_trait::async_trait;
-use chorus_core::{Account, Contact, Item, LinkProvenance, Request};
+use chorus_core::priority::RequestDemand;
+use chorus_core::{Account, Contact, Currency, Item, LinkProvenance, Request, RequestStatus};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -15,11 +16,12 @@ use super::graph;
 use super::items::{item_select, items_with_requests, ITEM_SELECT};
 use super::opportunities;
 use super::triage;
+use super::{demand, requests};
 use super::{fetch_by_external_ids, fetch_by_ids, SqlStore};
 use crate::{
-    AccountDetail, AccountHealthData, AccountImport, ApiToken, Backend, Change, Counts, Holder, IdPage, ItemFilter, NewApiToken, NewRequest,
-    Opportunity, PageCommit, PageOutcome, Raw, RecordKey, Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun,
-    TriageCursor, TriageItem,
+    AccountDetail, AccountHealthData, AccountImport, ApiToken, Backend, Change, Counts, Holder, IdPage, ItemFilter,
+    MergeOutcome, NewApiToken, NewRequest, Opportunity, PageCommit, PageOutcome, PriorityInputs, Raw, RecordKey,
+    RequestLink, Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun, TriageCursor, TriageItem,
 };
 
 #[async_trait]
@@ -267,5 +269,51 @@ impl Store for SqlStore {
 
     async fn link_item_request(&self, item_id: i64, request_id: i64, provenance: LinkProvenance) -> Result<()> {
         self.link_item_request_tx(item_id, request_id, provenance).await
+    }
+
+    async fn request(&self, id: i64) -> Result<Option<Request>> {
+        requests::request_by_id(&self.reader, id).await
+    }
+
+    async fn rename_request(&self, id: i64, title: &str, description: Option<&str>) -> Result<Request> {
+        self.rename_request_tx(id, title, description).await
+    }
+
+    async fn set_request_status(&self, id: i64, status: RequestStatus) -> Result<Request> {
+        self.set_request_status_tx(id, status).await
+    }
+
+    async fn merge_requests(&self, from: i64, into: i64) -> Result<MergeOutcome> {
+        self.merge_requests_tx(from, into).await
+    }
+
+    async fn promote_issue(&self, key: &str) -> Result<Request> {
+        self.promote_issue_tx(key).await
+    }
+
+    async fn unlink_item_request(&self, item_id: i64, request_id: i64) -> Result<bool> {
+        self.unlink_item_request_tx(item_id, request_id).await
+    }
+
+    async fn reject_suggestion(&self, request_id: i64, item_id: i64) -> Result<()> {
+        self.reject_suggestion_tx(request_id, item_id).await
+    }
+
+    async fn rejections(&self, request_id: Option<i64>, item_id: Option<i64>) -> Result<Vec<(i64, i64)>> {
+        self.rejections_read(request_id, item_id).await
+    }
+
+    async fn request_links(&self, request_id: i64) -> Result<Vec<RequestLink>> {
+        self.request_links_read(request_id).await
+    }
+
+    async fn priority_inputs(&self, default_currency: Currency, only: Option<&[i64]>) -> Result<PriorityInputs> {
+        let (accounts, opportunities) = demand::read_facts(&self.reader, default_currency).await?;
+        let demands = demand::read_demand(&self.reader, only).await?;
+        Ok(PriorityInputs { accounts, opportunities, demands })
+    }
+
+    async fn recompute_demand(&self) -> Result<Vec<RequestDemand>> {
+        demand::recompute_all(&self.reader).await
     }
 }

@@ -11,6 +11,7 @@ mod graph;
 mod links;
 mod opportunities;
 mod reads;
+mod requests;
 mod sync;
 mod tokens;
 

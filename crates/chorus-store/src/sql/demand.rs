@@ -1,0 +1,504 @@
+//! Per-request demand: each request's live linked items aggregated per account
+//! (`chorus_core::priority::RequestDemand`), kept in `request_demand` and read by ranking.
+//!
+//! Invariant: a request's `request_demand` row equals the fold of its live links
+//! (`chorus_core::priority::demand_from_asks`) at every commit. Every write that changes
+//! a link, an item's account, kind or deletion, or the opportunity a blocker names calls
+//! `refresh_for_items` / `refresh_requests` in its own transaction; a merge of accounts
+//! calls `refresh_for_accounts`. Ranking then reads one row a request (its per-account
+//! entries packed into a fixed-width array) instead of every link and item.
+//! `recompute_all` rebuilds the same numbers from scratch with SQL `GROUP BY`s: the test
+//! oracle and the benchmark's baseline.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chorus_core::money::{Currency, Money};
+use chorus_core::priority::{
+    demand_from_asks, AccountAsks, AccountFacts, Ask, KindSet, Opportunity, PersonId, Probability, RequestDemand,
+};
+use chorus_core::Kind;
+use sqlx::Row;
+
+use super::{corrupt, get, in_chunks, parse_text, placeholders, time_from, Dialect, Tx};
+use crate::drivers::{AnyPool, AnyRow};
+use crate::Result;
+
+const TABLE: &str = "request_demand";
+
+/// Bytes of one packed account entry (see `encode_accounts`).
+const ENTRY: usize = 37;
+
+/// The asks of the given requests' live links, one query per chunk of requests.
+const ASKS_SQL: &str = "SELECT r.request_id, l.account_id, i.kind, i.created_at, i.author_email, \
+     r.arr_at_ask_minor, r.arr_at_ask_currency, \
+     (SELECT MIN(o.id) FROM opportunities o WHERE o.connector = i.connector \
+       AND o.blocker_external_id = i.external_id AND o.deleted_at IS NULL) AS opportunity_id \
+     FROM item_request_links r JOIN items i ON i.id = r.item_id \
+     LEFT JOIN item_account_links l ON l.item_id = i.id \
+     WHERE i.deleted_at IS NULL AND r.request_id IN ({ids}) ORDER BY r.request_id, i.created_at, i.id";
+
+fn ask_from_row(row: &AnyRow) -> Result<Ask> {
+    let kind: String = get(row, "kind")?;
+    let kind: Kind = parse_text("items", &kind)?;
+    let author: Option<String> = get(row, "author_email")?;
+    let arr_minor: Option<i64> = get(row, "arr_at_ask_minor")?;
+    let arr_currency: Option<String> = get(row, "arr_at_ask_currency")?;
+    let arr_at_ask = match (arr_minor, arr_currency) {
+        (Some(minor), Some(currency)) => {
+            Some(Money::parse(minor, &currency).map_err(|e| corrupt("item_request_links", e.to_string()))?)
+        }
+        _ => None,
+    };
+    Ok(Ask {
+        request_id: get(row, "request_id")?,
+        account_id: get(row, "account_id")?,
+        kind,
+        asked_at: time_from("items", get(row, "created_at")?)?,
+        author: author.as_deref().map(PersonId::of_email),
+        arr_at_ask,
+        opportunity_id: if kind == Kind::SalesBlocker { get(row, "opportunity_id")? } else { None },
+    })
+}
+
+/// Rewrites the demand rows of `request_ids` from their live links (a request with no
+/// link gets an empty row; a merged request's row is removed).
+pub(crate) async fn refresh_requests(tx: &mut Tx, dialect: Dialect, request_ids: &[i64], now: i64) -> Result<()> {
+    let mut ids = request_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(256) {
+        let padded = in_chunks(chunk).into_iter().next().unwrap_or_default();
+        let sql = ASKS_SQL.replace("{ids}", &placeholders(1, padded.len()));
+        let sql = dialect.sql(&sql);
+        let mut query = sqlx::query(&sql);
+        for id in &padded {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&mut **tx).await?;
+        let asks = rows.iter().map(ask_from_row).collect::<Result<Vec<_>>>()?;
+        let mut folded: HashMap<i64, RequestDemand> =
+            demand_from_asks(asks).into_iter().map(|demand| (demand.request_id, demand)).collect();
+        let live: Vec<i64> = {
+            let sql = format!(
+                "SELECT id FROM requests WHERE merged_into IS NULL AND id IN ({})",
+                placeholders(1, padded.len())
+            );
+            let sql = dialect.sql(&sql);
+            let mut query = sqlx::query_scalar(&sql);
+            for id in &padded {
+                query = query.bind(*id);
+            }
+            query.fetch_all(&mut **tx).await?
+        };
+        let delete = format!("DELETE FROM request_demand WHERE request_id IN ({})", placeholders(1, padded.len()));
+        let delete = dialect.sql(&delete);
+        let mut query = sqlx::query(&delete);
+        for id in &padded {
+            query = query.bind(*id);
+        }
+        query.execute(&mut **tx).await?;
+        for request_id in live {
+            let demand = folded.remove(&request_id).unwrap_or(RequestDemand { request_id, ..RequestDemand::default() });
+            write_row(tx, &canonical(demand), now).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn write_row(tx: &mut Tx, demand: &RequestDemand, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO request_demand (request_id, accounts, opportunities, unattributed_items, \
+         unattributed_people, refreshed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(demand.request_id)
+    .bind(encode_accounts(&demand.accounts))
+    .bind(encode_ids(&demand.opportunities))
+    .bind(i64::from(demand.unattributed_items))
+    .bind(i64::from(demand.unattributed_people))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The requests the given items link to.
+pub(crate) async fn requests_of_items(tx: &mut Tx, dialect: Dialect, item_ids: &[i64]) -> Result<Vec<i64>> {
+    let mut requests = Vec::new();
+    for chunk in in_chunks(item_ids) {
+        let sql = format!(
+            "SELECT DISTINCT request_id FROM item_request_links WHERE item_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let sql = dialect.sql(&sql);
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for id in &chunk {
+            query = query.bind(*id);
+        }
+        requests.extend(query.fetch_all(&mut **tx).await?);
+    }
+    requests.sort_unstable();
+    requests.dedup();
+    Ok(requests)
+}
+
+/// Refreshes the demand of every request linked to one of `item_ids` (items whose
+/// account, kind, author, date or deletion may have changed).
+pub(crate) async fn refresh_for_items(tx: &mut Tx, dialect: Dialect, item_ids: &[i64], now: i64) -> Result<()> {
+    if item_ids.is_empty() {
+        return Ok(());
+    }
+    let requests = requests_of_items(tx, dialect, item_ids).await?;
+    refresh_requests(tx, dialect, &requests, now).await
+}
+
+/// Refreshes the demand of every request an item of `account_ids` links to: what an
+/// account merge or split calls, in its transaction, after moving item links (call it
+/// with the accounts on both sides).
+#[allow(dead_code)] // the account-merge path calls it; tests call it today
+pub(crate) async fn refresh_for_accounts(tx: &mut Tx, dialect: Dialect, account_ids: &[i64], now: i64) -> Result<()> {
+    let mut items = Vec::new();
+    for chunk in in_chunks(account_ids) {
+        let sql =
+            format!("SELECT item_id FROM item_account_links WHERE account_id IN ({})", placeholders(1, chunk.len()));
+        let sql = dialect.sql(&sql);
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for id in &chunk {
+            query = query.bind(*id);
+        }
+        items.extend(query.fetch_all(&mut **tx).await?);
+    }
+    items.sort_unstable();
+    items.dedup();
+    refresh_for_items(tx, dialect, &items, now).await
+}
+
+/// Sorted accounts and opportunities: the one stored form of a demand.
+fn canonical(mut demand: RequestDemand) -> RequestDemand {
+    demand.accounts.sort_by_key(|asks| asks.account_id);
+    demand.opportunities.sort_unstable();
+    demand.opportunities.dedup();
+    demand
+}
+
+/// Entries of `ENTRY` bytes, little-endian: account id (8), kinds (1), flags (1: bit 0
+/// blocks the account's pipeline, bit 1 has an ARR at ask), items (4), people (4),
+/// newest ask in unix microseconds (8), ARR at ask in minor units (8), its currency (3).
+fn encode_accounts(accounts: &[AccountAsks]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(accounts.len() * ENTRY);
+    for asks in accounts {
+        out.extend_from_slice(&asks.account_id.to_le_bytes());
+        out.push(asks.kinds.bits());
+        out.push(u8::from(asks.blocks_account_pipeline) | (u8::from(asks.arr_at_ask.is_some()) << 1));
+        out.extend_from_slice(&asks.items.to_le_bytes());
+        out.extend_from_slice(&asks.people.to_le_bytes());
+        out.extend_from_slice(&asks.newest_ask.timestamp_micros().to_le_bytes());
+        let (minor, code) = match asks.arr_at_ask {
+            Some(money) => (money.minor, money.currency.code()),
+            None => (0, "   "),
+        };
+        out.extend_from_slice(&minor.to_le_bytes());
+        let mut currency = [b' '; 3];
+        currency.iter_mut().zip(code.bytes()).for_each(|(slot, byte)| *slot = byte);
+        out.extend_from_slice(&currency);
+    }
+    out
+}
+
+fn decode_accounts(request_id: i64, bytes: &[u8], currencies: &mut CurrencyCache) -> Result<Vec<AccountAsks>> {
+    let bad = || corrupt(TABLE, format!("request {request_id}: accounts entry unreadable"));
+    if !bytes.len().is_multiple_of(ENTRY) {
+        return Err(bad());
+    }
+    let i64_at = |entry: &[u8], at: usize| -> i64 {
+        let mut buf = [0u8; 8];
+        buf.copy_from_slice(&entry[at..at + 8]);
+        i64::from_le_bytes(buf)
+    };
+    let u32_at = |entry: &[u8], at: usize| -> u32 {
+        let mut buf = [0u8; 4];
+        buf.copy_from_slice(&entry[at..at + 4]);
+        u32::from_le_bytes(buf)
+    };
+    let mut accounts = Vec::with_capacity(bytes.len() / ENTRY);
+    for entry in bytes.chunks_exact(ENTRY) {
+        let flags = entry[9];
+        let arr_at_ask = if flags & 2 != 0 {
+            Some(Money::new(i64_at(entry, 26), currencies.get(&entry[34..37]).ok_or_else(bad)?))
+        } else {
+            None
+        };
+        accounts.push(AccountAsks {
+            account_id: i64_at(entry, 0),
+            kinds: KindSet::from_bits(entry[8]),
+            blocks_account_pipeline: flags & 1 != 0,
+            items: u32_at(entry, 10),
+            people: u32_at(entry, 14),
+            newest_ask: time_from(TABLE, i64_at(entry, 18))?,
+            arr_at_ask,
+        });
+    }
+    Ok(accounts)
+}
+
+fn encode_ids(ids: &[i64]) -> Vec<u8> {
+    ids.iter().flat_map(|id| id.to_le_bytes()).collect()
+}
+
+fn decode_ids(request_id: i64, bytes: &[u8]) -> Result<Vec<i64>> {
+    if !bytes.len().is_multiple_of(8) {
+        return Err(corrupt(TABLE, format!("request {request_id}: opportunities unreadable")));
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|chunk| {
+            let mut buf = [0u8; 8];
+            buf.copy_from_slice(chunk);
+            i64::from_le_bytes(buf)
+        })
+        .collect())
+}
+
+/// Currency codes seen while decoding, parsed once each.
+#[derive(Default)]
+struct CurrencyCache(Vec<([u8; 3], Currency)>);
+
+impl CurrencyCache {
+    fn get(&mut self, code: &[u8]) -> Option<Currency> {
+        if let Some((_, currency)) = self.0.iter().find(|(known, _)| known.as_slice() == code) {
+            return Some(*currency);
+        }
+        let currency: Currency = std::str::from_utf8(code).ok()?.parse().ok()?;
+        let mut key = [0u8; 3];
+        key.copy_from_slice(code);
+        self.0.push((key, currency));
+        Some(currency)
+    }
+}
+
+fn demand_from_row(row: &AnyRow, currencies: &mut CurrencyCache) -> Result<RequestDemand> {
+    let request_id: i64 = get(row, "request_id")?;
+    let accounts: Vec<u8> = get(row, "accounts")?;
+    let opportunities: Vec<u8> = get(row, "opportunities")?;
+    let count = |column: &str| -> Result<u32> {
+        let value: i64 = get(row, column)?;
+        u32::try_from(value).map_err(|_| corrupt(TABLE, format!("request {request_id}: {column} out of range")))
+    };
+    Ok(RequestDemand {
+        request_id,
+        accounts: decode_accounts(request_id, &accounts, currencies)?,
+        unattributed_items: count("unattributed_items")?,
+        unattributed_people: count("unattributed_people")?,
+        opportunities: decode_ids(request_id, &opportunities)?,
+    })
+}
+
+/// The stored demand of every live (not merged) request, or of `only` those.
+pub(crate) async fn read_demand(pool: &AnyPool, only: Option<&[i64]>) -> Result<Vec<RequestDemand>> {
+    const SELECT: &str = "SELECT d.request_id, d.accounts, d.opportunities, d.unattributed_items, \
+        d.unattributed_people FROM request_demand d JOIN requests r ON r.id = d.request_id \
+        WHERE r.merged_into IS NULL";
+    let mut currencies = CurrencyCache::default();
+    let rows = match only {
+        None => sqlx::query(&format!("{SELECT} ORDER BY d.request_id")).fetch_all(pool).await?,
+        Some(ids) => {
+            super::fetch_by_ids(pool, &format!("{SELECT} AND d.request_id IN ({{ids}}) ORDER BY d.request_id"), ids)
+                .await?
+        }
+    };
+    let mut demands = rows.iter().map(|row| demand_from_row(row, &mut currencies)).collect::<Result<Vec<_>>>()?;
+    demands.dedup_by_key(|demand| demand.request_id);
+    Ok(demands)
+}
+
+/// What the score needs of every account (soft-deleted ones with no ARR: they show as
+/// churned) and of every live opportunity mapped to an account. An opportunity with no
+/// currency is taken in `default_currency`; a probability outside 0–100 % is clamped.
+pub(crate) async fn read_facts(
+    pool: &AnyPool,
+    default_currency: Currency,
+) -> Result<(Vec<AccountFacts>, Vec<Opportunity>)> {
+    let rows = sqlx::query(
+        "SELECT id, arr_minor, currency, segment, renewal_date, parent_id, deleted_at FROM accounts ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut currencies = CurrencyCache::default();
+    let mut accounts = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: i64 = get(row, "id")?;
+        let currency: String = get(row, "currency")?;
+        let currency = currencies
+            .get(currency.as_bytes())
+            .ok_or_else(|| corrupt("accounts", format!("account {id}: unknown currency `{currency}`")))?;
+        let deleted: Option<i64> = get(row, "deleted_at")?;
+        let arr_minor: i64 = if deleted.is_some() { 0 } else { get(row, "arr_minor")? };
+        let renewal: Option<String> = get(row, "renewal_date")?;
+        accounts.push(AccountFacts {
+            id,
+            arr: Money::new(arr_minor, currency),
+            segment: get(row, "segment")?,
+            renewal_date: renewal.map(|date| super::date_from("accounts", &date)).transpose()?,
+            parent_id: get(row, "parent_id")?,
+        });
+    }
+    let rows = sqlx::query(
+        "SELECT o.id, x.account_id, o.amount_minor, o.currency, o.probability, o.closed \
+         FROM opportunities o JOIN account_external_ids x \
+         ON x.connector = o.connector AND x.external_id = o.account_external_id \
+         WHERE o.deleted_at IS NULL ORDER BY o.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut opportunities = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: i64 = get(row, "id")?;
+        let currency: Option<String> = get(row, "currency")?;
+        let currency = match currency.filter(|code| !code.trim().is_empty()) {
+            Some(code) => currencies
+                .get(code.as_bytes())
+                .ok_or_else(|| corrupt("opportunities", format!("opportunity {id}: unknown currency `{code}`")))?,
+            None => default_currency,
+        };
+        let percent: Option<f64> = get(row, "probability")?;
+        let percent = percent.filter(|p| p.is_finite()).unwrap_or(0.0).clamp(0.0, 100.0);
+        let probability = Probability::from_percent(percent).map_err(|e| corrupt("opportunities", e.to_string()))?;
+        opportunities.push(Opportunity {
+            id,
+            account_id: get(row, "account_id")?,
+            amount: Money::new(get::<Option<i64>>(row, "amount_minor")?.unwrap_or(0), currency),
+            probability,
+            open: get::<i64>(row, "closed")? == 0,
+        });
+    }
+    Ok((accounts, opportunities))
+}
+
+/// Every live request's demand computed from scratch with SQL `GROUP BY (request,
+/// account)` over links, items and account links — no stored aggregate used. The
+/// oracle the store suite checks `request_demand` against, and the benchmark's baseline.
+/// People are told apart by lower-cased email, as `PersonId::of_email` does.
+pub(crate) async fn recompute_all(pool: &AnyPool) -> Result<Vec<RequestDemand>> {
+    const LIVE: &str = "FROM item_request_links r JOIN requests q ON q.id = r.request_id AND q.merged_into IS NULL \
+        JOIN items i ON i.id = r.item_id AND i.deleted_at IS NULL \
+        LEFT JOIN item_account_links l ON l.item_id = i.id";
+    const NAMED: &str = "(SELECT MIN(o.id) FROM opportunities o WHERE o.connector = i.connector \
+        AND o.blocker_external_id = i.external_id AND o.deleted_at IS NULL)";
+    let mut kinds = String::new();
+    for kind in Kind::ALL.iter().copied() {
+        kinds.push_str(&format!(
+            "MAX(CASE WHEN i.kind = '{}' THEN 1 ELSE 0 END) AS kind_{}, ",
+            kind.as_str(),
+            kind as u8
+        ));
+    }
+    let aggregate = format!(
+        "SELECT r.request_id, l.account_id, COUNT(*) AS items, \
+         COUNT(DISTINCT LOWER(TRIM(i.author_email))) AS people, MAX(i.created_at) AS newest, {kinds}\
+         MAX(CASE WHEN i.kind = 'sales_blocker' AND {NAMED} IS NULL THEN 1 ELSE 0 END) AS blocks \
+         {LIVE} GROUP BY r.request_id, l.account_id"
+    );
+    let arr = format!(
+        "SELECT request_id, account_id, arr_at_ask_minor, arr_at_ask_currency FROM (\
+         SELECT r.request_id, l.account_id, r.arr_at_ask_minor, r.arr_at_ask_currency, \
+         ROW_NUMBER() OVER (PARTITION BY r.request_id, l.account_id ORDER BY i.created_at DESC, i.id DESC) AS n \
+         {LIVE} WHERE r.arr_at_ask_minor IS NOT NULL AND l.account_id IS NOT NULL) ranked WHERE n = 1"
+    );
+    let named = format!(
+        "SELECT DISTINCT r.request_id, {NAMED} AS opportunity_id {LIVE} \
+         WHERE i.kind = 'sales_blocker' AND l.account_id IS NOT NULL"
+    );
+    let live_requests: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM requests WHERE merged_into IS NULL ORDER BY id").fetch_all(pool).await?;
+    let mut demands: BTreeMap<i64, RequestDemand> = live_requests
+        .into_iter()
+        .map(|request_id| (request_id, RequestDemand { request_id, ..RequestDemand::default() }))
+        .collect();
+    for row in sqlx::query(&aggregate).fetch_all(pool).await? {
+        let request_id: i64 = get(&row, "request_id")?;
+        let account_id: Option<i64> = get(&row, "account_id")?;
+        let number = |column: &str| -> Result<u32> {
+            let value: i64 = row.try_get(column).map_err(|e| corrupt(TABLE, format!("{column}: {e}")))?;
+            u32::try_from(value).map_err(|_| corrupt(TABLE, format!("{column} out of range")))
+        };
+        let Some(demand) = demands.get_mut(&request_id) else { continue };
+        let Some(account_id) = account_id else {
+            demand.unattributed_items = number("items")?;
+            demand.unattributed_people = number("people")?;
+            continue;
+        };
+        let mut set = KindSet::default();
+        for kind in Kind::ALL.iter().copied() {
+            if number(&format!("kind_{}", kind as u8))? != 0 {
+                set.insert(kind);
+            }
+        }
+        let newest: i64 = get(&row, "newest")?;
+        demand.accounts.push(AccountAsks {
+            account_id,
+            kinds: set,
+            items: number("items")?,
+            people: number("people")?,
+            newest_ask: time_from("items", newest)?,
+            arr_at_ask: None,
+            blocks_account_pipeline: number("blocks")? != 0,
+        });
+    }
+    for row in sqlx::query(&arr).fetch_all(pool).await? {
+        let request_id: i64 = get(&row, "request_id")?;
+        let account_id: i64 = get(&row, "account_id")?;
+        let minor: i64 = get(&row, "arr_at_ask_minor")?;
+        let currency: String = get(&row, "arr_at_ask_currency")?;
+        let money = Money::parse(minor, &currency).map_err(|e| corrupt("item_request_links", e.to_string()))?;
+        if let Some(asks) = demands
+            .get_mut(&request_id)
+            .and_then(|demand| demand.accounts.iter_mut().find(|asks| asks.account_id == account_id))
+        {
+            asks.arr_at_ask = Some(money);
+        }
+    }
+    for row in sqlx::query(&named).fetch_all(pool).await? {
+        let request_id: i64 = get(&row, "request_id")?;
+        let opportunity: Option<i64> = get(&row, "opportunity_id")?;
+        if let (Some(demand), Some(opportunity)) = (demands.get_mut(&request_id), opportunity) {
+            demand.opportunities.push(opportunity);
+        }
+    }
+    Ok(demands.into_values().map(canonical).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn packed_accounts_read_back_as_written() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).single().expect("time");
+        let accounts = vec![
+            AccountAsks {
+                account_id: 7,
+                kinds: [Kind::Bug, Kind::SalesBlocker].into_iter().collect(),
+                items: 3,
+                people: 2,
+                newest_ask: at,
+                arr_at_ask: Some(Money::new(-12_345, Currency::EUR)),
+                blocks_account_pipeline: true,
+            },
+            AccountAsks {
+                account_id: i64::MAX,
+                kinds: KindSet::default(),
+                items: u32::MAX,
+                people: 0,
+                newest_ask: at,
+                arr_at_ask: None,
+                blocks_account_pipeline: false,
+            },
+        ];
+        let bytes = encode_accounts(&accounts);
+        assert_eq!(bytes.len(), 2 * ENTRY);
+        let mut cache = CurrencyCache::default();
+        assert_eq!(decode_accounts(1, &bytes, &mut cache).expect("decode"), accounts);
+        assert!(decode_accounts(1, &bytes[1..], &mut cache).is_err(), "a torn entry is an error, not a guess");
+        assert_eq!(decode_ids(1, &encode_ids(&[3, -1, 9])).expect("ids"), vec![3, -1, 9]);
+    }
+}
