@@ -207,6 +207,8 @@ fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         .and_then(|date| date.and_hms_opt(0, 0, 0))
         .map(|midnight| midnight.and_utc())
         .ok_or_else(|| format!("`{text}` is neither an RFC 3339 time (2026-01-31T09:00:00Z) nor a date (2026-01-31)"))
+}
+
 /// `chorus requests` subcommands. REQ and ITEM are store ids (`chorus export`, `search`).
 #[derive(Debug, Subcommand)]
 pub enum RequestsCommand {

@@ -13,8 +13,8 @@
 //!   from the version that run last read (no lost update, no second writer);
 //! - a manual link is never overwritten by a sync.
 
-mod api_tokens;
 mod account_types;
+mod api_tokens;
 mod drivers;
 mod error;
 mod sql;
@@ -22,8 +22,8 @@ mod sql;
 mod suite;
 mod types;
 
-pub use api_tokens::{ApiToken, NewApiToken, Role};
 pub use account_types::*;
+pub use api_tokens::{ApiToken, NewApiToken, Role};
 pub use error::StoreError;
 pub use sql::SqlStore;
 pub use types::*;
