@@ -68,6 +68,8 @@ fn org(id: &str, name: &str, arr_minor: i64) -> Record {
         csm_owner: None,
         renewal_date: None,
         parent_external_id: None,
+        plan: None,
+        same_as: Vec::new(),
         raw: serde_json::Value::Null,
     })
 }
@@ -172,7 +174,7 @@ impl TestApp {
         let mut state = AppState::new(Arc::clone(&store)).with_syncs(syncs).with_webhooks(secrets);
         if with_index {
             let index = SearchIndex::open(dir.path().join("index")).expect("open index");
-            let mut projection = IndexProjection::new(index.clone(), Arc::clone(&store)).expect("projection");
+            let mut projection = IndexProjection::new(index.clone(), Arc::clone(&store), chorus_core::ExchangeRates::default()).expect("projection");
             projection.catch_up().await.expect("catch up");
             index.reload().expect("reload");
             state = state.with_index(index);
