@@ -11,13 +11,18 @@
 //! exceeds 3 ms. With the `BENCH_DIR` of an earlier run, `BENCH_ONLY=queries` only times
 //! the index's queries, `BENCH_ONLY=rebuild` only rebuilds the index from the stored
 //! items, and `BENCH_ONLY=follow` replays the stored change log through the projection,
-//! writing no report: quick loops for profiling one side.
+//! writing no report: quick loops for profiling one side. The user paths (`user`):
+//! `chorus import items` + the first `chorus search` through the CLI binary beside a
+//! plain FTS5 load of the same JSON Lines file, and the follower catching up on the
+//! change log that import left, each with its peak RSS; `BENCH_ONLY=user` runs them
+//! alone (`BENCH_REPLAY=0` skips the change-by-change replay).
 //!
 //! This is a benchmark, not a test: CI never runs it.
 
 mod corpus;
 mod fts;
 mod report;
+mod user;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -40,9 +45,14 @@ const FTS_CHILD: &str = "BENCH_FTS_CHILD";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let outcome = match std::env::var(FTS_CHILD) {
-        Ok(work) => fts_child(std::path::Path::new(&work)).await,
-        Err(_) => run().await,
+    let outcome = if let Ok(work) = std::env::var(FTS_CHILD) {
+        fts_child(std::path::Path::new(&work)).await
+    } else if let Ok(file) = std::env::var(user::FTS_LOAD_CHILD) {
+        user::fts_load_child(std::path::Path::new(&file)).await
+    } else if let Ok(mode) = std::env::var(user::FOLLOW_CHILD) {
+        user::follow_child(&mode).await
+    } else {
+        run().await
     };
     if let Err(error) = outcome {
         eprintln!("bench failed: {error}");
@@ -69,6 +79,11 @@ async fn run() -> Result<(), BoxError> {
     let only = std::env::var("BENCH_ONLY").ok();
     if only.as_deref() == Some("queries") {
         return time_queries_only(&work, &vocabulary, n);
+    }
+    if only.as_deref() == Some("user") {
+        let user = user::run(&work, n)?;
+        println!("{}", user.markdown());
+        return Ok(());
     }
     let store = chorus_store::open(&format!("sqlite://{}", work.join("store.db").display())).await?;
     if only.as_deref() == Some("follow") {
@@ -120,7 +135,9 @@ async fn run() -> Result<(), BoxError> {
     figures.checked = queries.len();
     figures.mismatches = mismatches.clone();
 
-    let markdown = report::render(&figures);
+    eprintln!("bench: the user paths");
+    let user = user::run(&work, n)?;
+    let markdown = format!("{}\n{}", report::render(&figures), user.markdown());
     std::fs::write(&out, &markdown)?;
     println!("{markdown}");
     eprintln!("bench: wrote {out}");
