@@ -1,15 +1,18 @@
 //! One module per subcommand; `run` dispatches.
 
+mod accounts;
 mod check;
 mod demo;
 mod export;
 mod import;
 mod init;
+mod link;
 mod reindex;
 mod runs;
 mod search;
 mod serve;
 mod sync;
+mod triage;
 
 use crate::cli::{Cli, Command};
 
@@ -26,6 +29,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => search::run(config, args).await,
         Command::Reindex => reindex::run(config).await,
         Command::Runs { connector, limit, format } => runs::run(config, connector.as_deref(), limit, format).await,
+        Command::Accounts { command } => accounts::run(config, command).await,
+        Command::Link(args) => link::run(config, args).await,
+        Command::Triage { limit, after, format } => triage::run(config, limit, after.as_deref(), format).await,
         Command::Serve => serve::run(config).await,
         Command::Demo { dir, no_serve } => demo::run(&dir, no_serve).await,
     }
