@@ -73,6 +73,23 @@ pub enum Command {
         #[command(subcommand)]
         command: RequestsCommand,
     },
+    /// Accounts: list them, show one with health and provenance, merge, split, import.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
+    /// Link an item to an account or a request by hand (a manual link wins over any sync).
+    Link(LinkArgs),
+    /// Items that resolve to no account, newest day first and the richest first within it.
+    Triage {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Continue after this position (the `next` a previous page printed).
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Serve the HTTP API and run connectors on their schedules.
     Serve,
     /// Create, list and revoke API tokens.
@@ -286,4 +303,62 @@ pub enum RequestsCommand {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+}
+
+/// `chorus accounts` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Live accounts in id order.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Start after this account id.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// One account: fields, health, risk flags, upsell signals and the records that formed it.
+    Show {
+        id: i64,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Merge account FROM into INTO: records, domains, contacts and items move.
+    Merge { into: i64, from: i64 },
+    /// Split source records off an account into a new one that stays apart.
+    Split {
+        id: i64,
+        /// A source record to move, `CONNECTOR:EXTERNAL_ID` (repeatable).
+        #[arg(long = "record", value_name = "CONNECTOR:ID", required = true)]
+        records: Vec<String>,
+    },
+    /// Create or update accounts from JSON Lines (the export's shape) or CSV with a header.
+    Import {
+        /// File to read; `-` or absent for stdin.
+        file: Option<PathBuf>,
+        /// Input format; by default `.csv` files are CSV, anything else JSON Lines.
+        #[arg(long, value_enum)]
+        input: Option<AccountInput>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccountInput {
+    Jsonl,
+    Csv,
+}
+
+/// `chorus link` arguments: exactly one target.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["account", "request"])))]
+pub struct LinkArgs {
+    /// The item's id.
+    pub item: i64,
+    /// Link it to this account.
+    #[arg(long, value_name = "ID")]
+    pub account: Option<i64>,
+    /// Link it to this request.
+    #[arg(long, value_name = "ID")]
+    pub request: Option<i64>,
 }

@@ -227,6 +227,25 @@ impl Store for MemStore {
     async fn link_item_account(&self, _: i64, _: i64) -> StoreResult<()> {
         unsupported()
     }
+    async fn account_detail(&self, _: i64) -> StoreResult<Option<chorus_store::AccountDetail>> {
+        unsupported()
+    }
+    async fn merge_accounts(&self, _: i64, _: i64) -> StoreResult<()> {
+        unsupported()
+    }
+    async fn split_account(&self, _: i64, _: &[chorus_store::RecordKey]) -> StoreResult<i64> {
+        unsupported()
+    }
+    async fn triage(
+        &self,
+        _: Option<chorus_store::TriageCursor>,
+        _: u32,
+    ) -> StoreResult<Vec<chorus_store::TriageItem>> {
+        unsupported()
+    }
+    async fn account_health_data(&self, _: i64) -> StoreResult<chorus_store::AccountHealthData> {
+        unsupported()
+    }
     async fn link_item_request(&self, _: i64, _: i64, _: chorus_core::LinkProvenance) -> StoreResult<()> {
         unsupported()
     }

@@ -1,10 +1,12 @@
 //! One module per subcommand; `run` dispatches.
 
+mod accounts;
 mod check;
 mod demo;
 mod export;
 mod import;
 mod init;
+mod link;
 mod reindex;
 mod requests;
 mod runs;
@@ -12,6 +14,7 @@ mod search;
 mod serve;
 mod sync;
 mod tokens;
+mod triage;
 
 use crate::cli::{Cli, Command};
 
@@ -29,6 +32,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reindex => reindex::run(config).await,
         Command::Runs { connector, limit, format } => runs::run(config, connector.as_deref(), limit, format).await,
         Command::Requests { command } => requests::run(config, command).await,
+        Command::Accounts { command } => accounts::run(config, command).await,
+        Command::Link(args) => link::run(config, args).await,
+        Command::Triage { limit, after, format } => triage::run(config, limit, after.as_deref(), format).await,
         Command::Serve => serve::run(config).await,
         Command::Tokens(command) => tokens::run(config, command).await,
         Command::Demo { dir, no_serve } => demo::run(&dir, no_serve).await,
