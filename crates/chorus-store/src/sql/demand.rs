@@ -172,6 +172,16 @@ pub(crate) async fn refresh_for_accounts(tx: &mut Tx, dialect: Dialect, account_
     refresh_for_items(tx, dialect, &items, now).await
 }
 
+/// Rewrites the demand of every request in one transaction.
+pub(crate) async fn rebuild_all(store: &super::SqlStore) -> Result<u64> {
+    let now = super::now_micros();
+    let mut tx = store.begin_write(super::Appends::Nothing).await?;
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM requests ORDER BY id").fetch_all(&mut *tx).await?;
+    refresh_requests(&mut tx, store.dialect, &ids, now).await?;
+    tx.commit().await?;
+    Ok(ids.len() as u64)
+}
+
 /// Sorted accounts and opportunities: the one stored form of a demand.
 fn canonical(mut demand: RequestDemand) -> RequestDemand {
     demand.accounts.sort_by_key(|asks| asks.account_id);

@@ -270,4 +270,8 @@ impl Store for SqlStore {
     async fn recompute_demand(&self) -> Result<Vec<RequestDemand>> {
         demand::recompute_all(&self.reader).await
     }
+
+    async fn rebuild_demand(&self) -> Result<u64> {
+        demand::rebuild_all(self).await
+    }
 }
