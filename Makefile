@@ -23,9 +23,11 @@ test: tools
 	cargo build -p chorus-cli --bin chorus
 	cargo nextest run --workspace --no-fail-fast
 
-## bench: search benchmark against SQLite FTS5 (BENCH_N items); writes docs/benchmarks.md
+## bench: search benchmark against SQLite FTS5, then request ranking against a SQL GROUP BY
+## (BENCH_N items each); writes docs/benchmarks.md
 bench: tools
 	cargo run --release -p chorus-index --example bench
+	cargo run --release -p chorus-store --example rank_requests
 
 ## lint: formatting, clippy and the advisory check, as reviewers expect them
 lint: advisories

@@ -255,6 +255,10 @@ pub trait Store: Send + Sync + 'static {
     /// and items, ignoring the maintained aggregates: a consistency check and the
     /// benchmark's baseline. Slow on large stores.
     async fn recompute_demand(&self) -> Result<Vec<chorus_core::priority::RequestDemand>>;
+
+    /// Rewrites every request's maintained demand from its links, in one transaction:
+    /// for a bulk load written around the store, or a repair. Returns the requests done.
+    async fn rebuild_demand(&self) -> Result<u64>;
 }
 
 pub mod postgres;

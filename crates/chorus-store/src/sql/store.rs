@@ -308,12 +308,16 @@ impl Store for SqlStore {
     }
 
     async fn priority_inputs(&self, default_currency: Currency, only: Option<&[i64]>) -> Result<PriorityInputs> {
-        let (accounts, opportunities) = demand::read_facts(&self.reader, default_currency).await?;
+        let (accounts, opportunities) = demand::read_facts(&self.reader, self.dialect, default_currency).await?;
         let demands = demand::read_demand(&self.reader, only).await?;
         Ok(PriorityInputs { accounts, opportunities, demands })
     }
 
     async fn recompute_demand(&self) -> Result<Vec<RequestDemand>> {
         demand::recompute_all(&self.reader).await
+    }
+
+    async fn rebuild_demand(&self) -> Result<u64> {
+        demand::rebuild_all(self).await
     }
 }

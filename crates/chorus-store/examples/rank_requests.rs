@@ -1,0 +1,242 @@
+//! Times request ranking from the store: `cargo run --release -p chorus-store --example
+//! rank_requests` (`make bench` runs it after the search benchmark).
+//!
+//! Builds a SQLite store of `BENCH_N` items (default 1 000 000) linked to 10 000 requests,
+//! 50 000 accounts (a third in EUR, one in ten a child), 5 000 opportunities, written with
+//! bulk SQL (the sync path is the search benchmark's subject), then `rebuild_demand`.
+//! Times, after one warm-up, three runs of: the ranking as `chorus requests list` does it
+//! (maintained aggregates + account facts read, model prepared, every request ranked), and
+//! the baseline — the same numbers from a plain SQL `GROUP BY (request, account)` over
+//! links and items, ranked by the same model (timed once: it takes seconds). Both must rank the same requests with the
+//! same scores. Writes its section of `docs/benchmarks.md` (or `BENCH_OUT`), replacing an
+//! earlier one. `BENCH_DIR` keeps the database for another run.
+
+use std::time::{Duration, Instant};
+
+use chorus_core::money::{Currency, ExchangeRates, Rate};
+use chorus_core::{PriorityModel, PriorityWeights};
+use chorus_store::Store;
+use chrono::Utc;
+use sqlx::Executor;
+
+const REQUESTS: u64 = 10_000;
+const ACCOUNTS: u64 = 50_000;
+const OPPORTUNITIES: u64 = 5_000;
+const BEGIN: &str = "<!-- rank_requests:begin -->";
+const END: &str = "<!-- rank_requests:end -->";
+
+type Error = Box<dyn std::error::Error>;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let n: u64 = std::env::var("BENCH_N").ok().map(|v| v.parse()).transpose()?.unwrap_or(1_000_000);
+    let keep = std::env::var("BENCH_DIR").ok();
+    let temp = tempfile::tempdir()?;
+    let dir = keep.as_deref().map(std::path::PathBuf::from).unwrap_or_else(|| temp.path().to_owned());
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join(format!("rank-{n}.db")).display());
+    let store = chorus_store::sqlite::open(&url).await?;
+    let started = Instant::now();
+    if store.counts().await?.requests == 0 {
+        load(&url, n).await?;
+        eprintln!("loaded {n} items in {:.1?}", started.elapsed());
+        let started = Instant::now();
+        store.rebuild_demand().await?;
+        eprintln!("built demand aggregates in {:.1?}", started.elapsed());
+    }
+    let load_time = started.elapsed();
+
+    let rates = ExchangeRates::new(Currency::USD).with_rate(Currency::EUR, "1.08".parse::<Rate>()?);
+    let mut fast = Vec::new();
+    let mut parts = Vec::new();
+    let mut baseline = Vec::new();
+    for run in 0..4 {
+        let started = Instant::now();
+        store.priority_inputs(Currency::USD, Some(&[])).await?;
+        let facts = started.elapsed();
+        let started = Instant::now();
+        let inputs = store.priority_inputs(Currency::USD, None).await?;
+        let read = started.elapsed();
+        let model = PriorityModel::new(
+            PriorityWeights::default(),
+            rates.clone(),
+            &inputs.accounts,
+            &inputs.opportunities,
+            Utc::now(),
+        )?;
+        let prepared = started.elapsed();
+        let ranked = model.rank(&inputs.demands)?;
+        let total = started.elapsed();
+
+        if run >= 2 {
+            // The baseline takes seconds a run: timed once after the warm-up.
+            eprintln!(
+                "run {run}: facts alone {facts:.1?}; read {read:.1?}, prepare {:.1?}, rank {:.1?}",
+                prepared - read,
+                total - prepared
+            );
+            fast.push(total);
+            parts.push((read, prepared - read, total - prepared));
+            continue;
+        }
+        let started = Instant::now();
+        let recomputed = store.recompute_demand().await?;
+        let sql = started.elapsed();
+        let baseline_ranked = model.rank(&recomputed)?;
+        let baseline_total = started.elapsed() + (prepared - read);
+        if run == 0 {
+            check_same(&ranked, &baseline_ranked)?;
+            eprintln!("warm-up: ranking {total:.1?}, SQL baseline {baseline_total:.1?}");
+            continue;
+        }
+        eprintln!(
+            "run {run}: facts alone {facts:.1?}; read {read:.1?}, prepare {:.1?}, rank {:.1?}",
+            prepared - read,
+            total - prepared
+        );
+        fast.push(total);
+        parts.push((read, prepared - read, total - prepared));
+        baseline.push((sql, baseline_total));
+    }
+    fast.sort();
+    let median = fast[fast.len() / 2];
+    let (read, prepare, rank) = parts[parts.len() / 2];
+    baseline.sort();
+    let (sql, baseline_total) = baseline[baseline.len() / 2];
+    let report = render(n, load_time, median, (read, prepare, rank), sql, baseline_total);
+    print!("{report}");
+    write_section(&report)?;
+    Ok(())
+}
+
+/// The two rankings agree: same requests in the same order, scores equal to 1e-9.
+fn check_same(a: &[chorus_core::priority::Ranked], b: &[chorus_core::priority::Ranked]) -> Result<(), Error> {
+    if a.len() != b.len() {
+        return Err(format!("maintained ranking has {} requests, baseline {}", a.len(), b.len()).into());
+    }
+    for (x, y) in a.iter().zip(b) {
+        let close = (x.score - y.score).abs() <= 1e-9 * x.score.abs().max(1.0);
+        if !close || x.counts != y.counts {
+            return Err(format!("request {} / {}: {} vs {}", x.request_id, y.request_id, x.score, y.score).into());
+        }
+    }
+    Ok(())
+}
+
+/// Writes the synthetic data with a few bulk statements.
+async fn load(url: &str, n: u64) -> Result<(), Error> {
+    let pool = sqlx::SqlitePool::connect(url).await?;
+    let now = Utc::now().timestamp_micros();
+    let year = 365 * 86_400 * 1_000_000_i64;
+    let statements = [
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ACCOUNTS}) \
+             INSERT INTO accounts (id, name, name_key, arr_minor, currency, segment, renewal_date, parent_id, \
+             created_at, updated_at) SELECT i, 'Account ' || i, 'account ' || i, (i * 2654435761) % 50000000, \
+             CASE WHEN i % 3 = 0 THEN 'EUR' ELSE 'USD' END, \
+             CASE i % 3 WHEN 0 THEN 'enterprise' WHEN 1 THEN 'mid-market' ELSE 'smb' END, \
+             date('now', '+' || ((i * 40503) % 400) || ' days'), CASE WHEN i % 10 = 0 THEN i - 9 END, {now}, {now} \
+             FROM n"
+        ),
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ACCOUNTS}) \
+             INSERT INTO account_external_ids (connector, source, external_id, account_id) \
+             SELECT 'bench', 'salesforce', 'a' || i, i FROM n"
+        ),
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
+             INSERT INTO items (id, connector, source, external_id, kind, title, body, comments, status, tags, \
+             author_email, created_at, updated_at, raw, content_hash) \
+             SELECT i, 'bench', 'zendesk', 'e' || i, \
+             CASE (i * 7919) % 4 WHEN 0 THEN 'bug' WHEN 1 THEN 'feature_request' WHEN 2 THEN 'support_ticket' \
+             ELSE 'sales_blocker' END, 'item ' || i, '', '[]', 'open', '[]', \
+             'p' || ((i * 48271) % 400000) || '@example.com', {now} - (i * 69621) % {year}, {now}, '{{}}', '' FROM n"
+        ),
+        format!(
+            "INSERT INTO item_account_links (item_id, account_id, provenance, linked_at) \
+             SELECT id, 1 + (id * 16807) % {ACCOUNTS}, 'source_field', {now} FROM items WHERE id % 20 <> 0"
+        ),
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {REQUESTS}) \
+             INSERT INTO requests (id, title, description, status, created_at, updated_at) \
+             SELECT i, 'Request ' || i, '', 'open', {now}, {now} FROM n"
+        ),
+        format!(
+            "INSERT INTO item_request_links (item_id, request_id, provenance, linked_at, arr_at_ask_minor, \
+             arr_at_ask_currency) SELECT i.id, 1 + (i.id * 40503) % {REQUESTS}, 'manual', {now}, \
+             CASE WHEN a.id IS NOT NULL THEN a.arr_minor * (80 + i.id % 40) / 100 END, a.currency \
+             FROM items i LEFT JOIN item_account_links l ON l.item_id = i.id LEFT JOIN accounts a ON a.id = l.account_id"
+        ),
+        // Half the opportunities name a sales blocker (items with id % 4 = 1 are blockers).
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {OPPORTUNITIES}) \
+             INSERT INTO opportunities (connector, external_id, name, account_external_id, amount_minor, currency, \
+             stage, probability, closed, won, blocker_external_id, source_updated_at, content_hash, created_at, \
+             updated_at) SELECT 'bench', 'o' || i, 'Opportunity ' || i, 'a' || (1 + (i * 10) % {ACCOUNTS}), \
+             (i * 2654435761) % 20000000, 'USD', 'Negotiation', (i * 37) % 101, CASE WHEN i % 4 = 0 THEN 1 ELSE 0 END, 0, \
+             CASE WHEN i % 2 = 0 AND i * 200 + 1 <= {n} THEN 'e' || (i * 200 + 1) END, {now}, '', {now}, {now} FROM n"
+        ),
+    ];
+    for statement in &statements {
+        pool.execute(statement.as_str()).await?;
+    }
+    pool.close().await;
+    Ok(())
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn render(
+    n: u64,
+    load: Duration,
+    ranking: Duration,
+    (read, prepare, rank): (Duration, Duration, Duration),
+    sql: Duration,
+    baseline: Duration,
+) -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load_avg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load_avg = load_avg.split_whitespace().next().unwrap_or("?");
+    format!(
+        "{BEGIN}\n## Request ranking: maintained aggregates vs a SQL GROUP BY\n\n\
+         Generated by `make bench` (`cargo run --release -p chorus-store --example rank_requests`);\n\
+         do not edit by hand. SQLite; {n} items linked to {REQUESTS} requests, {ACCOUNTS} accounts (a third in \
+         EUR, one in ten a child), {OPPORTUNITIES} opportunities; one warm-up, median of three runs (the baseline: one run). Both rows \
+         rank with the same model and are checked to give the same scores.\n\n\
+         - date: {date}\n- machine: {cores} cores, load average {load_avg} when it ran\n\
+         - data load and aggregate build (bulk SQL, not timed below): {load:.1?}\n\n\
+         | ranking every request | time |\n| --- | ---: |\n\
+         | from the maintained aggregates (`chorus requests list`) | {ranking} |\n\
+         | &nbsp;&nbsp;read aggregates and account facts | {read} |\n\
+         | &nbsp;&nbsp;prepare the model | {prepare} |\n\
+         | &nbsp;&nbsp;rank | {rank} |\n\
+         | baseline: SQL `GROUP BY (request, account)` then the same model | {baseline} |\n\
+         | &nbsp;&nbsp;of which the SQL | {sql} |\n\n{END}\n",
+        date = Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        load = load,
+        ranking = ms(ranking),
+        read = ms(read),
+        prepare = ms(prepare),
+        rank = ms(rank),
+        baseline = ms(baseline),
+        sql = ms(sql),
+    )
+}
+
+/// Replaces this benchmark's section of the report (or appends it).
+fn write_section(section: &str) -> Result<(), Error> {
+    let path = std::env::var("BENCH_OUT")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/benchmarks.md").to_owned());
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let new = match (old.find(BEGIN), old.find(END)) {
+        (Some(begin), Some(end)) if end > begin => {
+            format!("{}{}{}", &old[..begin], section, old[end + END.len()..].trim_start_matches('\n'))
+        }
+        _ if old.is_empty() => section.to_owned(),
+        _ => format!("{}\n{section}", old.trim_end_matches('\n').to_owned() + "\n"),
+    };
+    std::fs::write(&path, new)?;
+    Ok(())
+}
