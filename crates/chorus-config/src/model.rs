@@ -92,6 +92,14 @@ pub struct ServerConfig {
     /// without one has no webhook endpoint.
     #[serde(default)]
     pub webhooks: std::collections::BTreeMap<String, WebhookConfig>,
+    /// Most change-log entries the search index may be behind the store while
+    /// `/readyz` answers ready.
+    #[serde(default = "default_max_index_lag")]
+    pub max_index_lag: u64,
+}
+
+fn default_max_index_lag() -> u64 {
+    10_000
 }
 
 impl Default for ServerConfig {
@@ -100,6 +108,7 @@ impl Default for ServerConfig {
             listen: default_listen(),
             webhook_debounce_ms: default_webhook_debounce_ms(),
             webhooks: std::collections::BTreeMap::new(),
+            max_index_lag: default_max_index_lag(),
         }
     }
 }

@@ -39,8 +39,13 @@ pub struct AppState {
     pub index: Option<SearchIndex>,
     pub syncs: Arc<Syncs>,
     pub webhooks: Arc<webhooks::Webhooks>,
+    /// Most change-log entries the index may be behind while `/readyz` says ready.
+    pub max_index_lag: u64,
     touches: Arc<access::Touches>,
 }
+
+/// The default of `max_index_lag`.
+pub const DEFAULT_MAX_INDEX_LAG: u64 = 10_000;
 
 impl AppState {
     /// A state over `store` with no index and no connectors.
@@ -50,6 +55,7 @@ impl AppState {
             index: None,
             syncs: Arc::new(Syncs::default()),
             webhooks: Arc::default(),
+            max_index_lag: DEFAULT_MAX_INDEX_LAG,
             touches: Arc::default(),
         }
     }
@@ -61,6 +67,11 @@ impl AppState {
 
     pub fn with_syncs(mut self, syncs: Syncs) -> Self {
         self.syncs = Arc::new(syncs);
+        self
+    }
+
+    pub fn with_max_index_lag(mut self, max_index_lag: u64) -> Self {
+        self.max_index_lag = max_index_lag;
         self
     }
 
@@ -83,9 +94,29 @@ fn with_checks(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), access::authorize))
+        .layer(middleware::from_fn(observe_latency))
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .layer(middleware::from_fn(limits::enforce))
         .with_state(state)
+}
+
+/// Records each request's latency under its route pattern (bounded labels).
+async fn observe_latency(request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    chorus_sync::telemetry::ApiRequestServed {
+        route: &route,
+        method: method.as_str(),
+        status: response.status().as_u16(),
+        elapsed: started.elapsed(),
+    }
+    .emit();
+    response
 }
 
 #[cfg(test)]

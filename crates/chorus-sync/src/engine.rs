@@ -164,6 +164,7 @@ impl Engine {
             SyncMode::Incremental => cursor.value.as_ref(),
         };
         let mut pages = connector.pages(from, mode)?;
+        let mut page_started = Instant::now();
         while let Some(page) = pages.next().await {
             let page = page?;
             let records = page.records.len();
@@ -190,9 +191,11 @@ impl Engine {
                 upserted: outcome.upserted,
                 unchanged: outcome.unchanged,
                 deleted: outcome.deleted,
+                elapsed: page_started.elapsed(),
             }
             .emit();
             observer.page_committed(connector.id(), records, &outcome);
+            page_started = Instant::now();
         }
         Ok(())
     }

@@ -6,10 +6,20 @@
 //! never a query string, a credential or a header, save a source's rate-limit reason
 //! and reset that the HTTP stack reduced to 64 printable ASCII characters — so nothing
 //! emitted here can leak a secret. Metric names are constants on the events, not strings scattered in code.
+//! Latencies, waits and index lag also go to histograms; `render()` writes everything in
+//! the OpenMetrics text format through `prometheus-client`. Histogram labels are
+//! bounded: connector ids, route patterns (never concrete paths), methods, statuses.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
 
 /// Counter values keyed by `(metric name, connector id)`.
 pub type CounterSnapshot = BTreeMap<(String, String), u64>;
@@ -136,6 +146,7 @@ pub struct RateLimited<'a> {
 
 impl RateLimited<'_> {
     pub const COUNTER: &'static str = "chorus_http_rate_limited_total";
+    pub const HISTOGRAM: &'static str = "chorus_http_rate_limit_wait_seconds";
     pub fn emit(self) {
         let retry_after_ms = self.retry_after.map(millis);
         tracing::warn!(
@@ -147,6 +158,9 @@ impl RateLimited<'_> {
             "rate limited by source"
         );
         bump(Self::COUNTER, self.connector, 1);
+        if let Some(wait) = self.retry_after {
+            observe_rate_limit_wait(self.connector, wait);
+        }
     }
 }
 
@@ -268,9 +282,12 @@ pub struct PageCommitted<'a> {
     pub upserted: u64,
     pub unchanged: u64,
     pub deleted: u64,
+    /// From asking the connector for the page to its commit.
+    pub elapsed: Duration,
 }
 
 impl PageCommitted<'_> {
+    pub const HISTOGRAM: &'static str = "chorus_sync_page_duration_seconds";
     pub const PAGES: &'static str = "chorus_sync_pages_total";
     pub const RECORDS: &'static str = "chorus_sync_records_total";
     pub const UPSERTED: &'static str = "chorus_sync_records_upserted_total";
@@ -290,6 +307,7 @@ impl PageCommitted<'_> {
         bump(Self::UPSERTED, self.connector, self.upserted);
         bump(Self::UNCHANGED, self.connector, self.unchanged);
         bump(Self::DELETED, self.connector, self.deleted);
+        observe_page(self.connector, self.elapsed);
     }
 }
 
@@ -345,6 +363,152 @@ impl RunFinished<'_> {
     }
 }
 
+// --- histograms and the Prometheus registry ----------------------------------------
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConnectorLabels {
+    connector: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    /// The route's pattern (`/api/v1/items/{id}`), never the concrete path.
+    route: String,
+    method: String,
+    status: u16,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// 1 ms to ~33 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// 10 ms to ~5.8 h: rate-limit waits range from a jitter to an hourly quota.
+fn wait_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 3.0, 14))
+}
+
+/// 1 to ~1.6 M change-log entries.
+fn lag_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 4.0, 11))
+}
+
+struct Distributions {
+    api: Histograms<RouteLabels>,
+    page: Histograms<ConnectorLabels>,
+    rate_limit_wait: Histograms<ConnectorLabels>,
+    index_lag: Histogram,
+    index_lag_now: Gauge,
+}
+
+fn distributions() -> &'static Distributions {
+    static DISTRIBUTIONS: OnceLock<Distributions> = OnceLock::new();
+    DISTRIBUTIONS.get_or_init(|| Distributions {
+        api: Family::new_with_constructor(latency_histogram),
+        page: Family::new_with_constructor(latency_histogram),
+        rate_limit_wait: Family::new_with_constructor(wait_histogram),
+        index_lag: lag_histogram(),
+        index_lag_now: Gauge::default(),
+    })
+}
+
+/// The HTTP server answered one request.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiRequestServed<'a> {
+    /// The matched route pattern, or `unmatched`.
+    pub route: &'a str,
+    pub method: &'a str,
+    pub status: u16,
+    pub elapsed: Duration,
+}
+
+impl ApiRequestServed<'_> {
+    pub const HISTOGRAM: &'static str = "chorus_api_request_duration_seconds";
+    pub fn emit(self) {
+        tracing::debug!(
+            route = self.route,
+            method = self.method,
+            status = self.status,
+            elapsed_ms = millis(self.elapsed),
+            "request served"
+        );
+        let labels = RouteLabels { route: self.route.to_owned(), method: self.method.to_owned(), status: self.status };
+        distributions().api.get_or_create(&labels).observe(self.elapsed.as_secs_f64());
+    }
+}
+
+/// How far the search index is behind the store's change log, sampled.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexLagObserved {
+    /// Change-log entries the index has not applied yet.
+    pub lag: u64,
+}
+
+impl IndexLagObserved {
+    pub const HISTOGRAM: &'static str = "chorus_index_lag_changes";
+    pub const GAUGE: &'static str = "chorus_index_lag_changes_now";
+    pub fn emit(self) {
+        tracing::debug!(lag = self.lag, "index lag sampled");
+        let metrics = distributions();
+        metrics.index_lag.observe(self.lag as f64);
+        metrics.index_lag_now.set(i64::try_from(self.lag).unwrap_or(i64::MAX));
+    }
+}
+
+fn observe_page(connector: &str, elapsed: Duration) {
+    let labels = ConnectorLabels { connector: connector.to_owned() };
+    distributions().page.get_or_create(&labels).observe(elapsed.as_secs_f64());
+}
+
+fn observe_rate_limit_wait(connector: &str, wait: Duration) {
+    let labels = ConnectorLabels { connector: connector.to_owned() };
+    distributions().rate_limit_wait.get_or_create(&labels).observe(wait.as_secs_f64());
+}
+
+/// Every counter and histogram in the OpenMetrics text format, for `/metrics`.
+pub fn render() -> String {
+    let mut registry = Registry::default();
+    let mut families: BTreeMap<String, Family<ConnectorLabels, Counter>> = BTreeMap::new();
+    for ((name, connector), value) in counters() {
+        // The client appends `_total` to counter names itself.
+        let base = name.strip_suffix("_total").unwrap_or(&name).to_owned();
+        let family = families.entry(base).or_default();
+        family.get_or_create(&ConnectorLabels { connector }).inc_by(value);
+    }
+    for (name, family) in families {
+        registry.register(name, "events counted per connector", family);
+    }
+    let metrics = distributions();
+    registry.register(
+        ApiRequestServed::HISTOGRAM,
+        "HTTP API latency per route, method and status",
+        metrics.api.clone(),
+    );
+    registry.register(PageCommitted::HISTOGRAM, "time to fetch and commit one sync page", metrics.page.clone());
+    registry.register(
+        RateLimited::HISTOGRAM,
+        "waits a source's rate limit asked for (Retry-After or reset)",
+        metrics.rate_limit_wait.clone(),
+    );
+    registry.register(
+        IndexLagObserved::HISTOGRAM,
+        "change-log entries the index was behind, sampled",
+        metrics.index_lag.clone(),
+    );
+    registry.register(
+        IndexLagObserved::GAUGE,
+        "change-log entries the index is behind, last sample",
+        metrics.index_lag_now.clone(),
+    );
+    let mut text = String::new();
+    if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &registry) {
+        tracing::error!(%error, "encoding metrics failed");
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,12 +516,53 @@ mod tests {
     #[test]
     fn events_bump_their_counters_per_connector() {
         let before = counter(PageCommitted::UPSERTED, "telemetry-test");
-        PageCommitted { connector: "telemetry-test", records: 5, upserted: 3, unchanged: 1, deleted: 1 }.emit();
+        PageCommitted {
+            connector: "telemetry-test",
+            records: 5,
+            upserted: 3,
+            unchanged: 1,
+            deleted: 1,
+            elapsed: Duration::from_millis(12),
+        }
+        .emit();
         ResponseReceived { connector: "telemetry-test", endpoint: "/x", status: 429, elapsed: Duration::ZERO }.emit();
         assert_eq!(counter(PageCommitted::UPSERTED, "telemetry-test"), before + 3);
         assert!(counter("chorus_http_responses_4xx_total", "telemetry-test") >= 1);
         let snapshot = counters();
         assert!(snapshot.contains_key(&(PageCommitted::PAGES.to_owned(), "telemetry-test".to_owned())));
         assert_eq!(counter(PageCommitted::UPSERTED, "other-connector"), 0);
+    }
+
+    #[test]
+    fn render_writes_counters_and_histograms_in_the_openmetrics_format() {
+        PageCommitted {
+            connector: "render-test",
+            records: 1,
+            upserted: 1,
+            unchanged: 0,
+            deleted: 0,
+            elapsed: Duration::from_millis(40),
+        }
+        .emit();
+        ApiRequestServed { route: "/api/v1/items/{id}", method: "GET", status: 200, elapsed: Duration::from_millis(3) }
+            .emit();
+        RateLimited {
+            connector: "render-test",
+            endpoint: "/x",
+            retry_after: Some(Duration::from_secs(2)),
+            reason: None,
+            reset: None,
+        }
+        .emit();
+        IndexLagObserved { lag: 7 }.emit();
+        let text = render();
+        assert!(text.contains("chorus_sync_pages_total{connector=\"render-test\"}"), "{text}");
+        assert!(text.contains("# TYPE chorus_sync_page_duration_seconds histogram"), "{text}");
+        assert!(text.contains("chorus_sync_page_duration_seconds_count{connector=\"render-test\"} 1"), "{text}");
+        assert!(text.contains("chorus_api_request_duration_seconds_bucket{"), "{text}");
+        assert!(text.contains("route=\"/api/v1/items/{id}\""), "{text}");
+        assert!(text.contains("chorus_http_rate_limit_wait_seconds_sum{connector=\"render-test\"}"), "{text}");
+        assert!(text.contains("chorus_index_lag_changes_now 7"), "{text}");
+        assert!(text.trim_end().ends_with("# EOF"), "{text}");
     }
 }

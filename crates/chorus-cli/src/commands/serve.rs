@@ -45,6 +45,7 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
     let index = SearchIndex::open(path).with_context(|| format!("opening the index at {}", path.display()))?;
     let state = chorus_server::AppState::new(Arc::clone(&app.store))
         .with_index(index.clone())
+        .with_max_index_lag(app.config.server.max_index_lag)
         .with_syncs(
             chorus_server::Syncs::new(app.engine(), entries)
                 .with_debounce(std::time::Duration::from_millis(app.config.server.webhook_debounce_ms)),
