@@ -211,6 +211,49 @@ impl Store for MemStore {
     async fn link_item_request(&self, _: i64, _: i64, _: chorus_core::LinkProvenance) -> StoreResult<()> {
         unsupported()
     }
+
+    // --- requests and priority: not needed by the index tests ---
+
+    async fn request(&self, _: i64) -> StoreResult<Option<chorus_core::Request>> {
+        unsupported()
+    }
+    async fn rename_request(&self, _: i64, _: &str, _: Option<&str>) -> StoreResult<chorus_core::Request> {
+        unsupported()
+    }
+    async fn set_request_status(&self, _: i64, _: chorus_core::RequestStatus) -> StoreResult<chorus_core::Request> {
+        unsupported()
+    }
+    async fn merge_requests(&self, _: i64, _: i64) -> StoreResult<chorus_store::MergeOutcome> {
+        unsupported()
+    }
+    async fn promote_issue(&self, _: &str) -> StoreResult<chorus_core::Request> {
+        unsupported()
+    }
+    async fn unlink_item_request(&self, _: i64, _: i64) -> StoreResult<bool> {
+        unsupported()
+    }
+    async fn reject_suggestion(&self, _: i64, _: i64) -> StoreResult<()> {
+        unsupported()
+    }
+    async fn rejections(&self, _: Option<i64>, _: Option<i64>) -> StoreResult<Vec<(i64, i64)>> {
+        unsupported()
+    }
+    async fn request_links(&self, _: i64) -> StoreResult<Vec<chorus_store::RequestLink>> {
+        unsupported()
+    }
+    async fn priority_inputs(
+        &self,
+        _: chorus_core::Currency,
+        _: Option<&[i64]>,
+    ) -> StoreResult<chorus_store::PriorityInputs> {
+        unsupported()
+    }
+    async fn recompute_demand(&self) -> StoreResult<Vec<chorus_core::priority::RequestDemand>> {
+        unsupported()
+    }
+    async fn rebuild_demand(&self) -> StoreResult<u64> {
+        unsupported()
+    }
 }
 
 pub fn at(year: i32, month: u32, day: u32) -> DateTime<Utc> {
