@@ -174,7 +174,9 @@ impl TestApp {
         let mut state = AppState::new(Arc::clone(&store)).with_syncs(syncs).with_webhooks(secrets);
         if with_index {
             let index = SearchIndex::open(dir.path().join("index")).expect("open index");
-            let mut projection = IndexProjection::new(index.clone(), Arc::clone(&store), chorus_core::ExchangeRates::default()).expect("projection");
+            let mut projection =
+                IndexProjection::new(index.clone(), Arc::clone(&store), chorus_core::ExchangeRates::default())
+                    .expect("projection");
             projection.catch_up().await.expect("catch up");
             index.reload().expect("reload");
             state = state.with_index(index);
