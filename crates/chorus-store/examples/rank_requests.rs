@@ -47,8 +47,8 @@ async fn main() -> Result<(), Error> {
     let load_time = started.elapsed();
 
     let rates = ExchangeRates::new(Currency::USD).with_rate(Currency::EUR, "1.08".parse::<Rate>()?);
+    // Each run's (total, read, prepare, rank), so the median's parts are its own.
     let mut fast = Vec::new();
-    let mut parts = Vec::new();
     let mut baseline = Vec::new();
     for run in 0..4 {
         let started = Instant::now();
@@ -75,8 +75,7 @@ async fn main() -> Result<(), Error> {
                 prepared - read,
                 total - prepared
             );
-            fast.push(total);
-            parts.push((read, prepared - read, total - prepared));
+            fast.push((total, read, prepared - read, total - prepared));
             continue;
         }
         let started = Instant::now();
@@ -94,13 +93,11 @@ async fn main() -> Result<(), Error> {
             prepared - read,
             total - prepared
         );
-        fast.push(total);
-        parts.push((read, prepared - read, total - prepared));
+        fast.push((total, read, prepared - read, total - prepared));
         baseline.push((sql, baseline_total));
     }
     fast.sort();
-    let median = fast[fast.len() / 2];
-    let (read, prepare, rank) = parts[parts.len() / 2];
+    let (median, read, prepare, rank) = fast[fast.len() / 2];
     baseline.sort();
     let (sql, baseline_total) = baseline[baseline.len() / 2];
     let report = render(n, load_time, median, (read, prepare, rank), sql, baseline_total);
