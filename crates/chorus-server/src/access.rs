@@ -52,7 +52,7 @@ macro_rules! route {
 }
 
 use Access::{Open, Signed, Token};
-use Role::{Admin, Viewer};
+use Role::{Admin, Csm, Pm, Viewer};
 
 /// Every route, with its access. The router is built from this table alone.
 pub static ROUTES: &[Route] = &[
@@ -62,6 +62,20 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/api/v1/openapi.json", Token(Viewer), crate::openapi::document),
     route!(GET "/api/v1/search", Token(Viewer), api::search::search),
     route!(GET "/api/v1/items/{id}", Token(Viewer), api::items::get_item),
+    route!(GET "/api/v1/accounts", Token(Viewer), api::accounts::list),
+    route!(GET "/api/v1/accounts/{id}", Token(Viewer), api::accounts::get_account),
+    route!(POST "/api/v1/accounts/{id}/merge", Token(Csm), api::accounts::merge),
+    route!(POST "/api/v1/accounts/{id}/split", Token(Csm), api::accounts::split),
+    route!(POST "/api/v1/items/{id}/account", Token(Csm), api::accounts::link_item),
+    route!(GET "/api/v1/triage", Token(Viewer), api::triage::list),
+    route!(GET "/api/v1/requests", Token(Viewer), api::requests::list),
+    route!(POST "/api/v1/requests", Token(Pm), api::requests::create),
+    route!(GET "/api/v1/requests/{id}", Token(Viewer), api::requests::get_request),
+    route!(PATCH "/api/v1/requests/{id}", Token(Pm), api::requests::update),
+    route!(POST "/api/v1/requests/{id}/merge", Token(Pm), api::requests::merge),
+    route!(POST "/api/v1/requests/{id}/items", Token(Pm), api::requests::link_items),
+    route!(DELETE "/api/v1/requests/{id}/items/{item}", Token(Pm), api::requests::unlink_item),
+    route!(POST "/api/v1/requests/{id}/ship", Token(Pm), api::requests::ship),
     route!(GET "/api/v1/connectors", Token(Viewer), api::connectors::list),
     route!(GET "/api/v1/connectors/{id}", Token(Viewer), api::connectors::status),
     route!(GET "/api/v1/connectors/{id}/runs", Token(Viewer), api::connectors::runs),

@@ -61,6 +61,8 @@ impl From<chorus_store::StoreError> for ApiError {
     fn from(error: chorus_store::StoreError) -> Self {
         match error {
             chorus_store::StoreError::NotFound { what, id } => Self::NotFound(format!("{what} {id} not found")),
+            // The store's conflicts name ids and rules of the caller's own input.
+            chorus_store::StoreError::Conflict(message) => Self::Conflict(message),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -41,7 +41,18 @@ pub struct AppState {
     pub webhooks: Arc<webhooks::Webhooks>,
     /// Most change-log entries the index may be behind while `/readyz` says ready.
     pub max_index_lag: u64,
+    /// What account health and request priority are computed with.
+    pub settings: Arc<Settings>,
     touches: Arc<access::Touches>,
+}
+
+/// The configured thresholds, weights and rates account health and request priority
+/// are computed with (the `[health]`, `[priority]` and `[money]` sections).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub health: chorus_core::HealthThresholds,
+    pub priority: chorus_core::PriorityWeights,
+    pub money: chorus_core::ExchangeRates,
 }
 
 /// The default of `max_index_lag`.
@@ -56,6 +67,7 @@ impl AppState {
             syncs: Arc::new(Syncs::default()),
             webhooks: Arc::default(),
             max_index_lag: DEFAULT_MAX_INDEX_LAG,
+            settings: Arc::default(),
             touches: Arc::default(),
         }
     }
@@ -67,6 +79,12 @@ impl AppState {
 
     pub fn with_syncs(mut self, syncs: Syncs) -> Self {
         self.syncs = Arc::new(syncs);
+        self
+    }
+
+    /// Health and priority under these settings (the defaults otherwise).
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = Arc::new(settings);
         self
     }
 

@@ -16,6 +16,20 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/openapi.json", "viewer"),
     ("GET", "/api/v1/search", "viewer"),
     ("GET", "/api/v1/items/{id}", "viewer"),
+    ("GET", "/api/v1/accounts", "viewer"),
+    ("GET", "/api/v1/accounts/{id}", "viewer"),
+    ("POST", "/api/v1/accounts/{id}/merge", "csm"),
+    ("POST", "/api/v1/accounts/{id}/split", "csm"),
+    ("POST", "/api/v1/items/{id}/account", "csm"),
+    ("GET", "/api/v1/triage", "viewer"),
+    ("GET", "/api/v1/requests", "viewer"),
+    ("POST", "/api/v1/requests", "pm"),
+    ("GET", "/api/v1/requests/{id}", "viewer"),
+    ("PATCH", "/api/v1/requests/{id}", "pm"),
+    ("POST", "/api/v1/requests/{id}/merge", "pm"),
+    ("POST", "/api/v1/requests/{id}/items", "pm"),
+    ("DELETE", "/api/v1/requests/{id}/items/{item}", "pm"),
+    ("POST", "/api/v1/requests/{id}/ship", "pm"),
     ("GET", "/api/v1/connectors", "viewer"),
     ("GET", "/api/v1/connectors/{id}", "viewer"),
     ("GET", "/api/v1/connectors/{id}/runs", "viewer"),
@@ -50,7 +64,7 @@ fn every_route_declares_the_expected_access() {
 
 /// A concrete URI for a route's path.
 fn uri(path: &str) -> String {
-    path.replace("{id}", "999999").replace("{connector}", "none")
+    path.replace("{id}", "999999").replace("{item}", "999999").replace("{connector}", "none")
 }
 
 #[tokio::test]

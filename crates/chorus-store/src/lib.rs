@@ -17,6 +17,7 @@ mod account_types;
 mod api_tokens;
 mod drivers;
 mod error;
+pub mod ranking;
 mod sql;
 #[cfg(test)]
 mod suite;

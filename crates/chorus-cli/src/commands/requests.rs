@@ -67,19 +67,15 @@ pub async fn run(config: Option<&Path>, command: RequestsCommand) -> anyhow::Res
 /// The model over every account and opportunity, and the stored demand of `only` (all
 /// live requests when `None`), ranked highest first.
 pub(crate) async fn rank(app: &App, only: Option<&[i64]>) -> anyhow::Result<(PriorityModel, Vec<Ranked>, Demands)> {
-    let reporting = app.config.money.reporting_currency;
-    let inputs = app.store.priority_inputs(reporting, only).await?;
-    let model = PriorityModel::new(
-        app.config.priority.clone(),
-        app.config.money.clone(),
-        &inputs.accounts,
-        &inputs.opportunities,
+    let ranking = chorus_store::ranking::rank_requests(
+        app.store.as_ref(),
+        &app.config.priority,
+        &app.config.money,
+        only,
         Utc::now(),
     )
-    .map_err(|e| anyhow::anyhow!("cannot rank requests: {e}"))?;
-    let ranked = model.rank(&inputs.demands).map_err(|e| anyhow::anyhow!("cannot rank requests: {e}"))?;
-    let demands = inputs.demands.into_iter().map(|demand| (demand.request_id, demand)).collect();
-    Ok((model, ranked, demands))
+    .await?;
+    Ok((ranking.model, ranking.ranked, ranking.demands))
 }
 
 pub(crate) type Demands = HashMap<i64, chorus_core::priority::RequestDemand>;

@@ -46,6 +46,11 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
     let state = chorus_server::AppState::new(Arc::clone(&app.store))
         .with_index(index.clone())
         .with_max_index_lag(app.config.server.max_index_lag)
+        .with_settings(chorus_server::Settings {
+            health: app.config.health.clone(),
+            priority: app.config.priority.clone(),
+            money: app.config.money.clone(),
+        })
         .with_syncs(
             chorus_server::Syncs::new(app.engine(), entries)
                 .with_debounce(std::time::Duration::from_millis(app.config.server.webhook_debounce_ms)),

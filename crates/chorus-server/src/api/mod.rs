@@ -2,11 +2,14 @@
 //! document (`openapi.rs`) and answers with wire types defined here, apart from the
 //! crates' own types, so the published shape changes only when these do.
 
+pub mod accounts;
 pub mod connectors;
 pub mod items;
+pub mod requests;
 pub mod runs;
 pub mod search;
 pub mod tokens;
+pub mod triage;
 
 /// Largest page a list returns.
 pub const MAX_PAGE: u32 = 500;
@@ -19,4 +22,15 @@ pub(crate) fn page_size(limit: Option<u32>) -> Result<u32, crate::ApiError> {
         limit @ 1..=MAX_PAGE => Ok(limit),
         other => Err(crate::ApiError::BadRequest(format!("invalid limit {other}; expected 1 to {MAX_PAGE}"))),
     }
+}
+
+/// The id after which a by-id page starts, from a `next_cursor`, or a 400.
+pub(crate) fn id_cursor(cursor: Option<&str>) -> Result<Option<i64>, crate::ApiError> {
+    cursor
+        .map(|text| {
+            text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+                crate::ApiError::BadRequest(format!("invalid cursor `{}`", text.chars().take(40).collect::<String>()))
+            })
+        })
+        .transpose()
 }

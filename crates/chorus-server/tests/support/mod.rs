@@ -228,6 +228,18 @@ impl TestApp {
         (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
     }
 
+    /// Sends `body` as JSON with `role`'s token; returns status and the parsed answer.
+    pub async fn send_json(
+        &self,
+        method: Method,
+        uri: &str,
+        role: Role,
+        body: &serde_json::Value,
+    ) -> (StatusCode, serde_json::Value) {
+        let (status, text) = self.send(method, uri, Some(self.token(role)), Some(&body.to_string())).await;
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+
     /// Records finished runs of `connector`, oldest first.
     pub async fn finished_runs(&self, connector: &str, n: usize) {
         for _ in 0..n {
