@@ -1,7 +1,8 @@
 //! End-to-end: revenue-weighted ranking through the `chorus` command line over the
 //! Salesforce simulator — two requests asked for by two accounts rank by their ARR; the
 //! accounts' `AnnualRevenue` changes at the source, the next incremental sync carries it,
-//! and the ranking flips with a breakdown showing the new ARR and how it moved since the ask.
+//! and the ranking flips with a breakdown showing the new ARR and how it moved since the ask;
+//! on SQLite, and on PostgreSQL when `CHORUS_TEST_PG_URL` is set.
 
 mod support;
 
@@ -135,29 +136,51 @@ fn create(install: &Install, title: &str) -> i64 {
 fn ranking_follows_arr_changed_at_the_source_after_an_incremental_sync() {
     let org = start_org();
     let install = Install::new(&config(&org.login.handle().url()));
-    ok(&install, &["sync", "--connector", "crm"]);
+    ranking_follows_arr(&org, &install);
+}
 
-    let accounts = json_lines(&ok(&install, &["accounts", "list", "--format", "json", "--limit", "500"]));
+/// The same over PostgreSQL, where the demand aggregates are kept by the other dialect.
+#[test]
+fn ranking_follows_arr_changed_at_the_source_on_postgres() {
+    let Ok(pg_url) = std::env::var("CHORUS_TEST_PG_URL") else {
+        eprintln!("skipped: CHORUS_TEST_PG_URL not set, the PostgreSQL ranking test did not run");
+        return;
+    };
+    let schema = format!("chorus_e2e_rank_{}", std::process::id());
+    let rt = support::runtime();
+    rt.block_on(chorus_store::postgres::open_isolated(&pg_url, &schema)).expect("create schema");
+    let separator = if pg_url.contains('?') { '&' } else { '?' };
+    let url = format!("{pg_url}{separator}options=-c%20search_path%3D{schema}");
+    let org = start_org();
+    let install = Install::with_store_url(&url, &config(&org.login.handle().url()));
+    ranking_follows_arr(&org, &install);
+    rt.block_on(chorus_store::postgres::drop_isolated(&pg_url, &schema)).expect("drop schema");
+}
+
+fn ranking_follows_arr(org: &Org, install: &Install) {
+    ok(install, &["sync", "--connector", "crm"]);
+
+    let accounts = json_lines(&ok(install, &["accounts", "list", "--format", "json", "--limit", "500"]));
     let acme_crm = customer_account_id(0);
     let initech_crm = customer_account_id(2);
     let acme = account_of(&accounts, &acme_crm);
     let initech = account_of(&accounts, &initech_crm);
-    let items = json_lines(&ok(&install, &["export", "items"]));
+    let items = json_lines(&ok(install, &["export", "items"]));
     // Two of Acme's people ask for one thing (Acme counts once); Initech for another.
     let acme_asks = asks_of(&items, acme, 2);
     let initech_asks = asks_of(&items, initech, 1);
 
-    let sso = create(&install, "Single sign-on for contractors");
-    let export = create(&install, "Scheduled CSV export");
+    let sso = create(install, "Single sign-on for contractors");
+    let export = create(install, "Scheduled CSV export");
     let sso_text = sso.to_string();
     let acme_items: Vec<String> = acme_asks.item_ids.iter().map(i64::to_string).collect();
     let mut link = vec!["requests", "link", sso_text.as_str()];
     link.extend(acme_items.iter().map(String::as_str));
-    ok(&install, &link);
-    ok(&install, &["link", &initech_asks.item_ids[0].to_string(), "--request", &export.to_string()]);
+    ok(install, &link);
+    ok(install, &["link", &initech_asks.item_ids[0].to_string(), "--request", &export.to_string()]);
 
     // Seeded ARR: Acme Corp 1 250 000.00 USD, Initech 96 000.00 USD.
-    let before = ranking(&install);
+    let before = ranking(install);
     assert_eq!(before.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![sso, export], "{before:?}");
     let (_, first) = &before[0];
     assert_eq!(first["rank"], 1);
@@ -167,7 +190,7 @@ fn ranking_follows_arr_changed_at_the_source_after_an_incremental_sync() {
     assert_eq!(first["top_accounts"][0]["account_id"].as_i64(), Some(acme), "{first}");
     assert_close(&first["score"], expected(125_000_000, &acme_asks), "Acme's request before");
     assert_close(&before[1].1["score"], expected(9_600_000, &initech_asks), "Initech's request before");
-    let acme_factor = factor(&install, sso);
+    let acme_factor = factor(install, sso);
     assert_eq!(acme_factor["segment_weight"].as_f64(), Some(1.0), "{acme_factor}");
     assert_eq!(acme_factor["renewal_boost"].as_f64(), Some(1.0), "{acme_factor}");
     assert_eq!(acme_factor["members"][0]["arr_change"], "unchanged", "{acme_factor}");
@@ -176,7 +199,7 @@ fn ranking_follows_arr_changed_at_the_source_after_an_incremental_sync() {
     assert!(org.sim.update("Account", &acme_crm, &[("AnnualRevenue", json!(40_000.0))]));
     assert!(org.sim.update("Account", &initech_crm, &[("AnnualRevenue", json!(300_000.0))]));
     let queried = org.sim.queries().len();
-    ok(&install, &["sync", "--connector", "crm"]);
+    ok(install, &["sync", "--connector", "crm"]);
     // Incremental: the second sync reads only accounts stamped since its position.
     let account_reads: Vec<String> = org
         .sim
@@ -190,12 +213,12 @@ fn ranking_follows_arr_changed_at_the_source_after_an_incremental_sync() {
         "{account_reads:?}"
     );
 
-    let after = ranking(&install);
+    let after = ranking(install);
     assert_eq!(after.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![export, sso], "{after:?}");
     assert_close(&after[0].1["score"], expected(30_000_000, &initech_asks), "Initech's request after");
     assert_close(&after[1].1["score"], expected(4_000_000, &acme_asks), "Acme's request after");
 
-    let shrunk = factor(&install, sso);
+    let shrunk = factor(install, sso);
     assert_eq!(shrunk["arr_minor"].as_i64(), Some(4_000_000), "{shrunk}");
     let member = &shrunk["members"][0];
     assert_eq!(
@@ -203,7 +226,7 @@ fn ranking_follows_arr_changed_at_the_source_after_an_incremental_sync() {
         (Some(4_000_000), Some(125_000_000))
     );
     assert_eq!(member["arr_change"], "shrunk", "{shrunk}");
-    let grew = factor(&install, export);
+    let grew = factor(install, export);
     assert_eq!(grew["arr_minor"].as_i64(), Some(30_000_000), "{grew}");
     assert_eq!(grew["members"][0]["arr_at_ask_minor"].as_i64(), Some(9_600_000), "{grew}");
     assert_eq!(grew["members"][0]["arr_change"], "grew", "{grew}");
