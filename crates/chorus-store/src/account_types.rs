@@ -142,3 +142,50 @@ pub struct AccountHealthData {
     /// The open requests its items link to: `(id, title)`, by id.
     pub requests: Vec<(i64, String)>,
 }
+
+/// Why an account's health cannot be computed: an amount in a currency without a rate or
+/// a bad probability. Names ids and currencies, never amounts.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("health of account {account_id}: {reason}")]
+pub struct HealthError {
+    pub account_id: i64,
+    pub reason: String,
+}
+
+impl AccountHealthData {
+    /// The account's health from these reads under `thresholds` and `rates`: the one place
+    /// its opportunities become health input (an opportunity without a currency is in the
+    /// account's). The CLI and the API both show this.
+    pub fn health(
+        &self,
+        detail: &AccountDetail,
+        thresholds: &chorus_core::HealthThresholds,
+        rates: &chorus_core::ExchangeRates,
+        now: DateTime<Utc>,
+    ) -> Result<chorus_core::Health, HealthError> {
+        use chorus_core::priority::{Opportunity as PriorityOpportunity, Probability};
+        let account_id = detail.account.id;
+        let fail = |reason: String| HealthError { account_id, reason };
+        let opportunities = self
+            .opportunities
+            .iter()
+            .map(|o| {
+                let currency = o.currency.as_deref().unwrap_or(&detail.account.currency);
+                let amount = chorus_core::Money::parse(o.amount_minor.unwrap_or(0), currency)
+                    .map_err(|e| fail(format!("opportunity {}: {e}", o.id)))?;
+                let probability = Probability::from_percent(o.probability.unwrap_or(0.0).clamp(0.0, 100.0))
+                    .map_err(|e| fail(format!("opportunity {}: {e}", o.id)))?;
+                Ok(PriorityOpportunity { id: o.id, account_id, amount, probability, open: !o.closed })
+            })
+            .collect::<Result<Vec<_>, HealthError>>()?;
+        let input = chorus_core::health::HealthInput {
+            account_id,
+            plan: detail.plan.as_deref(),
+            renewal_date: detail.account.renewal_date,
+            items: &self.items,
+            opportunities: &opportunities,
+            now,
+        };
+        chorus_core::account_health(&input, thresholds, rates).map_err(|e| fail(e.to_string()))
+    }
+}

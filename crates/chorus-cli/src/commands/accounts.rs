@@ -4,9 +4,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use chorus_core::health::HealthInput;
-use chorus_core::priority::{Opportunity as PriorityOpportunity, Probability};
-use chorus_core::{account_health, Health, Money};
+use chorus_core::{Health, Money};
 use chorus_store::{AccountDetail, AccountImport, IdPage, RecordKey};
 use serde::Serialize;
 
@@ -100,27 +98,7 @@ async fn show(app: &App, id: i64, format: Format) -> anyhow::Result<()> {
         return Ok(());
     }
     let data = app.store.account_health_data(id).await?;
-    let opportunities = data
-        .opportunities
-        .iter()
-        .map(|o| {
-            let amount =
-                Money::parse(o.amount_minor.unwrap_or(0), o.currency.as_deref().unwrap_or(&detail.account.currency))
-                    .with_context(|| format!("opportunity {}", o.external_id))?;
-            let probability = Probability::from_percent(o.probability.unwrap_or(0.0).clamp(0.0, 100.0))
-                .map_err(|e| anyhow::anyhow!("opportunity {}: {e}", o.external_id))?;
-            Ok(PriorityOpportunity { id: o.id, account_id: id, amount, probability, open: !o.closed })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let input = HealthInput {
-        account_id: id,
-        plan: detail.plan.as_deref(),
-        renewal_date: detail.account.renewal_date,
-        items: &data.items,
-        opportunities: &opportunities,
-        now: chrono::Utc::now(),
-    };
-    let health = account_health(&input, &app.config.health, &app.config.money)?;
+    let health = data.health(&detail, &app.config.health, &app.config.money, chrono::Utc::now())?;
     if format == Format::Json {
         let shown = Shown { detail: &detail, health: Some(&health), waiting_on: data.requests.clone() };
         println!("{}", serde_json::to_string(&shown)?);
@@ -242,38 +220,26 @@ fn truncate(text: &str, max: usize) -> String {
 
 /// All or nothing: every line parses before the first account is written.
 async fn import(app: &App, file: Option<&Path>, input: Option<AccountInput>) -> anyhow::Result<()> {
-    let (name, text) = match file {
-        Some(path) if path != Path::new("-") => {
-            let text =
-                tokio::fs::read_to_string(path).await.with_context(|| format!("cannot read {}", path.display()))?;
-            (path.display().to_string(), text)
-        }
-        _ => {
-            use tokio::io::AsyncReadExt;
-            let mut text = String::new();
-            tokio::io::stdin().read_to_string(&mut text).await.context("reading stdin")?;
-            ("stdin".to_owned(), text)
-        }
-    };
+    let (name, reader) = super::import::open_input(file)?;
     let csv_input = match input {
         Some(AccountInput::Csv) => true,
         Some(AccountInput::Jsonl) => false,
         None => name.to_ascii_lowercase().ends_with(".csv"),
     };
-    let accounts: Vec<AccountImport> = if csv_input {
-        csv::accounts(&text).with_context(|| name.clone())?
-    } else {
-        let mut accounts = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let account =
-                serde_json::from_str::<AccountImport>(line).with_context(|| format!("{name}: line {}", n + 1))?;
-            accounts.push(account);
-        }
-        accounts
-    };
+    if !csv_input {
+        // JSON Lines stream batch by batch, as `chorus import accounts` does.
+        let bar = super::import::progress_bar(crate::cli::ImportEntity::Accounts);
+        let summary = super::import::import_accounts(app.store.as_ref(), &name, reader, &bar).await;
+        bar.finish_and_clear();
+        println!("{}", summary?);
+        return Ok(());
+    }
+    // A CSV is checked whole before any row is imported (an account export of a CRM is
+    // thousands of rows, not millions).
+    let mut text = String::new();
+    let mut reader = reader;
+    std::io::Read::read_to_string(&mut reader, &mut text).with_context(|| format!("cannot read {name}"))?;
+    let accounts: Vec<AccountImport> = csv::accounts(&text).with_context(|| name.clone())?;
     let mut ids = Vec::with_capacity(accounts.len());
     for batch in accounts.chunks(IMPORT_BATCH) {
         ids.extend(app.store.import_accounts(batch).await?);

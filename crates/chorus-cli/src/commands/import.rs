@@ -45,7 +45,7 @@ const AHEAD: usize = 2;
 const CURSOR_KIND: &str = "import";
 
 /// Where import lines come from: a file or stdin, read on the parser thread.
-type LineReader = Box<dyn BufRead + Send>;
+pub(crate) type LineReader = Box<dyn BufRead + Send>;
 /// An item line: the export's shape; store-assigned fields are accepted and ignored.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,13 +134,7 @@ pub async fn run(
     connector: &str,
 ) -> anyhow::Result<()> {
     let app = App::load(config).await?;
-    let (name, reader): (String, LineReader) = match file {
-        Some(path) if path != Path::new("-") => {
-            let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-            (path.display().to_string(), Box::new(std::io::BufReader::with_capacity(1 << 20, file)))
-        }
-        _ => ("stdin".to_owned(), Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()))),
-    };
+    let (name, reader) = open_input(file)?;
     let bar = progress_bar(what);
     let result = match what {
         ImportEntity::Accounts => import_accounts(app.store.as_ref(), &name, reader, &bar).await,
@@ -159,8 +153,19 @@ pub async fn run(
     Ok(())
 }
 
+/// The named input to stream: `file`, or stdin for `-` or none.
+pub(crate) fn open_input(file: Option<&Path>) -> anyhow::Result<(String, LineReader)> {
+    Ok(match file {
+        Some(path) if path != Path::new("-") => {
+            let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            (path.display().to_string(), Box::new(std::io::BufReader::with_capacity(1 << 20, file)))
+        }
+        _ => ("stdin".to_owned(), Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()))),
+    })
+}
+
 /// A spinner with the count and rate on a terminal (stderr); hidden otherwise.
-fn progress_bar(what: ImportEntity) -> ProgressBar {
+pub(crate) fn progress_bar(what: ImportEntity) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -188,7 +193,7 @@ impl Observer for Progress<'_> {
 /// Accounts stream batch by batch: a bad line stops the import with its number before
 /// anything of its batch is written (the batches before it stay imported; importing
 /// the mended file again matches them and changes nothing).
-async fn import_accounts(
+pub(crate) async fn import_accounts(
     store: &dyn chorus_store::Store,
     name: &str,
     reader: LineReader,

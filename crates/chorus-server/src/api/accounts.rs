@@ -5,10 +5,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use chorus_core::health::HealthInput;
-use chorus_core::priority::{Opportunity as PriorityOpportunity, Probability};
-use chorus_core::{account_health, Money};
-use chorus_store::{AccountDetail, AccountHealthData, IdPage, RecordKey};
+use chorus_store::{AccountDetail, IdPage, RecordKey};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -196,39 +193,10 @@ pub async fn get_account(
         return Ok(Json(detail_view(detail, None, Vec::new())));
     }
     let data = state.store.account_health_data(id).await?;
-    let health = health_of(&state, &detail, &data)?;
+    let health = data
+        .health(&detail, &state.settings.health, &state.settings.money, Utc::now())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(detail_view(detail, Some(health), data.requests)))
-}
-
-/// The account's health under the configured thresholds and exchange rates.
-fn health_of(
-    state: &AppState,
-    detail: &AccountDetail,
-    data: &AccountHealthData,
-) -> Result<chorus_core::Health, ApiError> {
-    let id = detail.account.id;
-    let opportunities = data
-        .opportunities
-        .iter()
-        .map(|o| {
-            let currency = o.currency.as_deref().unwrap_or(&detail.account.currency);
-            let amount = Money::parse(o.amount_minor.unwrap_or(0), currency)
-                .map_err(|e| ApiError::Internal(format!("opportunity {}: {e}", o.id)))?;
-            let probability = Probability::from_percent(o.probability.unwrap_or(0.0).clamp(0.0, 100.0))
-                .map_err(|e| ApiError::Internal(format!("opportunity {}: {e}", o.id)))?;
-            Ok(PriorityOpportunity { id: o.id, account_id: id, amount, probability, open: !o.closed })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    let input = HealthInput {
-        account_id: id,
-        plan: detail.plan.as_deref(),
-        renewal_date: detail.account.renewal_date,
-        items: &data.items,
-        opportunities: &opportunities,
-        now: Utc::now(),
-    };
-    account_health(&input, &state.settings.health, &state.settings.money)
-        .map_err(|e| ApiError::Internal(format!("health of account {id}: {e}")))
 }
 
 fn detail_view(
@@ -377,14 +345,7 @@ pub async fn link_item(
     ApiJson(body): ApiJson<LinkAccount>,
 ) -> Result<Json<AccountLinked>, ApiError> {
     let account = body.account;
-    let detail = state.store.account_detail(account).await?;
-    let detail = detail.ok_or_else(|| ApiError::NotFound(format!("account {account} not found")))?;
-    if let Some(into) = detail.merged_into {
-        return Err(ApiError::Conflict(format!("account {account} was merged into {into}; link to {into}")));
-    }
-    if detail.deleted {
-        return Err(ApiError::Conflict(format!("account {account} is deleted")));
-    }
+    // The store refuses a merged-away (409, naming the survivor) or unknown (404) account.
     state.store.link_item_account(item, account).await?;
     Ok(Json(AccountLinked { item, account, provenance: chorus_core::LinkProvenance::Manual.as_str().to_owned() }))
 }

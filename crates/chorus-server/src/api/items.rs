@@ -147,21 +147,17 @@ pub async fn get_item(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) 
     }))
 }
 
-/// The requests among `ids`, in id order. The store pages requests by id, so this
-/// reads from just below the smallest id and stops past the largest.
+/// The requests among `ids`, in id order: one read per linked request (an item links to
+/// a few), never a scan of every request.
 async fn linked_requests(state: &AppState, ids: &[i64]) -> Result<Vec<RequestLink>, ApiError> {
-    let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else { return Ok(Vec::new()) };
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
     let mut found = Vec::with_capacity(ids.len());
-    let mut after = first - 1;
-    while after < *last {
-        let page = state.store.requests(chorus_store::IdPage { after_id: after, limit: 200 }).await?;
-        let Some(tail) = page.last() else { break };
-        after = tail.id;
-        found.extend(page.into_iter().filter(|request| ids.contains(&request.id)).map(|request| RequestLink {
-            id: request.id,
-            title: request.title,
-            status: request.status.to_string(),
-        }));
+    for id in ids {
+        if let Some(request) = state.store.request(id).await? {
+            found.push(RequestLink { id: request.id, title: request.title, status: request.status.to_string() });
+        }
     }
     Ok(found)
 }

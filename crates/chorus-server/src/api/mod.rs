@@ -24,7 +24,8 @@ pub(crate) fn page_size(limit: Option<u32>) -> Result<u32, crate::ApiError> {
     }
 }
 
-/// The id after which a by-id page starts, from a `next_cursor`, or a 400.
+/// The id a by-id page starts from (after it, or before it for newest-first lists),
+/// from a `next_cursor`, or a 400.
 pub(crate) fn id_cursor(cursor: Option<&str>) -> Result<Option<i64>, crate::ApiError> {
     cursor
         .map(|text| {

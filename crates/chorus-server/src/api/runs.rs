@@ -128,13 +128,8 @@ pub(crate) async fn page(
     limit: Option<u32>,
 ) -> Result<RunPage, ApiError> {
     let limit = super::page_size(limit)?;
-    let before = cursor
-        .map(|text| {
-            text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-                ApiError::BadRequest(format!("invalid cursor `{}`", text.chars().take(40).collect::<String>()))
-            })
-        })
-        .transpose()?;
+    // Runs page newest first, so the cursor is the id the next page starts before.
+    let before = super::id_cursor(cursor)?;
     // One more than asked tells whether a next page exists.
     let mut runs = state.store.runs_before(connector, before, limit + 1).await?;
     let more = runs.len() > limit as usize;

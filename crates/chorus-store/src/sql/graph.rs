@@ -218,7 +218,7 @@ pub(crate) async fn merge_into(
 }
 
 /// A live account, or the error that says why not (merged away: into which).
-async fn live_account(tx: &mut Tx, id: i64) -> Result<()> {
+pub(crate) async fn live_account(tx: &mut Tx, id: i64) -> Result<()> {
     let row = sqlx::query("SELECT deleted_at, merged_into FROM accounts WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut **tx)

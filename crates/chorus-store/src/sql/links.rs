@@ -77,7 +77,9 @@ impl SqlStore {
         let now = now_micros();
         let mut tx = self.begin_write(Appends::Changes).await?;
         require(&mut tx, "items", "item", item_id).await?;
-        require(&mut tx, "accounts", "account", account_id).await?;
+        // Checked in the link's own transaction: a merge committing between a caller's
+        // check and this write cannot leave an item on a merged-away account.
+        super::graph::live_account(&mut tx, account_id).await?;
         sqlx::query(
             "INSERT INTO item_account_links (item_id, account_id, provenance, linked_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (item_id) DO UPDATE SET \

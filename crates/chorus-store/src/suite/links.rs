@@ -251,6 +251,13 @@ async fn manual_link_survives_resync_merge_and_split(harness: &Harness) {
     harness.store.merge_accounts(initech, globex).await.expect("merge");
     assert_eq!(account_of(harness, "t1").await, Some(initech));
     assert_eq!(harness.provenance(id).await.as_deref(), Some("manual"));
+    // The merged-away account takes no new link: the store says which account it became.
+    let refused = harness.store.link_item_account(id, globex).await;
+    assert!(
+        matches!(&refused, Err(crate::StoreError::Conflict(message)) if message.contains(&initech.to_string())),
+        "{refused:?}"
+    );
+    assert_eq!(account_of(harness, "t1").await, Some(initech));
 
     // A split takes Globex's org away again; the hand-made link stays where it is.
     let split = harness
