@@ -289,3 +289,26 @@ async fn unknown_ids_and_bad_limits_are_errors_not_empty_answers() {
     let nothing = fixture.request("The", "").await;
     assert!(fixture.suggest(nothing, false).await.is_empty(), "a profile of stop words matches nothing");
 }
+
+#[tokio::test]
+async fn a_profile_keeps_the_heaviest_words_and_rare_ones_weigh_more() {
+    use crate::profile::{Profile, Words, MAX_QUERY_TERMS};
+    let fixture = Fixture::new().await;
+    let mut words = Words::default();
+    for (_, title, body, _) in ITEMS {
+        words.add_titled(title, body);
+    }
+    words.add("okta saml", 1.0);
+    let live = fixture.index.live();
+    let searcher = live.reader.searcher();
+    let profile = Profile::weigh(&words, &searcher, &live.fields).expect("weigh");
+    let kept: std::collections::HashSet<String> =
+        ITEMS.iter().flat_map(|(_, title, body, _)| crate::profile::text_words(&[title, body])).collect();
+    assert!(kept.len() > MAX_QUERY_TERMS, "the corpus has more words than a query takes");
+    let query_words = profile.shared(&kept);
+    assert_eq!(query_words.len(), MAX_QUERY_TERMS, "at most {MAX_QUERY_TERMS} words: {query_words:?}");
+    // `okta` is counted far more often (11 against 3), but four items hold it and one
+    // holds `saml`: the rare word weighs more.
+    assert!(profile.weight("saml") > profile.weight("okta"), "{query_words:?}");
+    assert_eq!(profile.weight("nowhere"), 0.0);
+}
