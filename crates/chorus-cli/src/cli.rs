@@ -303,6 +303,43 @@ pub enum RequestsCommand {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Items most like a request that nobody has linked yet (nor rejected for it), best
+    /// first, each with the words they share and a score.
+    Suggestions {
+        #[arg(value_name = "REQ")]
+        request: i64,
+        #[arg(long, default_value_t = chorus_index::DEFAULT_SUGGESTIONS)]
+        limit: usize,
+        /// Also suggest items already linked to other requests.
+        #[arg(long)]
+        include_linked: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Accept a suggestion: link ITEM to REQ (provenance `suggestion`, never undone by a sync).
+    Accept {
+        #[arg(value_name = "REQ")]
+        request: i64,
+        #[arg(value_name = "ITEM")]
+        item: i64,
+    },
+    /// Reject a suggestion: ITEM is never suggested for REQ again (nor for a request REQ
+    /// is merged into).
+    Reject {
+        #[arg(value_name = "REQ")]
+        request: i64,
+        #[arg(value_name = "ITEM")]
+        item: i64,
+    },
+    /// The open requests ITEM most likely belongs to, best first, with the words they share.
+    Likely {
+        #[arg(value_name = "ITEM")]
+        item: i64,
+        #[arg(long, default_value_t = chorus_index::DEFAULT_SUGGESTIONS)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 /// `chorus accounts` subcommands.

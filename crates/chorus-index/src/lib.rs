@@ -9,6 +9,9 @@
 //!   ([`IndexProjection::follow`], [`IndexProjection::catch_up`]) and rebuilds from the
 //!   store without taking search down ([`IndexProjection::rebuild`]).
 //!
+//! [`SearchIndex::suggest_items`] and [`SearchIndex::likely_requests`] match requests
+//! and items by the words they share (more-like-this over the same index).
+//!
 //! Invariant: the index reflects exactly the store's changes up to the position recorded
 //! in its last commit's payload; a restart resumes from there.
 
@@ -21,12 +24,14 @@ mod error;
 mod generation;
 mod index;
 mod pairs;
+mod profile;
 mod projection;
 mod query;
 mod ranked;
 mod request;
 pub mod schema;
 mod search;
+mod suggest;
 mod writer;
 
 #[cfg(test)]
@@ -38,9 +43,15 @@ pub use error::{IndexError, QueryError, Result};
 pub use index::SearchIndex;
 pub use projection::{rebuild_index, CatchUp, IndexProjection, RebuildReport, BULK_CHANGES, DEFAULT_BATCH};
 pub use request::{DateRange, Filters, SearchRequest, Sort};
+pub use suggest::{
+    is_offered, LikelyRequest, SuggestOptions, Suggestion, DEFAULT_SUGGESTIONS, MAX_SUGGESTIONS, NEIGHBOURS,
+    SHARED_TERMS,
+};
 #[cfg(test)]
 mod follower_tests;
 #[cfg(test)]
 mod projection_tests;
 #[cfg(test)]
 mod search_tests;
+#[cfg(test)]
+mod suggest_tests;

@@ -113,7 +113,7 @@ fn compile(request: &SearchRequest, live: &Generation) -> Result<Compiled, Query
 }
 
 /// Runs tantivy work, turning a panic into an error.
-fn guarded<T>(work: impl FnOnce() -> tantivy::Result<T>) -> Result<T> {
+pub(crate) fn guarded<T>(work: impl FnOnce() -> tantivy::Result<T>) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(result) => Ok(result?),
         Err(_) => {
@@ -143,7 +143,7 @@ fn load_hits(
     Ok(hits)
 }
 
-fn text(doc: &TantivyDocument, field: Field) -> Option<String> {
+pub(crate) fn text(doc: &TantivyDocument, field: Field) -> Option<String> {
     doc.get_first(field).and_then(|value| value.as_str().map(str::to_owned))
 }
 

@@ -76,6 +76,11 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/api/v1/requests/{id}/items", Token(Pm), api::requests::link_items),
     route!(DELETE "/api/v1/requests/{id}/items/{item}", Token(Pm), api::requests::unlink_item),
     route!(POST "/api/v1/requests/{id}/ship", Token(Pm), api::requests::ship),
+    // Suggested links (api/suggestions.rs).
+    route!(GET "/api/v1/requests/{id}/suggestions", Token(Viewer), api::suggestions::list),
+    route!(POST "/api/v1/requests/{id}/suggestions/{item}/accept", Token(Pm), api::suggestions::accept),
+    route!(POST "/api/v1/requests/{id}/suggestions/{item}/reject", Token(Pm), api::suggestions::reject),
+    route!(GET "/api/v1/items/{id}/likely-requests", Token(Viewer), api::suggestions::likely_requests),
     route!(GET "/api/v1/connectors", Token(Viewer), api::connectors::list),
     route!(GET "/api/v1/connectors/{id}", Token(Viewer), api::connectors::status),
     route!(GET "/api/v1/connectors/{id}/runs", Token(Viewer), api::connectors::runs),

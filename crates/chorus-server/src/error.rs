@@ -72,6 +72,8 @@ impl From<chorus_index::IndexError> for ApiError {
     fn from(error: chorus_index::IndexError) -> Self {
         match error {
             chorus_index::IndexError::Query(query) => Self::BadRequest(query.to_string()),
+            // An unknown or merged request, an unknown item: the store's own answer.
+            chorus_index::IndexError::Store(store) => store.into(),
             other => Self::Internal(other.to_string()),
         }
     }

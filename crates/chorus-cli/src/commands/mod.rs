@@ -12,6 +12,7 @@ mod requests;
 mod runs;
 mod search;
 mod serve;
+mod suggestions;
 mod sync;
 mod tokens;
 mod triage;

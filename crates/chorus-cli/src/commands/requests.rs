@@ -1,6 +1,6 @@
 //! `chorus requests`: requests ranked by revenue with the factors behind each score, and
 //! the commands that shape them (create, rename, link, unlink, merge, ship, status,
-//! promote). Thin: the store keeps the data and its aggregates, `chorus-core` the
+//! promote; suggestions in `suggestions`). Thin: the store keeps the data and its aggregates, `chorus-core` the
 //! formula; this module only ranks, joins names and prints.
 
 use std::collections::HashMap;
@@ -13,6 +13,7 @@ use chorus_store::{NewRequest, Store};
 use chrono::Utc;
 use serde::Serialize;
 
+use super::suggestions;
 use crate::cli::{Format, RequestsCommand};
 use crate::runtime::App;
 
@@ -61,6 +62,13 @@ pub async fn run(config: Option<&Path>, command: RequestsCommand) -> anyhow::Res
             print_request(&store.set_request_status(request, status).await?, format)
         }
         RequestsCommand::Promote { key, format } => print_request(&store.promote_issue(&key).await?, format),
+        RequestsCommand::Suggestions { request, limit, include_linked, format } => {
+            let options = chorus_index::SuggestOptions { limit, include_linked };
+            suggestions::suggestions(&app, request, options, format).await
+        }
+        RequestsCommand::Accept { request, item } => suggestions::accept(store, request, item).await,
+        RequestsCommand::Reject { request, item } => suggestions::reject(store, request, item).await,
+        RequestsCommand::Likely { item, limit, format } => suggestions::likely(&app, item, limit, format).await,
     }
 }
 
@@ -325,7 +333,7 @@ fn print_request(request: &Request, format: Format) -> anyhow::Result<()> {
 }
 
 /// At most `width` characters, with `…` when cut.
-fn clip(text: &str, width: usize) -> String {
+pub(crate) fn clip(text: &str, width: usize) -> String {
     let line = text.lines().next().unwrap_or("");
     if line.chars().count() <= width {
         return line.to_owned();

@@ -8,6 +8,7 @@ pub mod items;
 pub mod requests;
 pub mod runs;
 pub mod search;
+pub mod suggestions;
 pub mod tokens;
 pub mod triage;
 

@@ -538,7 +538,7 @@ pub async fn ship(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> R
     Ok(Json(state.store.set_request_status(id, RequestStatus::Shipped).await?.into()))
 }
 
-async fn links_of(state: &AppState, id: i64) -> Result<RequestLinks, ApiError> {
+pub(crate) async fn links_of(state: &AppState, id: i64) -> Result<RequestLinks, ApiError> {
     let links = state.store.request_links(id).await?;
     Ok(RequestLinks { request_id: id, links: links.into_iter().map(link_view).collect() })
 }

@@ -116,24 +116,30 @@ impl DynConnector for Gated {
 
 impl TestApp {
     pub async fn new() -> Self {
-        Self::build(true, false).await
+        Self::build(true, false, &[]).await
     }
 
     pub async fn without_index() -> Self {
-        Self::build(false, false).await
+        Self::build(false, false, &[]).await
+    }
+
+    /// With the usual seed plus support tickets `(external id, title, body)` of no
+    /// account, all indexed.
+    pub async fn with_items(extra: &[(&str, &str, &str)]) -> Self {
+        Self::build(true, false, extra).await
     }
 
     /// With connectors `slack`, `zendesk` and `jira` (runs never wait) whose webhook
     /// secrets are `SLACK_SECRET`, `ZENDESK_SECRET` and `JIRA_SECRET`.
     pub async fn with_webhooks() -> Self {
-        Self::build(false, true).await
+        Self::build(false, true, &[]).await
     }
 
-    async fn build(with_index: bool, webhooks: bool) -> Self {
+    async fn build(with_index: bool, webhooks: bool, extra: &[(&str, &str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("chorus.db").display());
         let store = chorus_store::open(&url).await.expect("open store");
-        seed(store.as_ref()).await;
+        seed(store.as_ref(), extra).await;
         let mut tokens = BTreeMap::new();
         for role in Role::ALL {
             let (token, _) =
@@ -276,7 +282,7 @@ async fn seed_jira(store: &dyn Store) {
         .expect("finish");
 }
 
-async fn seed(store: &dyn Store) {
+async fn seed(store: &dyn Store, extra: &[(&str, &str, &str)]) {
     let claim = store.claim_run("zd", &this_process(Duration::from_secs(60))).await.expect("claim").expect("free");
     let records = vec![
         org("org-1", "Acme Corp", 125_000_000),
@@ -284,7 +290,10 @@ async fn seed(store: &dyn Store) {
         item("1", Kind::Bug, "Export to CSV fails", "The export button times out on large boards", Some("org-1")),
         item("2", Kind::FeatureRequest, "Scheduled export", "We want a nightly export to S3", Some("org-2")),
         item("3", Kind::SupportTicket, "Login loop", "SSO login keeps redirecting", None),
-    ];
+    ]
+    .into_iter()
+    .chain(extra.iter().map(|(id, title, body)| item(id, Kind::SupportTicket, title, body, None)))
+    .collect();
     let page = PageCommit {
         connector: "zd".into(),
         source: Source::Zendesk,
