@@ -40,7 +40,10 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", app.config.server.listen))?;
     let addr = listener.local_addr()?;
-    println!("chorus serving on http://{addr} ({} scheduled connector(s)); Ctrl-C stops", jobs.len());
+    println!(
+        "chorus serving on http://{addr}: web UI at /, API at /api/v1 ({} scheduled connector(s)); Ctrl-C stops",
+        jobs.len()
+    );
     let path = &app.config.index.path;
     let index = SearchIndex::open(path).with_context(|| format!("opening the index at {}", path.display()))?;
     let state = chorus_server::AppState::new(Arc::clone(&app.store))
