@@ -132,8 +132,8 @@ fn health_panel(health: &Health, state: &AppState) -> Markup {
 
 /// Stacked bars, one per period (oldest left), one colour per kind (CSS classes).
 fn volume_chart(health: &Health) -> Markup {
-    const BAR: usize = 18;
-    const GAP: usize = 6;
+    const BAR: usize = 28;
+    const GAP: usize = 8;
     const HEIGHT: f64 = 80.0;
     let totals: Vec<u32> = health.history.iter().map(|p| p.kinds.iter().map(|k| k.open + k.closed).sum()).collect();
     let most = f64::from(totals.iter().copied().max().unwrap_or(0).max(1));

@@ -87,7 +87,7 @@ fn whole(money: Money) -> String {
     let digits = major.unsigned_abs().to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -108,7 +108,7 @@ pub(crate) fn time(at: DateTime<Utc>) -> String {
 pub(crate) fn bar(fraction: f64, label: &str) -> Markup {
     let width = if fraction.is_finite() { (fraction.clamp(0.0, 1.0) * 100.0).round() } else { 0.0 };
     html! {
-        svg.bar viewBox="0 0 100 8" width="100" height="8" role="img" aria-label=(label) {
+        svg.bar viewBox="0 0 100 8" preserveAspectRatio="none" width="100" height="8" role="img" aria-label=(label) {
             rect.track x="0" y="0" width="100" height="8" rx="2" {}
             rect.fill x="0" y="0" width=(width) height="8" rx="2" {}
         }
@@ -122,6 +122,12 @@ pub(crate) fn query(pairs: &[(&str, &str)]) -> String {
         serializer.append_pair(name, value);
     }
     serializer.finish()
+}
+
+/// `1 item`, `2 items`.
+pub(crate) fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// At most `n` characters of `text`, with an ellipsis when cut.

@@ -42,7 +42,7 @@ pub async fn board(
     let body = html! {
         div.heading {
             h1 { "Requests by priority" }
-            p.muted { (page.ranked) " live requests ranked by the revenue of the distinct accounts asking" }
+            p.muted { (layout::count(page.ranked as u64, "live request", "live requests")) " ranked by the revenue of the distinct accounts asking" }
         }
         nav.chips {
             a class=@if status.is_none() { "active" } href="/requests" { "all" }
@@ -76,9 +76,9 @@ fn board_row(row: &RankedRequest, top: f64, currency: Currency) -> Markup {
                 a.title href={ "/requests/" (row.request.id) } { (row.request.title) }
                 p.meta {
                     span class={ "status " (row.request.status) } { (row.request.status.replace('_', " ")) }
-                    span { (row.counts.accounts) " accounts" }
-                    span { (row.counts.people) " people" }
-                    span { (row.counts.items) " items" }
+                    span { (layout::count(row.counts.accounts, "account", "accounts")) }
+                    span { (layout::count(row.counts.people, "person", "people")) }
+                    span { (layout::count(row.counts.items, "item", "items")) }
                 }
                 @if !row.top_factors.is_empty() {
                     details.breakdown {
@@ -177,7 +177,9 @@ fn score_panel(detail: &RequestDetail, currency: Currency) -> Markup {
                     p.muted {
                         (layout::reporting(score.accounts_total, currency)) " from accounts, "
                         (layout::reporting(score.pipeline_total, currency)) " open pipeline blocked · "
-                        (score.counts.accounts) " accounts, " (score.counts.people) " people, " (score.counts.items) " items"
+                        (layout::count(score.counts.accounts, "account", "accounts")) ", "
+                        (layout::count(score.counts.people, "person", "people")) ", "
+                        (layout::count(score.counts.items, "item", "items"))
                     }
                     (breakdown(score, &name, currency))
                 }

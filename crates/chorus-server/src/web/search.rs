@@ -128,11 +128,16 @@ const KINDS: [(&str, &str); 4] = [
 const SOURCES: [&str; 6] = ["jira", "zendesk", "salesforce", "slack", "feed", "import"];
 
 fn select(name: &str, label: &str, current: Option<&str>, options: &[(&str, &str)]) -> Markup {
+    select_or(name, label, current, "any", options)
+}
+
+/// A picker whose empty choice reads `unset`.
+fn select_or(name: &str, label: &str, current: Option<&str>, unset: &str, options: &[(&str, &str)]) -> Markup {
     html! {
         label {
             span { (label) }
             select name=(name) {
-                option value="" { "any" }
+                option value="" { (unset) }
                 @for (value, text) in options {
                     option value=(value) selected[current == Some(*value)] { (text) }
                 }
@@ -154,11 +159,12 @@ fn search_form(form: &SearchForm) -> Markup {
                 (select("kind", "Kind", form.kind.as_deref(), &KINDS))
                 (select("source", "Source", form.source.as_deref(), &sources))
                 (select("linked", "Request", form.linked.as_deref(), &[("yes", "linked"), ("no", "not linked")]))
-                (select("sort", "Order", form.sort.as_deref(),
-                    &[("relevance", "relevance"), ("revenue", "revenue"), ("recency", "newest")]))
+                (select_or("sort", "Order", form.sort.as_deref(), "best match × revenue",
+                    &[("relevance", "best match"), ("revenue", "revenue"), ("recency", "newest")]))
                 @for (name, value) in [("status", &form.status), ("segment", &form.segment), ("stage", &form.stage), ("account", &form.account)] {
                     @if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
                         input type="hidden" name=(name) value=(value);
+                        a.chip href={ "/?" (form.with(name, "")) } title="remove this filter" { (name) ": " (value) " ×" }
                     }
                 }
             }
@@ -173,7 +179,7 @@ fn results(form: &SearchForm, answer: &SearchResponse, currency: chorus_core::Cu
             aside.facets {
                 section.reach {
                     h2 { "Reach" }
-                    p.big #reach-accounts { (answer.reach.accounts) " accounts" }
+                    p.big #reach-accounts { (answer.reach.accounts) @if answer.reach.accounts == 1 { " account" } @else { " accounts" } }
                     p.muted { (layout::reporting(answer.reach.arr_minor as f64, currency)) " ARR" }
                 }
                 (facet(form, "Kind", "kind", &answer.facets.kind))
@@ -183,7 +189,7 @@ fn results(form: &SearchForm, answer: &SearchResponse, currency: chorus_core::Cu
                 (facet(form, "Lifecycle stage", "stage", &answer.facets.lifecycle_stage))
             }
             section.hits {
-                p.muted #total { (answer.total) " matching items" }
+                p.muted #total { (answer.total) @if answer.total == 1 { " matching item" } @else { " matching items" } }
                 @for hit in &answer.hits { (hit_row(hit)) }
                 nav.pager {
                     @if offset > 0 {

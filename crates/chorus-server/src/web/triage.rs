@@ -70,7 +70,7 @@ pub async fn page(
 /// The account whose domain the author's email is at, if one is.
 fn suggested(item: &TriageItemView, accounts: &[AccountView]) -> Option<i64> {
     let domain = item.author_email.as_deref()?.rsplit_once('@')?.1.to_lowercase();
-    accounts.iter().find(|account| account.domains.iter().any(|d| *d == domain)).map(|account| account.id)
+    accounts.iter().find(|account| account.domains.contains(&domain)).map(|account| account.id)
 }
 
 fn row(who: &WebCaller, item: &TriageItemView, accounts: &[AccountView], requests: &[RankedRequest]) -> Markup {
