@@ -45,9 +45,15 @@ pub struct WebSettings {
     pub logins_per_minute: NonZeroU32,
 }
 
+/// Login attempts per minute and client address by default.
+const LOGINS_PER_MINUTE: u32 = 10;
+
 impl Default for WebSettings {
     fn default() -> Self {
-        Self { session_ttl: Duration::from_secs(12 * 60 * 60), logins_per_minute: NonZeroU32::MIN.saturating_add(9) }
+        Self {
+            session_ttl: Duration::from_secs(12 * 60 * 60),
+            logins_per_minute: NonZeroU32::new(LOGINS_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
+        }
     }
 }
 
