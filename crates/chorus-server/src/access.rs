@@ -100,6 +100,7 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/", Session(Viewer), web::search::page),
     route!(GET "/requests", Session(Viewer), web::requests::board),
     route!(GET "/requests/{id}", Session(Viewer), web::requests::page),
+    route!(POST "/requests/{id}/status", Session(Pm), web::requests::set_status),
     route!(GET "/accounts/{id}", Session(Viewer), web::accounts::page),
     route!(GET "/triage", Session(Viewer), web::triage::page),
     route!(POST "/triage/{item}/account", Session(Csm), web::triage::link_account),

@@ -53,6 +53,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/", "session:viewer"),
     ("GET", "/requests", "session:viewer"),
     ("GET", "/requests/{id}", "session:viewer"),
+    ("POST", "/requests/{id}/status", "session:pm"),
     ("GET", "/accounts/{id}", "session:viewer"),
     ("GET", "/triage", "session:viewer"),
     ("POST", "/triage/{item}/account", "session:csm"),

@@ -289,3 +289,33 @@ async fn the_pages_show_what_the_api_answers() {
     assert_eq!(bad.status, StatusCode::OK, "a bad query is shown beside the form");
     assert!(bad.body.contains("That search could not run"));
 }
+
+#[tokio::test]
+async fn a_pm_sets_a_requests_status_and_others_cannot() {
+    let app = TestApp::new().await;
+    let request = app
+        .store
+        .create_request(&chorus_store::NewRequest {
+            title: "SSO".into(),
+            description: String::new(),
+            anchor_item_id: None,
+        })
+        .await
+        .expect("request");
+    let uri = format!("/requests/{}/status", request.id);
+    let (pm, csm, viewer) =
+        (app.sign_in(Role::Pm).await, app.sign_in(Role::Csm).await, app.sign_in(Role::Viewer).await);
+    let page = app.web(Method::GET, &format!("/requests/{}", request.id), Some(&viewer.cookie), None).await;
+    assert!(!page.body.contains(&format!(r#"action="{uri}""#)), "a viewer gets no status form");
+    let page = app.web(Method::GET, &format!("/requests/{}", request.id), Some(&pm.cookie), None).await;
+    assert!(page.body.contains(&format!(r#"action="{uri}""#)), "a pm does");
+    let refused =
+        app.web(Method::POST, &uri, Some(&csm.cookie), Some(&format!("status=planned&csrf={}", csm.csrf))).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "a csm does not plan requests");
+    let done = app.web(Method::POST, &uri, Some(&pm.cookie), Some(&format!("status=planned&csrf={}", pm.csrf))).await;
+    assert_eq!((done.status, done.header("location")), (StatusCode::SEE_OTHER, &*format!("/requests/{}", request.id)));
+    let stored = app.store.request(request.id).await.expect("read").expect("request");
+    assert_eq!(stored.status, chorus_core::RequestStatus::Planned);
+    let bad = app.web(Method::POST, &uri, Some(&pm.cookie), Some(&format!("status=someday&csrf={}", pm.csrf))).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+}

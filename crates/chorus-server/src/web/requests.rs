@@ -1,7 +1,8 @@
 //! The request board (`/requests`, highest priority first, each row's top accounts one
 //! click away with a bar per contribution) and one request's page (`/requests/{id}`):
 //! its score with every factor as a small bar, and its items grouped by account with
-//! each account's ARR. Both ask the API's own handlers (`api::requests`).
+//! each account's ARR; a PM sets its status there. All of it is the API's own
+//! handlers (`api::requests`).
 
 use std::collections::BTreeMap;
 
@@ -12,11 +13,14 @@ use chorus_core::{Currency, Item};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::layout::{self, Nav};
-use super::{given, WebCaller, WebPath, WebQuery, WebResult};
-use crate::api::requests::{RankedRequest, RequestDetail, RequestsParams};
-use crate::extract::{ApiPath, ApiQuery};
-use crate::AppState;
+use super::layout::{self, csrf_field, Nav};
+use super::{given, WebCaller, WebError, WebForm, WebPath, WebQuery, WebResult};
+use crate::api::requests::{RankedRequest, RequestDetail, RequestsParams, UpdateRequest};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::{ApiError, AppState};
+
+/// Every status a request can have, in its life's order.
+const STATUSES: [&str; 5] = ["open", "planned", "in_progress", "shipped", "declined"];
 
 /// Requests per board page.
 const PAGE: u32 = 50;
@@ -38,7 +42,6 @@ pub async fn board(
     let axum::Json(page) = crate::api::requests::list(State(state.clone()), ApiQuery(params)).await?;
     let currency = state.settings.money.reporting_currency;
     let top = page.requests.iter().map(|r| r.score).fold(0.0_f64, f64::max);
-    let statuses = ["open", "planned", "in_progress", "shipped", "declined"];
     let body = html! {
         div.heading {
             h1 { "Requests by priority" }
@@ -46,7 +49,7 @@ pub async fn board(
         }
         nav.chips {
             a class=@if status.is_none() { "active" } href="/requests" { "all" }
-            @for s in statuses {
+            @for s in STATUSES {
                 a class=@if status.as_deref() == Some(s) { "active" } href={ "/requests?" (layout::query(&[("status", s)])) } {
                     (s.replace('_', " "))
                 }
@@ -139,6 +142,17 @@ pub async fn page(
                 @if let Some(rank) = detail.rank { span { "rank " (rank) " of " (detail.ranked) } }
             }
             @if !detail.request.description.is_empty() { p.description { (detail.request.description) } }
+            @if who.may(chorus_store::Role::Pm) && detail.request.merged_into.is_none() {
+                form.inline method="post" action={ "/requests/" (detail.request.id) "/status" } {
+                    (csrf_field(&who))
+                    select name="status" aria-label="Status" {
+                        @for s in STATUSES {
+                            option value=(s) selected[detail.request.status == s] { (s.replace('_', " ")) }
+                        }
+                    }
+                    button type="submit" { "Set status" }
+                }
+            }
         }
         (score_panel(&detail, currency))
         section.panel {
@@ -257,4 +271,21 @@ pub(crate) fn item_row(item: &Item) -> Markup {
             }
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusChoice {
+    pub status: Option<String>,
+}
+
+/// `POST /requests/{id}/status` (a PM's).
+pub async fn set_status(
+    State(state): State<AppState>,
+    WebPath(id): WebPath<i64>,
+    WebForm(form): WebForm<StatusChoice>,
+) -> WebResult {
+    let status = given(form.status).ok_or_else(|| WebError(ApiError::Unprocessable("choose a status".into())))?;
+    let update = UpdateRequest { status: Some(status), ..UpdateRequest::default() };
+    let _updated = crate::api::requests::update(State(state), ApiPath(id), ApiJson(update)).await?;
+    Ok(super::done(&format!("/requests/{id}")))
 }
