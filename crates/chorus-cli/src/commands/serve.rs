@@ -49,6 +49,11 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
     let state = chorus_server::AppState::new(Arc::clone(&app.store))
         .with_index(index.clone())
         .with_max_index_lag(app.config.server.max_index_lag)
+        .with_web(chorus_server::web::WebSettings {
+            session_ttl: std::time::Duration::from_secs(u64::from(app.config.server.session_hours) * 3600),
+            logins_per_minute: std::num::NonZeroU32::new(app.config.server.logins_per_minute)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+        })
         .with_settings(chorus_server::Settings {
             health: app.config.health.clone(),
             priority: app.config.priority.clone(),
