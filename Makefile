@@ -8,10 +8,20 @@ export BENCH_N
 
 .PHONY: demo test bench lint advisories fmt schemas tools
 
-## tools: check for cargo and install cargo-nextest if it is missing
+## tools: check for cargo and install cargo-nextest if it is missing; check for the
+## headless browser the web UI test drives (Debian `chromium` and `chromium-driver`),
+## installing it with apt when run as root
 tools:
 	@command -v cargo >/dev/null || { echo "make: cargo is required: install Rust from https://rustup.rs (rustup default stable)"; exit 1; }
 	@cargo nextest --version >/dev/null 2>&1 || { echo "make: installing cargo-nextest (one time)"; cargo install cargo-nextest --locked; }
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing chromium and chromium-driver for the browser test (one time)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "make: the web UI browser test needs Chromium and its driver: sudo apt-get install chromium chromium-driver"; exit 1; \
+	  fi; \
+	fi
 
 ## demo: sync the built-in simulators of the four sources, then serve on 127.0.0.1:8080
 demo: tools

@@ -86,6 +86,22 @@ mod tests {
     }
 
     #[test]
+    fn web_session_settings_have_defaults_and_bounds() {
+        let config = parse_with(EXAMPLE, &[]).expect("example parses");
+        assert_eq!((config.server.session_hours, config.server.logins_per_minute), (12, 10));
+        let config = parse_with("[server]\nsession_hours = 1\nlogins_per_minute = 3\n", &[]).expect("parses");
+        assert_eq!((config.server.session_hours, config.server.logins_per_minute), (1, 3));
+        for (text, key) in [
+            ("[server]\nsession_hours = 0\n", "server.session_hours"),
+            ("[server]\nsession_hours = 721\n", "server.session_hours"),
+            ("[server]\nlogins_per_minute = 0\n", "server.logins_per_minute"),
+        ] {
+            let error = parse_with(text, &[]).expect_err(text).to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
+    #[test]
     fn money_priority_and_health_read_with_their_defaults() {
         let config = parse_with(EXAMPLE, &[]).expect("example parses");
         assert_eq!(config.money.reporting_currency, chorus_core::Currency::USD);

@@ -96,10 +96,24 @@ pub struct ServerConfig {
     /// `/readyz` answers ready.
     #[serde(default = "default_max_index_lag")]
     pub max_index_lag: u64,
+    /// Hours a web UI session lasts from its sign-in (1 to 720).
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u32,
+    /// Web UI sign-in attempts one client address may make per minute (at least 1).
+    #[serde(default = "default_logins_per_minute")]
+    pub logins_per_minute: u32,
 }
 
 fn default_max_index_lag() -> u64 {
     10_000
+}
+
+fn default_session_hours() -> u32 {
+    12
+}
+
+fn default_logins_per_minute() -> u32 {
+    10
 }
 
 impl Default for ServerConfig {
@@ -109,6 +123,8 @@ impl Default for ServerConfig {
             webhook_debounce_ms: default_webhook_debounce_ms(),
             webhooks: std::collections::BTreeMap::new(),
             max_index_lag: default_max_index_lag(),
+            session_hours: default_session_hours(),
+            logins_per_minute: default_logins_per_minute(),
         }
     }
 }
@@ -255,6 +271,12 @@ impl Config {
         }
         if self.sync.max_attempts == 0 {
             return Err("sync.max_attempts: must be at least 1".into());
+        }
+        if !(1..=720).contains(&self.server.session_hours) {
+            return Err("server.session_hours: must be 1 to 720".into());
+        }
+        if self.server.logins_per_minute == 0 {
+            return Err("server.logins_per_minute: must be at least 1".into());
         }
         for (id, webhook) in &self.server.webhooks {
             let at = format!("server.webhooks.{id}");

@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use chorus_core::{Account, Comment, Contact, Item, Kind, LifecycleStage, Person, Request, Source};
 use chorus_store::{
     AccountImport, ApiToken, Backend, Change, ChangeEntity, Counts, Holder, IdPage, ItemFilter, NewApiToken,
-    NewRequest, PageCommit, PageOutcome, RunClaim, RunOutcome, Store, StoreError, StoredCursor, SyncRun,
+    NewRequest, NewWebSession, PageCommit, PageOutcome, RunClaim, RunOutcome, Store, StoreError, StoredCursor, SyncRun,
+    WebSession,
 };
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -141,6 +142,15 @@ impl Store for MemStore {
         unsupported()
     }
     async fn touch_api_token(&self, _: i64, _: DateTime<Utc>) -> StoreResult<()> {
+        unsupported()
+    }
+    async fn create_web_session(&self, _: &NewWebSession) -> StoreResult<WebSession> {
+        unsupported()
+    }
+    async fn web_session_by_hash(&self, _: &str, _: DateTime<Utc>) -> StoreResult<Option<WebSession>> {
+        unsupported()
+    }
+    async fn delete_web_session(&self, _: &str) -> StoreResult<bool> {
         unsupported()
     }
     async fn items(&self, filter: &ItemFilter, page: IdPage) -> StoreResult<Vec<Item>> {

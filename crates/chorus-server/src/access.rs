@@ -5,8 +5,9 @@
 //! without a declared access; and the middleware denies any matched route the table
 //! does not list (one added to the router by other means), so forgetting to declare
 //! never opens a route. `/healthz` and `/readyz` are open; webhooks are checked by
-//! their signature in the handler; everything else needs a bearer token whose role
-//! allows the route.
+//! their signature in the handler; web pages need a session (a token login) whose
+//! role allows them; everything else needs a bearer token whose role allows the route.
+//! A bearer token never opens a page and a session cookie never opens the API.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use chorus_store::Role;
 
-use crate::{api, health, token, webhooks, ApiError, AppState};
+use crate::{api, health, token, web, webhooks, ApiError, AppState};
 
 /// What a route needs from its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,9 @@ pub enum Access {
     Signed,
     /// A bearer token whose role allows `Role` (see [`allows`]).
     Token(Role),
+    /// A web session whose token's role allows `Role`; on anything but a read, the
+    /// form must carry the session's CSRF token (see `web::session`).
+    Session(Role),
 }
 
 /// One route: method, path (axum syntax), the access it needs, and its handler.
@@ -51,7 +55,7 @@ macro_rules! route {
     };
 }
 
-use Access::{Open, Signed, Token};
+use Access::{Open, Session, Signed, Token};
 use Role::{Admin, Csm, Pm, Viewer};
 
 /// Every route, with its access. The router is built from this table alone.
@@ -92,6 +96,22 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/webhooks/slack/{connector}", Signed, webhooks::slack),
     route!(POST "/webhooks/zendesk/{connector}", Signed, webhooks::zendesk),
     route!(POST "/webhooks/jira/{connector}", Signed, webhooks::jira),
+    // --- web UI: pages and forms behind a session (see web/) ---------------------------
+    route!(GET "/login", Open, web::login::page),
+    route!(POST "/login", Open, web::login::submit),
+    route!(POST "/logout", Session(Viewer), web::login::logout),
+    route!(GET "/assets/chorus.css", Open, web::assets::css),
+    route!(GET "/assets/icon.svg", Open, web::assets::icon),
+    route!(GET "/", Session(Viewer), web::search::page),
+    route!(GET "/requests", Session(Viewer), web::requests::board),
+    route!(GET "/requests/{id}", Session(Viewer), web::requests::page),
+    route!(POST "/requests/{id}/status", Session(Pm), web::requests::set_status),
+    route!(GET "/accounts/{id}", Session(Viewer), web::accounts::page),
+    route!(GET "/triage", Session(Viewer), web::triage::page),
+    route!(POST "/triage/{item}/account", Session(Csm), web::triage::link_account),
+    route!(POST "/triage/{item}/request", Session(Pm), web::triage::link_request),
+    route!(GET "/connectors", Session(Viewer), web::connectors::page),
+    route!(POST "/connectors/{id}/sync", Session(Admin), web::connectors::sync),
 ];
 
 impl Route {
@@ -162,6 +182,7 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
     };
     let required = match route.access {
         Access::Open | Access::Signed => return next.run(request).await,
+        Access::Session(required) => return web::session::gate(&state, required, request, next).await,
         Access::Token(required) => required,
     };
     let header =

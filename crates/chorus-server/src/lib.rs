@@ -1,5 +1,5 @@
-//! The HTTP surface of Chorus: `/api/v1`, its OpenAPI document, health, readiness and
-//! metrics.
+//! The HTTP surface of Chorus: `/api/v1`, its OpenAPI document, the web UI, health,
+//! readiness and metrics.
 //!
 //! `router(state)` builds the whole axum application from the access table
 //! (`access::ROUTES`), so tests drive it with `tower::ServiceExt::oneshot`; `serve`
@@ -18,6 +18,7 @@ pub mod openapi;
 mod serve;
 pub mod syncs;
 pub mod token;
+pub mod web;
 pub mod webhooks;
 
 pub use error::{ApiError, ErrorBody};
@@ -43,6 +44,10 @@ pub struct AppState {
     pub max_index_lag: u64,
     /// What account health and request priority are computed with.
     pub settings: Arc<Settings>,
+    /// How web sessions behave.
+    pub web: web::WebSettings,
+    /// Login attempts per client address.
+    logins: Arc<web::LoginLimiter>,
     touches: Arc<access::Touches>,
 }
 
@@ -68,8 +73,17 @@ impl AppState {
             webhooks: Arc::default(),
             max_index_lag: DEFAULT_MAX_INDEX_LAG,
             settings: Arc::default(),
+            web: web::WebSettings::default(),
+            logins: Arc::new(web::LoginLimiter::new(web::WebSettings::default().logins_per_minute)),
             touches: Arc::default(),
         }
+    }
+
+    /// Web sessions under these settings (a fresh login allowance for every client).
+    pub fn with_web(mut self, settings: web::WebSettings) -> Self {
+        self.logins = Arc::new(web::LoginLimiter::new(settings.logins_per_minute));
+        self.web = settings;
+        self
     }
 
     pub fn with_index(mut self, index: SearchIndex) -> Self {
@@ -115,6 +129,7 @@ fn with_checks(routes: Router<AppState>, state: AppState) -> Router {
         .layer(middleware::from_fn(observe_latency))
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .layer(middleware::from_fn(limits::enforce))
+        .layer(middleware::from_fn(web::headers::secure))
         .with_state(state)
 }
 

@@ -10,16 +10,17 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tower::Layer as _;
 
 use crate::{router, ApiError, AppState};
 
@@ -79,15 +80,16 @@ async fn serve_router(
             () = &mut shutdown => break,
             Some(_) = connections.join_next() => {}
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _peer)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(error) => {
                         tracing::warn!(%error, "accepting a connection failed");
                         tokio::time::sleep(ACCEPT_BACKOFF).await;
                         continue;
                     }
                 };
-                let service = TowerToHyperService::new(app.clone());
+                // The peer's address is what login attempts are counted by.
+                let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(app.clone()));
                 let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
                 connections.spawn(async move {
                     if let Err(error) = connection.await {

@@ -1,10 +1,14 @@
-//! Every route × role × method: the access table is what this test expects, and the
-//! server enforces it. A route added without a line here fails the first test.
+//! Every route × caller × method: the access table is what this test expects, and the
+//! server enforces it, for API tokens and web sessions alike. A route added without a
+//! line here fails the first test.
 
 mod support;
 
 use axum::http::{Method, StatusCode};
+use std::collections::BTreeMap;
+
 use chorus_server::access::{Access, ROUTES};
+use chorus_server::web::WebSettings;
 use chorus_store::Role;
 use support::TestApp;
 
@@ -45,6 +49,21 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/webhooks/slack/{connector}", "signed"),
     ("POST", "/webhooks/zendesk/{connector}", "signed"),
     ("POST", "/webhooks/jira/{connector}", "signed"),
+    ("GET", "/login", "open"),
+    ("POST", "/login", "open"),
+    ("POST", "/logout", "session:viewer"),
+    ("GET", "/assets/chorus.css", "open"),
+    ("GET", "/assets/icon.svg", "open"),
+    ("GET", "/", "session:viewer"),
+    ("GET", "/requests", "session:viewer"),
+    ("GET", "/requests/{id}", "session:viewer"),
+    ("POST", "/requests/{id}/status", "session:pm"),
+    ("GET", "/accounts/{id}", "session:viewer"),
+    ("GET", "/triage", "session:viewer"),
+    ("POST", "/triage/{item}/account", "session:csm"),
+    ("POST", "/triage/{item}/request", "session:pm"),
+    ("GET", "/connectors", "session:viewer"),
+    ("POST", "/connectors/{id}/sync", "session:admin"),
 ];
 
 const METHODS: [Method; 5] = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
@@ -54,6 +73,7 @@ fn declared(access: Access) -> String {
         Access::Open => "open".into(),
         Access::Signed => "signed".into(),
         Access::Token(role) => role.as_str().into(),
+        Access::Session(role) => format!("session:{role}"),
     }
 }
 
@@ -71,9 +91,26 @@ fn uri(path: &str) -> String {
     path.replace("{id}", "999999").replace("{item}", "999999").replace("{connector}", "none")
 }
 
+/// Who calls: nobody, a role's bearer token, or a role's signed-in browser.
+#[derive(Clone, Copy)]
+enum Who {
+    Nobody,
+    Bearer(Role),
+    Browser(Role),
+}
+
 #[tokio::test]
 async fn every_route_role_and_method_is_allowed_or_denied_as_declared() {
-    let app = TestApp::new().await;
+    let web = WebSettings { logins_per_minute: std::num::NonZeroU32::MAX, ..WebSettings::default() };
+    let app = TestApp::with_web(web).await;
+    let mut browsers = BTreeMap::new();
+    for role in Role::ALL {
+        browsers.insert(role, app.sign_in(role).await);
+    }
+    let callers: Vec<Who> = std::iter::once(Who::Nobody)
+        .chain(Role::ALL.into_iter().map(Who::Bearer))
+        .chain(Role::ALL.into_iter().map(Who::Browser))
+        .collect();
     let mut checked = 0;
     for route in ROUTES {
         let path_methods: Vec<&Method> = ROUTES.iter().filter(|r| r.path == route.path).map(|r| &r.method).collect();
@@ -81,36 +118,73 @@ async fn every_route_role_and_method_is_allowed_or_denied_as_declared() {
             if route.method != method && path_methods.contains(&&method) {
                 continue; // that method is its own line of the table
             }
-            let callers: Vec<Option<Role>> = std::iter::once(None).chain(Role::ALL.into_iter().map(Some)).collect();
-            for caller in callers {
-                let token = caller.map(|role| app.token(role).to_owned());
-                let (status, body) = app.send(method.clone(), &uri(route.path), token.as_deref(), None).await;
-                let who = caller.map_or("no token", Role::as_str);
+            for caller in &callers {
+                let (status, body, who) = match *caller {
+                    Who::Nobody => {
+                        let (status, body) = app.send(method.clone(), &uri(route.path), None, None).await;
+                        (status, body, "no one".to_owned())
+                    }
+                    Who::Bearer(role) => {
+                        let (status, body) =
+                            app.send(method.clone(), &uri(route.path), Some(app.token(role)), None).await;
+                        (status, body, format!("{role}'s token"))
+                    }
+                    Who::Browser(role) => {
+                        let browser = &browsers[&role];
+                        let form = format!("csrf={}", browser.csrf);
+                        let answer =
+                            app.web(method.clone(), &uri(route.path), Some(&browser.cookie), Some(&form)).await;
+                        (answer.status, answer.body, format!("{role}'s browser"))
+                    }
+                };
                 let case = format!("{method} {} as {who}: {status} {body}", route.path);
                 checked += 1;
                 if route.method != method {
                     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{case}");
                     continue;
                 }
-                match (route.access, caller) {
+                let passed = |status: StatusCode| {
+                    ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&status)
+                        && (!status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE)
+                };
+                match (route.access, *caller) {
                     (Access::Open | Access::Signed, _) => {
                         assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&status), "{case}")
                     }
-                    (Access::Token(_), None) => assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}"),
-                    (Access::Token(required), Some(role)) => {
-                        let allowed = chorus_server::access::allows(role, required);
-                        if allowed {
-                            assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&status), "{case}");
-                            assert!(!status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE, "{case}");
+                    // A session cookie never opens the API.
+                    (Access::Token(_), Who::Nobody | Who::Browser(_)) => {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}")
+                    }
+                    (Access::Token(required), Who::Bearer(role)) => {
+                        if chorus_server::access::allows(role, required) {
+                            assert!(passed(status), "{case}");
                         } else {
                             assert_eq!(status, StatusCode::FORBIDDEN, "{case}");
+                        }
+                    }
+                    // A bearer token never opens a page: reads go to the login form.
+                    (Access::Session(_), Who::Nobody | Who::Bearer(_)) => {
+                        if method == Method::GET {
+                            assert_eq!(status, StatusCode::SEE_OTHER, "{case}");
+                        } else {
+                            assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}");
+                        }
+                    }
+                    (Access::Session(required), Who::Browser(role)) => {
+                        if chorus_server::access::allows(role, required) {
+                            assert!(passed(status), "{case}");
+                        } else {
+                            assert_eq!(status, StatusCode::FORBIDDEN, "{case}");
+                        }
+                        if route.path == "/logout" {
+                            browsers.insert(role, app.sign_in(role).await);
                         }
                     }
                 }
             }
         }
     }
-    assert!(checked >= ROUTES.len() * 5, "walked {checked} cases");
+    assert!(checked >= ROUTES.len() * callers.len(), "walked {checked} cases");
 }
 
 #[test]

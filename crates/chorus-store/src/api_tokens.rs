@@ -70,3 +70,23 @@ pub struct ApiToken {
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
+
+/// A web session to record: the SHA-256 of its id, the token that opened it, and when
+/// it ends. The session id itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWebSession {
+    /// Lowercase hex SHA-256 of the session id the browser holds.
+    pub hash: String,
+    pub token_id: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A live web session: it speaks with its token's role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebSession {
+    pub id: i64,
+    pub token_id: i64,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}

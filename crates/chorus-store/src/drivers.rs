@@ -38,6 +38,7 @@ const SQLITE: &[Embedded] = &[
     (4, "account graph", include_str!("../../../migrations/sqlite/0004_account_graph.sql")),
     (5, "requests", include_str!("../../../migrations/sqlite/0005_requests.sql")),
     (6, "api tokens", include_str!("../../../migrations/sqlite/0006_api_tokens.sql")),
+    (7, "web sessions", include_str!("../../../migrations/sqlite/0007_web_sessions.sql")),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -47,6 +48,7 @@ const POSTGRES: &[Embedded] = &[
     (4, "account graph", include_str!("../../../migrations/postgres/0004_account_graph.sql")),
     (5, "requests", include_str!("../../../migrations/postgres/0005_requests.sql")),
     (6, "api tokens", include_str!("../../../migrations/postgres/0006_api_tokens.sql")),
+    (7, "web sessions", include_str!("../../../migrations/postgres/0007_web_sessions.sql")),
 ];
 
 fn migrator(embedded: &'static [Embedded]) -> Migrator {

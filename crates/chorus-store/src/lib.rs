@@ -24,7 +24,7 @@ mod suite;
 mod types;
 
 pub use account_types::*;
-pub use api_tokens::{ApiToken, NewApiToken, Role};
+pub use api_tokens::{ApiToken, NewApiToken, NewWebSession, Role, WebSession};
 pub use error::StoreError;
 pub use sql::SqlStore;
 pub use types::*;
@@ -104,6 +104,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Notes that a token was used at `at` (never moves `last_used_at` backwards).
     async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
+
+    // --- web sessions ------------------------------------------------------------------
+
+    /// Records a web session (the hash of its id only) and forgets sessions that have
+    /// expired; `StoreError::NotFound` when the token is unknown or revoked.
+    async fn create_web_session(&self, session: &NewWebSession) -> Result<WebSession>;
+
+    /// The session whose id hashes to `hash`, while it has not expired at `now` and its
+    /// token is not revoked.
+    async fn web_session_by_hash(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<WebSession>>;
+
+    /// Ends a session (logout); whether one was there.
+    async fn delete_web_session(&self, hash: &str) -> Result<bool>;
 
     // --- reads ---------------------------------------------------------------------
 

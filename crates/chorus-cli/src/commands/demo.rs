@@ -189,7 +189,8 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
     }
     let token = super::tokens::demo_admin_token(&app).await?;
     let listen = app.config.server.listen;
-    println!("\nAPI       http://{listen}/api/v1 (OpenAPI document at /api/v1/openapi.json)");
+    println!("\nweb UI    http://{listen}/  (sign in with the admin token below)");
+    println!("API       http://{listen}/api/v1 (OpenAPI document at /api/v1/openapi.json)");
     println!("admin token (shown once): {}", token.expose());
     println!("  curl -H 'Authorization: Bearer {}' 'http://{listen}/api/v1/search?q=export'", token.expose());
     println!("the connectors sync on their schedules");

@@ -40,12 +40,20 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", app.config.server.listen))?;
     let addr = listener.local_addr()?;
-    println!("chorus serving on http://{addr} ({} scheduled connector(s)); Ctrl-C stops", jobs.len());
+    println!(
+        "chorus serving on http://{addr}: web UI at /, API at /api/v1 ({} scheduled connector(s)); Ctrl-C stops",
+        jobs.len()
+    );
     let path = &app.config.index.path;
     let index = SearchIndex::open(path).with_context(|| format!("opening the index at {}", path.display()))?;
     let state = chorus_server::AppState::new(Arc::clone(&app.store))
         .with_index(index.clone())
         .with_max_index_lag(app.config.server.max_index_lag)
+        .with_web(chorus_server::web::WebSettings {
+            session_ttl: std::time::Duration::from_secs(u64::from(app.config.server.session_hours) * 3600),
+            logins_per_minute: std::num::NonZeroU32::new(app.config.server.logins_per_minute)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+        })
         .with_settings(chorus_server::Settings {
             health: app.config.health.clone(),
             priority: app.config.priority.clone(),

@@ -23,6 +23,8 @@ use tower::ServiceExt;
 
 pub struct TestApp {
     pub app: axum::Router,
+    /// What `app` was built from (the browser test serves it on a socket).
+    pub state: AppState,
     pub store: Arc<dyn Store>,
     pub tokens: BTreeMap<Role, String>,
     /// Each permit lets the gated connector's run finish one page.
@@ -34,7 +36,7 @@ pub fn at(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, day, 12, 0, 0).single().expect("valid time")
 }
 
-fn item(id: &str, kind: Kind, title: &str, body: &str, org: Option<&str>) -> Record {
+pub fn item(id: &str, kind: Kind, title: &str, body: &str, org: Option<&str>) -> Record {
     Record::Item(ItemRecord {
         external_id: id.to_owned(),
         key: None,
@@ -56,7 +58,7 @@ fn item(id: &str, kind: Kind, title: &str, body: &str, org: Option<&str>) -> Rec
     })
 }
 
-fn org(id: &str, name: &str, arr_minor: i64) -> Record {
+pub fn org(id: &str, name: &str, arr_minor: i64) -> Record {
     Record::Account(AccountRecord {
         external_id: id.to_owned(),
         name: name.to_owned(),
@@ -129,17 +131,40 @@ impl TestApp {
         Self::build(true, false, extra).await
     }
 
+    /// With web sessions under `web`.
+    pub async fn with_web(web: chorus_server::web::WebSettings) -> Self {
+        Self::build_with(true, false, &[], Vec::new(), web).await
+    }
+
+    /// With `records` synced (by connector `extra`, a Zendesk one) before indexing.
+    pub async fn with_records(records: Vec<Record>) -> Self {
+        Self::build_with(true, false, &[], records, chorus_server::web::WebSettings::default()).await
+    }
+
     /// With connectors `slack`, `zendesk` and `jira` (runs never wait) whose webhook
     /// secrets are `SLACK_SECRET`, `ZENDESK_SECRET` and `JIRA_SECRET`.
     pub async fn with_webhooks() -> Self {
         Self::build(false, true, &[]).await
     }
 
-    async fn build(with_index: bool, webhooks: bool, extra: &[(&str, &str, &str)]) -> Self {
+    async fn build(with_index: bool, webhooks: bool, items: &[(&str, &str, &str)]) -> Self {
+        Self::build_with(with_index, webhooks, items, Vec::new(), chorus_server::web::WebSettings::default()).await
+    }
+
+    async fn build_with(
+        with_index: bool,
+        webhooks: bool,
+        items: &[(&str, &str, &str)],
+        extra: Vec<Record>,
+        web: chorus_server::web::WebSettings,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("chorus.db").display());
         let store = chorus_store::open(&url).await.expect("open store");
-        seed(store.as_ref(), extra).await;
+        seed(store.as_ref(), items).await;
+        if !extra.is_empty() {
+            commit(store.as_ref(), "extra", Source::Zendesk, extra).await;
+        }
         let mut tokens = BTreeMap::new();
         for role in Role::ALL {
             let (token, _) =
@@ -177,7 +202,7 @@ impl TestApp {
             seed_jira(store.as_ref()).await;
         }
         let syncs = Syncs::new(engine, entries).with_debounce(Duration::from_millis(100));
-        let mut state = AppState::new(Arc::clone(&store)).with_syncs(syncs).with_webhooks(secrets);
+        let mut state = AppState::new(Arc::clone(&store)).with_syncs(syncs).with_webhooks(secrets).with_web(web);
         if with_index {
             let index = SearchIndex::open(dir.path().join("index")).expect("open index");
             let mut projection =
@@ -187,7 +212,7 @@ impl TestApp {
             index.reload().expect("reload");
             state = state.with_index(index);
         }
-        Self { app: router(state), store, tokens, gate, _dir: dir }
+        Self { app: router(state.clone()), state, store, tokens, gate, _dir: dir }
     }
 
     pub fn token(&self, role: Role) -> &str {
@@ -282,6 +307,23 @@ async fn seed_jira(store: &dyn Store) {
         .expect("finish");
 }
 
+/// Commits `records` as one page of `connector`'s run.
+async fn commit(store: &dyn Store, connector: &str, source: Source, records: Vec<Record>) {
+    let claim = store.claim_run(connector, &this_process(Duration::from_secs(60))).await.expect("claim").expect("free");
+    let page = PageCommit {
+        connector: connector.into(),
+        source,
+        records,
+        cursor: serde_json::json!({ "v": 1 }),
+        expected_version: 0,
+    };
+    store.commit_page(&claim, &page).await.expect("commit");
+    store
+        .finish_run(&claim, &RunOutcome { status: RunStatus::Succeeded, pages: 1, ..RunOutcome::default() })
+        .await
+        .expect("finish");
+}
+
 async fn seed(store: &dyn Store, extra: &[(&str, &str, &str)]) {
     let claim = store.claim_run("zd", &this_process(Duration::from_secs(60))).await.expect("claim").expect("free");
     let records = vec![
@@ -306,4 +348,62 @@ async fn seed(store: &dyn Store, extra: &[(&str, &str, &str)]) {
         .finish_run(&claim, &RunOutcome { status: RunStatus::Succeeded, pages: 1, ..RunOutcome::default() })
         .await
         .expect("finish");
+}
+
+/// A signed-in browser: its session cookie (`name=value`) and the CSRF token its
+/// pages carry.
+pub struct Browser {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// A whole answer: status, headers and body text.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+/// The CSRF token in a page's forms.
+pub fn csrf_of(html: &str) -> Option<String> {
+    let start = html.find(r#"name="csrf" value=""#)? + r#"name="csrf" value=""#.len();
+    html[start..].split('"').next().map(str::to_owned)
+}
+
+impl TestApp {
+    /// A web request: `cookie` as the session cookie, `form` as a urlencoded body.
+    pub async fn web(&self, method: Method, uri: &str, cookie: Option<&str>, form: Option<&str>) -> Answer {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        if form.is_some() {
+            request = request.header("content-type", "application/x-www-form-urlencoded");
+        }
+        let request = request.body(form.map_or_else(Body::empty, |f| Body::from(f.to_owned()))).expect("request");
+        let response = self.app.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 8 << 20).await.expect("body");
+        Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    /// Signs in with `role`'s token, as the login form does.
+    pub async fn sign_in(&self, role: Role) -> Browser {
+        let form = format!("token={}", self.token(role));
+        let answer = self.web(Method::POST, "/login", None, Some(&form)).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "login as {role}: {}", answer.body);
+        let cookie = answer.header("set-cookie").split(';').next().unwrap_or("").to_owned();
+        assert!(cookie.starts_with("chorus_session="), "{cookie}");
+        let home = self.web(Method::GET, "/", Some(&cookie), None).await;
+        assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+        let csrf = csrf_of(&home.body).expect("every signed-in page has the sign-out form");
+        Browser { cookie, csrf }
+    }
 }

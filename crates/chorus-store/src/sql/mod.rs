@@ -22,6 +22,7 @@ mod owners;
 mod requests;
 mod resolve;
 mod runs;
+mod sessions;
 mod store;
 mod tokens;
 mod triage;

@@ -20,8 +20,9 @@ use super::{demand, requests};
 use super::{fetch_by_external_ids, fetch_by_ids, SqlStore};
 use crate::{
     AccountDetail, AccountHealthData, AccountImport, ApiToken, Backend, Change, Counts, Holder, IdPage, ItemFilter,
-    MergeOutcome, NewApiToken, NewRequest, Opportunity, PageCommit, PageOutcome, PriorityInputs, Raw, RecordKey,
-    RequestLink, Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun, TriageCursor, TriageItem,
+    MergeOutcome, NewApiToken, NewRequest, NewWebSession, Opportunity, PageCommit, PageOutcome, PriorityInputs, Raw,
+    RecordKey, RequestLink, Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun, TriageCursor, TriageItem,
+    WebSession,
 };
 
 #[async_trait]
@@ -88,6 +89,18 @@ impl Store for SqlStore {
 
     async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
         self.touch_api_token_tx(id, at).await
+    }
+
+    async fn create_web_session(&self, session: &NewWebSession) -> Result<WebSession> {
+        self.create_web_session_tx(session).await
+    }
+
+    async fn web_session_by_hash(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<WebSession>> {
+        self.web_session_by_hash_read(hash, now).await
+    }
+
+    async fn delete_web_session(&self, hash: &str) -> Result<bool> {
+        self.delete_web_session_tx(hash).await
     }
 
     async fn items(&self, filter: &ItemFilter, page: IdPage) -> Result<Vec<Item>> {

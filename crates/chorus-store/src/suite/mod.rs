@@ -12,6 +12,7 @@ mod links;
 mod opportunities;
 mod reads;
 mod requests;
+mod sessions;
 mod sync;
 mod tokens;
 
