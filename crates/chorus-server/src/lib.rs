@@ -48,6 +48,8 @@ pub struct AppState {
     pub web: web::WebSettings,
     /// Login attempts per client address.
     logins: Arc<web::LoginLimiter>,
+    /// The last ranking of every request, reused until the store changes.
+    pub rankings: Arc<chorus_store::ranking::RankingCache>,
     touches: Arc<access::Touches>,
 }
 
@@ -75,6 +77,7 @@ impl AppState {
             settings: Arc::default(),
             web: web::WebSettings::default(),
             logins: Arc::new(web::LoginLimiter::new(web::WebSettings::default().logins_per_minute)),
+            rankings: Arc::default(),
             touches: Arc::default(),
         }
     }
@@ -99,6 +102,8 @@ impl AppState {
     /// Health and priority under these settings (the defaults otherwise).
     pub fn with_settings(mut self, settings: Settings) -> Self {
         self.settings = Arc::new(settings);
+        // A ranking cached under other weights or rates is not this state's.
+        self.rankings = Arc::default();
         self
     }
 

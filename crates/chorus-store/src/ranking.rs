@@ -1,8 +1,13 @@
 //! Ranking requests from the store: `priority_inputs` read once, a `PriorityModel`
 //! built over every account and opportunity, and the demands ranked. The one path the
-//! CLI, the export and the HTTP API rank by, so they never disagree.
+//! CLI, the export and the HTTP API rank by, so they never disagree. A long-running
+//! process keeps its last ranking in a [`RankingCache`]: it ranks again only once the
+//! store's change log has moved (every write that can change a score appends to it) or
+//! the ranking has aged past a bound (recency decay and renewal windows move with time).
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use chorus_core::priority::{PriorityError, PriorityWeights, Ranked, RequestDemand, Score};
 use chorus_core::{ExchangeRates, PriorityModel};
@@ -49,4 +54,61 @@ pub async fn rank_requests(
     let ranked = model.rank(&inputs.demands)?;
     let demands = inputs.demands.into_iter().map(|demand| (demand.request_id, demand)).collect();
     Ok(Ranking { model, ranked, demands })
+}
+
+/// The last full ranking and the change-log position it was read at.
+struct Cached {
+    position: i64,
+    ranked_at: DateTime<Utc>,
+    ranking: Arc<Ranking>,
+}
+
+/// The server's ranking of every live request, shared by its requests: reused while the
+/// store's change log has not moved and it is younger than `max_age`, recomputed (one
+/// caller at a time; the others wait and reuse the result) otherwise.
+///
+/// Invariant: the position is read *before* the ranking, so a write committing during
+/// a recomputation makes the cached position older than the data, never newer: the next
+/// call ranks again rather than serving a ranking that misses a write.
+pub struct RankingCache {
+    last: tokio::sync::Mutex<Option<Cached>>,
+    max_age: Duration,
+}
+
+impl RankingCache {
+    /// The bound the server uses: a decay half-life is days, so a minute moves no score
+    /// by more than a rounding.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(60);
+
+    pub fn new(max_age: Duration) -> Self {
+        Self { last: tokio::sync::Mutex::new(None), max_age }
+    }
+
+    /// Every live request ranked as of `now` under `weights` and `rates`, which must be
+    /// the same on every call (they are the process's configuration).
+    pub async fn ranking(
+        &self,
+        store: &dyn Store,
+        weights: &PriorityWeights,
+        rates: &ExchangeRates,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Ranking>, RankError> {
+        let position = store.last_change().await?;
+        let mut last = self.last.lock().await;
+        if let Some(cached) = last.as_ref() {
+            let age = (now - cached.ranked_at).to_std().unwrap_or(Duration::MAX);
+            if cached.position == position && age <= self.max_age {
+                return Ok(Arc::clone(&cached.ranking));
+            }
+        }
+        let ranking = Arc::new(rank_requests(store, weights, rates, None, now).await?);
+        *last = Some(Cached { position, ranked_at: now, ranking: Arc::clone(&ranking) });
+        Ok(ranking)
+    }
+}
+
+impl Default for RankingCache {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_MAX_AGE)
+    }
 }

@@ -5,13 +5,14 @@
 //! units of the reporting currency.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chorus_core::priority::{Counts, Ranked, Score};
 use chorus_core::{LinkProvenance, Request, RequestStatus};
-use chorus_store::ranking::{rank_requests, RankError, Ranking};
+use chorus_store::ranking::{RankError, Ranking};
 use chorus_store::{IdPage, NewRequest};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -249,10 +250,12 @@ async fn detail(state: &AppState, id: i64) -> Result<RequestDetail, ApiError> {
     })
 }
 
-/// Every live request ranked under the configured weights and rates.
-async fn rank(state: &AppState) -> Result<Ranking, ApiError> {
+/// Every live request ranked under the configured weights and rates (the server's
+/// cached ranking while the store has not changed).
+async fn rank(state: &AppState) -> Result<Arc<Ranking>, ApiError> {
     let settings = &state.settings;
-    rank_requests(state.store.as_ref(), &settings.priority, &settings.money, None, Utc::now()).await.map_err(|error| {
+    let ranking = state.rankings.ranking(state.store.as_ref(), &settings.priority, &settings.money, Utc::now());
+    ranking.await.map_err(|error| {
         match error {
             RankError::Store(error) => error.into(),
             RankError::Priority(error) => ApiError::Internal(error.to_string()),

@@ -354,8 +354,12 @@ pub(crate) async fn read_facts(
         ),
     };
     type AccountRow = (i64, i64, String, Option<String>, Option<String>, Option<i64>, i64);
-    let text: String = sqlx::query_scalar(&accounts_sql).fetch_one(pool).await?;
-    let rows: Vec<AccountRow> = super::parse_json("accounts", &text)?;
+    // Both aggregates at once, on two reader connections.
+    let (accounts_text, opportunities_text): (String, String) = futures::try_join!(
+        sqlx::query_scalar(&accounts_sql).fetch_one(pool),
+        sqlx::query_scalar(&opportunities_sql).fetch_one(pool)
+    )?;
+    let rows: Vec<AccountRow> = super::parse_json("accounts", &accounts_text)?;
     let mut currencies = CurrencyCache::default();
     let mut accounts = Vec::with_capacity(rows.len());
     for (id, arr_minor, currency, segment, renewal, parent_id, deleted) in rows {
@@ -371,8 +375,7 @@ pub(crate) async fn read_facts(
         });
     }
     type OpportunityRow = (i64, i64, Option<i64>, Option<String>, Option<f64>, i64);
-    let text: String = sqlx::query_scalar(&opportunities_sql).fetch_one(pool).await?;
-    let rows: Vec<OpportunityRow> = super::parse_json("opportunities", &text)?;
+    let rows: Vec<OpportunityRow> = super::parse_json("opportunities", &opportunities_text)?;
     let mut opportunities = Vec::with_capacity(rows.len());
     for (id, account_id, amount_minor, currency, percent, closed) in rows {
         let currency = match currency.filter(|code| !code.trim().is_empty()) {

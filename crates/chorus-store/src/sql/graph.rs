@@ -127,7 +127,9 @@ pub(crate) async fn accounts_kept_apart(tx: &mut Tx, one: i64, other: i64) -> Re
 }
 
 /// Moves everything of `loser` onto `winner` and keeps `loser` as merged into it. The
-/// winner keeps its fields; the loser's fill the winner's blanks.
+/// winner keeps its fields; the loser's fill the winner's blanks — except ARR and its
+/// currency, which are the CRM's: when only the loser holds a Salesforce record, its
+/// amount wins, so the merged ARR does not depend on which source arrived first.
 pub(crate) async fn merge_into(
     tx: &mut Tx,
     winner: i64,
@@ -137,6 +139,15 @@ pub(crate) async fn merge_into(
     now: i64,
 ) -> Result<()> {
     debug_assert_ne!(winner, loser);
+    let crm: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT account_id FROM account_external_ids WHERE account_id IN ($1, $2) AND source = $3",
+    )
+    .bind(winner)
+    .bind(loser)
+    .bind(Source::Salesforce.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    let crm_arr_from_loser = i64::from(crm.contains(&loser) && !crm.contains(&winner));
     sqlx::query(
         "UPDATE account_external_ids SET account_id = $1, matched_by = $3, joined_at = $4 WHERE account_id = $2",
     )
@@ -187,8 +198,8 @@ pub(crate) async fn merge_into(
     }
     sqlx::query(
         "UPDATE accounts SET \
-         arr_minor = CASE WHEN arr_minor = 0 THEN (SELECT l.arr_minor FROM accounts l WHERE l.id = $2) ELSE arr_minor END, \
-         currency = CASE WHEN arr_minor = 0 THEN (SELECT l.currency FROM accounts l WHERE l.id = $2) ELSE currency END, \
+         arr_minor = CASE WHEN arr_minor = 0 OR $4 = 1 THEN (SELECT l.arr_minor FROM accounts l WHERE l.id = $2) ELSE arr_minor END, \
+         currency = CASE WHEN arr_minor = 0 OR $4 = 1 THEN (SELECT l.currency FROM accounts l WHERE l.id = $2) ELSE currency END, \
          segment = COALESCE(segment, (SELECT l.segment FROM accounts l WHERE l.id = $2)), \
          plan = COALESCE(plan, (SELECT l.plan FROM accounts l WHERE l.id = $2)), \
          lifecycle_stage = COALESCE(lifecycle_stage, (SELECT l.lifecycle_stage FROM accounts l WHERE l.id = $2)), \
@@ -201,6 +212,7 @@ pub(crate) async fn merge_into(
     .bind(winner)
     .bind(loser)
     .bind(now)
+    .bind(crm_arr_from_loser)
     .execute(&mut **tx)
     .await?;
     sqlx::query(

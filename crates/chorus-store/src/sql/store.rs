@@ -321,8 +321,12 @@ impl Store for SqlStore {
     }
 
     async fn priority_inputs(&self, default_currency: Currency, only: Option<&[i64]>) -> Result<PriorityInputs> {
-        let (accounts, opportunities) = demand::read_facts(&self.reader, self.dialect, default_currency).await?;
-        let demands = demand::read_demand(&self.reader, only).await?;
+        // Two reader connections at once: SQLite runs each on its own thread, so the
+        // account facts and the demand rows are read in parallel.
+        let ((accounts, opportunities), demands) = futures::try_join!(
+            demand::read_facts(&self.reader, self.dialect, default_currency),
+            demand::read_demand(&self.reader, only)
+        )?;
         Ok(PriorityInputs { accounts, opportunities, demands })
     }
 

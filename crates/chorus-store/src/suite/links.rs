@@ -15,6 +15,7 @@ store_suite!(
     deleted_account_releases_automatic_links,
     new_source_account_merges_by_domain_and_keeps_fields,
     import_matches_by_external_id_domain_then_name,
+    merge_takes_the_crm_arr_whichever_side_it_is_on,
 );
 
 async fn resolution_prefers_source_then_contact_then_domain(harness: &Harness) {
@@ -270,4 +271,23 @@ async fn manual_link_survives_resync_merge_and_split(harness: &Harness) {
     harness.commit(&zd, vec![Record::Account(org("o2", "Globex", &["globex.example"]))]).await;
     assert_eq!(account_of(harness, "t1").await, Some(initech));
     assert_eq!(harness.provenance(id).await.as_deref(), Some("manual"));
+}
+
+async fn merge_takes_the_crm_arr_whichever_side_it_is_on(harness: &Harness) {
+    let zd = harness.claim("zd").await;
+    let desk = AccountRecord { arr_minor: Some(100_00), currency: Some("USD".into()), ..org("o1", "Globex", &[]) };
+    harness.commit(&zd, vec![Record::Account(desk)]).await;
+    let sf = harness.claim("sf").await;
+    let crm = AccountRecord { arr_minor: Some(480_000_00), currency: Some("EUR".into()), ..org("a1", "Globex", &[]) };
+    harness.commit_as(&sf, chorus_core::Source::Salesforce, vec![Record::Account(crm)]).await;
+    let desk = account_id(harness, "o1").await;
+    let crm: i64 = sqlx::query_scalar("SELECT account_id FROM account_external_ids WHERE external_id = 'a1'")
+        .fetch_one(&harness.store.reader)
+        .await
+        .expect("mapped");
+    assert_ne!(desk, crm, "no shared domain: two accounts until a person merges them");
+    // The support desk's account survives the merge; the amount is the CRM's.
+    harness.store.merge_accounts(desk, crm).await.expect("merge");
+    let merged = harness.store.accounts_by_id(&[desk]).await.expect("read").pop().expect("account");
+    assert_eq!((merged.arr_minor, merged.currency.as_str()), (480_000_00, "EUR"));
 }

@@ -18,6 +18,7 @@ store_suite!(
     manual_link_is_never_overwritten_by_a_mention,
     demand_equals_recomputation_after_random_writes,
     arr_at_ask_shows_a_shrunk_account,
+    ranking_cache_ranks_again_only_after_a_write_or_with_age,
 );
 
 async fn request(harness: &Harness, title: &str) -> i64 {
@@ -268,4 +269,38 @@ async fn arr_at_ask_shows_a_shrunk_account(harness: &Harness) {
     assert_eq!((member.arr_at_ask_minor, member.arr_minor), (Some(100_000), 40_000));
     assert_eq!(member.arr_change, ArrChange::Shrunk);
     assert_eq!(score.accounts[0].arr_minor, 40_000, "the score uses today's ARR");
+}
+
+async fn ranking_cache_ranks_again_only_after_a_write_or_with_age(harness: &Harness) {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let claim = harness.claim("zd").await;
+    let accounts = vec![Record::Account(paying("o1", "Acme", 10_000)), Record::Account(paying("o2", "Globex", 50_000))];
+    harness.commit(&claim, accounts).await;
+    harness.commit(&claim, vec![Record::Item(item_for_org("t1", "o1")), Record::Item(item_for_org("t2", "o2"))]).await;
+    let (t1, t2) = (item_id(harness, "t1").await, item_id(harness, "t2").await);
+    let (sso, csv) = (request(harness, "SSO").await, request(harness, "CSV export").await);
+    let store = harness.store.as_ref();
+    store.link_item_request(t1, sso, LinkProvenance::Manual).await.expect("link");
+    store.link_item_request(t2, csv, LinkProvenance::Manual).await.expect("link");
+
+    let cache = crate::ranking::RankingCache::new(Duration::from_secs(60));
+    let (weights, rates) = (PriorityWeights::default(), ExchangeRates::new(Currency::USD));
+    let now = chrono::Utc::now();
+    let first = cache.ranking(store, &weights, &rates, now).await.expect("rank");
+    assert_eq!(first.ranked[0].request_id, csv, "Globex pays more");
+    let again = cache.ranking(store, &weights, &rates, now + chrono::Duration::seconds(1)).await.expect("rank");
+    assert!(Arc::ptr_eq(&first, &again), "nothing changed: the same ranking");
+
+    // Acme's ARR grows past Globex's at the source: the next call ranks again and sees it.
+    harness.commit(&claim, vec![Record::Account(paying("o1", "Acme", 90_000))]).await;
+    let after = cache.ranking(store, &weights, &rates, now + chrono::Duration::seconds(2)).await.expect("rank");
+    assert!(!Arc::ptr_eq(&first, &after));
+    assert_eq!(after.ranked[0].request_id, sso);
+
+    // No write, but older than the bound: ranked again (decay moves with time).
+    let later = cache.ranking(store, &weights, &rates, now + chrono::Duration::seconds(120)).await.expect("rank");
+    assert!(!Arc::ptr_eq(&after, &later));
+    assert_eq!(later.ranked[0].request_id, sso);
 }
