@@ -5,6 +5,8 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/chorus-target
 export CARGO_TARGET_DIR
 BENCH_N ?= 1000000
 export BENCH_N
+# Where the search benchmark leaves its store and index for the HTTP phase (emptied first).
+BENCH_SEARCH_DIR ?= $(CARGO_TARGET_DIR)/bench-search
 
 .PHONY: demo test bench lint advisories fmt schemas tools
 
@@ -33,10 +35,13 @@ test: tools
 	cargo build -p chorus-cli --bin chorus
 	cargo nextest run --workspace --no-fail-fast
 
-## bench: search benchmark against SQLite FTS5, then request ranking against a SQL GROUP BY
-## (BENCH_N items each); writes docs/benchmarks.md
+## bench: search benchmark against SQLite FTS5, then the same searches over HTTP at 1, 8 and 32
+## clients while a sync commits (on the store and index the first left in BENCH_SEARCH_DIR),
+## then request ranking against a SQL GROUP BY (BENCH_N items each); writes docs/benchmarks.md
 bench: tools
-	cargo run --release -p chorus-index --example bench
+	rm -rf "$(BENCH_SEARCH_DIR)"
+	BENCH_DIR="$(BENCH_SEARCH_DIR)" cargo run --release -p chorus-index --example bench
+	BENCH_DIR="$(BENCH_SEARCH_DIR)" cargo run --release -p chorus-server --example http_bench
 	cargo run --release -p chorus-store --example rank_requests
 
 ## lint: formatting, clippy and the advisory check, as reviewers expect them

@@ -41,7 +41,9 @@ pub use answer::{FacetCount, Facets, Hit, Reach, SearchAnswer, Snippet};
 pub use collector::revenue_factor;
 pub use error::{IndexError, QueryError, Result};
 pub use index::SearchIndex;
-pub use projection::{rebuild_index, CatchUp, IndexProjection, RebuildReport, BULK_CHANGES, DEFAULT_BATCH};
+pub use projection::{
+    rebuild_index, CatchUp, IndexProjection, RebuildReport, BULK_CHANGES, DEFAULT_BATCH, FOLLOW_POLL,
+};
 pub use request::{DateRange, Filters, SearchRequest, Sort};
 pub use suggest::{
     is_offered, LikelyRequest, SuggestOptions, Suggestion, DEFAULT_SUGGESTIONS, MAX_SUGGESTIONS, NEIGHBOURS,

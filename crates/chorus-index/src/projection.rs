@@ -25,6 +25,10 @@ use crate::writer::{changes_to_ops, Op, Writer, FOLLOWER_MEMORY, REBUILD_MEMORY,
 
 /// Change-log entries read and committed per batch.
 pub const DEFAULT_BATCH: u32 = 2_000;
+
+/// How often a serving node's follower looks for new change-log entries.
+pub const FOLLOW_POLL: Duration = Duration::from_millis(500);
+
 /// A projection that keeps finding full batches (it is far behind: a bulk import) doubles
 /// its batch up to this size: fewer, larger commits catch up several times faster, while
 /// a projection that keeps up commits every `DEFAULT_BATCH` changes.

@@ -4,11 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use chorus_index::{IndexProjection, SearchIndex};
+use chorus_index::{IndexProjection, SearchIndex, FOLLOW_POLL};
 use chorus_sync::scheduler::{self, Job};
-
-/// How often the index looks for new change-log entries.
-const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 use crate::runtime::App;
 

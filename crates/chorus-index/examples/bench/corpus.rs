@@ -1,10 +1,13 @@
 //! The deterministic synthetic corpus: accounts with lognormal ARR, items with Zipfian
 //! vocabulary and realistic sources, kinds and statuses, and the 200 fixed queries.
 //!
+//! Shared by the HTTP bench (`chorus-server`'s `http_bench` example includes this file with
+//! `#[path]`), so both phases of `make bench` query and write the same corpus.
+//!
 //! Invariant: the same seed and size always give byte-identical accounts, items and
 //! queries (one `StdRng` stream per purpose, consumed in a fixed order).
 
-use chorus_core::{Kind, LifecycleStage, Source};
+use chorus_core::{ItemRecord, Kind, LifecycleStage, Person, Record, Source};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -293,4 +296,40 @@ pub fn queries(vocabulary: &Vocabulary, n_items: usize) -> Vec<BenchQuery> {
             BenchQuery { text, filter }
         })
         .collect()
+}
+
+/// The item as a connector hands it to the store; `account_external_ids[n]` is the
+/// external id of account `n`.
+pub fn record(item: BenchItem, account_external_ids: &[String]) -> Record {
+    let comments = item
+        .comments
+        .into_iter()
+        .enumerate()
+        .map(|(n, body)| chorus_core::Comment {
+            external_id: format!("{}-c{n}", item.external_id),
+            author: Person::default(),
+            body,
+            public: true,
+            created_at: item.updated_at,
+        })
+        .collect();
+    Record::Item(ItemRecord {
+        external_id: item.external_id,
+        key: None,
+        kind: item.kind,
+        title: item.title,
+        body: item.body,
+        comments,
+        url: None,
+        status: item.status.into(),
+        priority: None,
+        tags: vec![],
+        author: Person::default(),
+        account_external_id: item.account.map(|n| account_external_ids[n].clone()),
+        account_name: None,
+        csat: None,
+        created_at: item.created_at,
+        updated_at: item.updated_at,
+        raw: serde_json::Value::Null,
+    })
 }

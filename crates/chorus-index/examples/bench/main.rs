@@ -29,7 +29,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chorus_core::{ExternalId, ItemRecord, Kind, Person, Record, Source};
+use chorus_core::{ExternalId, Kind, Record, Source};
 use chorus_index::{rebuild_index, SearchAnswer, SearchIndex, SearchRequest, DEFAULT_BATCH};
 use chorus_store::{AccountImport, Holder, PageCommit, RunOutcome, RunStatus, Store};
 
@@ -249,7 +249,7 @@ async fn import(store: &Arc<dyn Store>, n: usize) -> Result<(), BoxError> {
         let vocabulary = Vocabulary::new();
         for item in corpus::Items::new(&vocabulary, n) {
             let source = item.source;
-            if sender.blocking_send((source, record(item, &external_ids))).is_err() {
+            if sender.blocking_send((source, corpus::record(item, &external_ids))).is_err() {
                 return;
             }
         }
@@ -288,40 +288,6 @@ async fn commit(
         expected_version: version,
     };
     Ok(store.commit_page(claim, &page).await?.cursor_version)
-}
-
-fn record(item: corpus::BenchItem, account_external_ids: &[String]) -> Record {
-    let comments = item
-        .comments
-        .into_iter()
-        .enumerate()
-        .map(|(n, body)| chorus_core::Comment {
-            external_id: format!("{}-c{n}", item.external_id),
-            author: Person::default(),
-            body,
-            public: true,
-            created_at: item.updated_at,
-        })
-        .collect();
-    Record::Item(ItemRecord {
-        external_id: item.external_id,
-        key: None,
-        kind: item.kind,
-        title: item.title,
-        body: item.body,
-        comments,
-        url: None,
-        status: item.status.into(),
-        priority: None,
-        tags: vec![],
-        author: Person::default(),
-        account_external_id: item.account.map(|n| account_external_ids[n].clone()),
-        account_name: None,
-        csat: None,
-        created_at: item.created_at,
-        updated_at: item.updated_at,
-        raw: serde_json::Value::Null,
-    })
 }
 
 fn request(query: &BenchQuery) -> Result<SearchRequest, BoxError> {

@@ -115,6 +115,17 @@ pub fn render(f: &Figures) -> String {
     out.push_str("(70 single words across the frequency range, 70 two/three-word ANDs, 60 phrases; every\n");
     out.push_str("other one with a kind/source/status/segment filter). One warm-up pass, three timed passes,\n");
     out.push_str("median per query, percentiles over the 200 medians.\n\n");
+    out.push_str("`make bench` runs three phases, each writing its own part of this file: this search benchmark\n");
+    out.push_str("(which rewrites the file), then the HTTP phase (`cargo run --release -p chorus-server --example\n");
+    out.push_str("http_bench`: the same queries' full answers through `GET /api/v1/search` of the server `chorus\n");
+    out.push_str("serve` runs, at 1, 8 and 32 concurrent clients while a sync commits pages and the server's\n");
+    out.push_str("follower indexes them, beside the same searches in process, on the store and index this phase\n");
+    out.push_str("left in `BENCH_DIR`; its section sits between the `http_bench` markers), then request ranking\n");
+    out.push_str("(between the `rank_requests` markers). Run alone, the HTTP phase needs the `BENCH_DIR` and\n");
+    out.push_str("`BENCH_N` of an earlier run of this one (`BENCH_DIR=/tmp/bench BENCH_N=20000 cargo run --release\n");
+    out.push_str("-p chorus-index --example bench`, then the same variables for `http_bench`); `BENCH_HTTP_SECS`\n");
+    out.push_str("sets the seconds per level and side (default 10). `make bench` keeps that directory at\n");
+    out.push_str("`$CARGO_TARGET_DIR/bench-search` (`BENCH_SEARCH_DIR`), emptied when it starts.\n\n");
     out.push_str(&format!("- date: {}\n", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")));
     out.push_str(&format!("- machine: {}\n", machine()));
     out.push_str(&format!("- items (`BENCH_N`): {}\n", f.n));

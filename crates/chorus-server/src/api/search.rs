@@ -156,8 +156,9 @@ pub async fn search(
     Ok(Json(answer.into()))
 }
 
-/// The index's request for the parameters.
-pub(crate) fn request(params: SearchParams) -> Result<SearchRequest, ApiError> {
+/// The index's request for the parameters (the HTTP bench builds its in-process
+/// requests with it, so both sides run the same search).
+pub fn request(params: SearchParams) -> Result<SearchRequest, ApiError> {
     let filters = Filters {
         kind: list("kind", params.kind.as_deref())?,
         source: list("source", params.source.as_deref())?,
