@@ -255,11 +255,9 @@ async fn detail(state: &AppState, id: i64) -> Result<RequestDetail, ApiError> {
 async fn rank(state: &AppState) -> Result<Arc<Ranking>, ApiError> {
     let settings = &state.settings;
     let ranking = state.rankings.ranking(state.store.as_ref(), &settings.priority, &settings.money, Utc::now());
-    ranking.await.map_err(|error| {
-        match error {
-            RankError::Store(error) => error.into(),
-            RankError::Priority(error) => ApiError::Internal(error.to_string()),
-        }
+    ranking.await.map_err(|error| match error {
+        RankError::Store(error) => error.into(),
+        RankError::Priority(error) => ApiError::Internal(error.to_string()),
     })
 }
 
