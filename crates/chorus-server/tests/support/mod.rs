@@ -292,19 +292,8 @@ pub const JIRA_SECRET: &str = "jira-webhook-secret";
 
 /// One Jira issue, id `10001`, synced by connector `jira`.
 async fn seed_jira(store: &dyn Store) {
-    let claim = store.claim_run("jira", &this_process(Duration::from_secs(60))).await.expect("claim").expect("free");
-    let page = PageCommit {
-        connector: "jira".into(),
-        source: Source::Jira,
-        records: vec![item("10001", Kind::Bug, "Deleted soon", "This issue will be deleted in Jira", None)],
-        cursor: serde_json::json!({ "v": 1 }),
-        expected_version: 0,
-    };
-    store.commit_page(&claim, &page).await.expect("commit");
-    store
-        .finish_run(&claim, &RunOutcome { status: RunStatus::Succeeded, pages: 1, ..RunOutcome::default() })
-        .await
-        .expect("finish");
+    let issue = item("10001", Kind::Bug, "Deleted soon", "This issue will be deleted in Jira", None);
+    commit(store, "jira", Source::Jira, vec![issue]).await;
 }
 
 /// Commits `records` as one page of `connector`'s run.
@@ -325,7 +314,6 @@ async fn commit(store: &dyn Store, connector: &str, source: Source, records: Vec
 }
 
 async fn seed(store: &dyn Store, extra: &[(&str, &str, &str)]) {
-    let claim = store.claim_run("zd", &this_process(Duration::from_secs(60))).await.expect("claim").expect("free");
     let records = vec![
         org("org-1", "Acme Corp", 125_000_000),
         org("org-2", "Globex", 48_000_000),
@@ -336,18 +324,7 @@ async fn seed(store: &dyn Store, extra: &[(&str, &str, &str)]) {
     .into_iter()
     .chain(extra.iter().map(|(id, title, body)| item(id, Kind::SupportTicket, title, body, None)))
     .collect();
-    let page = PageCommit {
-        connector: "zd".into(),
-        source: Source::Zendesk,
-        records,
-        cursor: serde_json::json!({ "v": 1 }),
-        expected_version: 0,
-    };
-    store.commit_page(&claim, &page).await.expect("commit");
-    store
-        .finish_run(&claim, &RunOutcome { status: RunStatus::Succeeded, pages: 1, ..RunOutcome::default() })
-        .await
-        .expect("finish");
+    commit(store, "zd", Source::Zendesk, records).await;
 }
 
 /// A signed-in browser: its session cookie (`name=value`) and the CSRF token its
