@@ -60,11 +60,8 @@ async fn write_all(app: &App, what: Entity, include_deleted: bool, connector: Op
                 };
                 let requests = app.store.requests(page).await?;
                 let last = requests.last().map(|r| r.id);
-                let mut rows = Vec::with_capacity(requests.len());
-                for request in &requests {
-                    rows.push(serde_json::to_string(&ranking.row(app, request).await?)?);
-                }
-                (rows, last)
+                let rows = ranking.rows(app, &requests).await?;
+                (rows.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?, last)
             }
         };
         for row in rows {
@@ -108,24 +105,30 @@ impl RequestRanking {
         Ok(Self { model, places, demands })
     }
 
-    async fn row<'a>(&self, app: &App, request: &'a Request) -> anyhow::Result<RequestRow<'a>> {
-        let place = self.places.get(&request.id);
-        let top = match self.demands.get(&request.id) {
-            Some(demand) => {
-                let score = self.model.score(demand)?;
-                let ids: Vec<i64> = score.accounts.iter().take(3).map(|f| f.account_id).collect();
-                top_accounts(&score, &account_names(app.store.as_ref(), &ids).await?, 3)
-            }
-            None => Vec::new(),
-        };
-        Ok(RequestRow {
-            request,
-            rank: place.map(|(n, _)| *n),
-            score: place.map(|(_, r)| r.score),
-            accounts_total: place.map(|(_, r)| r.accounts_total),
-            pipeline_total: place.map(|(_, r)| r.pipeline_total),
-            counts: place.map(|(_, r)| r.counts),
-            top_accounts: top,
-        })
+    /// The rows of a page of requests; the top accounts' names are read in one lookup.
+    async fn rows<'a>(&self, app: &App, requests: &'a [Request]) -> anyhow::Result<Vec<RequestRow<'a>>> {
+        let mut scores = Vec::with_capacity(requests.len());
+        for request in requests {
+            scores.push(self.demands.get(&request.id).map(|demand| self.model.score(demand)).transpose()?);
+        }
+        let ids: Vec<i64> =
+            scores.iter().flatten().flat_map(|score| score.accounts.iter().take(3).map(|f| f.account_id)).collect();
+        let names = account_names(app.store.as_ref(), &ids).await?;
+        Ok(requests
+            .iter()
+            .zip(scores)
+            .map(|(request, score)| {
+                let place = self.places.get(&request.id);
+                RequestRow {
+                    request,
+                    rank: place.map(|(n, _)| *n),
+                    score: place.map(|(_, r)| r.score),
+                    accounts_total: place.map(|(_, r)| r.accounts_total),
+                    pipeline_total: place.map(|(_, r)| r.pipeline_total),
+                    counts: place.map(|(_, r)| r.counts),
+                    top_accounts: score.map(|score| top_accounts(&score, &names, 3)).unwrap_or_default(),
+                }
+            })
+            .collect())
     }
 }
