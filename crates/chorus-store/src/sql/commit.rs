@@ -35,6 +35,8 @@ struct PageWriter<'a> {
     changes: ChangeSet,
     touched_accounts: Vec<i64>,
     touched_emails: Vec<String>,
+    /// Items the page's deleted opportunities named as blocked.
+    unblocked: Vec<String>,
     outcome: PageOutcome,
 }
 
@@ -120,6 +122,7 @@ impl<'a> PageWriter<'a> {
             changes: ChangeSet::default(),
             touched_accounts: Vec::new(),
             touched_emails: Vec::new(),
+            unblocked: Vec::new(),
             outcome: PageOutcome::default(),
         })
     }
@@ -274,15 +277,16 @@ impl<'a> PageWriter<'a> {
                 None => self.outcome.unchanged += 1,
             },
             EntityKind::Opportunity => {
-                let written = opportunities::delete(tx, connector, external_id, self.now).await?;
+                let (written, blocker) = opportunities::delete(tx, connector, external_id, self.now).await?;
+                self.unblocked.extend(blocker);
                 self.pipeline_written(written, true);
             }
         }
         Ok(())
     }
 
-    /// Items named as blockers by the page's opportunities: what they hold up may have
-    /// changed, so their requests' demand is refreshed.
+    /// Items named as blockers by the page's opportunities, written or deleted: what
+    /// they hold up may have changed, so their requests' demand is refreshed.
     async fn blocker_items(&self, tx: &mut Tx) -> Result<Vec<i64>> {
         let named: Vec<&str> = self
             .page
@@ -292,6 +296,7 @@ impl<'a> PageWriter<'a> {
                 Record::Opportunity(opportunity) => opportunity.blocker_external_id.as_deref(),
                 _ => None,
             })
+            .chain(self.unblocked.iter().map(String::as_str))
             .collect();
         if named.is_empty() {
             return Ok(Vec::new());

@@ -101,21 +101,29 @@ pub(crate) async fn upsert(tx: &mut Tx, connector: &str, record: &OpportunityRec
 }
 
 /// Tombstones an opportunity; `Unchanged` when it was not live.
-pub(crate) async fn delete(tx: &mut Tx, connector: &str, external_id: &str, now: i64) -> Result<Written> {
-    let account: Option<Option<String>> = sqlx::query_scalar(
+/// Tombstones an opportunity; also returns the item it named as blocked, whose requests'
+/// demand must no longer count it.
+pub(crate) async fn delete(
+    tx: &mut Tx,
+    connector: &str,
+    external_id: &str,
+    now: i64,
+) -> Result<(Written, Option<String>)> {
+    let deleted: Option<(Option<String>, Option<String>)> = sqlx::query_as(
         "UPDATE opportunities SET deleted_at = $3, updated_at = $3 \
-         WHERE connector = $1 AND external_id = $2 AND deleted_at IS NULL RETURNING account_external_id",
+         WHERE connector = $1 AND external_id = $2 AND deleted_at IS NULL \
+         RETURNING account_external_id, blocker_external_id",
     )
     .bind(connector)
     .bind(external_id)
     .bind(now)
     .fetch_optional(&mut **tx)
     .await?;
-    match account {
-        None => Ok(Written::Unchanged),
-        Some(account) => {
+    match deleted {
+        None => Ok((Written::Unchanged, None)),
+        Some((account, blocker)) => {
             let accounts = account_of(tx, connector, account.as_deref()).await?.into_iter().collect();
-            Ok(Written::Changed { accounts })
+            Ok((Written::Changed { accounts }, blocker))
         }
     }
 }

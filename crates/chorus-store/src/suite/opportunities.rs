@@ -10,6 +10,7 @@ store_suite!(
     open_pipeline_sums_open_opportunities_per_currency,
     stale_copies_never_overwrite_and_tombstones_revive_only_when_served_again,
     moving_an_opportunity_moves_its_pipeline_and_logs_both_accounts,
+    deleting_a_blocking_opportunity_refreshes_its_requests_demand,
 );
 
 fn opportunity(external_id: &str, account: &str, amount_minor: i64, probability: f64) -> OpportunityRecord {
@@ -110,4 +111,33 @@ async fn moving_an_opportunity_moves_its_pipeline_and_logs_both_accounts(harness
         changes.iter().filter(|c| c.entity == ChangeEntity::Account).map(|c| c.entity_id).collect();
     touched.sort_unstable();
     assert_eq!(touched, vec![acme.min(globex), acme.max(globex)]);
+}
+
+async fn deleting_a_blocking_opportunity_refreshes_its_requests_demand(harness: &Harness) {
+    use chorus_core::{Currency, LinkProvenance};
+
+    let claim = harness.claim("zd").await;
+    let blocker = chorus_core::ItemRecord { kind: chorus_core::Kind::SalesBlocker, ..super::item_for_org("t1", "a1") };
+    let records = vec![Record::Account(org("a1", "Acme", &["acme.com"])), Record::Item(blocker)];
+    harness.commit(&claim, records).await;
+    let item = super::item_id(harness, "t1").await;
+    let new = crate::NewRequest { title: "SSO".into(), description: String::new(), anchor_item_id: None };
+    let request = harness.store.create_request(&new).await.expect("request").id;
+    harness.store.link_item_request(item, request, LinkProvenance::Manual).await.expect("link");
+    let blocking =
+        OpportunityRecord { blocker_external_id: Some("t1".into()), ..opportunity("o1", "a1", 1_000_000, 50.0) };
+    harness.commit(&claim, vec![Record::Opportunity(blocking)]).await;
+    let stored = |harness: &Harness| {
+        let store = std::sync::Arc::clone(&harness.store);
+        async move { store.priority_inputs(Currency::USD, Some(&[request])).await.expect("inputs").demands }
+    };
+    assert_eq!(stored(harness).await[0].opportunities.len(), 1, "the deal blocks the request");
+
+    // The deal is deleted at the source: the request no longer counts it, as a
+    // from-scratch recomputation says.
+    harness.commit(&claim, vec![deleted(EntityKind::Opportunity, "o1")]).await;
+    let after = stored(harness).await;
+    assert!(after[0].opportunities.is_empty(), "{after:?}");
+    let recomputed = harness.store.recompute_demand().await.expect("recompute");
+    assert_eq!(recomputed.iter().find(|d| d.request_id == request), after.first());
 }
