@@ -209,6 +209,12 @@ async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Caller, 
         .or_else(|| text.strip_prefix("bearer "))
         .map(str::trim)
         .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+    verify_token(state, presented).await
+}
+
+/// The caller a presented token stands for, when it is a live one: what a bearer header
+/// and a web sign-in both check. Records the token's last use now and then.
+pub(crate) async fn verify_token(state: &AppState, presented: &str) -> Result<Caller, ApiError> {
     if !token::looks_like_token(presented) {
         return Err(ApiError::Unauthorized("the token is not a Chorus API token".into()));
     }

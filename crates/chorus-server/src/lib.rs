@@ -89,6 +89,11 @@ impl AppState {
         self
     }
 
+    /// The search index, or the 503 a route that needs one answers without it.
+    pub(crate) fn search_index(&self) -> Result<&SearchIndex, ApiError> {
+        self.index.as_ref().ok_or_else(|| ApiError::Unavailable("no search index configured".into()))
+    }
+
     pub fn with_index(mut self, index: SearchIndex) -> Self {
         self.index = Some(index);
         self

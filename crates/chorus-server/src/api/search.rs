@@ -149,7 +149,7 @@ pub async fn search(
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let request = request(params)?;
-    let index = state.index.clone().ok_or_else(|| ApiError::Unavailable("no search index configured".into()))?;
+    let index = state.search_index()?.clone();
     let answer = tokio::task::spawn_blocking(move || index.search(&request))
         .await
         .map_err(|e| ApiError::Internal(format!("search task: {e}")))??;

@@ -8,7 +8,7 @@
 use axum::extract::State;
 use axum::Json;
 use chorus_core::LinkProvenance;
-use chorus_index::{LikelyRequest, SearchIndex, SuggestOptions, Suggestion, DEFAULT_SUGGESTIONS};
+use chorus_index::{LikelyRequest, SuggestOptions, Suggestion, DEFAULT_SUGGESTIONS};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -57,10 +57,6 @@ pub struct SuggestionsParams {
     pub include_linked: Option<bool>,
 }
 
-fn index(state: &AppState) -> Result<&SearchIndex, ApiError> {
-    state.index.as_ref().ok_or_else(|| ApiError::Unavailable("no search index configured".into()))
-}
-
 /// The items most like a request that are linked to no request and were not rejected
 /// for it, each with the words they share.
 #[utoipa::path(
@@ -86,7 +82,7 @@ pub async fn list(
         limit: params.limit.unwrap_or(DEFAULT_SUGGESTIONS),
         include_linked: params.include_linked.unwrap_or(false),
     };
-    let suggestions = index(&state)?.suggest_items(state.store.as_ref(), id, options).await?;
+    let suggestions = state.search_index()?.suggest_items(state.store.as_ref(), id, options).await?;
     Ok(Json(SuggestionList { request_id: id, suggestions: suggestions.into_iter().map(Into::into).collect() }))
 }
 
@@ -198,6 +194,6 @@ pub async fn likely_requests(
     ApiQuery(params): ApiQuery<LikelyParams>,
 ) -> Result<Json<LikelyRequestList>, ApiError> {
     let limit = params.limit.unwrap_or(DEFAULT_SUGGESTIONS);
-    let likely = index(&state)?.likely_requests(state.store.as_ref(), id, limit).await?;
+    let likely = state.search_index()?.likely_requests(state.store.as_ref(), id, limit).await?;
     Ok(Json(LikelyRequestList { item_id: id, requests: likely.into_iter().map(Into::into).collect() }))
 }

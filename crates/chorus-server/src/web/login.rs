@@ -77,21 +77,21 @@ pub async fn submit(State(state): State<AppState>, request: Request) -> Response
     if !token::looks_like_token(presented) {
         return login_page(StatusCode::UNAUTHORIZED, Some("that is not a Chorus API token (they start with chorus_)"));
     }
-    let found = match state.store.api_token_by_hash(&token::hash(presented)).await {
-        Ok(found) => found,
-        Err(error) => return super::error_page(ApiError::Unavailable(format!("token look-up: {error}")), None),
-    };
-    let Some(found) = found else {
-        return login_page(StatusCode::UNAUTHORIZED, Some("that token is unknown or revoked"));
+    let found = match crate::access::verify_token(&state, presented).await {
+        Ok(caller) => caller,
+        Err(ApiError::Unauthorized(_)) => {
+            return login_page(StatusCode::UNAUTHORIZED, Some("that token is unknown or revoked"));
+        }
+        Err(error) => return super::error_page(error, None),
     };
     let id = session::new_session_id();
     let ttl = state.web.session_ttl;
     let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(12));
-    let new = chorus_store::NewWebSession { hash: token::hash(&id), token_id: found.id, expires_at };
+    let new = chorus_store::NewWebSession { hash: token::hash(&id), token_id: found.token_id, expires_at };
     if let Err(error) = state.store.create_web_session(&new).await {
         return super::error_page(error.into(), None);
     }
-    tracing::info!(token_id = found.id, role = %found.role, "web session opened");
+    tracing::info!(token_id = found.token_id, role = %found.role, "web session opened");
     let mut response = Redirect::to("/").into_response();
     if let Ok(cookie) = HeaderValue::from_str(&session::session_cookie(&id, ttl)) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
