@@ -144,13 +144,16 @@ async fn text(client: &Client, css: &str) -> String {
 
 /// Everything a person does, in order.
 async fn journey(client: Client, base: String, token: String, request_id: i64, item_id: i64, globex: i64) {
-    // Signed out, the UI sends the browser to the login form.
+    // Signed out, the UI sends the browser to the login form, and back to the page it
+    // asked for once signed in.
     client.goto(&format!("{base}/requests")).await.expect("open the UI");
     let field = client.wait().at_most(WAIT).for_element(Locator::Css("input#token")).await.expect("login form");
     field.send_keys(&token).await.expect("type the token");
     client.find(Locator::Css("form button[type=submit]")).await.expect("sign-in button").click().await.expect("click");
-    client.wait().at_most(WAIT).for_element(Locator::Css("form.search input#q")).await.expect("the search page");
+    client.wait().at_most(WAIT).for_element(Locator::Css("h1.board")).await.expect("back on the request board");
     assert_eq!(text(&client, "form.signout .role").await.to_lowercase(), "admin", "signed in with the token's role");
+    client.goto(&format!("{base}/")).await.expect("open search");
+    client.wait().at_most(WAIT).for_element(Locator::Css("form.search input#q")).await.expect("the search page");
 
     // Search.
     let query = client.find(Locator::Css("input#q")).await.expect("query box");

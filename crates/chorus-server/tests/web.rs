@@ -49,6 +49,34 @@ async fn a_token_login_opens_a_session_in_a_strict_cookie() {
 }
 
 #[tokio::test]
+async fn signing_in_returns_to_the_page_asked_for_and_only_to_this_site() {
+    let app = TestApp::new().await;
+    let asked = app.web(Method::GET, "/?q=sso%20login&kind=bug", None, None).await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER);
+    let login = asked.header("location").to_owned();
+    assert_eq!(login, "/login?next=%2F%3Fq%3Dsso%2520login%26kind%3Dbug");
+    let form = app.web(Method::GET, &login, None, None).await;
+    assert!(
+        form.body.contains(r#"name="next" value="/?q=sso%20login&amp;kind=bug""#),
+        "the form carries the page: {}",
+        form.body
+    );
+    let token = app.token(Role::Viewer);
+    let next = "%2F%3Fq%3Dsso%2520login%26kind%3Dbug";
+    let answer = app.web(Method::POST, "/login", None, Some(&format!("token={token}&next={next}"))).await;
+    assert_eq!((answer.status, answer.header("location")), (StatusCode::SEE_OTHER, "/?q=sso%20login&kind=bug"));
+    let wrong = app.web(Method::POST, "/login", None, Some(&format!("token=nope&next={next}"))).await;
+    assert!(wrong.body.contains(r#"name="next""#), "a failed attempt keeps the page to return to");
+
+    for elsewhere in ["%2F%2Fevil.example%2F", "https%3A%2F%2Fevil.example%2F", "%2F%5Cevil.example", "%2Flogout"] {
+        let answer = app.web(Method::POST, "/login", None, Some(&format!("token={token}&next={elsewhere}"))).await;
+        assert_eq!((answer.status, answer.header("location")), (StatusCode::SEE_OTHER, "/"), "{elsewhere}");
+        let form = app.web(Method::GET, &format!("/login?next={elsewhere}"), None, None).await;
+        assert!(!form.body.contains(r#"name="next""#), "{elsewhere}: {}", form.body);
+    }
+}
+
+#[tokio::test]
 async fn bad_tokens_open_no_session() {
     let app = TestApp::new().await;
     let unknown = format!("token=chorus_{}", "A".repeat(43));
@@ -75,7 +103,11 @@ async fn logout_ends_the_session() {
     assert_eq!((answer.status, answer.header("location")), (StatusCode::SEE_OTHER, "/login"));
     assert!(answer.header("set-cookie").contains("Max-Age=0"));
     let after = app.web(Method::GET, "/requests", Some(&browser.cookie), None).await;
-    assert_eq!((after.status, after.header("location")), (StatusCode::SEE_OTHER, "/login"), "the old cookie is dead");
+    assert_eq!(
+        (after.status, after.header("location")),
+        (StatusCode::SEE_OTHER, "/login?next=%2Frequests"),
+        "the old cookie is dead"
+    );
 }
 
 #[tokio::test]
@@ -184,7 +216,7 @@ async fn revoking_the_token_ends_its_sessions() {
     let pm = app.store.api_tokens().await.expect("tokens").into_iter().find(|t| t.role == Role::Pm).expect("pm");
     app.store.revoke_api_token(pm.id).await.expect("revoke");
     let page = app.web(Method::GET, "/requests", Some(&browser.cookie), None).await;
-    assert_eq!((page.status, page.header("location")), (StatusCode::SEE_OTHER, "/login"));
+    assert_eq!((page.status, page.header("location")), (StatusCode::SEE_OTHER, "/login?next=%2Frequests"));
 }
 
 #[tokio::test]

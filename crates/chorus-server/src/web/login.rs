@@ -6,7 +6,8 @@
 //! (`Sec-Fetch-Site: cross-site`) is refused, so no page elsewhere can sign a browser
 //! into someone else's session.
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
@@ -18,8 +19,8 @@ use super::layout::{self, Nav};
 use super::session::{self, WebCaller};
 use crate::{token, ApiError, AppState};
 
-/// The login form, with a message when an attempt failed.
-fn form(message: Option<&str>) -> Markup {
+/// The login form, with a message when an attempt failed and the page to return to.
+fn form(message: Option<&str>, next: Option<&str>) -> Markup {
     html! {
         section.panel.login {
             h1 { "Sign in to Chorus" }
@@ -30,33 +31,52 @@ fn form(message: Option<&str>) -> Markup {
                 label for="token" { "API token" }
                 input #token type="password" name="token" autocomplete="off" required
                     placeholder="chorus_…" spellcheck="false";
+                @if let Some(next) = next { input type="hidden" name=(session::NEXT_FIELD) value=(next); }
                 button type="submit" { "Sign in" }
             }
         }
     }
 }
 
-fn login_page(status: StatusCode, message: Option<&str>) -> Response {
-    let mut response = layout::page("Sign in", None, Nav::None, form(message));
+fn login_page(status: StatusCode, message: Option<&str>, next: Option<&str>) -> Response {
+    let mut response = layout::page("Sign in", None, Nav::None, form(message, next));
     *response.status_mut() = status;
     response
 }
 
-/// `GET /login`.
-pub async fn page() -> Response {
-    login_page(StatusCode::OK, None)
+/// The page a sign-in was asked to return to (`?next=` on the form), when it is local.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReturnTo {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+impl ReturnTo {
+    fn path(&self) -> Option<&str> {
+        self.next.as_deref().and_then(session::return_path)
+    }
+}
+
+/// `GET /login` (a malformed query is no page to return to, not an error).
+pub async fn page(query: Result<Query<ReturnTo>, QueryRejection>) -> Response {
+    let query = query.map(|Query(query)| query).unwrap_or_default();
+    login_page(StatusCode::OK, None, query.path())
 }
 
 #[derive(Debug, Deserialize)]
 struct LoginForm {
     #[serde(default)]
     token: String,
+    #[serde(default)]
+    next: Option<String>,
 }
 
-/// `POST /login`: opens a session for a live token and sends the browser home.
+/// `POST /login`: opens a session for a live token and sends the browser to the page it
+/// asked for before signing in (a local path only), or home.
 pub async fn submit(State(state): State<AppState>, request: Request) -> Response {
     if !state.logins.allow(session::client_ip(&request)) {
-        let mut response = login_page(StatusCode::TOO_MANY_REQUESTS, Some("too many sign-in attempts: wait a minute"));
+        let mut response =
+            login_page(StatusCode::TOO_MANY_REQUESTS, Some("too many sign-in attempts: wait a minute"), None);
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return response;
     }
@@ -65,22 +85,24 @@ pub async fn submit(State(state): State<AppState>, request: Request) -> Response
         .get("sec-fetch-site")
         .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"cross-site"));
     if cross_site {
-        return login_page(StatusCode::FORBIDDEN, Some("sign in from Chorus itself, not from another site"));
+        return login_page(StatusCode::FORBIDDEN, Some("sign in from Chorus itself, not from another site"), None);
     }
     let Ok(axum::Form(form)) = axum::Form::<LoginForm>::from_request(request, &state).await else {
-        return login_page(StatusCode::BAD_REQUEST, Some("the sign-in form was malformed"));
+        return login_page(StatusCode::BAD_REQUEST, Some("the sign-in form was malformed"), None);
     };
+    let next = form.next.as_deref().and_then(session::return_path);
     let presented = form.token.trim();
     if presented.is_empty() {
-        return login_page(StatusCode::BAD_REQUEST, Some("paste an API token to sign in"));
+        return login_page(StatusCode::BAD_REQUEST, Some("paste an API token to sign in"), next);
     }
     if !token::looks_like_token(presented) {
-        return login_page(StatusCode::UNAUTHORIZED, Some("that is not a Chorus API token (they start with chorus_)"));
+        let message = "that is not a Chorus API token (they start with chorus_)";
+        return login_page(StatusCode::UNAUTHORIZED, Some(message), next);
     }
     let found = match crate::access::verify_token(&state, presented).await {
         Ok(caller) => caller,
         Err(ApiError::Unauthorized(_)) => {
-            return login_page(StatusCode::UNAUTHORIZED, Some("that token is unknown or revoked"));
+            return login_page(StatusCode::UNAUTHORIZED, Some("that token is unknown or revoked"), next);
         }
         Err(error) => return super::error_page(error, None),
     };
@@ -92,7 +114,7 @@ pub async fn submit(State(state): State<AppState>, request: Request) -> Response
         return super::error_page(error.into(), None);
     }
     tracing::info!(token_id = found.token_id, role = %found.role, "web session opened");
-    let mut response = Redirect::to("/").into_response();
+    let mut response = Redirect::to(next.unwrap_or("/")).into_response();
     if let Ok(cookie) = HeaderValue::from_str(&session::session_cookie(&id, ttl)) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }

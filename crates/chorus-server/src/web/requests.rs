@@ -44,7 +44,7 @@ pub async fn board(
     let top = page.requests.iter().map(|r| r.score).fold(0.0_f64, f64::max);
     let body = html! {
         div.heading {
-            h1 { "Requests by priority" }
+            h1.board { "Requests by priority" }
             p.muted { (layout::count(page.ranked as u64, "live request", "live requests")) " ranked by the revenue of the distinct accounts asking" }
         }
         nav.chips {

@@ -35,6 +35,24 @@ pub const COOKIE: &str = "chorus_session";
 pub const CSRF_FIELD: &str = "csrf";
 /// Where a signed-out browser is sent.
 pub const LOGIN_PATH: &str = "/login";
+/// The login form's field (and query parameter) naming the page to return to.
+pub const NEXT_FIELD: &str = "next";
+/// The longest return path kept; a longer one returns home.
+const MAX_RETURN_PATH: usize = 2048;
+
+/// `path` when it is safe to send a browser to after signing in: a path on this site
+/// (one leading `/`, never `//` or `/\`, which browsers read as another host), printable
+/// ASCII only, not the sign-in pages themselves, at most `MAX_RETURN_PATH` bytes.
+/// Anything else is `None`: the caller goes home instead, so the form cannot be used to
+/// send someone elsewhere (an open redirect).
+pub(crate) fn return_path(path: &str) -> Option<&str> {
+    let bytes = path.as_bytes();
+    let local = bytes.first() == Some(&b'/') && !matches!(bytes.get(1), Some(b'/' | b'\\'));
+    let printable = bytes.iter().all(|b| b.is_ascii_graphic() && *b != b'\\');
+    let route = path.split(['?', '#']).next().unwrap_or(path);
+    let sign_in = route == LOGIN_PATH || route == "/logout";
+    (local && printable && !sign_in && path.len() <= MAX_RETURN_PATH).then_some(path)
+}
 
 /// How web sessions behave. `Default` is what `chorus serve` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,11 +173,11 @@ pub(crate) fn client_ip(request: &Request) -> IpAddr {
 /// and on anything but a read, the session's CSRF token in the form.
 pub(crate) async fn gate(state: &AppState, required: Role, request: Request, next: Next) -> Response {
     let reading = matches!(*request.method(), Method::GET | Method::HEAD);
-    let Some(id) = session_id(request.headers()) else { return signed_out(reading) };
+    let Some(id) = session_id(request.headers()) else { return signed_out(reading, request.uri()) };
     let hash = token::hash(&id);
     let session = match state.store.web_session_by_hash(&hash, chrono::Utc::now()).await {
         Ok(Some(session)) => session,
-        Ok(None) => return signed_out(reading),
+        Ok(None) => return signed_out(reading, request.uri()),
         Err(error) => return super::error_page(ApiError::Unavailable(format!("session look-up: {error}")), None),
     };
     let who = WebCaller {
@@ -201,10 +219,19 @@ async fn checked_form(request: Request, session_id: &str) -> Result<Request, Api
     }
 }
 
-/// No live session: a read goes to the login form, anything else is refused.
-fn signed_out(reading: bool) -> Response {
+/// No live session: a read goes to the login form (which returns to the page asked
+/// for once signed in), anything else is refused.
+fn signed_out(reading: bool, uri: &axum::http::Uri) -> Response {
     if reading {
-        return Redirect::to(LOGIN_PATH).into_response();
+        let asked = uri.path_and_query().map_or("/", |path| path.as_str());
+        let to = match return_path(asked) {
+            Some(path) if path != "/" => {
+                let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+                format!("{LOGIN_PATH}?{NEXT_FIELD}={next}")
+            }
+            _ => LOGIN_PATH.to_owned(),
+        };
+        return Redirect::to(&to).into_response();
     }
     let mut response = super::error_page(ApiError::Unauthorized("your session has ended: sign in again".into()), None);
     *response.status_mut() = StatusCode::UNAUTHORIZED;
@@ -214,6 +241,31 @@ fn signed_out(reading: bool) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_local_paths_are_returned_to() {
+        for good in ["/", "/requests", "/requests/7?tab=items", "/search?q=sso%20login&kind=bug"] {
+            assert_eq!(return_path(good), Some(good), "{good}");
+        }
+        let long = format!("/{}", "a".repeat(MAX_RETURN_PATH));
+        for bad in [
+            "",
+            "requests",
+            "//evil.example/x",
+            "/\\evil.example",
+            "/a\\b",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "/search?q=a b",
+            "/x\r\nSet-Cookie: a=b",
+            "/login",
+            "/login?next=/x",
+            "/logout",
+            long.as_str(),
+        ] {
+            assert_eq!(return_path(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn csrf_tokens_are_per_session_and_checked_exactly() {
