@@ -291,6 +291,19 @@ impl ExchangeRates {
         Ok(())
     }
 
+    /// Whether amounts in `currency` can be converted: the errors of `to_reporting` but
+    /// an overflow, without converting anything.
+    pub fn check(&self, currency: Currency) -> Result<(), MoneyError> {
+        let to = self.reporting_currency;
+        if currency == to {
+            return Ok(());
+        }
+        self.rates.get(&currency).ok_or(MoneyError::MissingRate { from: currency, to })?;
+        currency.exponent()?;
+        to.exponent()?;
+        Ok(())
+    }
+
     /// The amount in minor units of the reporting currency, rounded half away from zero.
     pub fn to_reporting(&self, amount: Money) -> Result<i64, MoneyError> {
         let to = self.reporting_currency;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chorus_core::priority::{PriorityError, PriorityWeights, Ranked, RequestDemand, Score};
+use chorus_core::priority::{PackedDemand, PriorityError, PriorityWeights, Ranked, Score};
 use chorus_core::{ExchangeRates, PriorityModel};
 use chrono::{DateTime, Utc};
 
@@ -30,7 +30,7 @@ pub enum RankError {
 pub struct Ranking {
     pub model: PriorityModel,
     pub ranked: Vec<Ranked>,
-    pub demands: HashMap<i64, RequestDemand>,
+    pub demands: HashMap<i64, PackedDemand>,
 }
 
 impl Ranking {

@@ -342,5 +342,6 @@ pub struct MergeOutcome {
 pub struct PriorityInputs {
     pub accounts: Vec<chorus_core::priority::AccountFacts>,
     pub opportunities: Vec<chorus_core::priority::Opportunity>,
-    pub demands: Vec<chorus_core::priority::RequestDemand>,
+    /// In the packed form they are stored in (`PackedDemand::unpack` for the plain one).
+    pub demands: Vec<chorus_core::priority::PackedDemand>,
 }

@@ -86,7 +86,7 @@ pub(crate) async fn rank(app: &App, only: Option<&[i64]>) -> anyhow::Result<(Pri
     Ok((ranking.model, ranking.ranked, ranking.demands))
 }
 
-pub(crate) type Demands = HashMap<i64, chorus_core::priority::RequestDemand>;
+pub(crate) type Demands = HashMap<i64, chorus_core::priority::PackedDemand>;
 
 /// Every request, by id (a few thousand a page).
 pub(crate) async fn all_requests(store: &dyn Store) -> anyhow::Result<HashMap<i64, Request>> {

@@ -11,13 +11,16 @@
 //!
 //! Ranking is linear: `PriorityModel::new` prepares every account and opportunity once
 //! (conversion, roll-up, segment and renewal factors), and each request is then scored
-//! from its per-account aggregates (`RequestDemand`) with no lookup that grows with the
-//! data. `demand_from_asks` builds those aggregates from raw asks in one pass.
+//! from its per-account aggregates (`RequestDemand`, or the `PackedDemand` the store
+//! keeps, scored without unpacking) with no lookup that grows with the data.
+//! `demand_from_asks` builds those aggregates from raw asks in one pass.
 
 mod demand;
+mod packed;
 mod weights;
 
 pub use demand::{demand_from_asks, AccountAsks, Ask, KindSet, PersonId, RequestDemand};
+pub use packed::{Entries, Entry, PackError, PackedDemand};
 pub use weights::{KindWeights, PriorityWeights};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -45,6 +48,65 @@ pub enum PriorityError {
     Overflow(i64),
     #[error("probability {0}: must be between 0 and 100 percent")]
     Probability(String),
+    #[error(transparent)]
+    Packed(#[from] PackError),
+}
+
+/// What a request is scored from: its plain demand, or the packed one read from the
+/// store. `rank` and `score` take either and give the same numbers.
+pub trait Demand: Sync {
+    fn request_id(&self) -> i64;
+    /// The per-account aggregates, in any order.
+    fn entries(&self) -> impl Iterator<Item = Result<Entry, PriorityError>> + '_;
+    /// How many entries there are (to share work between threads).
+    fn entry_count(&self) -> usize;
+    fn opportunities(&self) -> &[i64];
+    /// Items resolved to no account, and their distinct people.
+    fn unattributed(&self) -> (u32, u32);
+}
+
+impl Demand for RequestDemand {
+    fn request_id(&self) -> i64 {
+        self.request_id
+    }
+
+    fn entries(&self) -> impl Iterator<Item = Result<Entry, PriorityError>> + '_ {
+        self.accounts.iter().map(|asks| Ok(Entry::of(asks)))
+    }
+
+    fn entry_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    fn opportunities(&self) -> &[i64] {
+        &self.opportunities
+    }
+
+    fn unattributed(&self) -> (u32, u32) {
+        (self.unattributed_items, self.unattributed_people)
+    }
+}
+
+impl Demand for PackedDemand {
+    fn request_id(&self) -> i64 {
+        self.request_id
+    }
+
+    fn entries(&self) -> impl Iterator<Item = Result<Entry, PriorityError>> + '_ {
+        PackedDemand::entries(self).map(|entry| entry.map_err(PriorityError::from))
+    }
+
+    fn entry_count(&self) -> usize {
+        self.len()
+    }
+
+    fn opportunities(&self) -> &[i64] {
+        &self.opportunities
+    }
+
+    fn unattributed(&self) -> (u32, u32) {
+        (self.unattributed_items, self.unattributed_people)
+    }
 }
 
 /// What the score needs to know of an account.
@@ -235,6 +297,47 @@ struct OpportunityEntry {
     open: bool,
 }
 
+/// Account id → index in the model. Store ids are dense (`INTEGER PRIMARY KEY`,
+/// `BIGSERIAL`), so a table indexed by `id - first` answers with one read; ids spread
+/// too thinly for that (a table over 4× the accounts) fall back to a hash map.
+enum AccountIndex {
+    Dense { first: i64, slots: Vec<u32> },
+    Sparse(FxHashMap<i64, u32>),
+}
+
+impl AccountIndex {
+    const NONE: u32 = u32::MAX;
+
+    /// `ids` in model order (index = position).
+    fn new(ids: &[i64]) -> Self {
+        let (Some(first), Some(last)) = (ids.iter().min().copied(), ids.iter().max().copied()) else {
+            return Self::Sparse(FxHashMap::default());
+        };
+        let span = last.checked_sub(first).and_then(|span| usize::try_from(span).ok());
+        match span {
+            Some(span) if span < ids.len().saturating_mul(4).saturating_add(1024) => {
+                let mut slots = vec![Self::NONE; span + 1];
+                for (index, id) in ids.iter().enumerate() {
+                    slots[(id - first) as usize] = index as u32;
+                }
+                Self::Dense { first, slots }
+            }
+            _ => Self::Sparse(ids.iter().enumerate().map(|(index, id)| (*id, index as u32)).collect()),
+        }
+    }
+
+    #[inline]
+    fn get(&self, id: i64) -> Option<u32> {
+        match self {
+            Self::Dense { first, slots } => {
+                let at = usize::try_from(id.checked_sub(*first)?).ok()?;
+                slots.get(at).copied().filter(|slot| *slot != Self::NONE)
+            }
+            Self::Sparse(map) => map.get(&id).copied(),
+        }
+    }
+}
+
 /// Accounts and opportunities prepared once, to score any number of requests.
 pub struct PriorityModel {
     weights: PriorityWeights,
@@ -243,7 +346,13 @@ pub struct PriorityModel {
     /// The heaviest kind and its weight, for every set of kinds.
     kind_table: [(Kind, f64); 16],
     accounts: Vec<AccountEntry>,
-    account_index: FxHashMap<i64, u32>,
+    account_index: AccountIndex,
+    /// Per account, by index: the account its asks count for (its root under roll-up,
+    /// itself otherwise). Kept apart from `accounts` so the per-ask loop of `tally`
+    /// reads 4 bytes an ask, not an entry's cache line.
+    counts_for: Vec<u32>,
+    /// Per account, by index: `Counted::base`, read once per counted account.
+    bases: Vec<f64>,
     opportunities: Vec<OpportunityEntry>,
     opportunity_index: FxHashMap<i64, u32>,
 }
@@ -300,15 +409,16 @@ fn heaviest_kind(kinds: KindSet, weights: &KindWeights) -> (Kind, f64) {
 struct Group {
     root: u32,
     kinds: KindSet,
-    newest_ask: DateTime<Utc>,
+    /// Unix microseconds.
+    newest_ask: i64,
     items: u32,
     people: u32,
 }
 
 impl Group {
-    fn add(&mut self, asks: &AccountAsks) {
+    fn add(&mut self, asks: &Entry) {
         self.kinds = self.kinds.union(asks.kinds);
-        self.newest_ask = self.newest_ask.max(asks.newest_ask);
+        self.newest_ask = self.newest_ask.max(asks.newest_ask_micros);
         self.items += asks.items;
         self.people += asks.people;
     }
@@ -338,14 +448,17 @@ impl PriorityModel {
     ) -> Result<Self, PriorityError> {
         weights.validate().map_err(PriorityError::Weights)?;
         let today = now.date_naive();
-        let mut account_index = FxHashMap::default();
+        if let Some(account) = accounts.get(u32::MAX as usize - 1) {
+            return Err(PriorityError::Overflow(account.id));
+        }
+        let ids: Vec<i64> = accounts.iter().map(|account| account.id).collect();
+        let account_index = AccountIndex::new(&ids);
         let mut entries = Vec::with_capacity(accounts.len());
-        for account in accounts {
+        for (index, account) in accounts.iter().enumerate() {
             let arr_minor = rates
                 .to_reporting(account.arr)
                 .map_err(|source| PriorityError::Account { account_id: account.id, source })?;
-            let index = u32::try_from(entries.len()).map_err(|_| PriorityError::Overflow(account.id))?;
-            account_index.insert(account.id, index);
+            let index = index as u32;
             entries.push(AccountEntry {
                 id: account.id,
                 arr_minor,
@@ -356,10 +469,8 @@ impl PriorityModel {
                 open_opportunities: Vec::new(),
             });
         }
-        let parents: Vec<Option<u32>> = accounts
-            .iter()
-            .map(|account| account.parent_id.and_then(|parent| account_index.get(&parent).copied()))
-            .collect();
+        let parents: Vec<Option<u32>> =
+            accounts.iter().map(|account| account.parent_id.and_then(|parent| account_index.get(parent))).collect();
         let roots = resolve_roots(&parents, &entries);
         // Per root: the family's ARR and its soonest renewal from today on.
         let mut families: Vec<(i64, Option<NaiveDate>)> = vec![(0, None); entries.len()];
@@ -399,8 +510,8 @@ impl PriorityModel {
                 u32::try_from(opportunity_entries.len()).map_err(|_| PriorityError::Overflow(opportunity.id))?;
             opportunity_index.insert(opportunity.id, index);
             if opportunity.open {
-                if let Some(account) = account_index.get(&opportunity.account_id) {
-                    entries[*account as usize].open_opportunities.push(index);
+                if let Some(account) = account_index.get(opportunity.account_id) {
+                    entries[account as usize].open_opportunities.push(index);
                 }
             }
             opportunity_entries.push(OpportunityEntry {
@@ -411,6 +522,12 @@ impl PriorityModel {
                 open: opportunity.open,
             });
         }
+        let counts_for = entries
+            .iter()
+            .enumerate()
+            .map(|(index, entry)| if weights.parent_rollup { entry.root } else { index as u32 })
+            .collect();
+        let bases = entries.iter().map(|entry| entry.counted.base).collect();
         Ok(Self {
             weights,
             rates,
@@ -418,18 +535,20 @@ impl PriorityModel {
             kind_table,
             accounts: entries,
             account_index,
+            counts_for,
+            bases,
             opportunities: opportunity_entries,
             opportunity_index,
         })
     }
 
     /// Scores one request, with its breakdown.
-    pub fn score(&self, demand: &RequestDemand) -> Result<Score, PriorityError> {
+    pub fn score(&self, demand: &impl Demand) -> Result<Score, PriorityError> {
         let mut scratch = self.scratch();
         let mut members: Vec<Vec<MemberAsks>> = Vec::new();
         let mut pipeline = Vec::new();
         let weight = self.weights.pipeline_weight;
-        let totals = self.tally(
+        let totals = self.tally::<true>(
             demand,
             &mut scratch,
             |group, member| match members.get_mut(group) {
@@ -467,42 +586,73 @@ impl PriorityModel {
     /// but no breakdown: one pass over the aggregates, no allocation per request.
     /// `score` gives the breakdown of the requests a person looks at; both compute the
     /// numbers in `tally`, so a request ranks with exactly the score its breakdown shows.
-    pub fn rank(&self, demands: &[RequestDemand]) -> Result<Vec<Ranked>, PriorityError> {
-        let mut scratch = self.scratch();
-        let mut ranked = demands
-            .iter()
-            .map(|demand| self.tally(demand, &mut scratch, |_, _| {}, |_, _| {}))
-            .collect::<Result<Vec<_>, _>>()?;
+    ///
+    /// Large inputs are split into contiguous runs ranked on one thread per core (each
+    /// with its own scratch), then sorted together: the order and scores do not depend
+    /// on the split. The first error in input order is returned, as sequentially.
+    pub fn rank<D: Demand>(&self, demands: &[D]) -> Result<Vec<Ranked>, PriorityError> {
+        /// Below this many (request, account) entries a second thread costs more than it saves.
+        const PARALLEL_FROM: usize = 50_000;
+        let entries: usize = demands.iter().map(Demand::entry_count).sum();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let mut ranked = if threads < 2 || entries < PARALLEL_FROM {
+            self.rank_run(demands)?
+        } else {
+            let runs = split_evenly(demands, threads);
+            let results: Vec<Result<Vec<Ranked>, PriorityError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = runs.iter().map(|run| scope.spawn(move || self.rank_run(run))).collect();
+                handles
+                    .into_iter()
+                    .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                    .collect()
+            });
+            let mut ranked = Vec::with_capacity(demands.len());
+            for run in results {
+                ranked.extend(run?);
+            }
+            ranked
+        };
         ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.request_id.cmp(&b.request_id)));
         Ok(ranked)
+    }
+
+    /// `rank` of one contiguous run, unsorted.
+    fn rank_run<D: Demand>(&self, demands: &[D]) -> Result<Vec<Ranked>, PriorityError> {
+        let mut scratch = self.scratch();
+        demands.iter().map(|demand| self.tally::<false>(demand, &mut scratch, |_, _| {}, |_, _| {})).collect()
     }
 
     /// A request's totals and counts: its asks grouped by the account they count for
     /// (left in `scratch.groups`, in order first seen), each member handed to `member`
     /// with its group's index, each blocked opportunity to `opportunity` with its
-    /// contribution. The one computation behind `rank` and `score`.
-    fn tally(
+    /// contribution. The one computation behind `rank` and `score`. Without
+    /// `BREAKDOWN`, members are not built and an ARR at ask is only checked to have a
+    /// rate (it is shown in a breakdown, never part of a score), so ranking spends
+    /// nothing on numbers it does not show.
+    fn tally<const BREAKDOWN: bool>(
         &self,
-        demand: &RequestDemand,
+        demand: &impl Demand,
         scratch: &mut Scratch,
         mut member: impl FnMut(usize, MemberAsks),
         mut opportunity: impl FnMut(&OpportunityEntry, f64),
     ) -> Result<Ranked, PriorityError> {
         let generation = scratch.next_generation();
-        let request_id = demand.request_id;
+        let request_id = demand.request_id();
         scratch.groups.clear();
         scratch.blocking.clear();
-        for asks in &demand.accounts {
+        for asks in demand.entries() {
+            let asks = asks?;
             let account_id = asks.account_id;
             let index =
-                *self.account_index.get(&account_id).ok_or(PriorityError::UnknownAccount { request_id, account_id })?;
-            let entry = &self.accounts[index as usize];
-            let root = if self.weights.parent_rollup { entry.root } else { index };
-            let arr_at_ask_minor = asks
-                .arr_at_ask
-                .map(|arr| self.rates.to_reporting(arr))
-                .transpose()
-                .map_err(|source| PriorityError::ArrAtAsk { request_id, account_id, source })?;
+                self.account_index.get(account_id).ok_or(PriorityError::UnknownAccount { request_id, account_id })?;
+            let root = self.counts_for[index as usize];
+            let arr_at_ask_minor = match asks.arr_at_ask {
+                Some(arr) if BREAKDOWN => Some(self.rates.to_reporting(arr)),
+                Some(arr) => self.rates.check(arr.currency).err().map(Err),
+                None => None,
+            }
+            .transpose()
+            .map_err(|source| PriorityError::ArrAtAsk { request_id, account_id, source })?;
             if asks.blocks_account_pipeline {
                 scratch.blocking.push(index);
             }
@@ -510,28 +660,31 @@ impl PriorityModel {
             if scratch.group_stamp[slot] != generation {
                 scratch.group_stamp[slot] = generation;
                 scratch.group_slot[slot] = scratch.groups.len() as u32;
-                let newest_ask = asks.newest_ask;
+                let newest_ask = asks.newest_ask_micros;
                 scratch.groups.push(Group { root, kinds: KindSet::default(), newest_ask, items: 0, people: 0 });
             }
             let group = scratch.group_slot[slot] as usize;
-            scratch.groups[group].add(asks);
-            member(
-                group,
-                MemberAsks {
-                    account_id,
-                    items: asks.items,
-                    people: asks.people,
-                    arr_minor: entry.arr_minor,
-                    arr_at_ask_minor,
-                    arr_change: ArrChange::between(arr_at_ask_minor, entry.arr_minor),
-                },
-            );
+            scratch.groups[group].add(&asks);
+            if BREAKDOWN {
+                let arr_minor = self.accounts[index as usize].arr_minor;
+                member(
+                    group,
+                    MemberAsks {
+                        account_id,
+                        items: asks.items,
+                        people: asks.people,
+                        arr_minor,
+                        arr_at_ask_minor,
+                        arr_change: ArrChange::between(arr_at_ask_minor, arr_minor),
+                    },
+                );
+            }
         }
 
-        let accounts_total: f64 = scratch.groups.iter().map(|group| self.factors(group).contribution).sum();
+        let accounts_total: f64 = scratch.groups.iter().map(|group| self.contribution(group)).sum();
         let mut pipeline_total = 0.0;
         let mut opportunities = 0;
-        let named = demand.opportunities.iter().filter_map(|id| self.opportunity_index.get(id).copied());
+        let named = demand.opportunities().iter().filter_map(|id| self.opportunity_index.get(id).copied());
         let of_accounts =
             scratch.blocking.iter().flat_map(|a| self.accounts[*a as usize].open_opportunities.iter().copied());
         for index in named.chain(of_accounts) {
@@ -547,9 +700,10 @@ impl PriorityModel {
             opportunity(entry, contribution);
         }
         let groups = &scratch.groups;
+        let (unattributed_items, unattributed_people) = demand.unattributed();
         let counts = Counts {
-            items: groups.iter().map(|g| g.items).sum::<u32>() + demand.unattributed_items,
-            people: groups.iter().map(|g| g.people).sum::<u32>() + demand.unattributed_people,
+            items: groups.iter().map(|g| g.items).sum::<u32>() + unattributed_items,
+            people: groups.iter().map(|g| g.people).sum::<u32>() + unattributed_people,
             accounts: groups.len() as u32,
             opportunities,
         };
@@ -560,7 +714,7 @@ impl PriorityModel {
     fn factors(&self, group: &Group) -> Factors {
         let counted = &self.accounts[group.root as usize].counted;
         let (kind, kind_weight) = self.kind_table[usize::from(group.kinds.bits() & 0xf)];
-        let age_days = (self.now_ms - group.newest_ask.timestamp_millis()).max(0) as f64 / 86_400_000.0;
+        let age_days = self.age_days(group);
         let recency = (-age_days / self.weights.recency_half_life_days).exp2();
         Factors {
             arr_minor: counted.arr_minor,
@@ -573,6 +727,18 @@ impl PriorityModel {
             renewal_boost: counted.renewal_boost,
             contribution: counted.base * kind_weight * recency,
         }
+    }
+
+    fn age_days(&self, group: &Group) -> f64 {
+        (self.now_ms - group.newest_ask.div_euclid(1_000)).max(0) as f64 / 86_400_000.0
+    }
+
+    /// `factors(group).contribution`, from the compact arrays only (what ranking needs).
+    #[inline]
+    fn contribution(&self, group: &Group) -> f64 {
+        let (_, kind_weight) = self.kind_table[usize::from(group.kinds.bits() & 0xf)];
+        let recency = (-self.age_days(group) / self.weights.recency_half_life_days).exp2();
+        self.bases[group.root as usize] * kind_weight * recency
     }
 
     fn scratch(&self) -> Scratch {
@@ -595,7 +761,7 @@ impl PriorityModel {
             arr_minor: f.arr_minor,
             kind: f.kind,
             kind_weight: f.kind_weight,
-            newest_ask: group.newest_ask,
+            newest_ask: DateTime::from_timestamp_micros(group.newest_ask).unwrap_or_default(),
             age_days: f.age_days,
             recency: f.recency,
             segment: entry.segment.clone(),
@@ -608,6 +774,26 @@ impl PriorityModel {
             contribution: f.contribution,
         }
     }
+}
+
+/// `items` cut into at most `parts` contiguous runs holding about as many
+/// (request, account) entries each.
+fn split_evenly<D: Demand>(items: &[D], parts: usize) -> Vec<&[D]> {
+    let total: usize = items.iter().map(|demand| demand.entry_count() + 1).sum();
+    let per_part = total.div_ceil(parts.max(1));
+    let mut runs = Vec::with_capacity(parts);
+    let (mut start, mut filled) = (0, 0);
+    for (at, demand) in items.iter().enumerate() {
+        filled += demand.entry_count() + 1;
+        if filled >= per_part && runs.len() + 1 < parts {
+            runs.push(&items[start..=at]);
+            (start, filled) = (at + 1, 0);
+        }
+    }
+    if start < items.len() {
+        runs.push(&items[start..]);
+    }
+    runs
 }
 
 /// The top-most parent of every account, each walked once. A parent cycle (bad data)

@@ -457,3 +457,94 @@ fn a_probability_is_a_percent_from_zero_to_a_hundred() {
         assert!(Probability::from_percent(bad).is_err(), "{bad}% should be refused");
     }
 }
+
+/// Many requests over many accounts (parents, two currencies, blockers, sparse ids):
+/// enough entries that `rank` splits the work between threads.
+fn large_input() -> (Vec<AccountFacts>, Vec<Opportunity>, Vec<Ask>) {
+    let accounts: Vec<AccountFacts> = (1..=3_000_i64)
+        .map(|i| AccountFacts {
+            id: i * 7,
+            arr: if i % 3 == 0 { eur(i * 10_000) } else { usd(i * 9_000) },
+            segment: Some(["enterprise", "mid-market", "smb"][(i % 3) as usize].to_owned()),
+            renewal_date: Some(now().date_naive() + Duration::days(i % 200)),
+            parent_id: (i % 10 == 0).then(|| (i - 9) * 7),
+        })
+        .collect();
+    let opportunities: Vec<Opportunity> = (1..=300_i64)
+        .map(|i| Opportunity {
+            id: i,
+            account_id: (1 + i * 9 % 3_000) * 7,
+            amount: usd(i * 50_000),
+            probability: Probability::from_percent((i % 101) as f64).expect("probability"),
+            open: i % 4 != 0,
+        })
+        .collect();
+    let kinds = [Kind::Bug, Kind::FeatureRequest, Kind::SupportTicket, Kind::SalesBlocker];
+    let asks = (0..120_000_i64)
+        .map(|i| {
+            let account = 1 + (i * 2_654_435_761 % 4_294_967_291) % 3_000;
+            Ask {
+                request_id: 1 + i % 2_000,
+                account_id: (i % 17 != 0).then_some(account * 7),
+                kind: kinds[(i % 4) as usize],
+                asked_at: days_ago(i % 400) - Duration::microseconds(i * 37),
+                author: Some(PersonId(i as u64 % 9_000)),
+                arr_at_ask: (i % 5 != 0).then(|| if i % 2 == 0 { eur(i) } else { usd(i) }),
+                opportunity_id: (i % 4 == 3 && i % 8 == 3).then_some(1 + i % 300),
+            }
+        })
+        .collect();
+    (accounts, opportunities, asks)
+}
+
+#[test]
+fn ranking_on_several_threads_and_from_packed_demand_gives_each_requests_own_score() {
+    let (accounts, opportunities, asks) = large_input();
+    let mut demands = demand_from_asks(asks);
+    // In the order packing keeps (a sum's last digits depend on the order of its terms).
+    demands.iter_mut().for_each(|demand| demand.accounts.sort_by_key(|asks| asks.account_id));
+    assert!(demands.iter().map(|d| d.accounts.len()).sum::<usize>() > 50_000, "large enough to split");
+    let packed: Vec<PackedDemand> = demands.iter().map(PackedDemand::pack).collect();
+    for rollup in [true, false] {
+        let weights = PriorityWeights { parent_rollup: rollup, ..PriorityWeights::default() };
+        let model = PriorityModel::new(weights, rates(), &accounts, &opportunities, now()).expect("model");
+        let ranked = model.rank(&demands).expect("rank");
+        assert!(model.rank(&packed).expect("rank packed") == ranked, "packed ranks exactly as plain");
+        assert_eq!(ranked.len(), demands.len());
+        assert!(ranked
+            .windows(2)
+            .all(|w| w[0].score > w[1].score || (w[0].score == w[1].score && w[0].request_id < w[1].request_id)));
+        // Each request ranks with exactly the score its breakdown shows, computed alone.
+        for placed in ranked.iter().step_by(97) {
+            let demand = demands.iter().find(|d| d.request_id == placed.request_id).expect("demand");
+            let score = model.score(demand).expect("score");
+            assert_eq!((score.score, score.counts), (placed.score, placed.counts));
+            let from_packed = model.score(&PackedDemand::pack(demand)).expect("score packed");
+            assert_eq!(from_packed, score);
+        }
+    }
+}
+
+#[test]
+fn a_corrupt_packed_demand_is_an_error_not_a_score() {
+    let (accounts, opportunities, asks) = large_input();
+    let demands = demand_from_asks(asks);
+    let model =
+        PriorityModel::new(PriorityWeights::default(), rates(), &accounts, &opportunities, now()).expect("model");
+    let mut packed: Vec<PackedDemand> = demands.iter().map(PackedDemand::pack).collect();
+    let victim = packed.len() / 2;
+    let bytes = packed[victim].account_bytes();
+    let cut = bytes[..bytes.len() - 1].to_vec();
+    let old = &packed[victim];
+    packed[victim] = PackedDemand::from_parts(
+        old.request_id,
+        cut,
+        old.opportunities.clone(),
+        old.unattributed_items,
+        old.unattributed_people,
+    );
+    match model.rank(&packed) {
+        Err(PriorityError::Packed(error)) => assert_eq!(error.request_id, packed[victim].request_id),
+        other => panic!("expected a packed-demand error, got {other:?}"),
+    }
+}

@@ -14,19 +14,19 @@ use std::collections::{BTreeMap, HashMap};
 
 use chorus_core::money::{Currency, Money};
 use chorus_core::priority::{
-    demand_from_asks, AccountAsks, AccountFacts, Ask, KindSet, Opportunity, PersonId, Probability, RequestDemand,
+    demand_from_asks, AccountAsks, AccountFacts, Ask, KindSet, Opportunity, PackedDemand, PersonId, Probability,
+    RequestDemand,
 };
 use chorus_core::Kind;
+use futures::TryStreamExt;
 use sqlx::Row;
 
+use super::packed::{self, CurrencyCache};
 use super::{corrupt, get, in_chunks, parse_text, placeholders, time_from, Dialect, Tx};
 use crate::drivers::{AnyPool, AnyRow};
 use crate::Result;
 
 const TABLE: &str = "request_demand";
-
-/// Bytes of one packed account entry (see `encode_accounts`).
-const ENTRY: usize = 37;
 
 /// The asks of the given requests' live links, one query per chunk of requests.
 const ASKS_SQL: &str = "SELECT r.request_id, l.account_id, i.kind, i.created_at, i.author_email, \
@@ -99,23 +99,24 @@ pub(crate) async fn refresh_requests(tx: &mut Tx, dialect: Dialect, request_ids:
         query.execute(&mut **tx).await?;
         for request_id in live {
             let demand = folded.remove(&request_id).unwrap_or(RequestDemand { request_id, ..RequestDemand::default() });
-            write_row(tx, &canonical(demand), now).await?;
+            write_row(tx, &PackedDemand::pack(&demand), now).await?;
         }
     }
     Ok(())
 }
 
-async fn write_row(tx: &mut Tx, demand: &RequestDemand, now: i64) -> Result<()> {
+async fn write_row(tx: &mut Tx, demand: &PackedDemand, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO request_demand (request_id, accounts, opportunities, unattributed_items, \
-         unattributed_people, refreshed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+         unattributed_people, refreshed_at, format) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(demand.request_id)
-    .bind(encode_accounts(&demand.accounts))
+    .bind(demand.account_bytes())
     .bind(encode_ids(&demand.opportunities))
     .bind(i64::from(demand.unattributed_items))
     .bind(i64::from(demand.unattributed_people))
     .bind(now)
+    .bind(packed::FORMAT)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -190,66 +191,6 @@ fn canonical(mut demand: RequestDemand) -> RequestDemand {
     demand
 }
 
-/// Entries of `ENTRY` bytes, little-endian: account id (8), kinds (1), flags (1: bit 0
-/// blocks the account's pipeline, bit 1 has an ARR at ask), items (4), people (4),
-/// newest ask in unix microseconds (8), ARR at ask in minor units (8), its currency (3).
-fn encode_accounts(accounts: &[AccountAsks]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(accounts.len() * ENTRY);
-    for asks in accounts {
-        out.extend_from_slice(&asks.account_id.to_le_bytes());
-        out.push(asks.kinds.bits());
-        out.push(u8::from(asks.blocks_account_pipeline) | (u8::from(asks.arr_at_ask.is_some()) << 1));
-        out.extend_from_slice(&asks.items.to_le_bytes());
-        out.extend_from_slice(&asks.people.to_le_bytes());
-        out.extend_from_slice(&asks.newest_ask.timestamp_micros().to_le_bytes());
-        let (minor, code) = match asks.arr_at_ask {
-            Some(money) => (money.minor, money.currency.code()),
-            None => (0, "   "),
-        };
-        out.extend_from_slice(&minor.to_le_bytes());
-        let mut currency = [b' '; 3];
-        currency.iter_mut().zip(code.bytes()).for_each(|(slot, byte)| *slot = byte);
-        out.extend_from_slice(&currency);
-    }
-    out
-}
-
-fn decode_accounts(request_id: i64, bytes: &[u8], currencies: &mut CurrencyCache) -> Result<Vec<AccountAsks>> {
-    let bad = || corrupt(TABLE, format!("request {request_id}: accounts entry unreadable"));
-    if !bytes.len().is_multiple_of(ENTRY) {
-        return Err(bad());
-    }
-    let i64_at = |entry: &[u8], at: usize| -> i64 {
-        let mut buf = [0u8; 8];
-        buf.copy_from_slice(&entry[at..at + 8]);
-        i64::from_le_bytes(buf)
-    };
-    let u32_at = |entry: &[u8], at: usize| -> u32 {
-        let mut buf = [0u8; 4];
-        buf.copy_from_slice(&entry[at..at + 4]);
-        u32::from_le_bytes(buf)
-    };
-    let mut accounts = Vec::with_capacity(bytes.len() / ENTRY);
-    for entry in bytes.chunks_exact(ENTRY) {
-        let flags = entry[9];
-        let arr_at_ask = if flags & 2 != 0 {
-            Some(Money::new(i64_at(entry, 26), currencies.get(&entry[34..37]).ok_or_else(bad)?))
-        } else {
-            None
-        };
-        accounts.push(AccountAsks {
-            account_id: i64_at(entry, 0),
-            kinds: KindSet::from_bits(entry[8]),
-            blocks_account_pipeline: flags & 1 != 0,
-            items: u32_at(entry, 10),
-            people: u32_at(entry, 14),
-            newest_ask: time_from(TABLE, i64_at(entry, 18))?,
-            arr_at_ask,
-        });
-    }
-    Ok(accounts)
-}
-
 fn encode_ids(ids: &[i64]) -> Vec<u8> {
     ids.iter().flat_map(|id| id.to_le_bytes()).collect()
 }
@@ -268,54 +209,60 @@ fn decode_ids(request_id: i64, bytes: &[u8]) -> Result<Vec<i64>> {
         .collect())
 }
 
-/// Currency codes seen while decoding, parsed once each.
-#[derive(Default)]
-struct CurrencyCache(Vec<([u8; 3], Currency)>);
-
-impl CurrencyCache {
-    fn get(&mut self, code: &[u8]) -> Option<Currency> {
-        if let Some((_, currency)) = self.0.iter().find(|(known, _)| known.as_slice() == code) {
-            return Some(*currency);
-        }
-        let currency: Currency = std::str::from_utf8(code).ok()?.parse().ok()?;
-        let mut key = [0u8; 3];
-        key.copy_from_slice(code);
-        self.0.push((key, currency));
-        Some(currency)
-    }
-}
-
-fn demand_from_row(row: &AnyRow, currencies: &mut CurrencyCache) -> Result<RequestDemand> {
+/// A stored row as the model reads it: format-2 bytes as they are (checked as they are
+/// scored), a format-1 row unpacked and packed again.
+fn demand_from_row(row: &AnyRow, currencies: &mut CurrencyCache) -> Result<PackedDemand> {
     let request_id: i64 = get(row, "request_id")?;
-    let accounts: Vec<u8> = get(row, "accounts")?;
-    let opportunities: Vec<u8> = get(row, "opportunities")?;
+    let format: i64 = get(row, "format")?;
+    let accounts: &[u8] = get(row, "accounts")?;
+    let opportunities: &[u8] = get(row, "opportunities")?;
     let count = |column: &str| -> Result<u32> {
         let value: i64 = get(row, column)?;
         u32::try_from(value).map_err(|_| corrupt(TABLE, format!("request {request_id}: {column} out of range")))
     };
-    Ok(RequestDemand {
-        request_id,
-        accounts: decode_accounts(request_id, &accounts, currencies)?,
-        unattributed_items: count("unattributed_items")?,
-        unattributed_people: count("unattributed_people")?,
-        opportunities: decode_ids(request_id, &opportunities)?,
-    })
+    let (unattributed_items, unattributed_people) = (count("unattributed_items")?, count("unattributed_people")?);
+    let opportunities = decode_ids(request_id, opportunities)?;
+    match format {
+        packed::FORMAT => Ok(PackedDemand::from_parts(
+            request_id,
+            accounts.to_vec(),
+            opportunities,
+            unattributed_items,
+            unattributed_people,
+        )),
+        1 => {
+            let accounts = packed::decode_v1(request_id, accounts, currencies)?;
+            let plain = RequestDemand { request_id, accounts, unattributed_items, unattributed_people, opportunities };
+            Ok(PackedDemand::pack(&plain))
+        }
+        other => Err(corrupt(TABLE, format!("request {request_id}: unknown demand format {other}"))),
+    }
 }
 
-/// The stored demand of every live (not merged) request, or of `only` those.
-pub(crate) async fn read_demand(pool: &AnyPool, only: Option<&[i64]>) -> Result<Vec<RequestDemand>> {
-    const SELECT: &str = "SELECT d.request_id, d.accounts, d.opportunities, d.unattributed_items, \
+/// The stored demand of every live (not merged) request, or of `only` those. The full
+/// read decodes each row as it arrives, while the driver steps to the next one, and
+/// keeps no row longer than its decoding.
+pub(crate) async fn read_demand(pool: &AnyPool, only: Option<&[i64]>) -> Result<Vec<PackedDemand>> {
+    const SELECT: &str = "SELECT d.request_id, d.format, d.accounts, d.opportunities, d.unattributed_items, \
         d.unattributed_people FROM request_demand d JOIN requests r ON r.id = d.request_id \
         WHERE r.merged_into IS NULL";
     let mut currencies = CurrencyCache::default();
-    let rows = match only {
-        None => sqlx::query(&format!("{SELECT} ORDER BY d.request_id")).fetch_all(pool).await?,
+    let mut demands = match only {
+        None => {
+            let sql = format!("{SELECT} ORDER BY d.request_id");
+            let mut rows = sqlx::query(&sql).fetch(pool);
+            let mut demands = Vec::new();
+            while let Some(row) = rows.try_next().await? {
+                demands.push(demand_from_row(&row, &mut currencies)?);
+            }
+            demands
+        }
         Some(ids) => {
-            super::fetch_by_ids(pool, &format!("{SELECT} AND d.request_id IN ({{ids}}) ORDER BY d.request_id"), ids)
-                .await?
+            let sql = format!("{SELECT} AND d.request_id IN ({{ids}}) ORDER BY d.request_id");
+            let rows = super::fetch_by_ids(pool, &sql, ids).await?;
+            rows.iter().map(|row| demand_from_row(row, &mut currencies)).collect::<Result<Vec<_>>>()?
         }
     };
-    let mut demands = rows.iter().map(|row| demand_from_row(row, &mut currencies)).collect::<Result<Vec<_>>>()?;
     demands.dedup_by_key(|demand| demand.request_id);
     Ok(demands)
 }
@@ -493,36 +440,10 @@ pub(crate) async fn recompute_all(pool: &AnyPool) -> Result<Vec<RequestDemand>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{TimeZone, Utc};
 
     #[test]
-    fn packed_accounts_read_back_as_written() {
-        let at = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).single().expect("time");
-        let accounts = vec![
-            AccountAsks {
-                account_id: 7,
-                kinds: [Kind::Bug, Kind::SalesBlocker].into_iter().collect(),
-                items: 3,
-                people: 2,
-                newest_ask: at,
-                arr_at_ask: Some(Money::new(-12_345, Currency::EUR)),
-                blocks_account_pipeline: true,
-            },
-            AccountAsks {
-                account_id: i64::MAX,
-                kinds: KindSet::default(),
-                items: u32::MAX,
-                people: 0,
-                newest_ask: at,
-                arr_at_ask: None,
-                blocks_account_pipeline: false,
-            },
-        ];
-        let bytes = encode_accounts(&accounts);
-        assert_eq!(bytes.len(), 2 * ENTRY);
-        let mut cache = CurrencyCache::default();
-        assert_eq!(decode_accounts(1, &bytes, &mut cache).expect("decode"), accounts);
-        assert!(decode_accounts(1, &bytes[1..], &mut cache).is_err(), "a torn entry is an error, not a guess");
+    fn opportunity_ids_read_back_as_written() {
         assert_eq!(decode_ids(1, &encode_ids(&[3, -1, 9])).expect("ids"), vec![3, -1, 9]);
+        assert!(decode_ids(1, &encode_ids(&[3])[1..]).is_err(), "a torn id is an error");
     }
 }

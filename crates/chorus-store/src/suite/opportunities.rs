@@ -129,7 +129,10 @@ async fn deleting_a_blocking_opportunity_refreshes_its_requests_demand(harness: 
     harness.commit(&claim, vec![Record::Opportunity(blocking)]).await;
     let stored = |harness: &Harness| {
         let store = std::sync::Arc::clone(&harness.store);
-        async move { store.priority_inputs(Currency::USD, Some(&[request])).await.expect("inputs").demands }
+        async move {
+            let inputs = store.priority_inputs(Currency::USD, Some(&[request])).await.expect("inputs");
+            inputs.demands.iter().map(|demand| demand.unpack().expect("stored demand reads")).collect::<Vec<_>>()
+        }
     };
     assert_eq!(stored(harness).await[0].opportunities.len(), 1, "the deal blocks the request");
 

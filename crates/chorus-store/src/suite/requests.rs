@@ -31,7 +31,8 @@ fn paying(external_id: &str, name: &str, arr_minor: i64) -> AccountRecord {
 }
 
 async fn stored_demand(harness: &Harness) -> Vec<RequestDemand> {
-    harness.store.priority_inputs(Currency::USD, None).await.expect("priority inputs").demands
+    let inputs = harness.store.priority_inputs(Currency::USD, None).await.expect("priority inputs");
+    inputs.demands.iter().map(|demand| demand.unpack().expect("stored demand reads")).collect()
 }
 
 async fn provenance_of(harness: &Harness, item: i64, request: i64) -> Option<LinkProvenance> {
