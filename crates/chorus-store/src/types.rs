@@ -247,6 +247,9 @@ pub struct AccountImport {
     /// The plan the account is on (upsell signals); `None` keeps the stored one.
     #[serde(default)]
     pub plan: Option<String>,
+    /// Ignored on import, like `id`: an export (live accounts only) always says `null`.
+    #[serde(default)]
+    pub merged_into: Option<i64>,
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default)]

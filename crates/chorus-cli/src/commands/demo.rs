@@ -409,6 +409,7 @@ fn demo_accounts() -> Vec<AccountImport> {
             }],
             parent_id: None,
             plan: None,
+            merged_into: None,
             created_at: None,
             updated_at: None,
         })

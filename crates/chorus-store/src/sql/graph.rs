@@ -456,7 +456,6 @@ pub(crate) async fn account_detail(pool: &AnyPool, id: i64) -> Result<Option<Acc
     let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(pool).await? else {
         return Ok(None);
     };
-    let plan: Option<String> = get(&row, "plan")?;
     let deleted_at: Option<i64> = get(&row, "deleted_at")?;
     let mut merged_into: Option<i64> = get(&row, "merged_into")?;
     for _ in 0..MAX_MERGE_HOPS {
@@ -470,8 +469,9 @@ pub(crate) async fn account_detail(pool: &AnyPool, id: i64) -> Result<Option<Acc
             _ => break,
         }
     }
-    let account = complete_accounts(pool, &[row]).await?.remove(0);
+    let mut account = complete_accounts(pool, &[row]).await?.remove(0);
     debug_assert_eq!(account.id, id);
+    account.merged_into = merged_into;
 
     let rows = sqlx::query(
         "SELECT x.connector, x.source, x.external_id, x.matched_by, x.joined_at, x.record_name, x.record_domains \
@@ -532,7 +532,7 @@ pub(crate) async fn account_detail(pool: &AnyPool, id: i64) -> Result<Option<Acc
             Ok(RecordKey { connector: get(row, "other_connector")?, external_id: get(row, "other_external_id")? })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Some(AccountDetail { account, plan, merged_into, deleted: deleted_at.is_some(), sources, children, kept_apart }))
+    Ok(Some(AccountDetail { account, deleted: deleted_at.is_some(), sources, children, kept_apart }))
 }
 
 /// Serializes a record's domains for its mapping row.

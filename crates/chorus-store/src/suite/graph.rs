@@ -160,7 +160,7 @@ async fn hand_merge_moves_everything_and_remembers_where(harness: &Harness) {
     let contacts = harness.store.contacts(IdPage::first(10)).await.expect("contacts");
     assert_eq!(contacts[0].account_id, Some(into));
     let gone = harness.store.account_detail(from).await.expect("read").expect("kept");
-    assert_eq!(gone.merged_into, Some(into));
+    assert_eq!(gone.account.merged_into, Some(into));
     assert!(gone.deleted);
     let kept = harness.store.account_detail(into).await.expect("read").expect("exists");
     assert_eq!(kept.account.domains, ["acme-holdings.example", "acme.example"]);
