@@ -234,7 +234,8 @@ pub struct AccountImport {
     pub currency: Option<String>,
     #[serde(default)]
     pub segment: Option<String>,
-    #[serde(default)]
+    /// A stage name in any case (`Retention`); another value is refused.
+    #[serde(default, deserialize_with = "chorus_core::lifecycle::deserialize_label")]
     pub lifecycle_stage: Option<LifecycleStage>,
     #[serde(default)]
     pub csm_owner: Option<String>,

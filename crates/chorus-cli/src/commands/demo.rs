@@ -350,6 +350,17 @@ type = "client_credentials"
 client_id = "{SALESFORCE_CLIENT_ID}"
 client_secret = "{SALESFORCE_CLIENT_SECRET}"
 
+# Plan and renewal date from the org's custom fields; the stage from the Account `Type`
+# picklist, whose values are not stage names, else from ARR.
+[connectors.settings.mapping]
+plan_field = "Plan__c"
+renewal_date_field = "Renewal_Date__c"
+lifecycle_stage_field = "Type"
+
+[connectors.settings.mapping.lifecycle]
+values = {{ "Prospect" = "acquisition", "Customer - Direct" = "retention", "Customer - Channel" = "retention" }}
+by_arr = {{ paying = "retention", not_paying = "acquisition" }}
+
 [[connectors]]
 id = "slack"
 kind = "slack"
