@@ -27,22 +27,14 @@ pub(crate) struct AccountFields {
     /// The record's name is kept apart (`record_name`), not with its fields.
     #[serde(skip)]
     pub(crate) name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) arr_minor: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) currency: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) segment: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) lifecycle_stage: Option<LifecycleStage>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) csm_owner: Option<String>,
     /// `YYYY-MM-DD`, as the column holds it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) renewal_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) parent_id: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) plan: Option<String>,
 }
 
