@@ -7,8 +7,9 @@
 //! split can give each half back what its own records brought (`fold`).
 //!
 //! Precedence when records are folded into an account, the same the writes use: ARR and
-//! its currency from a Salesforce record first (the CRM's ARR, as a merge takes it),
-//! then from the most recently applied record that carries an ARR; every other field
+//! its currency from a Salesforce record first (the CRM's ARR, as a merge takes it and
+//! as an upsert of another source's record leaves it), then from the most recently
+//! applied record that carries an ARR; every other field
 //! from the most recently applied record that carries it (an upsert overwrites what its
 //! record carries, so the last one applied wins).
 

@@ -5,6 +5,7 @@
 //! that account already holds a different external id of the same connector; otherwise
 //! it is created.
 //! Invariant: a field a record leaves out (ARR, segment, ...) never erases a stored one,
+//! another source's ARR never replaces the one the account's Salesforce record carries,
 //! and a record identical to the last one seen from that source writes nothing.
 
 use std::collections::HashMap;
@@ -205,6 +206,33 @@ async fn set_external_id(
     Ok(())
 }
 
+/// ARR and its currency are the CRM's: another source's record leaves them on an
+/// account whose Salesforce record carries an ARR (or was stored before records kept
+/// their fields), as a merge and a split's refold do. The record's own copy keeps them.
+async fn keep_crm_arr(tx: &mut Tx, source: Source, account_id: i64, fields: &mut AccountFields) -> Result<()> {
+    if source == Source::Salesforce || fields.arr_minor.is_none() {
+        return Ok(());
+    }
+    let crm: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT record_fields FROM account_external_ids WHERE account_id = $1 AND source = $2")
+            .bind(account_id)
+            .bind(Source::Salesforce.as_str())
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut carries = false;
+    for stored in &crm {
+        carries |= match stored {
+            Some(json) => StoredFields::parse(json)?.fields.arr_minor.is_some(),
+            None => true,
+        };
+    }
+    if carries {
+        fields.arr_minor = None;
+        fields.currency = None;
+    }
+    Ok(())
+}
+
 /// Upserts an account record; returns the account id when anything was written.
 ///
 /// A record new to the store joins, in this order: the account of a record it says it
@@ -257,6 +285,7 @@ pub(crate) async fn upsert_account_record(
     }
     let (account_id, joined_by) = match mapping {
         Some(mapping) => {
+            keep_crm_arr(tx, source, mapping.account_id, &mut fields).await?;
             fields.update(tx, mapping.account_id, now).await?;
             (mapping.account_id, JoinedBy::Created)
         }
@@ -271,6 +300,7 @@ pub(crate) async fn upsert_account_record(
                 Some(existing) => {
                     // Joined an account another source created: that one keeps its name.
                     fields.name = None;
+                    keep_crm_arr(tx, source, existing, &mut fields).await?;
                     fields.update(tx, existing, now).await?;
                     (existing, by)
                 }

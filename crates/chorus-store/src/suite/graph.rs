@@ -268,6 +268,7 @@ async fn split_gives_each_half_its_own_records_fields(harness: &Harness) {
     assert_eq!(account_id(harness, "o1").await, account, "merged by the id the org names");
     let merged = shown(harness, account).await;
     assert_eq!(merged.3.as_deref(), Some("pro"), "the org applied last wrote its plan over the CRM's");
+    assert_eq!((merged.0, merged.1.as_str()), (1_000_000, "USD"), "but not its ARR: that is the CRM's");
     let before = harness.store.changes_since(0, 10_000).await.expect("changes").last().map_or(0, |c| c.seq);
 
     let split = harness.store.split_account(account, &[key("zd", "o1")]).await.expect("split");
