@@ -1,6 +1,7 @@
 //! End-to-end: the account graph through the `chorus` command line over the simulators —
 //! a Zendesk organization merged into its Salesforce account by id, the triage queue and
-//! a manual link, a split that stays split through a full Zendesk re-sync, and a merge by hand.
+//! a manual link, a split that stays split through a full Zendesk re-sync and gives each
+//! half its own records' fields, and a merge by hand.
 
 mod support;
 
@@ -84,6 +85,14 @@ fn id_merge_triage_link_split_and_merge_over_the_simulators() {
     let acme_id = acme["id"].as_i64().expect("id");
     let orgs = external(acme, "zendesk");
     assert_eq!(orgs.len(), 1, "one Zendesk organization joined by id: {acme}");
+    // Plan and renewal from the org's custom fields; the stage from `Type` through the map.
+    assert_eq!((&acme["plan"], &acme["renewal_date"]), (&Value::from("Enterprise"), &Value::from("2027-03-31")));
+    assert_eq!(acme["lifecycle_stage"], "retention", "{acme}");
+    let wonka = accounts
+        .iter()
+        .find(|a| a["name"] == "Wonka" && !external(a, "salesforce").is_empty())
+        .expect("the prospect synced");
+    assert_eq!(wonka["lifecycle_stage"], "acquisition", "`Prospect` maps over the import's `reach`: {wonka}");
     assert!(acme["domains"].as_array().is_some_and(|d| d.len() >= 2), "both sources' domains: {acme}");
     let shown = ok(&config, &["accounts", "show", &acme_id.to_string()]);
     assert!(shown.contains("joined by same_as") && shown.contains("says it is salesforce:"), "{shown}");
@@ -122,6 +131,15 @@ fn id_merge_triage_link_split_and_merge_over_the_simulators() {
         serde_json::from_str(&ok(&config, &["accounts", "show", &acme_id.to_string(), "--format", "json"]))
             .expect("json");
     assert!(external(&stayed["account"], "zendesk").is_empty(), "still split: {stayed}");
+    // Each half carries its own records' fields: the CRM's ARR and plan stay, the
+    // organization took its own ARR and segment and has no plan.
+    assert_eq!(
+        (&stayed["account"]["arr_minor"], &stayed["account"]["currency"]),
+        (&Value::from(125_000_000), &Value::from("USD"))
+    );
+    assert_eq!(stayed["account"]["plan"], "Enterprise", "{stayed}");
+    assert!(after["account"]["plan"].is_null() && after["account"]["segment"].is_string(), "{after}");
+    assert_ne!(after["account"]["arr_minor"], 125_000_000, "{after}");
     assert!(stayed["kept_apart"].as_array().is_some_and(|k| !k.is_empty()), "{stayed}");
     // The manual link stays through split and re-sync.
     let item = json_lines(&ok(&config, &["export", "items"]))

@@ -166,6 +166,7 @@ fn demo_syncs_every_source_and_search_answers() {
     // Salesforce's ARR (in its own currency) reaches the account the other sources know.
     let globex = stdout.lines().find(|l| l.starts_with("Globex ")).unwrap_or_default();
     assert!(globex.contains(" EUR") && globex.contains("salesforce") && globex.contains("zendesk"), "{stdout}");
+    assert!(globex.contains("Enterprise") && globex.contains("retention") && globex.contains("2026-12-31"), "{stdout}");
 
     let config = demo_dir.join("chorus.toml");
     let search = std::process::Command::new(chorus_bin())

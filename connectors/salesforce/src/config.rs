@@ -5,7 +5,7 @@
 //! without I/O: endpoints, the API version's form, field names, the private key, the
 //! overlap's bound and the quota shares.
 
-use chorus_core::Kind;
+use chorus_core::{Kind, LifecycleRule};
 
 pub use crate::auth::AuthConfig;
 use chorus_sync::endpoint::parse_endpoint;
@@ -90,6 +90,19 @@ pub struct MappingConfig {
     /// relationship (`Customer - Direct`, `Prospect`), not a segment, and a segment
     /// another source gave is kept when this reads nothing.
     pub segment_field: Option<String>,
+    /// The Account field read as the plan the account is on (upsell signals compare
+    /// it), e.g. a custom `Plan__c`. None by default.
+    pub plan_field: Option<String>,
+    /// The Account date field read as the renewal date, e.g. a custom
+    /// `Renewal_Date__c`. None by default.
+    pub renewal_date_field: Option<String>,
+    /// The Account field read as the lifecycle stage, e.g. `Type`: its value is the
+    /// stage when it names one (any case), else it goes through `lifecycle.values`.
+    /// None by default.
+    pub lifecycle_stage_field: Option<String>,
+    /// What the stage field's other values mean, and the optional stage from ARR when the
+    /// record gives no usable value (`docs/accounts.md`).
+    pub lifecycle: LifecycleRule,
     /// The currency of every amount when the org has multi-currency off (no
     /// `CurrencyIsoCode` field); with it on, each record's own currency is used.
     pub default_currency: String,
@@ -102,6 +115,10 @@ impl Default for MappingConfig {
         Self {
             arr_field: "AnnualRevenue".into(),
             segment_field: None,
+            plan_field: None,
+            renewal_date_field: None,
+            lifecycle_stage_field: None,
+            lifecycle: LifecycleRule::default(),
             default_currency: "USD".into(),
             case_kind: CaseKindRule::default(),
             blocker: BlockerConfig::default(),
@@ -218,8 +235,21 @@ impl SalesforceConfig {
         }
         let mapping = &self.mapping;
         check_field("mapping.arr_field", &mapping.arr_field)?;
-        if let Some(field) = &mapping.segment_field {
-            check_field("mapping.segment_field", field)?;
+        for (key, field) in [
+            ("mapping.segment_field", &mapping.segment_field),
+            ("mapping.plan_field", &mapping.plan_field),
+            ("mapping.renewal_date_field", &mapping.renewal_date_field),
+            ("mapping.lifecycle_stage_field", &mapping.lifecycle_stage_field),
+        ] {
+            if let Some(field) = field {
+                check_field(key, field)?;
+            }
+        }
+        mapping.lifecycle.validate("mapping.lifecycle").map_err(ConnectorError::Config)?;
+        if mapping.lifecycle_stage_field.is_none() && !mapping.lifecycle.values.is_empty() {
+            return Err(ConnectorError::Config(
+                "mapping.lifecycle.values: set mapping.lifecycle_stage_field, the field whose values they map".into(),
+            ));
         }
         check_field("mapping.case_kind.field", &mapping.case_kind.field)?;
         if !mapping.blocker.field.is_empty() {

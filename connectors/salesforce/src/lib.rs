@@ -123,7 +123,9 @@ impl SalesforceConnector {
         let mut fields: Vec<&str> = match object {
             Object::Account => {
                 let mut fields = vec!["Name", "Website", &m.arr_field, "Industry", "ParentId", "OwnerId"];
-                fields.extend(m.segment_field.as_deref());
+                for field in [&m.segment_field, &m.plan_field, &m.renewal_date_field, &m.lifecycle_stage_field] {
+                    fields.extend(field.as_deref());
+                }
                 fields
             }
             Object::Contact => vec!["Name", "Email", "AccountId"],

@@ -59,6 +59,15 @@ pub fn datetime(record: &Value, field: &str) -> Option<DateTime<Utc>> {
         .map(|at| at.to_utc())
 }
 
+/// A date field (`2026-03-31`), or the day of a datetime one.
+fn date(value: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").ok().or_else(|| {
+        let at =
+            DateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f%z").or_else(|_| DateTime::parse_from_rfc3339(value));
+        at.ok().map(|at| at.to_utc().date_naive())
+    })
+}
+
 /// A record's `(SystemModstamp, Id)`, what the cursor holds.
 pub fn position(record: &Value) -> Option<Position> {
     Some(Position { modstamp: datetime(record, "SystemModstamp")?, id: text(record, "Id")? })
@@ -139,18 +148,21 @@ impl Mapper {
     fn account(&self, record: &Value) -> Record {
         let currency = self.currency(record);
         let domains = text(record, "Website").and_then(|site| website_domain(&site)).into_iter().collect();
+        let named = |field: &Option<String>| field.as_deref().and_then(|field| text(record, field));
+        let arr_minor = minor_units(record.get(&self.mapping.arr_field), &currency);
+        let stage = named(&self.mapping.lifecycle_stage_field);
         Record::Account(AccountRecord {
             external_id: text(record, "Id").unwrap_or_default(),
             name: text(record, "Name").unwrap_or_else(|| "(unnamed account)".into()),
             domains,
-            arr_minor: minor_units(record.get(&self.mapping.arr_field), &currency),
+            arr_minor,
             currency: Some(currency),
-            segment: self.mapping.segment_field.as_deref().and_then(|field| text(record, field)),
-            lifecycle_stage: None,
+            segment: named(&self.mapping.segment_field),
+            lifecycle_stage: self.mapping.lifecycle.stage(stage.as_deref(), arr_minor),
             csm_owner: related(record, "Owner", "Email").or_else(|| related(record, "Owner", "Name")),
-            renewal_date: None,
+            renewal_date: named(&self.mapping.renewal_date_field).and_then(|value| date(&value)),
             parent_external_id: text(record, "ParentId"),
-            plan: None,
+            plan: named(&self.mapping.plan_field),
             same_as: Vec::new(),
             raw: record.clone(),
         })
@@ -223,7 +235,7 @@ impl Mapper {
             currency: Some(currency),
             stage,
             probability,
-            close_date: text(record, "CloseDate").and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+            close_date: text(record, "CloseDate").and_then(|d| date(&d)),
             closed,
             won: record.get("IsWon").and_then(Value::as_bool).unwrap_or(false),
             blocker_external_id: blocker_text.is_some().then_some(blocker_id),
@@ -332,6 +344,42 @@ mod tests {
         };
         assert_eq!(segment(None), None, "`Type` is a relationship, not a segment");
         assert_eq!(segment(Some("Segment__c")).as_deref(), Some("enterprise"));
+    }
+
+    #[test]
+    fn plan_stage_and_renewal_come_from_named_fields_and_the_stage_rule() {
+        use chorus_core::{ArrStages, LifecycleRule, LifecycleStage};
+        let account = |kind: &str, arr: Option<f64>| {
+            json!({
+                "attributes": {"type": "Account"}, "Id": "001A", "Name": "Acme", "Type": kind,
+                "AnnualRevenue": arr, "Plan__c": "Enterprise", "Renewal_Date__c": "2026-11-30",
+                "SystemModstamp": "2026-01-01T00:00:00.000+0000"
+            })
+        };
+        let lifecycle = LifecycleRule {
+            values: [("Customer - Direct".to_owned(), LifecycleStage::Retention)].into_iter().collect(),
+            by_arr: Some(ArrStages { paying: LifecycleStage::Retention, not_paying: LifecycleStage::Acquisition }),
+        };
+        let mapping = MappingConfig {
+            plan_field: Some("Plan__c".into()),
+            renewal_date_field: Some("Renewal_Date__c".into()),
+            lifecycle_stage_field: Some("Type".into()),
+            lifecycle,
+            ..MappingConfig::default()
+        };
+        let shape = OrgShape { multi_currency: false, blockers: false };
+        let mapper = Mapper { mapping, shape, instance_url: "https://acme.my.salesforce.com".into() };
+        let mapped = |record: &Value| match mapper.map(Object::Account, record).expect("maps").as_slice() {
+            [Record::Account(account)] => account.clone(),
+            other => panic!("one account expected, got {other:?}"),
+        };
+        let direct = mapped(&account("Customer - Direct", Some(0.0)));
+        assert_eq!(direct.plan.as_deref(), Some("Enterprise"));
+        assert_eq!(direct.renewal_date.map(|d| d.to_string()).as_deref(), Some("2026-11-30"));
+        assert_eq!(direct.lifecycle_stage, Some(LifecycleStage::Retention), "the value map beats the ARR rule");
+        assert_eq!(mapped(&account("Advocacy", None)).lifecycle_stage, Some(LifecycleStage::Advocacy));
+        assert_eq!(mapped(&account("Other", Some(5_000.0))).lifecycle_stage, Some(LifecycleStage::Retention));
+        assert_eq!(mapped(&account("Other", None)).lifecycle_stage, Some(LifecycleStage::Acquisition));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The org's traps, one test each: ties on `SystemModstamp` across a committed page
 //! boundary, records committed late with an older `SystemModstamp`, the daily quota (slow down, stop, `REQUEST_LIMIT_EXCEEDED`), a missing
-//! custom field, sessions that expire mid-run, the JWT bearer grant end to end, and
+//! custom field, account fields from configured fields and the stage rule, sessions that expire mid-run, the JWT bearer grant end to end, and
 //! records purged from the recycle bin (in no query at all).
 
 mod support;
@@ -238,6 +238,40 @@ async fn a_missing_custom_field_names_the_field_and_the_object() -> TestResult {
     let settings = support::settings(&org.login.url(), json!({"mapping": {"blocker": {"field": ""}}}));
     let connector = support::build(&settings, &store, true)?;
     support::sync(&engine, connector.as_ref()).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_stage_and_renewal_come_from_the_configured_account_fields() -> TestResult {
+    use chorus_core::LifecycleStage;
+    let org =
+        support::start(SalesforceSimConfig::default(), support::clock()?, FaultProfile::none(), FaultProfile::none())
+            .await?;
+    let store = support::memory_store().await?;
+    let engine = support::engine(&store);
+    let mapping = json!({"mapping": {
+        "plan_field": "Plan__c", "renewal_date_field": "Renewal_Date__c", "lifecycle_stage_field": "Type",
+        "lifecycle": {"values": {"Customer - Direct": "retention", "Customer - Channel": "retention"},
+                      "by_arr": {"paying": "retention", "not_paying": "acquisition"}}}});
+    let connector = support::build(&support::settings(&org.login.url(), mapping.clone()), &store, true)?;
+    support::sync(&engine, connector.as_ref()).await?;
+    let snapshot = support::snapshot(store.as_ref()).await?;
+    let named = |name: &str| snapshot.accounts.iter().find(|a| a.name == name).cloned().ok_or(format!("no {name}"));
+    let acme = named("Acme Corp")?;
+    assert_eq!(acme.plan.as_deref(), Some("Enterprise"));
+    assert_eq!(acme.renewal_date.map(|d| d.to_string()).as_deref(), Some("2027-03-31"));
+    assert_eq!(acme.lifecycle_stage, Some(LifecycleStage::Retention), "`Customer - Direct` through the map");
+    let prospect = named("Wonka")?;
+    assert_eq!((prospect.plan, prospect.renewal_date), (None, None));
+    assert_eq!(prospect.lifecycle_stage, Some(LifecycleStage::Acquisition), "unmapped `Prospect`, no ARR");
+
+    // A configured field the org lacks stops the run, naming field and object.
+    org.sim.remove_field("Account", "Plan__c");
+    let connector = support::build(&support::settings(&org.login.url(), mapping), &store, true)?;
+    let report = support::incremental(&engine, connector.as_ref()).await?;
+    assert_eq!(report.outcome.status, RunStatus::Failed);
+    let error = report.outcome.error.unwrap_or_default();
+    assert!(error.contains("INVALID_FIELD") && error.contains("Plan__c") && error.contains("Account"), "{error}");
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //! `validate` checks everything that can be checked without I/O; a config that passes
 //! it builds a connector that cannot fail on its own settings later.
 
-use chorus_core::Kind;
+use chorus_core::{Kind, LifecycleRule};
 use chorus_sync::auth::{BasicAuthConfig, BearerConfig, RefreshTokenConfig};
 use chorus_sync::endpoint::parse_endpoint;
 use chorus_sync::ConnectorError;
@@ -125,12 +125,18 @@ pub struct AccountFieldsConfig {
     pub arr_field: Option<String>,
     /// ISO 4217 currency of `arr_field` (default `USD`).
     pub currency: String,
-    /// Segment or plan, e.g. `segment`.
+    /// Segment, e.g. `segment`.
     pub segment_field: Option<String>,
+    /// The plan the account is on (upsell signals compare it), e.g. `plan`. None by default.
+    pub plan_field: Option<String>,
     /// Renewal date (`YYYY-MM-DD`).
     pub renewal_date_field: Option<String>,
-    /// Lifecycle stage (`reach` … `advocacy`).
+    /// Lifecycle stage: a stage name (`reach` … `advocacy`, any case), else mapped by
+    /// `lifecycle.values`.
     pub lifecycle_stage_field: Option<String>,
+    /// What the stage field's other values mean, and the optional stage from ARR when the
+    /// organization gives no usable value (`docs/accounts.md`).
+    pub lifecycle: LifecycleRule,
 }
 
 impl Default for AccountFieldsConfig {
@@ -139,8 +145,10 @@ impl Default for AccountFieldsConfig {
             arr_field: Some("arr".into()),
             currency: "USD".into(),
             segment_field: Some("segment".into()),
+            plan_field: None,
             renewal_date_field: None,
             lifecycle_stage_field: None,
+            lifecycle: LifecycleRule::default(),
         }
     }
 }
@@ -201,6 +209,12 @@ impl ZendeskConfig {
                 "accounts.currency: `{}` is not an ISO 4217 code",
                 self.accounts.currency
             )));
+        }
+        self.accounts.lifecycle.validate("accounts.lifecycle").map_err(ConnectorError::Config)?;
+        if self.accounts.lifecycle_stage_field.is_none() && !self.accounts.lifecycle.values.is_empty() {
+            return Err(ConnectorError::Config(
+                "accounts.lifecycle.values: set accounts.lifecycle_stage_field, the field whose values they map".into(),
+            ));
         }
         Ok(())
     }

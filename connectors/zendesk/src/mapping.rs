@@ -14,8 +14,7 @@ use std::collections::HashMap;
 use chorus_core::account::normalize_domain;
 use chorus_core::source_id::salesforce_id_key;
 use chorus_core::{
-    AccountRecord, Comment, ContactRecord, EntityKind, ItemRecord, Kind, LifecycleStage, Person, Record, Source,
-    SourceRef,
+    AccountRecord, Comment, ContactRecord, EntityKind, ItemRecord, Kind, Person, Record, Source, SourceRef,
 };
 use chorus_sync::children::{comment_list, merge_comments};
 use chorus_sync::ConnectorError;
@@ -195,12 +194,14 @@ impl Mapper {
             currency: arr_minor.map(|_| self.accounts.currency.clone()),
             arr_minor,
             segment: text(&self.accounts.segment_field),
-            lifecycle_stage: text(&self.accounts.lifecycle_stage_field)
-                .and_then(|s| s.trim().to_ascii_lowercase().parse::<LifecycleStage>().ok()),
+            lifecycle_stage: self
+                .accounts
+                .lifecycle
+                .stage(text(&self.accounts.lifecycle_stage_field).as_deref(), arr_minor),
             csm_owner: None,
             renewal_date: text(&self.accounts.renewal_date_field).and_then(|s| date(&s)),
             parent_external_id: None,
-            plan: None,
+            plan: text(&self.accounts.plan_field),
             same_as: same_as(org),
             raw: org.clone(),
             external_id: id,
@@ -430,6 +431,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use chorus_core::LifecycleStage;
 
     #[test]
     fn arr_text_is_parsed_strictly() {
@@ -474,7 +476,9 @@ mod tests {
             "auth": {"type": "bearer", "token": "t"},
             "comments": "public",
             "accounts": {"arr_field": "arr", "segment_field": "plan", "renewal_date_field": "renewal",
-                         "lifecycle_stage_field": "stage", "currency": "EUR"},
+                         "lifecycle_stage_field": "stage", "currency": "EUR", "plan_field": "tier",
+                         "lifecycle": {"values": {"Paying customer": "retention"},
+                                       "by_arr": {"paying": "retention", "not_paying": "reach"}}},
         }))
         .unwrap_or_else(|e| panic!("test config: {e}"));
         Mapper::new(&config)
@@ -600,6 +604,18 @@ mod tests {
             }
             other => panic!("expected an account, got {other:?}"),
         }
+        let stage_and_plan =
+            |fields: Value| match mapper().organization(&json!({"id": 9, "organization_fields": fields})) {
+                Some(Record::Account(account)) => (account.lifecycle_stage, account.plan),
+                other => panic!("expected an account, got {other:?}"),
+            };
+        assert_eq!(
+            stage_and_plan(json!({"stage": "paying CUSTOMER", "tier": "Pro"})),
+            (Some(LifecycleStage::Retention), Some("Pro".into())),
+            "a mapped value, in any case"
+        );
+        assert_eq!(stage_and_plan(json!({"stage": "unheard of"})).0, Some(LifecycleStage::Reach), "no ARR: not paying");
+        assert_eq!(stage_and_plan(json!({"arr": 10})).0, Some(LifecycleStage::Retention), "paying, no stage value");
         let gone = mapper().organization(&json!({"id": 1, "deleted_at": "2025-01-01T00:00:00Z"}));
         assert_eq!(gone, Some(Record::Deleted { entity: EntityKind::Account, external_id: "1".into() }));
         let user = json!({"id": 5, "email": " Ana@Acme.example ", "role": "end-user", "organization_id": 700});

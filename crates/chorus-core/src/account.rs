@@ -41,10 +41,15 @@ pub struct Account {
     pub arr_minor: i64,
     pub currency: String,
     pub segment: Option<String>,
+    /// The plan the account is on (`enterprise`, `pro`): upsell signals compare it.
+    pub plan: Option<String>,
     pub lifecycle_stage: Option<LifecycleStage>,
     pub csm_owner: Option<String>,
     pub renewal_date: Option<NaiveDate>,
     pub parent_id: Option<i64>,
+    /// Set when a merge folded this account into another: the live account it became.
+    /// Lists and exports hold live accounts only, so there it is always `null`.
+    pub merged_into: Option<i64>,
     pub external_ids: Vec<ExternalId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -89,13 +89,11 @@ pub struct AccountSource {
     pub same_as: Vec<String>,
 }
 
-/// An account with everything that explains it.
+/// An account with everything that explains it. A merged-away account's
+/// `account.merged_into` names the live account it became (chains followed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountDetail {
     pub account: Account,
-    pub plan: Option<String>,
-    /// Set when the account was merged away: the live account it became.
-    pub merged_into: Option<i64>,
     pub deleted: bool,
     pub sources: Vec<AccountSource>,
     /// Live accounts whose parent this is, in id order.
@@ -180,7 +178,7 @@ impl AccountHealthData {
             .collect::<Result<Vec<_>, HealthError>>()?;
         let input = chorus_core::health::HealthInput {
             account_id,
-            plan: detail.plan.as_deref(),
+            plan: detail.account.plan.as_deref(),
             renewal_date: detail.account.renewal_date,
             items: &self.items,
             opportunities: &opportunities,

@@ -39,6 +39,7 @@ const SQLITE: &[Embedded] = &[
     (5, "requests", include_str!("../../../migrations/sqlite/0005_requests.sql")),
     (6, "api tokens", include_str!("../../../migrations/sqlite/0006_api_tokens.sql")),
     (7, "web sessions", include_str!("../../../migrations/sqlite/0007_web_sessions.sql")),
+    (8, "record fields", include_str!("../../../migrations/sqlite/0008_record_fields.sql")),
     (9, "demand format", include_str!("../../../migrations/sqlite/0009_demand_format.sql")),
 ];
 
@@ -50,6 +51,7 @@ const POSTGRES: &[Embedded] = &[
     (5, "requests", include_str!("../../../migrations/postgres/0005_requests.sql")),
     (6, "api tokens", include_str!("../../../migrations/postgres/0006_api_tokens.sql")),
     (7, "web sessions", include_str!("../../../migrations/postgres/0007_web_sessions.sql")),
+    (8, "record fields", include_str!("../../../migrations/postgres/0008_record_fields.sql")),
     (9, "demand format", include_str!("../../../migrations/postgres/0009_demand_format.sql")),
 ];
 

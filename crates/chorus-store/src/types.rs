@@ -234,7 +234,8 @@ pub struct AccountImport {
     pub currency: Option<String>,
     #[serde(default)]
     pub segment: Option<String>,
-    #[serde(default)]
+    /// A stage name in any case (`Retention`); another value is refused.
+    #[serde(default, deserialize_with = "chorus_core::lifecycle::deserialize_label")]
     pub lifecycle_stage: Option<LifecycleStage>,
     #[serde(default)]
     pub csm_owner: Option<String>,
@@ -247,6 +248,9 @@ pub struct AccountImport {
     /// The plan the account is on (upsell signals); `None` keeps the stored one.
     #[serde(default)]
     pub plan: Option<String>,
+    /// Ignored on import, like `id`: an export (live accounts only) always says `null`.
+    #[serde(default)]
+    pub merged_into: Option<i64>,
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default)]

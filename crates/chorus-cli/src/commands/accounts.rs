@@ -79,6 +79,10 @@ async fn list(app: &App, after: i64, limit: u32, format: Format) -> anyhow::Resu
 struct Shown<'a> {
     #[serde(flatten)]
     detail: &'a AccountDetail,
+    /// `account.plan` and `account.merged_into`, also at the top as before the account
+    /// carried them.
+    plan: Option<&'a str>,
+    merged_into: Option<i64>,
     /// `None` for a merged-away account (its health is the survivor's).
     health: Option<&'a Health>,
     waiting_on: Vec<(i64, String)>,
@@ -88,9 +92,10 @@ async fn show(app: &App, id: i64, format: Format) -> anyhow::Result<()> {
     let Some(detail) = app.store.account_detail(id).await? else {
         bail!("no account {id}");
     };
-    if let Some(into) = detail.merged_into {
+    let (plan, merged_into) = (detail.account.plan.as_deref(), detail.account.merged_into);
+    if let Some(into) = merged_into {
         if format == Format::Json {
-            let shown = Shown { detail: &detail, health: None, waiting_on: Vec::new() };
+            let shown = Shown { detail: &detail, plan, merged_into, health: None, waiting_on: Vec::new() };
             println!("{}", serde_json::to_string(&shown)?);
         } else {
             println!("account {id} ({}) was merged into {into}: chorus accounts show {into}", detail.account.name);
@@ -100,7 +105,8 @@ async fn show(app: &App, id: i64, format: Format) -> anyhow::Result<()> {
     let data = app.store.account_health_data(id).await?;
     let health = data.health(&detail, &app.config.health, &app.config.money, chrono::Utc::now())?;
     if format == Format::Json {
-        let shown = Shown { detail: &detail, health: Some(&health), waiting_on: data.requests.clone() };
+        let shown =
+            Shown { detail: &detail, plan, merged_into, health: Some(&health), waiting_on: data.requests.clone() };
         println!("{}", serde_json::to_string(&shown)?);
         return Ok(());
     }
@@ -117,7 +123,7 @@ fn print_detail(detail: &AccountDetail) {
     println!("  arr           {arr}");
     let field = |value: Option<&str>| value.unwrap_or("-").to_owned();
     println!("  segment       {}", field(account.segment.as_deref()));
-    println!("  plan          {}", field(detail.plan.as_deref()));
+    println!("  plan          {}", field(account.plan.as_deref()));
     println!("  stage         {}", field(account.lifecycle_stage.map(|stage| stage.as_str())));
     println!("  csm owner     {}", field(account.csm_owner.as_deref()));
     println!("  renewal       {}", account.renewal_date.map_or_else(|| "-".to_owned(), |date| date.to_string()));

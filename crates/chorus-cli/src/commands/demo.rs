@@ -201,7 +201,10 @@ pub async fn run(dir: &Path, no_serve: bool) -> anyhow::Result<()> {
 async fn print_accounts(app: &App, total: u64) -> anyhow::Result<()> {
     const SHOWN: u32 = 20;
     let accounts = app.store.accounts(chorus_store::IdPage::first(SHOWN)).await?;
-    println!("\n{:<32} {:>20}  {:<12}  sources", "account", "ARR", "segment");
+    println!(
+        "\n{:<32} {:>20}  {:<12}  {:<10}  {:<11}  {:<10}  sources",
+        "account", "ARR", "segment", "plan", "stage", "renewal"
+    );
     for account in &accounts {
         let arr = chorus_core::Money::parse(account.arr_minor, &account.currency)
             .map(|money| money.to_string())
@@ -210,10 +213,13 @@ async fn print_accounts(app: &App, total: u64) -> anyhow::Result<()> {
         sources.sort_unstable();
         sources.dedup();
         println!(
-            "{:<32} {:>20}  {:<12}  {}",
+            "{:<32} {:>20}  {:<12}  {:<10}  {:<11}  {:<10}  {}",
             account.name,
             arr,
             account.segment.as_deref().unwrap_or("-"),
+            account.plan.as_deref().unwrap_or("-"),
+            account.lifecycle_stage.map_or("-", |stage| stage.as_str()),
+            account.renewal_date.map_or_else(|| "-".to_owned(), |date| date.to_string()),
             sources.join(", ")
         );
     }
@@ -350,6 +356,17 @@ type = "client_credentials"
 client_id = "{SALESFORCE_CLIENT_ID}"
 client_secret = "{SALESFORCE_CLIENT_SECRET}"
 
+# Plan and renewal date from the org's custom fields; the stage from the Account `Type`
+# picklist, whose values are not stage names, else from ARR.
+[connectors.settings.mapping]
+plan_field = "Plan__c"
+renewal_date_field = "Renewal_Date__c"
+lifecycle_stage_field = "Type"
+
+[connectors.settings.mapping.lifecycle]
+values = {{ "Prospect" = "acquisition", "Customer - Direct" = "retention", "Customer - Channel" = "retention" }}
+by_arr = {{ paying = "retention", not_paying = "acquisition" }}
+
 [[connectors]]
 id = "slack"
 kind = "slack"
@@ -409,6 +426,7 @@ fn demo_accounts() -> Vec<AccountImport> {
             }],
             parent_id: None,
             plan: None,
+            merged_into: None,
             created_at: None,
             updated_at: None,
         })

@@ -223,6 +223,7 @@ async fn import(store: &Arc<dyn Store>, n: usize) -> Result<(), BoxError> {
                     .collect(),
                 parent_id: None,
                 plan: None,
+                merged_into: None,
                 created_at: None,
                 updated_at: None,
             })

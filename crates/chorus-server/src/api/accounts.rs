@@ -31,10 +31,16 @@ pub struct AccountView {
     pub arr_minor: i64,
     pub currency: String,
     pub segment: Option<String>,
+    /// The plan the account is on (upsell signals compare it).
+    pub plan: Option<String>,
+    /// `reach`, `acquisition`, `conversion`, `retention`, `loyalty` or `advocacy`.
     pub lifecycle_stage: Option<String>,
     pub csm_owner: Option<String>,
     pub renewal_date: Option<NaiveDate>,
     pub parent_id: Option<i64>,
+    /// Set when the account was merged away: the live account it became (lists hold
+    /// live accounts only, so there it is `null`).
+    pub merged_into: Option<i64>,
     pub external_ids: Vec<ExternalIdView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -49,10 +55,12 @@ impl From<chorus_core::Account> for AccountView {
             arr_minor,
             currency,
             segment,
+            plan,
             lifecycle_stage,
             csm_owner,
             renewal_date,
             parent_id,
+            merged_into,
             external_ids,
             created_at,
             updated_at,
@@ -64,10 +72,12 @@ impl From<chorus_core::Account> for AccountView {
             arr_minor,
             currency,
             segment,
+            plan,
             lifecycle_stage: lifecycle_stage.map(|stage| stage.as_str().to_owned()),
             csm_owner,
             renewal_date,
             parent_id,
+            merged_into,
             external_ids: external_ids
                 .into_iter()
                 .map(|x| ExternalIdView { connector: x.connector, source: x.source.to_string(), id: x.id })
@@ -130,8 +140,10 @@ pub struct WaitingOn {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AccountDetailView {
     pub account: AccountView,
+    /// `account.plan`, also here for clients written before the account carried it.
     pub plan: Option<String>,
-    /// Set when the account was merged away: the live account it became.
+    /// `account.merged_into`: set when the account was merged away, the live account it
+    /// became (also here for clients written before the account carried it).
     pub merged_into: Option<i64>,
     pub deleted: bool,
     /// The source records that formed it (its provenance).
@@ -189,7 +201,7 @@ pub async fn get_account(
 ) -> Result<Json<AccountDetailView>, ApiError> {
     let detail = state.store.account_detail(id).await?;
     let detail = detail.ok_or_else(|| ApiError::NotFound(format!("account {id} not found")))?;
-    if detail.merged_into.is_some() {
+    if detail.account.merged_into.is_some() {
         return Ok(Json(detail_view(detail, None, Vec::new())));
     }
     let data = state.store.account_health_data(id).await?;
@@ -204,11 +216,11 @@ fn detail_view(
     health: Option<chorus_core::Health>,
     waiting_on: Vec<(i64, String)>,
 ) -> AccountDetailView {
-    let AccountDetail { account, plan, merged_into, deleted, sources, children, kept_apart } = detail;
+    let AccountDetail { account, deleted, sources, children, kept_apart } = detail;
     AccountDetailView {
+        plan: account.plan.clone(),
+        merged_into: account.merged_into,
         account: account.into(),
-        plan,
-        merged_into,
         deleted,
         sources: sources
             .into_iter()

@@ -43,13 +43,13 @@ pub async fn page(
                 span.arr { (layout::money(account.arr_minor, &account.currency)) " ARR" }
                 @if let Some(segment) = &account.segment { span { (segment) } }
                 @if let Some(stage) = &account.lifecycle_stage { span { (stage) } }
-                @if let Some(plan) = &detail.plan { span { "plan " (plan) } }
+                @if let Some(plan) = &account.plan { span { "plan " (plan) } }
                 @if let Some(renewal) = account.renewal_date { span { "renews " (renewal.to_string()) } }
                 @if let Some(owner) = &account.csm_owner { span { "CSM " (owner) } }
             }
             @if !account.domains.is_empty() { p.muted { (account.domains.join(", ")) } }
         }
-        @if let Some(into) = detail.merged_into {
+        @if let Some(into) = account.merged_into {
             p.notice { "This account was merged into " a href={ "/accounts/" (into) } { "account " (into) } "." }
         }
         @if let Some(health) = &detail.health { (health_panel(health, &state)) }

@@ -4,7 +4,8 @@
 //! so accounts merge across sources); websites are written the five ways people write
 //! them; ARR comes in two currencies; Wayne Enterprises has a child account; some
 //! opportunities carry a blocker in the long-text field `Product_Gap__c`, some are
-//! closed, two are in the recycle bin; several cases share ONE `SystemModstamp`.
+//! closed, two are in the recycle bin; several cases share ONE `SystemModstamp`; accounts
+//! carry a plan and a renewal date in custom fields (`Plan__c`, `Renewal_Date__c`).
 //! Invariant: every record carries `Id`, `IsDeleted`, `CreatedDate`,
 //! `LastModifiedDate` and `SystemModstamp` in the API's datetime form.
 
@@ -54,6 +55,8 @@ pub fn schema(object: &str, multi_currency: bool) -> Option<Vec<FieldSpec>> {
             field("Industry", "picklist"),
             field("OwnerId", "reference"),
             field("ParentId", "reference"),
+            field("Plan__c", "picklist"),
+            field("Renewal_Date__c", "date"),
         ],
         "Contact" => &[
             field("FirstName", "string"),
@@ -195,6 +198,10 @@ struct Customer {
     currency: &'static str,
     kind: &'static str,
     industry: &'static str,
+    /// `Plan__c`, a custom picklist (`None` for a prospect).
+    plan: Option<&'static str>,
+    /// `Renewal_Date__c`, a custom date field.
+    renewal: Option<&'static str>,
 }
 
 const CUSTOMERS: &[Customer] = &[
@@ -206,6 +213,8 @@ const CUSTOMERS: &[Customer] = &[
         currency: "USD",
         kind: "Customer - Direct",
         industry: "Manufacturing",
+        plan: Some("Enterprise"),
+        renewal: Some("2027-03-31"),
     },
     Customer {
         name: "Globex",
@@ -215,6 +224,8 @@ const CUSTOMERS: &[Customer] = &[
         currency: "EUR",
         kind: "Customer - Direct",
         industry: "Energy",
+        plan: Some("Enterprise"),
+        renewal: Some("2026-12-31"),
     },
     Customer {
         name: "Initech",
@@ -224,6 +235,8 @@ const CUSTOMERS: &[Customer] = &[
         currency: "USD",
         kind: "Customer - Channel",
         industry: "Technology",
+        plan: Some("Team"),
+        renewal: Some("2027-01-15"),
     },
     Customer {
         name: "Umbrella",
@@ -233,6 +246,8 @@ const CUSTOMERS: &[Customer] = &[
         currency: "EUR",
         kind: "Customer - Direct",
         industry: "Biotechnology",
+        plan: Some("Enterprise"),
+        renewal: Some("2027-06-30"),
     },
     Customer {
         name: "Hooli",
@@ -242,6 +257,8 @@ const CUSTOMERS: &[Customer] = &[
         currency: "USD",
         kind: "Customer - Channel",
         industry: "Technology",
+        plan: Some("Team"),
+        renewal: Some("2026-12-20"),
     },
     Customer {
         name: "Stark Industries",
@@ -251,6 +268,8 @@ const CUSTOMERS: &[Customer] = &[
         currency: "USD",
         kind: "Customer - Direct",
         industry: "Engineering",
+        plan: Some("Enterprise"),
+        renewal: Some("2027-09-30"),
     },
     Customer {
         name: "Wayne Enterprises",
@@ -260,6 +279,8 @@ const CUSTOMERS: &[Customer] = &[
         currency: "USD",
         kind: "Customer - Direct",
         industry: "Finance",
+        plan: Some("Enterprise"),
+        renewal: Some("2027-02-28"),
     },
     Customer {
         name: "Wonka",
@@ -269,6 +290,8 @@ const CUSTOMERS: &[Customer] = &[
         currency: "USD",
         kind: "Prospect",
         industry: "Food & Beverage",
+        plan: None,
+        renewal: None,
     },
 ];
 
@@ -326,6 +349,8 @@ pub fn seed(rng: &mut StdRng, cases: usize, until: DateTime<Utc>) -> Seeded {
                 "Industry": customer.industry,
                 "OwnerId": user_ids[index % user_ids.len()],
                 "ParentId": null,
+                "Plan__c": customer.plan,
+                "Renewal_Date__c": customer.renewal,
                 "CurrencyIsoCode": customer.currency,
             }),
         ));
@@ -346,6 +371,8 @@ pub fn seed(rng: &mut StdRng, cases: usize, until: DateTime<Utc>) -> Seeded {
             "Industry": "Finance",
             "OwnerId": user_ids[0],
             "ParentId": wayne,
+            "Plan__c": "Team",
+            "Renewal_Date__c": "2027-02-28",
             "CurrencyIsoCode": "USD",
         }),
     ));

@@ -5,6 +5,7 @@
 //! that account already holds a different external id of the same connector; otherwise
 //! it is created.
 //! Invariant: a field a record leaves out (ARR, segment, ...) never erases a stored one,
+//! another source's ARR never replaces the one the account's Salesforce record carries,
 //! and a record identical to the last one seen from that source writes nothing.
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use crate::drivers::AnyPool;
 use crate::drivers::AnyRow;
 use chorus_core::{account, Account, AccountRecord, Contact, ContactRecord, ExternalId, Person, Source};
 
+use super::account_fields::{AccountFields, StoredFields};
 use super::graph::{self, domain_key};
 use super::items::name_key;
 use super::owners::ExternalOwners;
@@ -26,73 +28,6 @@ use crate::{AccountImport, IdPage, JoinedBy, RecordKey, Result, StoreError};
 
 pub(crate) const ACCOUNT_SELECT: &str = "SELECT id, name, arr_minor, currency, segment, lifecycle_stage, \
     csm_owner, renewal_date, parent_id, created_at, updated_at, plan, merged_into, deleted_at FROM accounts";
-
-/// Account columns to write; `None` keeps what is stored (on insert: the default).
-#[derive(Debug, Default)]
-struct AccountFields {
-    name: Option<String>,
-    arr_minor: Option<i64>,
-    currency: Option<String>,
-    segment: Option<String>,
-    lifecycle_stage: Option<&'static str>,
-    csm_owner: Option<String>,
-    renewal_date: Option<String>,
-    parent_id: Option<i64>,
-    plan: Option<String>,
-}
-
-impl AccountFields {
-    async fn insert(&self, tx: &mut Tx, created_at: i64, now: i64) -> Result<i64> {
-        let name = self.name.clone().unwrap_or_default();
-        let id = sqlx::query_scalar::<Any, i64>(
-            "INSERT INTO accounts (name, name_key, arr_minor, currency, segment, \
-             lifecycle_stage, csm_owner, renewal_date, parent_id, created_at, updated_at, plan) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-        )
-        .bind(&name)
-        .bind(name_key(&name))
-        .bind(self.arr_minor.unwrap_or(0))
-        .bind(self.currency.clone().unwrap_or_else(|| "USD".to_owned()))
-        .bind(&self.segment)
-        .bind(self.lifecycle_stage)
-        .bind(&self.csm_owner)
-        .bind(&self.renewal_date)
-        .bind(self.parent_id)
-        .bind(created_at)
-        .bind(now)
-        .bind(&self.plan)
-        .fetch_one(&mut **tx)
-        .await?;
-        Ok(id)
-    }
-
-    /// Overwrites the provided fields and revives a soft-deleted account.
-    async fn update(&self, tx: &mut Tx, id: i64, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE accounts SET name = COALESCE($2, name), name_key = COALESCE($3, name_key), \
-             arr_minor = COALESCE($4, arr_minor), currency = COALESCE($5, currency), \
-             segment = COALESCE($6, segment), lifecycle_stage = COALESCE($7, lifecycle_stage), \
-             csm_owner = COALESCE($8, csm_owner), renewal_date = COALESCE($9, renewal_date), \
-             parent_id = COALESCE($10, parent_id), updated_at = $11, deleted_at = NULL, \
-             merged_into = NULL, plan = COALESCE($12, plan) WHERE id = $1",
-        )
-        .bind(id)
-        .bind(&self.name)
-        .bind(self.name.as_deref().map(name_key))
-        .bind(self.arr_minor)
-        .bind(&self.currency)
-        .bind(&self.segment)
-        .bind(self.lifecycle_stage)
-        .bind(&self.csm_owner)
-        .bind(&self.renewal_date)
-        .bind(self.parent_id)
-        .bind(now)
-        .bind(&self.plan)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-}
 
 /// A new account with only a name and currency (a split's new half; its records fill the
 /// rest when next applied).
@@ -118,16 +53,18 @@ fn matchable(domains: &[String]) -> Vec<String> {
     keys
 }
 
-/// An external id's mapping: the account and the hash of the record last seen.
+/// An external id's mapping: the account, the hash of the record last seen and the
+/// record's own fields (JSON; `None` when written before they were kept).
 struct Mapping {
     account_id: i64,
     hash: Option<String>,
     deleted_at: Option<i64>,
+    fields: Option<String>,
 }
 
 async fn find_by_external(tx: &mut Tx, connector: &str, external_id: &str) -> Result<Option<Mapping>> {
     let row = sqlx::query(
-        "SELECT x.account_id, x.content_hash, a.deleted_at FROM account_external_ids x \
+        "SELECT x.account_id, x.content_hash, x.record_fields, a.deleted_at FROM account_external_ids x \
          JOIN accounts a ON a.id = x.account_id WHERE x.connector = $1 AND x.external_id = $2",
     )
     .bind(connector)
@@ -139,6 +76,7 @@ async fn find_by_external(tx: &mut Tx, connector: &str, external_id: &str) -> Re
             account_id: get(&row, "account_id")?,
             hash: get(&row, "content_hash")?,
             deleted_at: get(&row, "deleted_at")?,
+            fields: get(&row, "record_fields")?,
         })
     })
     .transpose()
@@ -229,18 +167,21 @@ struct Joined<'a> {
     at: i64,
 }
 
-/// Maps a record to its account. A mapping that stays on its account keeps how and when
-/// it joined; one that moves (or is new) records the new join.
+/// Maps a record to its account, with the record's own fields (JSON). A mapping that
+/// stays on its account keeps how and when it joined; one that moves (or is new) records
+/// the new join.
 async fn set_external_id(
     tx: &mut Tx,
     account_id: i64,
     external: &ExternalId,
     hash: Option<&str>,
     joined: &Joined<'_>,
+    fields: &str,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO account_external_ids (connector, source, external_id, account_id, content_hash, \
-         matched_by, joined_at, record_name, record_domains) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         matched_by, joined_at, record_name, record_domains, record_fields) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (connector, external_id) DO UPDATE SET \
          matched_by = CASE WHEN account_external_ids.account_id = excluded.account_id \
            THEN account_external_ids.matched_by ELSE excluded.matched_by END, \
@@ -248,7 +189,7 @@ async fn set_external_id(
            THEN account_external_ids.joined_at ELSE excluded.joined_at END, \
          source = excluded.source, account_id = excluded.account_id, \
          content_hash = excluded.content_hash, record_name = excluded.record_name, \
-         record_domains = excluded.record_domains",
+         record_domains = excluded.record_domains, record_fields = excluded.record_fields",
     )
     .bind(&external.connector)
     .bind(external.source.as_str())
@@ -259,8 +200,36 @@ async fn set_external_id(
     .bind(joined.at)
     .bind(joined.name)
     .bind(graph::domains_json(joined.domains)?)
+    .bind(fields)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// ARR and its currency are the CRM's: another source's record leaves them on an
+/// account whose Salesforce record carries an ARR (or was stored before records kept
+/// their fields), as a merge and a split's refold do. The record's own copy keeps them.
+async fn keep_crm_arr(tx: &mut Tx, source: Source, account_id: i64, fields: &mut AccountFields) -> Result<()> {
+    if source == Source::Salesforce || fields.arr_minor.is_none() {
+        return Ok(());
+    }
+    let crm: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT record_fields FROM account_external_ids WHERE account_id = $1 AND source = $2")
+            .bind(account_id)
+            .bind(Source::Salesforce.as_str())
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut carries = false;
+    for stored in &crm {
+        carries |= match stored {
+            Some(json) => StoredFields::parse(json)?.fields.arr_minor.is_some(),
+            None => true,
+        };
+    }
+    if carries {
+        fields.arr_minor = None;
+        fields.currency = None;
+    }
     Ok(())
 }
 
@@ -300,12 +269,13 @@ pub(crate) async fn upsert_account_record(
         arr_minor: record.arr_minor,
         currency: record.currency.clone(),
         segment: record.segment.clone(),
-        lifecycle_stage: record.lifecycle_stage.map(|stage| stage.as_str()),
+        lifecycle_stage: record.lifecycle_stage,
         csm_owner: record.csm_owner.clone(),
         renewal_date: record.renewal_date.map(date_to_text),
         parent_id,
         plan: record.plan.clone(),
     };
+    let stored = StoredFields::applied(&fields, mapping.as_ref().and_then(|m| m.fields.as_deref()), now)?.to_json()?;
     let own = RecordKey { connector: connector.to_owned(), external_id: record.external_id.clone() };
     let mut same = Vec::new();
     for id in graph::same_by_id(tx, source, &record.external_id, &record.same_as).await? {
@@ -315,6 +285,7 @@ pub(crate) async fn upsert_account_record(
     }
     let (account_id, joined_by) = match mapping {
         Some(mapping) => {
+            keep_crm_arr(tx, source, mapping.account_id, &mut fields).await?;
             fields.update(tx, mapping.account_id, now).await?;
             (mapping.account_id, JoinedBy::Created)
         }
@@ -329,6 +300,7 @@ pub(crate) async fn upsert_account_record(
                 Some(existing) => {
                     // Joined an account another source created: that one keeps its name.
                     fields.name = None;
+                    keep_crm_arr(tx, source, existing, &mut fields).await?;
                     fields.update(tx, existing, now).await?;
                     (existing, by)
                 }
@@ -338,7 +310,7 @@ pub(crate) async fn upsert_account_record(
     };
     let external = ExternalId { connector: connector.to_owned(), source, id: record.external_id.clone() };
     let joined = Joined { by: joined_by, name: &name, domains: &domains, at: now };
-    set_external_id(tx, account_id, &external, Some(if unresolved { "" } else { &hash }), &joined).await?;
+    set_external_id(tx, account_id, &external, Some(if unresolved { "" } else { &hash }), &joined, &stored).await?;
     graph::set_same_as(tx, connector, &record.external_id, &record.same_as).await?;
     add_domains(tx, account_id, &domains).await?;
 
@@ -407,7 +379,7 @@ pub(crate) async fn import_account(
         arr_minor: import.arr_minor,
         currency: import.currency.clone(),
         segment: import.segment.clone(),
-        lifecycle_stage: import.lifecycle_stage.map(|stage| stage.as_str()),
+        lifecycle_stage: import.lifecycle_stage,
         csm_owner: import.csm_owner.clone(),
         renewal_date: import.renewal_date.map(date_to_text),
         parent_id: import.parent_id,
@@ -420,7 +392,7 @@ pub(crate) async fn import_account(
         }
         None => fields.insert(tx, import.created_at.map_or(now, super::micros), now).await?,
     };
-    known.point_at(tx, account_id, &import.external_ids, now).await?;
+    known.point_at(tx, account_id, &import.external_ids, &fields, now).await?;
     add_domains(tx, account_id, &domains).await?;
     Ok(account_id)
 }
@@ -607,10 +579,12 @@ pub(crate) fn account_from_row(row: &AnyRow) -> Result<Account> {
         arr_minor: get(row, "arr_minor")?,
         currency: get(row, "currency")?,
         segment: get(row, "segment")?,
+        plan: get(row, "plan")?,
         lifecycle_stage: stage.map(|stage| parse_text(TABLE, &stage)).transpose()?,
         csm_owner: get(row, "csm_owner")?,
         renewal_date: renewal.map(|date| date_from(TABLE, &date)).transpose()?,
         parent_id: get(row, "parent_id")?,
+        merged_into: get(row, "merged_into")?,
         external_ids: Vec::new(),
         created_at: time_from(TABLE, get(row, "created_at")?)?,
         updated_at: time_from(TABLE, get(row, "updated_at")?)?,

@@ -13,6 +13,7 @@ use crate::drivers::AnyPool;
 use chorus_core::source_id::{salesforce_id18, salesforce_id_key};
 use chorus_core::{domain, Source, SourceRef};
 
+use super::account_fields::{AccountFields, StoredFields};
 use super::accounts::{self, complete_accounts, ACCOUNT_SELECT};
 use super::resolve::relink;
 use super::{get, micros, now_micros, parse_json, parse_text, time_from, to_json, Appends, ChangeSet, SqlStore, Tx};
@@ -245,6 +246,41 @@ pub(crate) async fn live_account(tx: &mut Tx, id: i64) -> Result<()> {
     }
 }
 
+/// The stored fields of `keys`, or `None` when any of them was written before records
+/// kept their own fields.
+fn own_fields(
+    fields: &HashMap<RecordKey, Option<(Source, StoredFields)>>,
+    keys: &[&RecordKey],
+) -> Option<Vec<(Source, StoredFields)>> {
+    keys.iter().map(|key| fields.get(*key).cloned().flatten()).collect()
+}
+
+/// Gives each half of a split the fields of the records it now holds (`AccountFields::fold`).
+/// The staying account keeps a field none of its records carries unless only the records
+/// that left brought it; a half with a record stored before its fields were kept is
+/// left as it is (the old account keeps its values, the new one fills at its records'
+/// next sync).
+async fn refold_split(
+    tx: &mut Tx,
+    staying_id: i64,
+    created_id: i64,
+    staying: &Option<Vec<(Source, StoredFields)>>,
+    moving: &Option<Vec<(Source, StoredFields)>>,
+    now: i64,
+) -> Result<()> {
+    let moved = moving.as_deref().map(AccountFields::fold);
+    if let Some(records) = staying {
+        let current = AccountFields::of_account(tx, staying_id).await?;
+        let left_with_them = moved.clone().unwrap_or_default();
+        let kept = AccountFields::fold(records).or(current.without(&left_with_them));
+        kept.replace(tx, staying_id, now).await?;
+    }
+    if let Some(fields) = moved {
+        fields.replace(tx, created_id, now).await?;
+    }
+    Ok(())
+}
+
 /// The domains a record brought, as stored with its mapping.
 fn record_domains(text: Option<String>) -> Result<Vec<String>> {
     text.map(|text| parse_json("account_external_ids", &text)).transpose().map(Option::unwrap_or_default)
@@ -288,16 +324,24 @@ impl SqlStore {
         let mut tx = self.begin_write(Appends::Changes).await?;
         live_account(&mut tx, account_id).await?;
         let rows = sqlx::query(
-            "SELECT connector, external_id, record_name, record_domains FROM account_external_ids \
-             WHERE account_id = $1 ORDER BY connector, external_id",
+            "SELECT connector, source, external_id, record_name, record_domains, record_fields \
+             FROM account_external_ids WHERE account_id = $1 ORDER BY connector, external_id",
         )
         .bind(account_id)
         .fetch_all(&mut *tx)
         .await?;
         let mut held: HashMap<RecordKey, (Option<String>, Vec<String>)> = HashMap::new();
+        let mut fields: HashMap<RecordKey, Option<(Source, StoredFields)>> = HashMap::new();
         for row in &rows {
             let key = RecordKey { connector: get(row, "connector")?, external_id: get(row, "external_id")? };
-            held.insert(key, (get(row, "record_name")?, record_domains(get(row, "record_domains")?)?));
+            held.insert(key.clone(), (get(row, "record_name")?, record_domains(get(row, "record_domains")?)?));
+            let source: String = get(row, "source")?;
+            let stored: Option<String> = get(row, "record_fields")?;
+            let own = match stored {
+                Some(json) => Some((parse_text("account_external_ids", &source)?, StoredFields::parse(&json)?)),
+                None => None,
+            };
+            fields.insert(key, own);
         }
         if let Some(missing) = moving.iter().find(|key| !held.contains_key(key)) {
             return Err(StoreError::Conflict(format!("account {account_id} holds no source record {missing}")));
@@ -390,6 +434,18 @@ impl SqlStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        let moving_keys: Vec<&RecordKey> = moving.iter().copied().collect();
+        refold_split(
+            &mut tx,
+            account_id,
+            created,
+            &own_fields(&fields, &staying),
+            &own_fields(&fields, &moving_keys),
+            now,
+        )
+        .await?;
+        // Both accounts' ARR, segment and stage may have moved: the index and the ranking
+        // follow the change log.
         changes.touch(ChangeEntity::Account, account_id, false);
         changes.touch(ChangeEntity::Account, created, false);
         relink(&mut tx, self.dialect, &[account_id, created], &[], &mut changes, now).await?;
@@ -456,7 +512,6 @@ pub(crate) async fn account_detail(pool: &AnyPool, id: i64) -> Result<Option<Acc
     let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(pool).await? else {
         return Ok(None);
     };
-    let plan: Option<String> = get(&row, "plan")?;
     let deleted_at: Option<i64> = get(&row, "deleted_at")?;
     let mut merged_into: Option<i64> = get(&row, "merged_into")?;
     for _ in 0..MAX_MERGE_HOPS {
@@ -470,8 +525,9 @@ pub(crate) async fn account_detail(pool: &AnyPool, id: i64) -> Result<Option<Acc
             _ => break,
         }
     }
-    let account = complete_accounts(pool, &[row]).await?.remove(0);
+    let mut account = complete_accounts(pool, &[row]).await?.remove(0);
     debug_assert_eq!(account.id, id);
+    account.merged_into = merged_into;
 
     let rows = sqlx::query(
         "SELECT x.connector, x.source, x.external_id, x.matched_by, x.joined_at, x.record_name, x.record_domains \
@@ -532,7 +588,7 @@ pub(crate) async fn account_detail(pool: &AnyPool, id: i64) -> Result<Option<Acc
             Ok(RecordKey { connector: get(row, "other_connector")?, external_id: get(row, "other_external_id")? })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Some(AccountDetail { account, plan, merged_into, deleted: deleted_at.is_some(), sources, children, kept_apart }))
+    Ok(Some(AccountDetail { account, deleted: deleted_at.is_some(), sources, children, kept_apart }))
 }
 
 /// Serializes a record's domains for its mapping row.

@@ -9,6 +9,7 @@
 //! PostgreSQL: a transaction-scoped advisory lock), so change sequence numbers commit —
 //! and become visible — in increasing order.
 
+mod account_fields;
 mod accounts;
 mod changes;
 mod commit;

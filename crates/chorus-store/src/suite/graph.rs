@@ -2,10 +2,11 @@
 //! merges and splits, and that a split stays split through later syncs.
 
 use chorus_core::source_id::salesforce_id18;
-use chorus_core::{AccountRecord, Record, Source, SourceRef};
+use chorus_core::{AccountRecord, LifecycleStage, Record, Source, SourceRef};
+use chrono::NaiveDate;
 
 use super::{account_id, account_of, item_by, org, store_suite, Harness};
-use crate::{IdPage, JoinedBy, RecordKey, Store, StoreError};
+use crate::{ChangeEntity, IdPage, JoinedBy, RecordKey, Store, StoreError};
 
 store_suite!(
     zendesk_org_naming_a_salesforce_id_is_that_account,
@@ -14,6 +15,8 @@ store_suite!(
     free_mail_never_merges_even_as_a_subdomain,
     hand_merge_moves_everything_and_remembers_where,
     split_stays_split_through_resyncs,
+    split_gives_each_half_its_own_records_fields,
+    split_of_records_stored_before_their_fields_keeps_the_old_values,
     split_refuses_what_it_cannot_do,
 );
 
@@ -160,7 +163,7 @@ async fn hand_merge_moves_everything_and_remembers_where(harness: &Harness) {
     let contacts = harness.store.contacts(IdPage::first(10)).await.expect("contacts");
     assert_eq!(contacts[0].account_id, Some(into));
     let gone = harness.store.account_detail(from).await.expect("read").expect("kept");
-    assert_eq!(gone.merged_into, Some(into));
+    assert_eq!(gone.account.merged_into, Some(into));
     assert!(gone.deleted);
     let kept = harness.store.account_detail(into).await.expect("read").expect("exists");
     assert_eq!(kept.account.domains, ["acme-holdings.example", "acme.example"]);
@@ -218,6 +221,110 @@ async fn split_stays_split_through_resyncs(harness: &Harness) {
     harness.store.merge_accounts(account, split).await.expect("merge back");
     assert_eq!(account_id(harness, "o1").await, account);
     assert!(harness.store.account_detail(account).await.expect("read").expect("exists").kept_apart.is_empty());
+}
+
+/// The fields an account shows, in one comparable tuple.
+type Shown = (i64, String, Option<String>, Option<String>, Option<LifecycleStage>, Option<String>, Option<NaiveDate>);
+
+async fn shown(harness: &Harness, id: i64) -> Shown {
+    let detail = harness.store.account_detail(id).await.expect("read").expect("exists");
+    let a = detail.account;
+    (a.arr_minor, a.currency, a.segment, a.plan, a.lifecycle_stage, a.csm_owner, a.renewal_date)
+}
+
+fn date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+}
+
+/// A CRM account and a support org that claims it, each with its own fields.
+fn crm_and_desk(id18: &str) -> (AccountRecord, AccountRecord) {
+    let crm = AccountRecord {
+        segment: Some("enterprise".into()),
+        plan: Some("enterprise".into()),
+        lifecycle_stage: Some(LifecycleStage::Retention),
+        csm_owner: Some("dana@vendor.example".into()),
+        renewal_date: Some(date("2027-01-31")),
+        ..sf_account(id18, "Acme Corp", &["acme.com"])
+    };
+    let desk = AccountRecord {
+        arr_minor: Some(48_000),
+        currency: Some("EUR".into()),
+        segment: Some("smb".into()),
+        plan: Some("pro".into()),
+        lifecycle_stage: Some(LifecycleStage::Acquisition),
+        ..claiming("o1", "Acme Rockets", &["acme-rockets.example"], SF_15)
+    };
+    (crm, desk)
+}
+
+async fn split_gives_each_half_its_own_records_fields(harness: &Harness) {
+    let id18 = salesforce_id18(SF_15).expect("valid id");
+    let (crm, desk) = crm_and_desk(&id18);
+    let sf = harness.claim("sf").await;
+    harness.commit_as(&sf, Source::Salesforce, vec![Record::Account(crm.clone())]).await;
+    let zd = harness.claim("zd").await;
+    harness.commit(&zd, vec![Record::Account(desk.clone())]).await;
+    let account = sf_id(harness, &id18).await;
+    assert_eq!(account_id(harness, "o1").await, account, "merged by the id the org names");
+    let merged = shown(harness, account).await;
+    assert_eq!(merged.3.as_deref(), Some("pro"), "the org applied last wrote its plan over the CRM's");
+    assert_eq!((merged.0, merged.1.as_str()), (1_000_000, "USD"), "but not its ARR: that is the CRM's");
+    let before = harness.store.changes_since(0, 10_000).await.expect("changes").last().map_or(0, |c| c.seq);
+
+    let split = harness.store.split_account(account, &[key("zd", "o1")]).await.expect("split");
+    let crm_fields: Shown = (
+        1_000_000,
+        "USD".into(),
+        Some("enterprise".into()),
+        Some("enterprise".into()),
+        Some(LifecycleStage::Retention),
+        Some("dana@vendor.example".into()),
+        Some(date("2027-01-31")),
+    );
+    let desk_fields: Shown =
+        (48_000, "EUR".into(), Some("smb".into()), Some("pro".into()), Some(LifecycleStage::Acquisition), None, None);
+    assert_eq!(shown(harness, account).await, crm_fields, "the CRM's account carries its record's fields");
+    assert_eq!(shown(harness, split).await, desk_fields, "the org took its own fields along");
+    let logged: Vec<i64> = harness
+        .store
+        .changes_since(before, 10_000)
+        .await
+        .expect("changes")
+        .iter()
+        .filter(|c| c.entity == ChangeEntity::Account)
+        .map(|c| c.entity_id)
+        .collect();
+    assert!(logged.contains(&account) && logged.contains(&split), "both ARRs moved: {logged:?}");
+
+    // Both records sync again, in both orders: nothing further changes, and no merge.
+    harness.commit(&zd, vec![Record::Account(desk.clone())]).await;
+    harness.commit_as(&sf, Source::Salesforce, vec![Record::Account(crm.clone())]).await;
+    harness.commit(&zd, vec![Record::Account(desk)]).await;
+    assert_eq!((sf_id(harness, &id18).await, account_id(harness, "o1").await), (account, split), "still split");
+    assert_eq!(shown(harness, account).await, crm_fields);
+    assert_eq!(shown(harness, split).await, desk_fields);
+}
+
+async fn split_of_records_stored_before_their_fields_keeps_the_old_values(harness: &Harness) {
+    let id18 = salesforce_id18(SF_15).expect("valid id");
+    let (crm, desk) = crm_and_desk(&id18);
+    let sf = harness.claim("sf").await;
+    harness.commit_as(&sf, Source::Salesforce, vec![Record::Account(crm)]).await;
+    let zd = harness.claim("zd").await;
+    harness.commit(&zd, vec![Record::Account(desk.clone())]).await;
+    let account = sf_id(harness, &id18).await;
+    let merged = shown(harness, account).await;
+    // As a store migrated from before 0008 holds them.
+    sqlx::query("UPDATE account_external_ids SET record_fields = NULL")
+        .execute(&harness.store.writer)
+        .await
+        .expect("forget fields");
+
+    let split = harness.store.split_account(account, &[key("zd", "o1")]).await.expect("split");
+    assert_eq!(shown(harness, account).await, merged, "the old account keeps its values");
+    assert_eq!(shown(harness, split).await.0, 0, "the new one waits for its records' next sync");
+    harness.commit(&zd, vec![Record::Account(desk)]).await;
+    assert_eq!(shown(harness, split).await.3.as_deref(), Some("pro"), "its record's next sync fills it");
 }
 
 async fn split_refuses_what_it_cannot_do(harness: &Harness) {
