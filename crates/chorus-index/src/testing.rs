@@ -286,11 +286,13 @@ impl Store for MemStore {
     async fn request_links(&self, _: i64) -> StoreResult<Vec<chorus_store::RequestLink>> {
         unsupported()
     }
-    async fn priority_inputs(
+    async fn priority_facts(
         &self,
         _: chorus_core::Currency,
-        _: Option<&[i64]>,
-    ) -> StoreResult<chorus_store::PriorityInputs> {
+    ) -> StoreResult<(Vec<chorus_core::priority::AccountFacts>, Vec<chorus_core::priority::Opportunity>)> {
+        unsupported()
+    }
+    async fn priority_demands(&self, _: Option<&[i64]>) -> StoreResult<Vec<chorus_core::priority::PackedDemand>> {
         unsupported()
     }
     async fn recompute_demand(&self) -> StoreResult<Vec<chorus_core::priority::RequestDemand>> {

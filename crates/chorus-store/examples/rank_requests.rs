@@ -50,37 +50,51 @@ async fn main() -> Result<(), Error> {
     let load_time = started.elapsed();
 
     let rates = ExchangeRates::new(Currency::USD).with_rate(Currency::EUR, "1.08".parse::<Rate>()?);
-    // Each run's (total, read, prepare, rank), so the median's parts are its own. The
-    // baseline runs once, after them: its seconds of SQL and gigabyte of rows would
-    // otherwise leave the allocator and caches of the next fast run in its wake.
+    // The ranking `chorus requests list` runs (`rank_requests`: facts and demand read at
+    // once, the model prepared while the demand still streams in, then ranked), three
+    // warm-up runs (each of the pool's reader connections prepares its statements on its
+    // first use) and five timed ones; then each of its parts alone, five runs in turn.
+    // The baseline runs once, after them: its seconds of SQL and gigabyte of rows would
+    // otherwise leave the allocator and caches of the next run in its wake.
     const RUNS: usize = 5;
-    let mut fast = Vec::new();
+    let weights = PriorityWeights::default();
+    let mut totals = Vec::new();
+    let mut reference = None;
+    const WARM_UP: usize = 3;
+    for run in 1..=WARM_UP + RUNS {
+        let now = Utc::now();
+        let started = Instant::now();
+        let ranking = chorus_store::ranking::rank_requests(&store, &weights, &rates, None, now).await?;
+        let total = started.elapsed();
+        let warm = run > WARM_UP;
+        eprintln!("{} {run}: ranking {total:.1?}", if warm { "run" } else { "warm-up" });
+        if warm {
+            totals.push(total);
+        }
+        reference = Some((now, ranking.ranked));
+    }
+    let Some((now, reference)) = reference else { return Err("no run".into()) };
+    let mut parts: [Vec<Duration>; 4] = Default::default();
     let mut pairs = 0;
     let mut last = None;
-    for run in 0..=RUNS {
+    for run in 1..=RUNS {
         let started = Instant::now();
-        store.priority_inputs(Currency::USD, Some(&[])).await?;
+        let (accounts, opportunities) = store.priority_facts(Currency::USD).await?;
         let facts = started.elapsed();
         let started = Instant::now();
-        let inputs = store.priority_inputs(Currency::USD, None).await?;
-        let read = started.elapsed();
-        pairs = inputs.demands.iter().map(|demand| demand.len()).sum::<usize>();
-        let model = PriorityModel::new(
-            PriorityWeights::default(),
-            rates.clone(),
-            &inputs.accounts,
-            &inputs.opportunities,
-            Utc::now(),
-        )?;
-        let prepared = started.elapsed();
-        let ranked = model.rank(&inputs.demands)?;
-        let total = started.elapsed();
-        let (prepare, rank) = (prepared - read, total - prepared);
-        if run == 0 {
-            eprintln!("warm-up: ranking {total:.1?}");
-        } else {
-            eprintln!("run {run}: facts alone {facts:.1?}; read {read:.1?}, prepare {prepare:.1?}, rank {rank:.1?}");
-            fast.push((total, read, prepare, rank));
+        let demands = store.priority_demands(None).await?;
+        let demand = started.elapsed();
+        pairs = demands.iter().map(|demand| demand.len()).sum::<usize>();
+        let started = Instant::now();
+        let model = PriorityModel::new(weights.clone(), rates.clone(), &accounts, &opportunities, now)?;
+        let prepare = started.elapsed();
+        let started = Instant::now();
+        let ranked = model.rank(&demands)?;
+        let rank = started.elapsed();
+        check_same(&reference, &ranked)?;
+        eprintln!("parts {run}: facts {facts:.1?}, demand {demand:.1?}, prepare {prepare:.1?}, rank {rank:.1?}");
+        for (part, time) in parts.iter_mut().zip([facts, demand, prepare, rank]) {
+            part.push(time);
         }
         last = Some((model, ranked, prepare));
     }
@@ -92,9 +106,13 @@ async fn main() -> Result<(), Error> {
     let baseline_total = started.elapsed() + prepare_time;
     check_same(&ranked, &baseline_ranked)?;
     eprintln!("SQL baseline {baseline_total:.1?} (of which the SQL {sql:.1?})");
-    fast.sort();
-    let (median, read, prepare, rank) = fast[fast.len() / 2];
-    let report = render(n, pairs, load_time, median, (read, prepare, rank), sql, baseline_total);
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let total = median(&mut totals);
+    let [facts, demand, prepare, rank] = parts.map(|mut times| median(&mut times));
+    let report = render(n, pairs, load_time, total, [facts, demand, prepare, rank], sql, baseline_total);
     print!("{report}");
     write_section(&report)?;
     Ok(())
@@ -185,7 +203,7 @@ fn render(
     pairs: usize,
     load: Duration,
     ranking: Duration,
-    (read, prepare, rank): (Duration, Duration, Duration),
+    [facts, demand, prepare, rank]: [Duration; 4],
     sql: Duration,
     baseline: Duration,
 ) -> String {
@@ -197,21 +215,23 @@ fn render(
          Generated by `make bench` (`cargo run --release -p chorus-store --example rank_requests`);\n\
          do not edit by hand. SQLite; {n} items linked to {REQUESTS} requests, {ACCOUNTS} accounts (a third in \
          EUR, one in ten a child), {OPPORTUNITIES} opportunities; {pairs} (request, account) pairs (an item's \
-         account is drawn independently of its request: ~95 accounts a request); one warm-up, median of five runs (the baseline: one run, after them). Both rows \
+         account is drawn independently of its request: ~95 accounts a request); three warm-up runs and medians of five of the ranking, then five of each part alone (the baseline: one run, after them); the ranking reads the facts and the demand at once and prepares the model while the demand streams in, so its parts add up to more than it. Both rows \
          rank with the same model and are checked to give the same scores.\n\n\
          - date: {date}\n- machine: {cores} cores, load average {load_avg} when it ran\n\
          - data load and aggregate build (bulk SQL, not timed below): {load:.1?}\n\n\
          | ranking every request | time |\n| --- | ---: |\n\
          | from the maintained aggregates (`chorus requests list`) | {ranking} |\n\
-         | &nbsp;&nbsp;read aggregates and account facts | {read} |\n\
+         | &nbsp;&nbsp;its parts, each alone: read the account and opportunity facts | {facts} |\n\
+         | &nbsp;&nbsp;read the packed demand of every request | {demand} |\n\
          | &nbsp;&nbsp;prepare the model | {prepare} |\n\
-         | &nbsp;&nbsp;rank | {rank} |\n\
+         | &nbsp;&nbsp;rank (decode and score every pair, one thread a core) | {rank} |\n\
          | baseline: SQL `GROUP BY (request, account)` then the same model | {baseline} |\n\
          | &nbsp;&nbsp;of which the SQL | {sql} |\n\n{END}\n",
         date = Utc::now().format("%Y-%m-%d %H:%M UTC"),
         load = load,
         ranking = ms(ranking),
-        read = ms(read),
+        facts = ms(facts),
+        demand = ms(demand),
         prepare = ms(prepare),
         rank = ms(rank),
         baseline = ms(baseline),

@@ -259,11 +259,26 @@ pub trait Store: Send + Sync + 'static {
     /// What ranking needs, read from the maintained per-request aggregates: one row a
     /// request, plus every account's facts and every live opportunity (an opportunity
     /// without a currency is taken in `default_currency`). `only` narrows the demands.
+    /// The two halves are read at once, on two connections.
     async fn priority_inputs(
         &self,
         default_currency: chorus_core::Currency,
         only: Option<&[i64]>,
-    ) -> Result<PriorityInputs>;
+    ) -> Result<PriorityInputs> {
+        let ((accounts, opportunities), demands) =
+            futures::try_join!(self.priority_facts(default_currency), self.priority_demands(only))?;
+        Ok(PriorityInputs { accounts, opportunities, demands })
+    }
+
+    /// Every account's facts (soft-deleted ones with no ARR: they show as churned) and
+    /// every live opportunity mapped to an account, for `PriorityModel::new`.
+    async fn priority_facts(
+        &self,
+        default_currency: chorus_core::Currency,
+    ) -> Result<(Vec<chorus_core::priority::AccountFacts>, Vec<chorus_core::priority::Opportunity>)>;
+
+    /// The stored demand of every live request, or of `only` those, in request-id order.
+    async fn priority_demands(&self, only: Option<&[i64]>) -> Result<Vec<chorus_core::priority::PackedDemand>>;
 
     /// Every live request's demand computed from scratch with SQL `GROUP BY` over links
     /// and items, ignoring the maintained aggregates: a consistency check and the

@@ -23,6 +23,9 @@ pub enum RankError {
     /// The weights or an amount cannot be used (e.g. a currency without a rate).
     #[error("cannot rank requests: {0}")]
     Priority(#[from] PriorityError),
+    /// The runtime stopped the model's preparation (it is shutting down).
+    #[error("ranking stopped: {0}")]
+    Stopped(String),
 }
 
 /// Requests ranked highest first, with the model and each request's demand to explain
@@ -49,10 +52,23 @@ pub async fn rank_requests(
     only: Option<&[i64]>,
     now: DateTime<Utc>,
 ) -> Result<Ranking, RankError> {
-    let inputs = store.priority_inputs(rates.reporting_currency, only).await?;
-    let model = PriorityModel::new(weights.clone(), rates.clone(), &inputs.accounts, &inputs.opportunities, now)?;
-    let ranked = model.rank(&inputs.demands)?;
-    let demands = inputs.demands.into_iter().map(|demand| (demand.request_id, demand)).collect();
+    // The model is prepared (on a blocking thread) from the facts as soon as they are
+    // read, while the demand rows still stream in on another connection.
+    let model = async {
+        let (accounts, opportunities) = store.priority_facts(rates.reporting_currency).await?;
+        let (weights, rates) = (weights.clone(), rates.clone());
+        let prepare = move || PriorityModel::new(weights, rates, &accounts, &opportunities, now);
+        let model = match tokio::task::spawn_blocking(prepare).await {
+            Ok(model) => model?,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => return Err(RankError::Stopped(error.to_string())),
+        };
+        Ok::<_, RankError>(model)
+    };
+    let demands = async { Ok::<_, RankError>(store.priority_demands(only).await?) };
+    let (model, demands) = futures::try_join!(model, demands)?;
+    let ranked = model.rank(&demands)?;
+    let demands = demands.into_iter().map(|demand| (demand.request_id, demand)).collect();
     Ok(Ranking { model, ranked, demands })
 }
 

@@ -258,6 +258,7 @@ async fn rank(state: &AppState) -> Result<Arc<Ranking>, ApiError> {
     ranking.await.map_err(|error| match error {
         RankError::Store(error) => error.into(),
         RankError::Priority(error) => ApiError::Internal(error.to_string()),
+        RankError::Stopped(detail) => ApiError::Unavailable(detail),
     })
 }
 

@@ -5,7 +5,7 @@
 //! `SqlStore::begin_write` (or are one atomic statement on the writer pool).
 
 use async_trait::async_trait;
-use chorus_core::priority::RequestDemand;
+use chorus_core::priority::{AccountFacts, PackedDemand, RequestDemand};
 use chorus_core::{Account, Contact, Currency, Item, LinkProvenance, Request, RequestStatus};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -20,9 +20,8 @@ use super::{demand, requests};
 use super::{fetch_by_external_ids, fetch_by_ids, SqlStore};
 use crate::{
     AccountDetail, AccountHealthData, AccountImport, ApiToken, Backend, Change, Counts, Holder, IdPage, ItemFilter,
-    MergeOutcome, NewApiToken, NewRequest, NewWebSession, Opportunity, PageCommit, PageOutcome, PriorityInputs, Raw,
-    RecordKey, RequestLink, Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun, TriageCursor, TriageItem,
-    WebSession,
+    MergeOutcome, NewApiToken, NewRequest, NewWebSession, Opportunity, PageCommit, PageOutcome, Raw, RecordKey,
+    RequestLink, Result, RunClaim, RunOutcome, Store, StoredCursor, SyncRun, TriageCursor, TriageItem, WebSession,
 };
 
 #[async_trait]
@@ -320,14 +319,15 @@ impl Store for SqlStore {
         self.request_links_read(request_id).await
     }
 
-    async fn priority_inputs(&self, default_currency: Currency, only: Option<&[i64]>) -> Result<PriorityInputs> {
-        // Two reader connections at once: SQLite runs each on its own thread, so the
-        // account facts and the demand rows are read in parallel.
-        let ((accounts, opportunities), demands) = futures::try_join!(
-            demand::read_facts(&self.reader, self.dialect, default_currency),
-            demand::read_demand(&self.reader, only)
-        )?;
-        Ok(PriorityInputs { accounts, opportunities, demands })
+    async fn priority_facts(
+        &self,
+        default_currency: Currency,
+    ) -> Result<(Vec<AccountFacts>, Vec<chorus_core::priority::Opportunity>)> {
+        demand::read_facts(&self.reader, self.dialect, default_currency).await
+    }
+
+    async fn priority_demands(&self, only: Option<&[i64]>) -> Result<Vec<PackedDemand>> {
+        demand::read_demand(&self.reader, only).await
     }
 
     async fn recompute_demand(&self) -> Result<Vec<RequestDemand>> {
