@@ -207,6 +207,12 @@ impl Store for MemStore {
         let state = self.state();
         Ok(ids.iter().filter_map(|id| state.accounts.get(id).cloned()).collect())
     }
+    async fn find_accounts(&self, _: &str, _: u32) -> StoreResult<chorus_store::AccountMatches> {
+        Ok(chorus_store::AccountMatches::default())
+    }
+    async fn accounts_for_domains(&self, _: &[String]) -> StoreResult<std::collections::HashMap<String, i64>> {
+        Ok(std::collections::HashMap::new())
+    }
     async fn contacts(&self, _: IdPage) -> StoreResult<Vec<Contact>> {
         unsupported()
     }

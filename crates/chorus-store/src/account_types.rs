@@ -187,3 +187,10 @@ impl AccountHealthData {
         chorus_core::account_health(&input, thresholds, rates).map_err(|e| fail(e.to_string()))
     }
 }
+
+/// What `Store::find_accounts` found: the best matches, and how many match in all.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AccountMatches {
+    pub accounts: Vec<chorus_core::Account>,
+    pub total: u64,
+}

@@ -156,6 +156,17 @@ pub trait Store: Send + Sync + 'static {
 
     async fn accounts(&self, page: IdPage) -> Result<Vec<Account>>;
     async fn accounts_by_id(&self, ids: &[i64]) -> Result<Vec<Account>>;
+
+    /// Live, not merged-away accounts whose name contains `text` (case-insensitive) or
+    /// one of whose domains starts with it, best first: an exact name or domain, then a
+    /// prefix, then a substring, by name within each; at most `limit`, with how many
+    /// match in all. `%`, `_` and `\` in `text` are literal; a blank text finds nothing.
+    async fn find_accounts(&self, text: &str, limit: u32) -> Result<AccountMatches>;
+
+    /// The account each email domain resolves to, as an item's author domain does
+    /// (registered domain, free mail never): keyed by the domains given, those that
+    /// resolve only. A few statements whatever the number of domains.
+    async fn accounts_for_domains(&self, domains: &[String]) -> Result<std::collections::HashMap<String, i64>>;
     async fn contacts(&self, page: IdPage) -> Result<Vec<Contact>>;
 
     /// An account's live opportunities (of every connector whose account id maps to

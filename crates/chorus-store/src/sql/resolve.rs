@@ -9,9 +9,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::drivers::Any;
+use crate::drivers::{Any, AnyPool};
 use chorus_core::LinkProvenance;
 
+use super::graph::domain_key;
 use super::hints::{Hints, LIVE_EXTERNAL_OWNERS};
 use super::{get, in_chunks, parse_text, placeholders, pow2_batches, ChangeSet, Dialect, Tx};
 use crate::{ChangeEntity, Result};
@@ -59,6 +60,35 @@ impl Lookup {
             ),
         }
     }
+}
+
+/// The account each email domain resolves to by the `Domain` lookup (its registered
+/// domain), keyed by the domains given; those that resolve to none are left out.
+pub(crate) async fn accounts_for_domains(pool: &AnyPool, domains: &[String]) -> Result<HashMap<String, i64>> {
+    let mut by_key: HashMap<String, Vec<&String>> = HashMap::new();
+    for domain in domains {
+        let key = domain_key(domain);
+        if !key.is_empty() {
+            by_key.entry(key).or_default().push(domain);
+        }
+    }
+    let keys: Vec<&str> = by_key.keys().map(String::as_str).collect();
+    let mut found = HashMap::new();
+    for chunk in in_chunks(&keys) {
+        let sql = Lookup::Domain.sql(chunk.len());
+        let mut query = sqlx::query(&sql);
+        for key in chunk {
+            query = query.bind(key);
+        }
+        for row in query.fetch_all(pool).await? {
+            let key: String = get(&row, "lookup_key")?;
+            let account: i64 = get(&row, "account_id")?;
+            for domain in by_key.get(&key).into_iter().flatten() {
+                found.insert((*domain).clone(), account);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Page-scoped cache of account lookups. Must be `clear`ed whenever accounts or contacts

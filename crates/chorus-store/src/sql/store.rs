@@ -194,6 +194,14 @@ impl Store for SqlStore {
         accounts::accounts_by_id(&self.reader, ids).await
     }
 
+    async fn find_accounts(&self, text: &str, limit: u32) -> Result<crate::AccountMatches> {
+        accounts::find_accounts(&self.reader, text, limit).await
+    }
+
+    async fn accounts_for_domains(&self, domains: &[String]) -> Result<std::collections::HashMap<String, i64>> {
+        super::resolve::accounts_for_domains(&self.reader, domains).await
+    }
+
     async fn opportunities_of_account(&self, account_id: i64) -> Result<Vec<Opportunity>> {
         opportunities::of_account(&self.reader, account_id).await
     }

@@ -4,6 +4,8 @@
 use chorus_core::{Account, AccountRecord, EntityKind, ExternalId, Record, Source};
 
 use super::{account_id, deleted, org, store_suite, user, Harness};
+use serde_json::json;
+
 use crate::{AccountImport, ChangeEntity, IdPage, Store, StoreError};
 
 store_suite!(
@@ -15,6 +17,8 @@ store_suite!(
     records_before_their_parent_or_org_link_once_it_arrives,
     contact_without_org_is_unlinked,
     live_account_external_ids_leave_out_deleted_detached_and_other_connectors,
+    find_accounts_ranks_exact_then_prefix_then_substring_and_escapes_wildcards,
+    accounts_for_domains_resolve_registered_domains_in_one_call,
 );
 
 async fn account(harness: &Harness, id: i64) -> Account {
@@ -204,4 +208,53 @@ async fn live_account_external_ids_leave_out_deleted_detached_and_other_connecto
     // The record coming back revives it.
     harness.commit(&zd, vec![Record::Account(org("o2", "Two", &["two.io"]))]).await;
     assert_eq!(harness.store.live_account_external_ids("zd").await.expect("live"), ["o1", "o2", "o3", "o4"]);
+}
+
+async fn find_accounts_ranks_exact_then_prefix_then_substring_and_escapes_wildcards(harness: &Harness) {
+    let lines = [
+        json!({ "name": "Acme Zeta Labs" }),
+        json!({ "name": "Zeta Corp" }),
+        json!({ "name": "zeta" }),
+        json!({ "name": "Other Co", "domains": ["zetamail.io"] }),
+        json!({ "name": "Zeta Merged" }),
+        json!({ "name": "100% Real" }),
+        json!({ "name": "Under_score Inc" }),
+        json!({ "name": "Back\\slash" }),
+        json!({ "name": "Plain" }),
+    ];
+    let imports: Vec<AccountImport> = lines.into_iter().map(import).collect();
+    let ids = harness.store.import_accounts(&imports).await.expect("import");
+    harness.store.merge_accounts(ids[1], ids[4]).await.expect("merge");
+    let names = |found: &crate::AccountMatches| found.accounts.iter().map(|a| a.name.clone()).collect::<Vec<_>>();
+
+    let found = harness.store.find_accounts("  ZETA ", 50).await.expect("find");
+    assert_eq!(names(&found), ["zeta", "Other Co", "Zeta Corp", "Acme Zeta Labs"], "exact, prefix, substring");
+    assert_eq!(found.total, 4, "the merged-away account is not found");
+    let cut = harness.store.find_accounts("zeta", 2).await.expect("find");
+    assert_eq!((names(&cut), cut.total), (vec!["zeta".to_owned(), "Other Co".to_owned()], 4));
+    let by_domain = harness.store.find_accounts("zetamail.io", 50).await.expect("find");
+    assert_eq!(names(&by_domain), ["Other Co"], "an exact domain");
+
+    for (text, expected) in [("%", vec!["100% Real"]), ("_", vec!["Under_score Inc"]), ("\\", vec!["Back\\slash"])] {
+        let found = harness.store.find_accounts(text, 50).await.expect("find");
+        assert_eq!(names(&found), expected, "{text} is literal");
+    }
+    for text in ["", "   ", "'; DROP TABLE accounts; --"] {
+        let found = harness.store.find_accounts(text, 50).await.expect("find");
+        assert_eq!((found.accounts.len(), found.total), (0, 0), "{text:?} finds nothing");
+    }
+    assert_eq!(harness.store.accounts(IdPage::first(50)).await.expect("read").len(), 8);
+}
+
+async fn accounts_for_domains_resolve_registered_domains_in_one_call(harness: &Harness) {
+    let lines =
+        [json!({ "name": "Acme", "domains": ["acme.co.uk"] }), json!({ "name": "Solo", "domains": ["gmail.com"] })];
+    let imports: Vec<AccountImport> = lines.into_iter().map(import).collect();
+    let ids = harness.store.import_accounts(&imports).await.expect("import");
+    let asked: Vec<String> =
+        ["acme.co.uk", "eu.acme.co.uk", "gmail.com", "nowhere.example"].into_iter().map(str::to_owned).collect();
+    let found = harness.store.accounts_for_domains(&asked).await.expect("resolve");
+    let expected: std::collections::HashMap<String, i64> =
+        [("acme.co.uk".to_owned(), ids[0]), ("eu.acme.co.uk".to_owned(), ids[0])].into_iter().collect();
+    assert_eq!(found, expected, "a subdomain finds its registered domain; free mail never matches");
 }
