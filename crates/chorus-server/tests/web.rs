@@ -12,12 +12,7 @@ use chorus_core::Kind;
 use chorus_server::web::headers::CONTENT_SECURITY_POLICY;
 use chorus_server::web::WebSettings;
 use chorus_store::Role;
-use support::{item, org, TestApp};
-
-/// The one unlinked seeded item ("Login loop").
-async fn triage_item(app: &TestApp) -> i64 {
-    app.store.item_by_external_id("zd", "3").await.expect("read").expect("seeded").id
-}
+use support::{item, org, triage_item, TestApp};
 
 async fn account_id(app: &TestApp, name: &str) -> i64 {
     let accounts = app.store.accounts(chorus_store::IdPage::first(50)).await.expect("accounts");

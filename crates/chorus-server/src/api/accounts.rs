@@ -1,4 +1,5 @@
-//! `/api/v1/accounts`: the account list (cursor-paged by id) and one account with its
+//! `/api/v1/accounts`: the account list (cursor-paged by id, or the best matches of a
+//! text, `q`) and one account with its
 //! health, risk flags, upsell signals and the source records that formed it. A merged
 //! account answers with `merged_into`, the live account it became, and no health.
 //! CSMs merge and split accounts and link an item to an account by hand here.
@@ -93,6 +94,27 @@ impl From<chorus_core::Account> for AccountView {
 pub struct AccountPage {
     pub accounts: Vec<AccountView>,
     pub next_cursor: Option<String>,
+    /// With `q`: how many accounts match in all (`accounts` holds the best `limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<u64>,
+}
+
+/// Longest `q` accepted, in characters.
+pub const MAX_FIND: usize = 200;
+
+/// The account list's parameters: a page by id, or the accounts a text finds.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsParams {
+    /// Accounts whose name contains this text (case-insensitive) or one of whose domains
+    /// starts with it, best matches first (exact, then prefix, then substring); up to
+    /// 200 characters, not paged (no `cursor`). Blank finds nothing.
+    pub q: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Entries per page, 1 to 500 (default 50).
+    pub limit: Option<u32>,
 }
 
 /// Paging parameters.
@@ -161,27 +183,42 @@ pub struct AccountDetailView {
     pub waiting_on: Vec<WaitingOn>,
 }
 
-/// Accounts in id order.
+/// Accounts in id order, or the best matches of `q`.
 #[utoipa::path(
-    get, path = "/api/v1/accounts", tag = "accounts", params(PageParams),
+    get, path = "/api/v1/accounts", tag = "accounts", params(AccountsParams),
     responses(
-        (status = 200, description = "A page of accounts", body = AccountPage),
-        (status = 400, description = "Bad cursor or limit", body = ErrorBody),
+        (status = 200, description = "A page of accounts, or the accounts `q` finds", body = AccountPage),
+        (status = 400, description = "Bad cursor or limit, `q` too long or with a cursor", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn list(
     State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<PageParams>,
+    ApiQuery(params): ApiQuery<AccountsParams>,
 ) -> Result<Json<AccountPage>, ApiError> {
     let limit = super::page_size(params.limit)?;
+    if let Some(text) = params.q {
+        if params.cursor.is_some() {
+            return Err(ApiError::BadRequest("`q` answers one list; it takes no cursor".into()));
+        }
+        if text.chars().count() > MAX_FIND {
+            return Err(ApiError::BadRequest(format!("`q` is longer than {MAX_FIND} characters")));
+        }
+        let found = state.store.find_accounts(&text, limit).await?;
+        let accounts = found.accounts.into_iter().map(AccountView::from).collect();
+        return Ok(Json(AccountPage { accounts, next_cursor: None, matched: Some(found.total) }));
+    }
     let after_id = super::id_cursor(params.cursor.as_deref())?.unwrap_or(0);
     // One more than asked tells whether a next page exists.
     let mut accounts = state.store.accounts(IdPage { after_id, limit: limit + 1 }).await?;
     let more = accounts.len() > limit as usize;
     accounts.truncate(limit as usize);
     let next_cursor = if more { accounts.last().map(|account| account.id.to_string()) } else { None };
-    Ok(Json(AccountPage { accounts: accounts.into_iter().map(AccountView::from).collect(), next_cursor }))
+    Ok(Json(AccountPage {
+        accounts: accounts.into_iter().map(AccountView::from).collect(),
+        next_cursor,
+        matched: None,
+    }))
 }
 
 /// One account with health, risk flags and provenance.

@@ -266,6 +266,29 @@ fn score_of(ranking: &Ranking, id: i64) -> Result<Option<Score>, ApiError> {
     ranking.score(id).transpose().map_err(|e| ApiError::Internal(format!("score of request {id}: {e}")))
 }
 
+/// The requests still to act on (open, planned, in progress), highest priority first,
+/// whose title contains `text` (case-insensitive; all of them when `text` is blank),
+/// over the cached ranking: the first `limit` and how many match in all.
+pub(crate) async fn open_titled(state: &AppState, text: &str, limit: usize) -> Result<(Vec<Request>, usize), ApiError> {
+    let wanted = text.trim().to_lowercase();
+    let ranking = rank(state).await?;
+    let mut requests = all_requests(state).await?;
+    let mut found = Vec::new();
+    let mut total = 0;
+    for ranked in &ranking.ranked {
+        let Some(request) = requests.get(&ranked.request_id) else { continue };
+        let open = matches!(request.status, RequestStatus::Open | RequestStatus::Planned | RequestStatus::InProgress);
+        if !open || !request.title.to_lowercase().contains(&wanted) {
+            continue;
+        }
+        total += 1;
+        if found.len() < limit {
+            found.extend(requests.remove(&ranked.request_id));
+        }
+    }
+    Ok((found, total))
+}
+
 /// Every request by id, a few thousand a page.
 async fn all_requests(state: &AppState) -> Result<HashMap<i64, Request>, ApiError> {
     let mut all = HashMap::new();

@@ -58,6 +58,11 @@ pub fn item(id: &str, kind: Kind, title: &str, body: &str, org: Option<&str>) ->
     })
 }
 
+/// The one unlinked seeded item ("Login loop", by `person3@customer.example`).
+pub async fn triage_item(app: &TestApp) -> i64 {
+    app.store.item_by_external_id("zd", "3").await.expect("read").expect("seeded").id
+}
+
 pub fn org(id: &str, name: &str, arr_minor: i64) -> Record {
     Record::Account(AccountRecord {
         external_id: id.to_owned(),
@@ -213,6 +218,11 @@ impl TestApp {
             state = state.with_index(index);
         }
         Self { app: router(state.clone()), state, store, tokens, gate, _dir: dir }
+    }
+
+    /// The store's SQLite URL, for a test that must write behind the store's back.
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self._dir.path().join("chorus.db").display())
     }
 
     pub fn token(&self, role: Role) -> &str {

@@ -10,6 +10,7 @@
 //! and become visible — in increasing order.
 
 mod account_fields;
+mod account_find;
 mod accounts;
 mod changes;
 mod commit;

@@ -10,12 +10,12 @@ use chorus_core::{Account, Contact, Currency, Item, LinkProvenance, Request, Req
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::accounts;
 use super::changes::change_from_row;
 use super::graph;
 use super::items::{item_select, items_with_requests, ITEM_SELECT};
 use super::opportunities;
 use super::triage;
+use super::{account_find, accounts};
 use super::{demand, requests};
 use super::{fetch_by_external_ids, fetch_by_ids, SqlStore};
 use crate::{
@@ -195,7 +195,7 @@ impl Store for SqlStore {
     }
 
     async fn find_accounts(&self, text: &str, limit: u32) -> Result<crate::AccountMatches> {
-        accounts::find_accounts(&self.reader, text, limit).await
+        account_find::find_accounts(&self.reader, text, limit).await
     }
 
     async fn accounts_for_domains(&self, domains: &[String]) -> Result<std::collections::HashMap<String, i64>> {
