@@ -23,6 +23,8 @@ pub struct SearchIndex {
 struct Inner {
     root: PathBuf,
     live: RwLock<Arc<Generation>>,
+    /// The requests an item may be offered, with their words (`likely_requests`).
+    offered: crate::suggest::OfferedCache,
 }
 
 impl SearchIndex {
@@ -47,7 +49,8 @@ impl SearchIndex {
             None => Self::fresh(&root)?,
         };
         generation::remove_others(&root, &live.name);
-        Ok(SearchIndex { inner: Arc::new(Inner { root, live: RwLock::new(Arc::new(live)) }) })
+        let offered = crate::suggest::OfferedCache::default();
+        Ok(SearchIndex { inner: Arc::new(Inner { root, live: RwLock::new(Arc::new(live)), offered }) })
     }
 
     /// Opens the generation `CURRENT` named; if a rebuild in another process switched
@@ -97,6 +100,10 @@ impl SearchIndex {
     }
 
     /// The live generation (searches hold on to it for their whole duration).
+    pub(crate) fn offered_cache(&self) -> &crate::suggest::OfferedCache {
+        &self.inner.offered
+    }
+
     pub(crate) fn live(&self) -> Arc<Generation> {
         match self.inner.live.read() {
             Ok(live) => Arc::clone(&live),

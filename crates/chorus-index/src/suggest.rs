@@ -17,7 +17,9 @@
 //! it. The store has the last word on links (the index may lag behind it by a few
 //! changes), so every candidate the index returns is checked against the store. The work
 //! is bounded: one query of at most `MAX_QUERY_TERMS` words with a top-N collector, and
-//! store reads of the request's links, the candidates and (for an item) the requests.
+//! store reads of the request's links, the candidates and (for an item) the requests —
+//! those read and their texts analysed once per position of the store's change log
+//! (`OfferedCache`), not once per call.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -217,10 +219,12 @@ impl SearchIndex {
         let item = item.ok_or(StoreError::NotFound { what: "item", id: item_id })?;
         let rejected: HashSet<i64> =
             store.rejections(None, Some(item_id)).await?.into_iter().map(|(request, _)| request).collect();
-        let offered: BTreeMap<i64, Request> = live_requests(store)
-            .await?
-            .into_iter()
-            .filter(|request| !item.request_ids.contains(&request.id) && !rejected.contains(&request.id))
+        let all = self.offered_cache().offered(store).await?;
+        let not_offered: HashSet<i64> = item.request_ids.iter().copied().chain(rejected).collect();
+        let offered: BTreeMap<i64, &Request> = all
+            .iter()
+            .map(|offered| &offered.request)
+            .filter(|request| !not_offered.contains(&request.id))
             .map(|request| (request.id, request))
             .collect();
         if offered.is_empty() {
@@ -228,18 +232,16 @@ impl SearchIndex {
         }
         let mut words = Words::default();
         words.add_item(&item);
-        let texts: Vec<(i64, String, String)> =
-            offered.values().map(|r| (r.id, r.title.clone(), r.description.clone())).collect();
         let live = self.live();
+        let requests = Arc::clone(&all);
         let (profile, neighbours, by_text) = blocking(move || {
             let searcher = live.reader.searcher();
             let profile = Profile::weigh(&words, &searcher, &live.fields)?;
             let neighbours = similar(&live, &searcher, &profile, Linked::Only, &[item_id], NEIGHBOURS)?;
-            let by_text: Vec<(i64, Vec<String>)> = texts
+            let by_text: Vec<(i64, Vec<String>)> = requests
                 .iter()
-                .map(|(id, title, description)| {
-                    (*id, profile.shared(&text_words(&[title.as_str(), description.as_str()])))
-                })
+                .filter(|offered| !not_offered.contains(&offered.request.id))
+                .map(|offered| (offered.request.id, profile.shared(&offered.words)))
                 .filter(|(_, shared)| !shared.is_empty())
                 .collect();
             Ok((profile, neighbours, by_text))
@@ -316,6 +318,50 @@ fn validate(limit: usize) -> Result<(), QueryError> {
 }
 
 /// Every request that may be offered, a page of the store at a time.
+/// A request an item may be offered, with the words of its title and description.
+#[derive(Debug)]
+pub(crate) struct Offered {
+    pub(crate) request: Request,
+    pub(crate) words: HashSet<String>,
+}
+
+/// The offered requests and their words as of a position of the store's change log.
+/// Every write to a request (create, rename, status, merge, promote, link) appends to
+/// the log, so while its position has not moved the list is current. The position is
+/// read *before* the requests, so a write racing a refresh makes the kept position
+/// older than the list, never newer: the next call reads again.
+#[derive(Debug, Default)]
+pub(crate) struct OfferedCache {
+    last: tokio::sync::Mutex<Option<(i64, Arc<Vec<Offered>>)>>,
+}
+
+impl OfferedCache {
+    /// The offered requests, read and analysed again only when the store has changed.
+    pub(crate) async fn offered(&self, store: &dyn Store) -> Result<Arc<Vec<Offered>>> {
+        let position = store.last_change().await?;
+        let mut last = self.last.lock().await;
+        if let Some((at, offered)) = last.as_ref() {
+            if *at == position {
+                return Ok(Arc::clone(offered));
+            }
+        }
+        let requests = live_requests(store).await?;
+        let offered = blocking(move || {
+            Ok(requests
+                .into_iter()
+                .map(|request| {
+                    let words = text_words(&[request.title.as_str(), request.description.as_str()]);
+                    Offered { request, words }
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+        let offered = Arc::new(offered);
+        *last = Some((position, Arc::clone(&offered)));
+        Ok(offered)
+    }
+}
+
 async fn live_requests(store: &dyn Store) -> Result<Vec<Request>> {
     let mut offered = Vec::new();
     let mut after_id = 0;

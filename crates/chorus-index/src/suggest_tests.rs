@@ -272,6 +272,33 @@ async fn an_items_likely_requests_rank_the_matching_one_first_and_skip_closed_on
     assert!(!linked.iter().any(|r| r.request_id == identity), "already linked: {linked:#?}");
 }
 
+/// The offered requests are kept between calls while the store has not changed, and
+/// read again after any write to a request: a new one, a rename, a status.
+#[tokio::test]
+async fn likely_requests_follow_every_change_to_the_requests() {
+    let mut fixture = Fixture::new().await;
+    let csv = fixture.request("Export invoices to CSV", "").await;
+    fixture.catch_up().await;
+    let okta = fixture.id("okta");
+    let likely = |fixture: &Fixture| {
+        let (index, store) = (fixture.index.clone(), Arc::clone(&fixture.store));
+        async move {
+            let found = index.likely_requests(store.as_ref(), okta, 10).await.expect("likely");
+            found.into_iter().map(|r| (r.request_id, r.title)).collect::<Vec<_>>()
+        }
+    };
+    assert!(likely(&fixture).await.is_empty(), "nothing about Okta yet");
+    assert_eq!(likely(&fixture).await, likely(&fixture).await, "the same answer while nothing changes");
+
+    let sso = fixture.request("Single sign-on with Okta", "").await;
+    assert_eq!(likely(&fixture).await.first().map(|r| r.0), Some(sso), "a new request is offered at once");
+    fixture.store.rename_request(csv, "Okta groups in the CSV export", None).await.expect("rename");
+    let renamed = likely(&fixture).await;
+    assert!(renamed.iter().any(|(id, title)| *id == csv && title.contains("Okta")), "renamed: {renamed:?}");
+    fixture.store.set_request_status(sso, RequestStatus::Shipped).await.expect("ship");
+    assert!(!likely(&fixture).await.iter().any(|(id, _)| *id == sso), "a shipped request is no longer offered");
+}
+
 #[tokio::test]
 async fn unknown_ids_and_bad_limits_are_errors_not_empty_answers() {
     let fixture = Fixture::new().await;
