@@ -9,6 +9,8 @@ use std::hash::{Hash, Hasher};
 use chrono::{DateTime, Utc};
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
+use super::packed::{Entry, PackedDemand};
+use super::PriorityError;
 use crate::money::Money;
 use crate::Kind;
 
@@ -162,4 +164,61 @@ pub fn demand_from_asks(asks: impl IntoIterator<Item = Ask>) -> Vec<RequestDeman
         }
     }
     demands
+}
+
+/// What a request is scored from: its plain demand, or the packed one read from the
+/// store. `rank` and `score` take either and give the same numbers.
+pub trait Demand: Sync {
+    fn request_id(&self) -> i64;
+    /// The per-account aggregates, in any order.
+    fn entries(&self) -> impl Iterator<Item = Result<Entry, PriorityError>> + '_;
+    /// How many entries there are (to share work between threads).
+    fn entry_count(&self) -> usize;
+    fn opportunities(&self) -> &[i64];
+    /// Items resolved to no account, and their distinct people.
+    fn unattributed(&self) -> (u32, u32);
+}
+
+impl Demand for RequestDemand {
+    fn request_id(&self) -> i64 {
+        self.request_id
+    }
+
+    fn entries(&self) -> impl Iterator<Item = Result<Entry, PriorityError>> + '_ {
+        self.accounts.iter().map(|asks| Ok(Entry::of(asks)))
+    }
+
+    fn entry_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    fn opportunities(&self) -> &[i64] {
+        &self.opportunities
+    }
+
+    fn unattributed(&self) -> (u32, u32) {
+        (self.unattributed_items, self.unattributed_people)
+    }
+}
+
+impl Demand for PackedDemand {
+    fn request_id(&self) -> i64 {
+        self.request_id
+    }
+
+    fn entries(&self) -> impl Iterator<Item = Result<Entry, PriorityError>> + '_ {
+        PackedDemand::entries(self).map(|entry| entry.map_err(PriorityError::from))
+    }
+
+    fn entry_count(&self) -> usize {
+        self.len()
+    }
+
+    fn opportunities(&self) -> &[i64] {
+        &self.opportunities
+    }
+
+    fn unattributed(&self) -> (u32, u32) {
+        (self.unattributed_items, self.unattributed_people)
+    }
 }
