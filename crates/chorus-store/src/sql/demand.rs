@@ -317,7 +317,8 @@ pub(crate) async fn read_facts(
     match tokio::task::spawn_blocking(decode).await {
         Ok(facts) => facts,
         Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-        Err(error) => Err(corrupt("accounts", format!("reading account facts stopped: {error}"))),
+        // Not a panic: the runtime is shutting down and cancelled the read's worker.
+        Err(_) => Err(sqlx::Error::WorkerCrashed.into()),
     }
 }
 
