@@ -1,17 +1,20 @@
 //! Collectors over all matches: the revenue-weighted ranking key, and reach + facets.
 //!
-//! Both read only fast fields (columnar, per segment), never stored documents, so their
-//! cost is one column lookup per matching document. Invariant: the aggregates count
+//! Both read only per-segment columns, never stored documents: the ranking key one fast
+//! field lookup per scored document, the aggregates two array reads per match (the
+//! segment's dense columns, see `columns`). Invariant: the aggregates count
 //! every matching document exactly once and each account's ARR exactly once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::columnar::Column;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::answer::{FacetCount, Facets, Reach};
 use crate::bits::Bits;
+use crate::columns::{ColumnCache, SegmentColumns, FACETS, NO_VALUE};
 use crate::request::Sort;
 use crate::schema::FACET_FIELDS;
 
@@ -76,65 +79,58 @@ pub struct Aggregates {
     pub facets: Facets,
 }
 
-/// Collects [`Aggregates`]; needs no scores.
-pub struct AggregateCollector;
+/// Collects [`Aggregates`] from the generation's dense columns (see `columns`); needs no
+/// scores.
+#[derive(Clone, Copy)]
+pub struct AggregateCollector<'a> {
+    pub columns: &'a ColumnCache,
+}
 
+/// One segment's counts while collecting: per facet set and per holder.
 pub struct SegmentAggregates {
     total: u64,
-    account_id: Option<Column<i64>>,
-    account_arr: Option<Column<i64>>,
-    /// Distinct accounts seen in this segment.
-    accounts: SeenAccounts,
-    facets: Vec<(Option<StrColumn>, Vec<u64>)>,
-    /// Scratch space for one block's column values (a block has at most 64 documents).
-    ids: [Option<i64>; BLOCK],
-    ords: [Option<u64>; BLOCK],
+    columns: Arc<SegmentColumns>,
+    /// Matches per facet set of the segment.
+    per_set: Counts,
+    /// The holders (distinct `(account, ARR)` pairs) seen among the matches.
+    holders: Bits,
 }
 
-/// The most documents tantivy hands a collector at once.
-const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
+/// Facet sets beyond this many are counted in a map: a segment of mostly distinct
+/// combinations must not cost every query an array as long as the segment.
+const DENSE_SETS: usize = 1 << 16;
 
-/// Account ids spanning at most this many values are tracked in a bitset.
-const DENSE_ACCOUNTS: i64 = 1 << 24;
-
-/// The distinct accounts of one segment's matches, and each one's ARR: a bitset over the
-/// segment's account id range when it is compact (store ids are), else a hash map.
-enum SeenAccounts {
-    Dense { min: i64, bits: Bits, found: Vec<(i64, i64)> },
-    Sparse(HashMap<i64, i64>),
+/// Matches per facet set.
+enum Counts {
+    Dense(Vec<u64>),
+    Sparse(HashMap<u32, u64>),
 }
 
-impl SeenAccounts {
-    fn for_column(column: Option<&Column<i64>>) -> SeenAccounts {
-        match column {
-            Some(column) if column.max_value().saturating_sub(column.min_value()) < DENSE_ACCOUNTS => {
-                let span = (column.max_value() - column.min_value()) as usize + 1;
-                SeenAccounts::Dense { min: column.min_value(), bits: Bits::new(span), found: Vec::new() }
-            }
-            Some(_) => SeenAccounts::Sparse(HashMap::new()),
-            None => SeenAccounts::Dense { min: 0, bits: Bits::default(), found: Vec::new() },
+impl Counts {
+    fn for_sets(sets: usize) -> Counts {
+        if sets <= DENSE_SETS {
+            Counts::Dense(vec![0; sets])
+        } else {
+            Counts::Sparse(HashMap::new())
         }
     }
 
-    /// Records `account`; reads its ARR (`arr()`) only the first time it is seen.
-    fn insert(&mut self, account: i64, arr: impl FnOnce() -> i64) {
+    fn add(&mut self, set: u32) {
         match self {
-            SeenAccounts::Dense { min, bits, found } => {
-                let offset = usize::try_from(account - *min).unwrap_or(usize::MAX);
-                if bits.insert(offset) {
-                    found.push((account, arr()));
+            Counts::Dense(counts) => {
+                if let Some(count) = counts.get_mut(set as usize) {
+                    *count += 1;
                 }
             }
-            SeenAccounts::Sparse(map) => {
-                map.entry(account).or_insert_with(arr);
-            }
+            Counts::Sparse(counts) => *counts.entry(set).or_insert(0) += 1,
         }
     }
 
-    fn into_vec(self) -> Vec<(i64, i64)> {
+    /// `(facet set, matches)` for every set with a match.
+    fn into_vec(self) -> Vec<(u32, u64)> {
         match self {
-            SeenAccounts::Dense { found, .. } => found,
-            SeenAccounts::Sparse(map) => map.into_iter().collect(),
+            Counts::Dense(counts) => (0u32..).zip(counts).filter(|(_, count)| *count > 0).collect(),
+            Counts::Sparse(counts) => counts.into_iter().collect(),
         }
     }
 }
@@ -147,27 +143,17 @@ pub struct SegmentFruit {
     facets: Vec<Vec<(String, u64)>>,
 }
 
-impl Collector for AggregateCollector {
+impl Collector for AggregateCollector<'_> {
     type Fruit = Aggregates;
     type Child = SegmentAggregates;
 
     fn for_segment(&self, _ordinal: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<SegmentAggregates> {
-        let fast = segment.fast_fields();
-        let mut facets = Vec::with_capacity(FACET_FIELDS.len());
-        for name in FACET_FIELDS {
-            let column = fast.str(name)?;
-            let distinct = column.as_ref().map_or(0, |column| column.num_terms());
-            facets.push((column, vec![0; distinct]));
-        }
-        let account_id = fast.column_opt("account_id")?;
+        let columns = self.columns.get(segment)?;
         Ok(SegmentAggregates {
             total: 0,
-            accounts: SeenAccounts::for_column(account_id.as_ref()),
-            account_id,
-            account_arr: fast.column_opt("account_arr")?,
-            facets,
-            ids: [None; BLOCK],
-            ords: [None; BLOCK],
+            per_set: Counts::for_sets(columns.facet_sets.len()),
+            holders: Bits::new(columns.holders.len()),
+            columns,
         })
     }
 
@@ -191,17 +177,39 @@ impl Collector for AggregateCollector {
         let mut lists = facet_maps.into_iter().map(sorted_counts);
         let mut next = || lists.next().unwrap_or_default();
         let facets = Facets { source: next(), kind: next(), status: next(), segment: next(), lifecycle_stage: next() };
-        // Every document of an account carries the same ARR after a commit; keep the
-        // largest in case a segment predates a re-rank that is still being applied.
-        accounts.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        accounts.dedup_by_key(|(account, _)| *account);
-        let reach = Reach {
-            accounts: accounts.len() as u64,
-            arr_minor: accounts.iter().map(|(_, arr)| arr).sum(),
-            currency: None,
-        };
+        let reach = reach_of(accounts);
         Ok(Aggregates { total, reach, facets })
     }
+}
+
+/// Accounts spanning at most this many ids per sighting are deduplicated in an array.
+const DENSE_SPAN_PER_SIGHTING: usize = 8;
+
+/// Distinct accounts and their ARR summed once each, from every segment's sightings.
+/// Every document of an account carries the same ARR after a commit; the largest is kept
+/// in case a segment predates a re-rank that is still being applied.
+fn reach_of(mut sightings: Vec<(i64, i64)>) -> Reach {
+    let (min, max) = sightings.iter().fold((i64::MAX, i64::MIN), |(min, max), &(id, _)| (min.min(id), max.max(id)));
+    let span = usize::try_from(max.saturating_sub(min)).ok().and_then(|span| span.checked_add(1));
+    let (accounts, arr_minor) = match span {
+        // Store ids are compact: one slot per id of the range, no sort.
+        Some(span) if span <= sightings.len().saturating_mul(DENSE_SPAN_PER_SIGHTING) => {
+            let mut best: Vec<Option<i64>> = vec![None; span];
+            for (id, arr) in sightings {
+                // In range by construction of `min` and `span`.
+                if let Some(slot) = usize::try_from(id - min).ok().and_then(|at| best.get_mut(at)) {
+                    *slot = Some(slot.map_or(arr, |seen| seen.max(arr)));
+                }
+            }
+            best.into_iter().flatten().fold((0u64, 0i64), |(n, sum), arr| (n + 1, sum.saturating_add(arr)))
+        }
+        _ => {
+            sightings.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            sightings.dedup_by_key(|(account, _)| *account);
+            (sightings.len() as u64, sightings.iter().fold(0i64, |sum, (_, arr)| sum.saturating_add(*arr)))
+        }
+    };
+    Reach { accounts, arr_minor, currency: None }
 }
 
 fn sorted_counts(map: HashMap<String, u64>) -> Vec<FacetCount> {
@@ -215,70 +223,49 @@ impl SegmentCollector for SegmentAggregates {
 
     fn collect(&mut self, doc: DocId, _score: Score) {
         self.total += 1;
-        if let Some(account) = first(self.account_id.as_ref(), doc) {
-            let arr = &self.account_arr;
-            self.accounts.insert(account, || first(arr.as_ref(), doc).unwrap_or(0));
+        let doc = doc as usize;
+        if let Some(&set) = self.columns.facet_set.get(doc) {
+            self.per_set.add(set);
         }
-        for (column, counts) in &mut self.facets {
-            let Some(column) = column else { continue };
-            if let Some(ord) = column.ords().first(doc) {
-                if let Some(count) = counts.get_mut(ord as usize) {
-                    *count += 1;
-                }
-            }
+        if let Some(&holder) = self.columns.holder.get(doc) {
+            self.holders.insert(holder as usize);
         }
     }
 
-    /// Reads each column for a whole block of matches at once (tantivy hands
-    /// non-scoring collectors blocks of up to 64 documents).
+    /// Tantivy hands non-scoring collectors blocks of up to 64 documents.
     fn collect_block(&mut self, docs: &[DocId]) {
-        if docs.len() > BLOCK {
-            for &doc in docs {
-                self.collect(doc, 0.0);
-            }
-            return;
-        }
-        self.total += docs.len() as u64;
-        let ids = &mut self.ids[..docs.len()];
-        if let Some(column) = &self.account_id {
-            ids.fill(None);
-            column.first_vals(docs, ids);
-            for (&doc, id) in docs.iter().zip(ids.iter()) {
-                let Some(account) = *id else { continue };
-                let arr = &self.account_arr;
-                self.accounts.insert(account, || first(arr.as_ref(), doc).unwrap_or(0));
-            }
-        }
-        let ords = &mut self.ords[..docs.len()];
-        for (column, counts) in &mut self.facets {
-            let Some(column) = column else { continue };
-            ords.fill(None);
-            column.ords().first_vals(docs, ords);
-            for ord in ords.iter().flatten() {
-                if let Some(count) = counts.get_mut(*ord as usize) {
-                    *count += 1;
-                }
-            }
+        for &doc in docs {
+            self.collect(doc, 0.0);
         }
     }
 
     fn harvest(self) -> SegmentFruit {
-        let facets = self
-            .facets
-            .into_iter()
-            .map(|(column, counts)| {
-                let Some(column) = column else { return Vec::new() };
-                let mut resolved = Vec::new();
-                for (ord, count) in counts.into_iter().enumerate().filter(|(_, count)| *count > 0) {
-                    let mut value = String::new();
-                    if matches!(column.ord_to_str(ord as u64, &mut value), Ok(true)) {
-                        resolved.push((value, count));
-                    }
+        let columns = &self.columns;
+        let mut per_facet: Vec<HashMap<u32, u64>> = vec![HashMap::new(); FACETS];
+        for (set, count) in self.per_set.into_vec() {
+            let Some(ords) = columns.facet_sets.get(set as usize) else { continue };
+            for (counts, &ord) in per_facet.iter_mut().zip(ords) {
+                if ord != NO_VALUE {
+                    *counts.entry(ord).or_insert(0) += count;
                 }
-                resolved
+            }
+        }
+        let facets = per_facet
+            .into_iter()
+            .zip(&columns.values)
+            .map(|(counts, values)| {
+                counts.into_iter().filter_map(|(ord, count)| Some((values.get(ord as usize)?.clone(), count))).collect()
             })
             .collect();
-        SegmentFruit { total: self.total, accounts: self.accounts.into_vec(), facets }
+        let accounts = self
+            .holders
+            .iter()
+            .filter_map(|holder| match columns.holders.get(holder) {
+                Some(&(Some(account), arr)) => Some((account, arr)),
+                _ => None,
+            })
+            .collect();
+        SegmentFruit { total: self.total, accounts, facets }
     }
 }
 
@@ -286,21 +273,16 @@ impl SegmentCollector for SegmentAggregates {
 mod tests {
     use super::*;
 
-    /// The bitset and the hash map record the same distinct accounts, each with the ARR
-    /// of its first sighting.
+    /// Compact ids (an array) and scattered ones (a sort) count each account once, at
+    /// its largest ARR.
     #[test]
-    fn dense_and_sparse_account_sets_agree() {
-        let sightings = [(7, 100), (3, 50), (7, 999), (1_000, 5), (3, 50), (-2, 1)];
-        let mut dense = SeenAccounts::Dense { min: -2, bits: Bits::new(1_003), found: Vec::new() };
-        let mut sparse = SeenAccounts::Sparse(HashMap::new());
-        for (account, arr) in sightings {
-            dense.insert(account, || arr);
-            sparse.insert(account, || arr);
-        }
-        let (mut dense, mut sparse) = (dense.into_vec(), sparse.into_vec());
-        dense.sort_unstable();
-        sparse.sort_unstable();
-        assert_eq!(dense, vec![(-2, 1), (3, 50), (7, 100), (1_000, 5)]);
-        assert_eq!(dense, sparse);
+    fn reach_counts_each_account_once_at_its_largest_arr() {
+        let compact = vec![(7, 100), (3, 50), (7, 999), (5, 5), (3, 50), (4, 1)];
+        let reach = reach_of(compact);
+        assert_eq!((reach.accounts, reach.arr_minor), (4, 999 + 50 + 5 + 1));
+        let scattered = vec![(7, 100), (i64::MIN, 50), (7, 999), (i64::MAX, 5), (i64::MIN, 50)];
+        let reach = reach_of(scattered);
+        assert_eq!((reach.accounts, reach.arr_minor), (3, 999 + 50 + 5));
+        assert_eq!(reach_of(Vec::new()), Reach::default());
     }
 }

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
+use crate::columns::ColumnCache;
 use crate::error::{IndexError, Result};
 use crate::pairs::FrequentWords;
 use crate::schema::{self, Fields, SCHEMA_VERSION};
@@ -63,6 +64,9 @@ pub struct Generation {
     /// The rates every ARR in this generation was converted with; unset for an empty
     /// generation created before any rates were known (see [`Generation::rates`]).
     rates: std::sync::OnceLock<Arc<chorus_core::ExchangeRates>>,
+    /// The aggregates' dense copy of each segment's columns, built as the reader loads
+    /// segments (a warmer of `reader`).
+    pub(crate) columns: Arc<ColumnCache>,
 }
 
 impl std::fmt::Debug for Generation {
@@ -127,12 +131,18 @@ impl Generation {
             index.set_multithread_executor(threads)?;
         }
         let fields = Fields::of(&index).map_err(|reason| IndexError::Corrupt(format!("{name}: {reason}")))?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let columns = Arc::new(ColumnCache::default());
+        let warmer: Arc<dyn tantivy::Warmer> = Arc::clone(&columns) as Arc<dyn tantivy::Warmer>;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .warmers(vec![Arc::downgrade(&warmer)])
+            .try_into()?;
         let recorded = std::sync::OnceLock::new();
         if let Some(rates) = rates {
             let _ = recorded.set(rates);
         }
-        Ok(Generation { name, dir, index, reader, fields, words, rates: recorded })
+        Ok(Generation { name, dir, index, reader, fields, words, rates: recorded, columns })
     }
 
     /// The rates this generation's ARR was converted with; `None` while it records none

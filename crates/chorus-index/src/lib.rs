@@ -19,6 +19,7 @@ mod analysis;
 mod answer;
 mod bits;
 mod collector;
+mod columns;
 mod documents;
 mod error;
 mod generation;

@@ -18,13 +18,15 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::Weight;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::bits::Bits;
-use crate::collector::{revenue_factor, RankKey};
+use crate::collector::RankKey;
+use crate::columns::{ColumnCache, SegmentColumns};
 use crate::request::Sort;
 
 /// Relative margin by which the pruning threshold is lowered: far above the rounding
@@ -41,18 +43,21 @@ pub struct RankedTopDocs {
     limit: usize,
     offset: usize,
     weighted: bool,
+    /// Where each segment's revenue factors are read (see `columns`).
+    columns: Arc<ColumnCache>,
     /// Only documents this (non-scoring) weight matches may be ranked.
     filter: Option<Box<dyn Weight>>,
 }
 
 impl RankedTopDocs {
     /// `None` for sorts that do not rank by score (they use tantivy's `TopDocs`).
-    pub fn for_sort(sort: Sort, limit: usize, offset: usize) -> Option<RankedTopDocs> {
-        match sort {
-            Sort::Weighted => Some(RankedTopDocs { limit, offset, weighted: true, filter: None }),
-            Sort::Relevance => Some(RankedTopDocs { limit, offset, weighted: false, filter: None }),
-            Sort::Recency | Sort::Revenue => None,
-        }
+    pub fn for_sort(sort: Sort, limit: usize, offset: usize, columns: Arc<ColumnCache>) -> Option<RankedTopDocs> {
+        let weighted = match sort {
+            Sort::Weighted => true,
+            Sort::Relevance => false,
+            Sort::Recency | Sort::Revenue => return None,
+        };
+        Some(RankedTopDocs { limit, offset, weighted, columns, filter: None })
     }
 
     /// Ranks only the documents `filter` matches (built with scoring disabled).
@@ -125,18 +130,17 @@ impl Eq for Candidate {}
 pub struct SegmentRankedTop {
     capacity: usize,
     heap: BinaryHeap<Reverse<Candidate>>,
-    arr: Option<tantivy::columnar::Column<i64>>,
-    weighted: bool,
+    /// The segment's revenue factors; `None` when ranking by relevance alone.
+    factors: Option<Arc<SegmentColumns>>,
     segment: SegmentOrdinal,
 }
 
 impl SegmentRankedTop {
     fn rank(&self, doc: DocId, score: Score) -> f64 {
-        if !self.weighted {
-            return f64::from(score);
+        match &self.factors {
+            Some(columns) => f64::from(score) * columns.factor(doc),
+            None => f64::from(score),
         }
-        let arr = self.arr.as_ref().and_then(|column| column.first(doc)).unwrap_or(0);
-        f64::from(score) * revenue_factor(arr)
     }
 
     fn push(&mut self, doc: DocId, score: Score) {
@@ -166,10 +170,7 @@ impl SegmentRankedTop {
 
     /// The largest revenue factor any document of this segment can have.
     fn max_factor(&self) -> f64 {
-        if !self.weighted {
-            return 1.0;
-        }
-        self.arr.as_ref().map_or(1.0, |column| revenue_factor(column.max_value()).max(1.0))
+        self.factors.as_ref().map_or(1.0, |columns| columns.max_factor)
     }
 }
 
@@ -197,14 +198,8 @@ impl Collector for RankedTopDocs {
     type Child = SegmentRankedTop;
 
     fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SegmentRankedTop> {
-        let arr = if self.weighted { reader.fast_fields().column_opt("account_arr")? } else { None };
-        Ok(SegmentRankedTop {
-            capacity: self.limit + self.offset,
-            heap: BinaryHeap::new(),
-            arr,
-            weighted: self.weighted,
-            segment,
-        })
+        let factors = if self.weighted { Some(self.columns.get(reader)?) } else { None };
+        Ok(SegmentRankedTop { capacity: self.limit + self.offset, heap: BinaryHeap::new(), factors, segment })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -255,8 +250,6 @@ impl Collector for RankedTopDocs {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
     use tantivy::collector::TopDocs;
@@ -325,6 +318,7 @@ mod tests {
         let (index, fields, words) = index();
         let searcher = index.reader().expect("reader").searcher();
         assert!(searcher.segment_readers().len() > 1);
+        let columns = Arc::new(ColumnCache::default());
         let texts = WORDS.iter().map(|word| (*word).to_owned()).chain(["\"alpha beta\"".to_owned()]);
         let filters = [None, Some(KINDS[0].0), Some(KINDS[2].0)];
         for text in texts {
@@ -335,7 +329,8 @@ mod tests {
                 let built = build_query(&ast, &filter, &fields, &words).expect("query");
                 for sort in [Sort::Weighted, Sort::Relevance] {
                     for (limit, offset) in [(20, 0), (20, 40), (1, 0), (100, 7)] {
-                        let mut pruned = RankedTopDocs::for_sort(sort, limit, offset).expect("score sort");
+                        let mut pruned =
+                            RankedTopDocs::for_sort(sort, limit, offset, Arc::clone(&columns)).expect("score sort");
                         if let Some(filter) = &built.filter {
                             let scoring = EnableScoring::disabled_from_searcher(&searcher);
                             pruned = pruned.with_filter(filter.weight(scoring).expect("filter weight"));

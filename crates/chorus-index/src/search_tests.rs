@@ -222,3 +222,36 @@ async fn hostile_queries_never_panic_or_hang() {
         assert!(index.search(&SearchRequest::new(query)).is_ok(), "{query:?}");
     }
 }
+
+/// The aggregates read each segment's dense columns: across segments written one change
+/// at a time, after a re-rank rewrote an account's documents (its old ones deleted in
+/// older segments) and a tombstone, they count the live documents with the new ARR, and
+/// a segment merged away or written later is read from its own columns.
+#[tokio::test]
+async fn aggregates_count_live_documents_across_segments_after_a_re_rank() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = SearchIndex::open(dir.path()).expect("open index");
+    let store = corpus();
+    let dyn_store: Arc<dyn Store> = Arc::clone(&store) as Arc<dyn Store>;
+    let mut projection =
+        IndexProjection::new(index.clone(), dyn_store, chorus_core::ExchangeRates::default()).expect("projection");
+    let mut projection = {
+        // One commit per change: as many segments as changes, until merges combine them.
+        projection.catch_up().await.expect("first catch-up");
+        projection.with_batch(1)
+    };
+    store.update_account(1, |acme| acme.arr_minor = 2 * ACME_ARR);
+    store.update_account(3, |initech| initech.segment = Some("mid_market".into()));
+    store.tombstone(2);
+    projection.catch_up().await.expect("catch up one change at a time");
+    assert!(index.live().reader.searcher().segment_readers().len() > 1, "the test needs several segments");
+
+    let everything = search(&index, SearchRequest { limit: 100, ..SearchRequest::new("") });
+    assert_eq!(everything.total, 6, "item 2 is tombstoned");
+    // Acme counts once, at its new ARR; Globex keeps item 7; Umbrella has no ARR.
+    assert_eq!(everything.reach.accounts, 4);
+    assert_eq!(everything.reach.arr_minor, 2 * ACME_ARR + GLOBEX_ARR + INITECH_ARR);
+    assert_eq!(everything.facets.segment, facet(&[("enterprise", 2), ("mid_market", 2)]));
+    assert_eq!(everything.facets.source, facet(&[("jira", 2), ("slack", 2), ("salesforce", 1), ("zendesk", 1)]));
+    assert!(index.live().columns.len() >= index.live().reader.searcher().segment_readers().len());
+}

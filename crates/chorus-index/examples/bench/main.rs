@@ -10,8 +10,10 @@
 //! the databases and index; `BENCH_SLOW=1` lists on stderr every query whose median
 //! exceeds 3 ms. With the `BENCH_DIR` of an earlier run, `BENCH_ONLY=queries` only times
 //! the index's queries, `BENCH_ONLY=rebuild` only rebuilds the index from the stored
-//! items, and `BENCH_ONLY=follow` replays the stored change log through the projection,
-//! writing no report: quick loops for profiling one side. The user paths (`user`):
+//! items, `BENCH_ONLY=build` imports the corpus and rebuilds the index (the state the
+//! HTTP phase and `queries` start from), and `BENCH_ONLY=follow` replays the stored
+//! change log through the projection, writing no report: quick loops for profiling one
+//! side. The user paths (`user`):
 //! `chorus import items` + the first `chorus search` through the CLI binary beside a
 //! plain FTS5 load of the same JSON Lines file, and the follower catching up on the
 //! change log that import left, each with its peak RSS; `BENCH_ONLY=user` runs them
@@ -106,7 +108,7 @@ async fn run() -> Result<(), BoxError> {
         return Err(format!("index holds {} documents, expected {n}", index.num_docs()).into());
     }
     eprintln!("bench: index rebuild {:.1}s", figures.index_build.as_secs_f64());
-    if only.as_deref() == Some("rebuild") {
+    if matches!(only.as_deref(), Some("rebuild" | "build")) {
         return Ok(());
     }
 
