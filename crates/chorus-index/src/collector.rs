@@ -232,10 +232,33 @@ impl SegmentCollector for SegmentAggregates {
         }
     }
 
-    /// Tantivy hands non-scoring collectors blocks of up to 64 documents.
+    /// Tantivy hands non-scoring collectors blocks of up to 64 documents: one loop per
+    /// array over the block (the common dense counts without a branch per document on
+    /// the kind of counts).
     fn collect_block(&mut self, docs: &[DocId]) {
+        self.total += docs.len() as u64;
+        let columns = &*self.columns;
+        match &mut self.per_set {
+            Counts::Dense(counts) => {
+                for &doc in docs {
+                    let set = columns.facet_set.get(doc as usize).copied().unwrap_or(u32::MAX);
+                    if let Some(count) = counts.get_mut(set as usize) {
+                        *count += 1;
+                    }
+                }
+            }
+            sparse => {
+                for &doc in docs {
+                    if let Some(&set) = columns.facet_set.get(doc as usize) {
+                        sparse.add(set);
+                    }
+                }
+            }
+        }
         for &doc in docs {
-            self.collect(doc, 0.0);
+            if let Some(&holder) = columns.holder.get(doc as usize) {
+                self.holders.insert(holder as usize);
+            }
         }
     }
 
