@@ -15,6 +15,8 @@
 //! once no searcher holds the segment. About 8 bytes per document.
 
 use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tantivy::columnar::{Column, StrColumn};
@@ -72,8 +74,9 @@ impl SegmentColumns {
             values,
             ..SegmentColumns::default()
         };
-        let mut set_of: HashMap<[u32; FACETS], u32> = HashMap::new();
-        let mut holder_of: HashMap<(Option<i64>, i64), u32> = HashMap::from([((None, 0), 0)]);
+        let mut set_of: FxHashMap<[u32; FACETS], u32> = FxHashMap::default();
+        let mut holder_of: FxHashMap<(Option<i64>, i64), u32> = FxHashMap::default();
+        holder_of.insert((None, 0), 0);
         let mut docs: Vec<DocId> = Vec::with_capacity(BUILD_BLOCK as usize);
         let mut ords: Vec<[u32; FACETS]> = Vec::with_capacity(BUILD_BLOCK as usize);
         let mut scratch_ords = vec![None; BUILD_BLOCK as usize];
