@@ -258,7 +258,12 @@ const NOTES: &str = "
   block-max WAND, exact for the revenue-weighted sort (the factor is bounded per segment),
   filters or not (a filter bitset admits documents; a selective filter drives instead). ANDs
   of several words score every match and set the tail.
-- **Full answer**: reach and facets visit every match (fast fields, read a block at a time),
-  so a query matching most of the corpus (`the`) costs in proportion to the corpus; segments
-  are searched in parallel on the two cores.
+- **Full answer**: reach and facets visit every match, reading two small numbers per
+  document from each segment's dense columns (its combination of facet values and its
+  account with ARR, copied once per segment from the fast fields when a searcher first holds
+  it; decision 0016), so a query matching most of the corpus (`the`) still costs in
+  proportion to the corpus; segments are searched in parallel on the two cores. For such a
+  word the page itself is most of the cost now: block-max WAND skips little when a term is in
+  nearly every document (its BM25 hardly varies), so `the` scores about every posting of its
+  three fields.
 ";
