@@ -201,3 +201,65 @@ impl Warmer for ColumnCache {
         self.lock().retain(|id, _| live.contains(id));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tantivy::schema::{Schema, FAST, STRING};
+    use tantivy::{Index, TantivyDocument};
+
+    use super::*;
+
+    /// Documents with and without an account, in two segments: each document's facet set
+    /// and holder say what its columns hold, and only segments a live searcher holds stay.
+    #[test]
+    fn columns_describe_each_document_and_leave_with_their_segment() {
+        let mut schema = Schema::builder();
+        let source = schema.add_text_field("source", STRING | FAST);
+        let account_id = schema.add_i64_field("account_id", FAST);
+        let account_arr = schema.add_i64_field("account_arr", FAST);
+        let index = Index::create_in_ram(schema.build());
+        let mut writer = index.writer_with_num_threads(1, 15_000_000).expect("writer");
+        for (value, account) in [("jira", Some((7, 500))), ("zendesk", None), ("jira", Some((7, 500)))] {
+            let mut doc = TantivyDocument::default();
+            doc.add_text(source, value);
+            if let Some((id, arr)) = account {
+                doc.add_i64(account_id, id);
+                doc.add_i64(account_arr, arr);
+            }
+            writer.add_document(doc).expect("add");
+        }
+        writer.commit().expect("commit");
+        let mut doc = TantivyDocument::default();
+        doc.add_text(source, "slack");
+        writer.add_document(doc).expect("add");
+        writer.commit().expect("commit");
+
+        let reader = index.reader().expect("reader");
+        let searcher = reader.searcher();
+        let cache = ColumnCache::default();
+        cache.warm(&searcher).expect("warm");
+        assert_eq!(cache.len(), 2);
+        let first = searcher.segment_readers().iter().find(|segment| segment.max_doc() == 3).expect("segment of 3");
+        let columns = cache.get(first).expect("columns");
+        assert_eq!(columns.facet_set[0], columns.facet_set[2]);
+        assert_ne!(columns.facet_set[0], columns.facet_set[1]);
+        let value = |doc: usize| {
+            let ord = columns.facet_sets[columns.facet_set[doc] as usize][0];
+            columns.values[0][ord as usize].clone()
+        };
+        assert_eq!((value(0), value(1)), ("jira".to_owned(), "zendesk".to_owned()));
+        assert_eq!(columns.holders[columns.holder[0] as usize], (Some(7), 500));
+        assert_eq!(columns.holder[1], 0, "no account");
+        assert!((columns.factor(0) - revenue_factor(500)).abs() < 1e-12 && columns.factor(1) == 1.0);
+        assert!((columns.max_factor - revenue_factor(500)).abs() < 1e-12);
+
+        let ids = index.searchable_segment_ids().expect("ids");
+        writer.merge(&ids).wait().expect("merge");
+        reader.reload().expect("reload");
+        let merged = reader.searcher();
+        cache.warm(&merged).expect("warm");
+        assert_eq!(cache.len(), 3);
+        cache.garbage_collect(&[merged.generation()]);
+        assert_eq!(cache.len(), 1, "only the merged segment is still held");
+    }
+}
