@@ -4,7 +4,7 @@
 //! the caller still holds the connector's claim and read the current cursor version; if
 //! any step fails the transaction rolls back and neither records nor cursor move.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chorus_core::{EntityKind, Record};
 
@@ -32,6 +32,9 @@ struct PageWriter<'a> {
     rows: std::vec::IntoIter<ItemRow>,
     /// Item rows waiting to be upserted together (no external id twice).
     pending: Vec<ItemRow>,
+    /// The external ids of `pending`: a record's duplicate is found in one look-up, not by
+    /// comparing it with every queued row.
+    pending_ids: HashSet<String>,
     changes: ChangeSet,
     touched_accounts: Vec<i64>,
     touched_emails: Vec<String>,
@@ -119,6 +122,7 @@ impl<'a> PageWriter<'a> {
             resolver,
             rows: rows.into_iter(),
             pending: Vec::new(),
+            pending_ids: HashSet::new(),
             changes: ChangeSet::default(),
             touched_accounts: Vec::new(),
             touched_emails: Vec::new(),
@@ -194,7 +198,7 @@ impl<'a> PageWriter<'a> {
 
     /// Queues an item for upsert unless it is a duplicate or a stale tombstone record.
     async fn queue_item(&mut self, tx: &mut Tx, row: ItemRow) -> Result<()> {
-        if self.pending.iter().any(|pending| pending.external_id == row.external_id) {
+        if self.pending_ids.contains(&row.external_id) {
             self.flush_items(tx).await?;
         }
         match self.items.get(&row.external_id) {
@@ -212,6 +216,7 @@ impl<'a> PageWriter<'a> {
             }
             _ => {}
         }
+        self.pending_ids.insert(row.external_id.clone());
         self.pending.push(row);
         if self.pending.len() >= FLUSH_ROWS {
             self.flush_items(tx).await?;
@@ -225,6 +230,7 @@ impl<'a> PageWriter<'a> {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.pending);
+        self.pending_ids.clear();
         let upserted = upsert_items(tx, self.dialect, &rows).await?;
         let ids: Vec<i64> = upserted.iter().map(|item| item.id).collect();
         let mut updates = Vec::with_capacity(rows.len());
