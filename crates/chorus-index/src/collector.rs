@@ -221,15 +221,9 @@ fn sorted_counts(map: HashMap<String, u64>) -> Vec<FacetCount> {
 impl SegmentCollector for SegmentAggregates {
     type Fruit = SegmentFruit;
 
+    /// One match (collectors run beside a scoring one get them one at a time).
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.total += 1;
-        let doc = doc as usize;
-        if let Some(&set) = self.columns.facet_set.get(doc) {
-            self.per_set.add(set);
-        }
-        if let Some(&holder) = self.columns.holder.get(doc) {
-            self.holders.insert(holder as usize);
-        }
+        self.collect_block(&[doc]);
     }
 
     /// Tantivy hands non-scoring collectors blocks of up to 64 documents: one loop per
@@ -277,7 +271,10 @@ impl SegmentCollector for SegmentAggregates {
             .into_iter()
             .zip(&columns.values)
             .map(|(counts, values)| {
-                counts.into_iter().filter_map(|(ord, count)| Some((values.get(ord as usize)?.clone(), count))).collect()
+                counts
+                    .into_iter()
+                    .filter_map(|(ord, count)| Some((values.get(ord as usize)?.clone()?, count)))
+                    .collect()
             })
             .collect();
         let accounts = self

@@ -15,10 +15,10 @@
 //! once no searcher holds the segment. About 8 bytes per document.
 
 use std::collections::{HashMap, HashSet};
-
-use rustc_hash::FxHashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use rustc_hash::FxHashMap;
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentId;
 use tantivy::{DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
@@ -42,8 +42,8 @@ pub(crate) struct SegmentColumns {
     pub(crate) facet_set: Vec<u32>,
     /// The distinct combinations of facet ordinals; [`NO_VALUE`] where a document has none.
     pub(crate) facet_sets: Vec<[u32; FACETS]>,
-    /// Per facet: its values by ordinal.
-    pub(crate) values: Vec<Vec<String>>,
+    /// Per facet: its values by ordinal (`None` for an ordinal the column cannot name).
+    pub(crate) values: Vec<Vec<Option<String>>>,
     /// Per document: its index into `holders`.
     pub(crate) holder: Vec<u32>,
     /// The distinct `(account id, ARR)` pairs; index 0 is `(None, 0)`, no account.
@@ -62,7 +62,10 @@ impl SegmentColumns {
         for name in FACET_FIELDS {
             facets.push(fast.str(name)?);
         }
-        let values = facets.iter().map(|column| column.as_ref().map(ordinal_values).unwrap_or_default()).collect();
+        let values = facets
+            .iter()
+            .map(|column| column.as_ref().map(ordinal_values).transpose().map(Option::unwrap_or_default))
+            .collect::<tantivy::Result<_>>()?;
         let account_id: Option<Column<i64>> = fast.column_opt("account_id")?;
         let account_arr: Option<Column<i64>> = fast.column_opt("account_arr")?;
 
@@ -70,13 +73,13 @@ impl SegmentColumns {
         let mut columns = SegmentColumns {
             facet_set: Vec::with_capacity(max_doc as usize),
             holder: Vec::with_capacity(max_doc as usize),
-            holders: vec![(None, 0)],
             values,
             ..SegmentColumns::default()
         };
-        let mut set_of: FxHashMap<[u32; FACETS], u32> = FxHashMap::default();
-        let mut holder_of: FxHashMap<(Option<i64>, i64), u32> = FxHashMap::default();
-        holder_of.insert((None, 0), 0);
+        let mut set_of = FxHashMap::default();
+        let mut holder_of = FxHashMap::default();
+        // Holder 0 is "no account", whether or not a document has none.
+        intern(&mut holder_of, &mut columns.holders, (None, 0));
         let mut docs: Vec<DocId> = Vec::with_capacity(BUILD_BLOCK as usize);
         let mut ords: Vec<[u32; FACETS]> = Vec::with_capacity(BUILD_BLOCK as usize);
         let mut scratch_ords = vec![None; BUILD_BLOCK as usize];
@@ -104,19 +107,9 @@ impl SegmentColumns {
             read_column(account_id.as_ref(), &docs, &mut ids[..len]);
             read_column(account_arr.as_ref(), &docs, &mut arrs[..len]);
             for (index, set) in ords.iter().enumerate() {
-                let next = u32::try_from(columns.facet_sets.len()).unwrap_or(u32::MAX);
-                let code = *set_of.entry(*set).or_insert_with(|| {
-                    columns.facet_sets.push(*set);
-                    next
-                });
-                columns.facet_set.push(code);
+                columns.facet_set.push(intern(&mut set_of, &mut columns.facet_sets, *set));
                 let pair = (ids[index], arrs[index].unwrap_or(0));
-                let next = u32::try_from(columns.holders.len()).unwrap_or(u32::MAX);
-                let holder = *holder_of.entry(pair).or_insert_with(|| {
-                    columns.holders.push(pair);
-                    next
-                });
-                columns.holder.push(holder);
+                columns.holder.push(intern(&mut holder_of, &mut columns.holders, pair));
             }
             start = end;
         }
@@ -131,6 +124,15 @@ impl SegmentColumns {
     }
 }
 
+/// The index of `value` in `distinct`, appended the first time it is seen.
+fn intern<T: Copy + Eq + Hash>(index_of: &mut FxHashMap<T, u32>, distinct: &mut Vec<T>, value: T) -> u32 {
+    *index_of.entry(value).or_insert_with(|| {
+        distinct.push(value);
+        // A segment holds fewer than `u32::MAX` documents, hence of distinct values.
+        u32::try_from(distinct.len() - 1).unwrap_or(u32::MAX)
+    })
+}
+
 /// A column's first value for each of `docs` (`None` where absent, or without a column).
 fn read_column(column: Option<&Column<i64>>, docs: &[DocId], out: &mut [Option<i64>]) {
     out.fill(None);
@@ -139,15 +141,12 @@ fn read_column(column: Option<&Column<i64>>, docs: &[DocId], out: &mut [Option<i
     }
 }
 
-/// A string column's values by ordinal.
-fn ordinal_values(column: &StrColumn) -> Vec<String> {
+/// A string column's values by ordinal; a column that cannot be read is an error.
+fn ordinal_values(column: &StrColumn) -> tantivy::Result<Vec<Option<String>>> {
     (0..column.num_terms() as u64)
         .map(|ord| {
             let mut value = String::new();
-            match column.ord_to_str(ord, &mut value) {
-                Ok(true) => value,
-                _ => String::new(),
-            }
+            Ok(column.ord_to_str(ord, &mut value)?.then_some(value))
         })
         .collect()
 }
@@ -247,7 +246,7 @@ mod tests {
             let ord = columns.facet_sets[columns.facet_set[doc] as usize][0];
             columns.values[0][ord as usize].clone()
         };
-        assert_eq!((value(0), value(1)), ("jira".to_owned(), "zendesk".to_owned()));
+        assert_eq!((value(0), value(1)), (Some("jira".to_owned()), Some("zendesk".to_owned())));
         assert_eq!(columns.holders[columns.holder[0] as usize], (Some(7), 500));
         assert_eq!(columns.holder[1], 0, "no account");
         assert!((columns.factor(0) - revenue_factor(500)).abs() < 1e-12 && columns.factor(1) == 1.0);
