@@ -223,10 +223,10 @@ async fn hostile_queries_never_panic_or_hang() {
     }
 }
 
-/// The aggregates read each segment's dense columns: across segments written one change
-/// at a time, after a re-rank rewrote an account's documents (its old ones deleted in
-/// older segments) and a tombstone, they count the live documents with the new ARR, and
-/// a segment merged away or written later is read from its own columns.
+/// The aggregates read each segment's dense columns, which the reader builds as it loads
+/// segments (before any search asks): across segments written one change at a time, after
+/// a re-rank rewrote an account's documents (its old ones deleted in older segments) and a
+/// tombstone, they count the live documents with the new ARR.
 #[tokio::test]
 async fn aggregates_count_live_documents_across_segments_after_a_re_rank() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -244,7 +244,9 @@ async fn aggregates_count_live_documents_across_segments_after_a_re_rank() {
     store.update_account(3, |initech| initech.segment = Some("mid_market".into()));
     store.tombstone(2);
     projection.catch_up().await.expect("catch up one change at a time");
-    assert!(index.live().reader.searcher().segment_readers().len() > 1, "the test needs several segments");
+    let segments = index.live().reader.searcher().segment_readers().len();
+    assert!(segments > 1, "the test needs several segments");
+    assert!(index.live().columns.len() >= segments, "the commits' reloads warmed every segment");
 
     let everything = search(&index, SearchRequest { limit: 100, ..SearchRequest::new("") });
     assert_eq!(everything.total, 6, "item 2 is tombstoned");
@@ -253,5 +255,4 @@ async fn aggregates_count_live_documents_across_segments_after_a_re_rank() {
     assert_eq!(everything.reach.arr_minor, 2 * ACME_ARR + GLOBEX_ARR + INITECH_ARR);
     assert_eq!(everything.facets.segment, facet(&[("enterprise", 2), ("mid_market", 2)]));
     assert_eq!(everything.facets.source, facet(&[("jira", 2), ("slack", 2), ("salesforce", 1), ("zendesk", 1)]));
-    assert!(index.live().columns.len() >= index.live().reader.searcher().segment_readers().len());
 }
