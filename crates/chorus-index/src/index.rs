@@ -133,6 +133,17 @@ impl SearchIndex {
         self.live().reader.searcher().num_docs()
     }
 
+    /// [`reload`](Self::reload) on tokio's blocking pool, for async callers: a reload
+    /// runs the reader's warmers (each new segment's dense columns, see `columns`), tens
+    /// of milliseconds for a merged segment, which must not stall an async worker that is
+    /// serving searches.
+    pub async fn reload_off_runtime(&self) -> Result<bool> {
+        let index = self.clone();
+        tokio::task::spawn_blocking(move || index.reload())
+            .await
+            .map_err(|error| IndexError::Task(format!("index reload task: {error}")))?
+    }
+
     /// Picks up new commits, and a new generation if another process (`chorus reindex`)
     /// made one live. Returns whether the generation changed.
     pub fn reload(&self) -> Result<bool> {

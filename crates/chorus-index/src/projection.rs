@@ -142,7 +142,7 @@ impl IndexProjection {
     /// Applies and commits one batch of changes. Returns how many changes it consumed
     /// (0 when caught up).
     pub async fn step(&mut self) -> Result<u64> {
-        self.adopt_new_generation()?;
+        self.adopt_new_generation().await?;
         self.ensure_writer()?;
         let live = self.index.live();
         if live.rates().is_none() && self.index.num_docs() == 0 {
@@ -167,7 +167,7 @@ impl IndexProjection {
         }
         self.position = last;
         self.indexed_up_to = self.indexed_up_to.max(added_up_to);
-        self.index.live().reader.reload()?;
+        reload_reader(self.index.live()).await?;
         Ok(consumed)
     }
 
@@ -215,7 +215,7 @@ impl IndexProjection {
     /// far behind that a bulk scan beats replay (see [`BULK_CHANGES`]). Each rebuild
     /// says why in the log.
     pub async fn catch_up(&mut self) -> Result<CatchUp> {
-        self.adopt_new_generation()?;
+        self.adopt_new_generation().await?;
         self.ensure_writer()?;
         let last_change = self.store.last_change().await?;
         let docs = self.index.num_docs();
@@ -298,8 +298,8 @@ impl IndexProjection {
     }
 
     /// Switches to the generation another process (`chorus reindex`) made live.
-    fn adopt_new_generation(&mut self) -> Result<()> {
-        self.index.reload()?;
+    async fn adopt_new_generation(&mut self) -> Result<()> {
+        self.index.reload_off_runtime().await?;
         let live = self.index.live();
         if live.name == self.writer_generation {
             return Ok(());
@@ -500,6 +500,15 @@ async fn scan_documents(
             return;
         }
     }
+}
+
+/// Reloads `generation`'s reader on tokio's blocking pool (see
+/// [`SearchIndex::reload_off_runtime`]) so that its commit becomes visible.
+async fn reload_reader(generation: Arc<Generation>) -> Result<()> {
+    tokio::task::spawn_blocking(move || generation.reader.reload())
+        .await
+        .map_err(|error| crate::error::IndexError::Task(format!("index reload task: {error}")))??;
+    Ok(())
 }
 
 /// The largest item id among operations that add a document (0 when none do).

@@ -85,7 +85,7 @@ fn spawn_index_follower(app: &App, index: SearchIndex) -> anyhow::Result<Option<
                 let reload = async {
                     loop {
                         tokio::time::sleep(FOLLOW_POLL).await;
-                        if let Err(error) = index.reload() {
+                        if let Err(error) = index.reload_off_runtime().await {
                             tracing::warn!(%error, "reloading the search index failed");
                         }
                     }
