@@ -15,7 +15,7 @@ use chorus_store::Store;
 use tantivy::TantivyDocument;
 
 use crate::error::Result;
-use crate::schema::{normalize_status, to_tantivy_date, Fields};
+use crate::schema::{normalize_status, to_tantivy_date, Fields, TITLE_WEIGHT};
 
 /// Builds item documents for one generation (its fields) in one reporting currency.
 #[derive(Debug, Clone)]
@@ -98,6 +98,13 @@ impl Projector {
         for comment in &item.comments {
             doc.add_text(fields.comments, &comment.body);
             doc.add_text(fields.comments_pairs, &comment.body);
+        }
+        for _ in 0..TITLE_WEIGHT {
+            doc.add_text(fields.words, &item.title);
+        }
+        doc.add_text(fields.words, &item.body);
+        for comment in &item.comments {
+            doc.add_text(fields.words, &comment.body);
         }
         doc.add_text(fields.kind, item.kind.as_str());
         doc.add_text(fields.source, item.source.as_str());

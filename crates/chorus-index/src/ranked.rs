@@ -295,6 +295,10 @@ mod tests {
                 doc.add_text(fields.title_pairs, &title);
                 doc.add_text(fields.body, words.join(" "));
                 doc.add_text(fields.body_pairs, words.join(" "));
+                for _ in 0..crate::schema::TITLE_WEIGHT {
+                    doc.add_text(fields.words, &title);
+                }
+                doc.add_text(fields.words, words.join(" "));
                 let roll: f64 = rng.gen();
                 let kind = if roll < KINDS[0].1 {
                     KINDS[0].0

@@ -134,15 +134,16 @@ impl Built {
 }
 
 /// Turns a parsed query and the filters into tantivy queries. `words` are the frequent
-/// words whose pairs the generation indexes (phrases of them become pair lookups); pass
-/// an empty list for a query over the word fields alone (highlighting).
+/// words whose pairs the generation indexes (phrases of them become pair lookups; an
+/// empty list phrases every word). A word searched in every text field is one term of
+/// the `words` field.
 pub(crate) fn build_query(
     ast: &QueryAst,
     filters: &Filters,
     fields: &Fields,
     words: &FrequentWords,
 ) -> Result<Built, QueryError> {
-    let mut builder = Builder { fields, words, tokens: 0 };
+    let mut builder = Builder { fields, words, tokens: 0, all_fields: Some(fields.words) };
     let text = if ast.is_match_all() { Box::new(AllQuery) as Box<dyn Query> } else { builder.expression(ast)? };
     let mut filter_clauses = filter_queries(filters, fields)?;
     let filter = match filter_clauses.len() {
@@ -155,6 +156,17 @@ pub(crate) fn build_query(
     };
     let filter = filter.map(|filter| Box::new(ConstScoreQuery::new(filter, 0.0)) as Box<dyn Query>);
     Ok(Built { text, filter })
+}
+
+/// The query's text over the stored text fields themselves, word by word (no pairs, no
+/// `words` field, no filters): what snippets are marked with.
+pub(crate) fn highlight_query(ast: &QueryAst, fields: &Fields) -> Result<Box<dyn Query>, QueryError> {
+    let none = FrequentWords::default();
+    let mut builder = Builder { fields, words: &none, tokens: 0, all_fields: None };
+    if ast.is_match_all() {
+        return Ok(Box::new(AllQuery));
+    }
+    builder.expression(ast)
 }
 
 /// Whether tantivy can skip non-competitive matches of this query's text when ranking by
@@ -175,6 +187,9 @@ struct Builder<'a> {
     fields: &'a Fields,
     words: &'a FrequentWords,
     tokens: usize,
+    /// Where a single word searched in every text field is looked up: the `words` field
+    /// (one posting list; see `schema`), or `None` for one term per text field.
+    all_fields: Option<Field>,
 }
 
 impl Builder<'_> {
@@ -209,7 +224,8 @@ impl Builder<'_> {
         Ok(Box::new(BooleanQuery::new(clauses)))
     }
 
-    /// A word or phrase over one text field, or over all of them (title boosted).
+    /// A word or phrase over one text field, or over all of them (title boosted): a word
+    /// as one term of `all_fields` when set, a phrase as one phrase per field.
     fn text(&mut self, field_name: Option<&str>, text: &str) -> Result<Box<dyn Query>, QueryError> {
         let tokens = analyze(text);
         self.tokens += tokens.len();
@@ -222,6 +238,9 @@ impl Builder<'_> {
         }
         if let Some(field) = field_name.and_then(|name| self.fields.text_field(name)) {
             return Ok(self.tokens_query(field, &tokens));
+        }
+        if let ([word], Some(all_fields)) = (tokens.as_slice(), self.all_fields) {
+            return Ok(Box::new(TermQuery::new(Term::from_field_text(all_fields, word), IndexRecordOption::WithFreqs)));
         }
         let per_field = schema::TEXT_FIELDS
             .iter()

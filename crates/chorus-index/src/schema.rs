@@ -6,7 +6,10 @@
 //! commit. Account attributes (name, ARR in the reporting currency, segment, lifecycle
 //! stage) are denormalized into the item's document; they are refreshed whenever the
 //! account changes.
-//! Each text field has a companion pair field (see `pairs`) for fast phrases.
+//! Each text field has a companion pair field (see `pairs`) for fast phrases, and all
+//! three are indexed once more together in `words` (title weighted: see
+//! [`TITLE_WEIGHT`]), so that a word searched everywhere — the common query — reads one
+//! posting list instead of three (decision 0017).
 //! `SCHEMA_VERSION` is written into every commit payload; an index built with another
 //! version is refused and must be rebuilt.
 
@@ -20,8 +23,8 @@ use crate::analysis::analyzer;
 use crate::pairs::{FrequentWords, PairTokenizer};
 
 /// Bumped whenever the schema, the tokenizer or a field's meaning changes (3: ARR in
-/// the reporting currency); a mismatch forces a rebuild.
-pub const SCHEMA_VERSION: u32 = 3;
+/// the reporting currency; 4: the `words` field); a mismatch forces a rebuild.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The name under which [`analyzer`](crate::analysis::analyzer) is registered on every index.
 pub const TOKENIZER: &str = "chorus";
@@ -31,6 +34,10 @@ pub const PAIR_TOKENIZER: &str = "chorus_pairs";
 
 /// The text fields a query word searches, and their boosts.
 pub const TEXT_FIELDS: [(&str, f32); 3] = [("title", 2.0), ("body", 1.0), ("comments", 1.0)];
+
+/// How many times the title's words count in `words`: BM25F's field weight, the same
+/// weight as the title's boost in [`TEXT_FIELDS`] when it is searched field by field.
+pub const TITLE_WEIGHT: usize = 2;
 
 /// The keyword fields over which facets are counted, in answer order.
 pub const FACET_FIELDS: [&str; 5] = ["source", "kind", "status", "segment", "lifecycle_stage"];
@@ -45,6 +52,9 @@ pub struct Fields {
     pub title_pairs: Field,
     pub body_pairs: Field,
     pub comments_pairs: Field,
+    /// Every word of the title ([`TITLE_WEIGHT`] times), body and comments in one field,
+    /// so that a word searched in all of them is one posting list (see `request`).
+    pub words: Field,
     pub kind: Field,
     pub source: Field,
     pub status: Field,
@@ -74,6 +84,10 @@ impl Fields {
         let pairs = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default().set_tokenizer(PAIR_TOKENIZER).set_index_option(IndexRecordOption::WithFreqs),
         );
+        // Not stored, no positions: it answers single words, never phrases.
+        let words = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqs),
+        );
         let keyword = STRING | FAST | STORED;
         let id = NumericOptions::default().set_indexed().set_fast().set_stored();
         let date =
@@ -86,6 +100,7 @@ impl Fields {
             title_pairs: builder.add_text_field("title_pairs", pairs.clone()),
             body_pairs: builder.add_text_field("body_pairs", pairs.clone()),
             comments_pairs: builder.add_text_field("comments_pairs", pairs),
+            words: builder.add_text_field("words", words),
             kind: builder.add_text_field("kind", keyword.clone()),
             source: builder.add_text_field("source", keyword.clone()),
             status: builder.add_text_field("status", keyword.clone()),

@@ -19,10 +19,9 @@ use crate::collector::{AggregateCollector, Aggregates, RankKey, Ranker};
 use crate::error::{IndexError, QueryError, Result};
 use crate::generation::Generation;
 use crate::index::SearchIndex;
-use crate::pairs::FrequentWords;
 use crate::query;
 use crate::ranked::RankedTopDocs;
-use crate::request::{build_query, prunes, Built, Filters, SearchRequest};
+use crate::request::{build_query, highlight_query, prunes, Built, SearchRequest};
 use crate::schema::{from_tantivy_date, Fields};
 
 /// Longest snippet, in characters.
@@ -104,7 +103,7 @@ fn compile(request: &SearchRequest, live: &Generation) -> Result<Compiled, Query
     let built = catch_unwind(AssertUnwindSafe(|| {
         let ast = query::parse(&request.query)?;
         let built = build_query(&ast, &request.filters, &live.fields, &live.words)?;
-        let highlight = build_query(&ast, &Filters::default(), &live.fields, &FrequentWords::default())?.text;
+        let highlight = highlight_query(&ast, &live.fields)?;
         Ok(Compiled { query: built.combined(), built, highlight, prunes: prunes(&ast, &live.words) })
     }));
     match built {

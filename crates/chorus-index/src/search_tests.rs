@@ -148,6 +148,61 @@ async fn filters_narrow_matches_and_aggregates() {
     assert_eq!(plain.hits[0].score, filtered.hits[0].score);
 }
 
+/// A word without a field prefix is one term of the `words` field (decision 0017): it
+/// matches exactly what the same word matches in the three fields, with the same reach and
+/// facets, and its title counts twice.
+#[tokio::test]
+async fn a_word_searched_everywhere_matches_what_its_fields_match() {
+    let (_dir, index) = indexed_corpus().await;
+    let everything = search(&index, SearchRequest { limit: 100, ..SearchRequest::new("") });
+    let mut words: std::collections::BTreeSet<String> =
+        everything.hits.iter().flat_map(|hit| crate::request::analyze(&hit.title)).collect();
+    // Words of bodies and comments only (see `query_syntax_phrases_exclusions_prefixes_and_or`).
+    words.extend(["csv", "exporting", "safari", "redirect", "password"].map(String::from));
+    assert!(words.len() > 10, "{words:?}");
+    for word in &words {
+        let everywhere = search(&index, SearchRequest { limit: 100, ..SearchRequest::new(word.clone()) });
+        let per_field = format!("title:{word} OR body:{word} OR comments:{word}");
+        let fielded = search(&index, SearchRequest { limit: 100, ..SearchRequest::new(per_field) });
+        assert!(everywhere.total > 0, "{word}");
+        assert_eq!(sorted_ids(&everywhere), sorted_ids(&fielded), "{word}");
+        assert_eq!(
+            (everywhere.total, &everywhere.reach, &everywhere.facets),
+            (fielded.total, &fielded.reach, &fielded.facets),
+            "{word}"
+        );
+    }
+
+    let store = Arc::new(crate::testing::MemStore::default());
+    let fixture = |id, title, body| {
+        crate::testing::item((
+            id,
+            chorus_core::Source::Jira,
+            Kind::Bug,
+            title,
+            body,
+            "open",
+            None,
+            &[],
+            (1, 1),
+            (1, 1),
+            &[],
+        ))
+    };
+    store.put_item(fixture(1, "ledger", "sync is slow"));
+    store.put_item(fixture(2, "sync is slow", "ledger"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let small = SearchIndex::open(dir.path()).expect("open index");
+    let store: Arc<dyn Store> = store;
+    let mut projection =
+        IndexProjection::new(small.clone(), store, chorus_core::ExchangeRates::default()).expect("projection");
+    while projection.step().await.expect("apply changes") > 0 {}
+    let ranked = search(&small, SearchRequest { sort: Sort::Relevance, ..SearchRequest::new("ledger") });
+    assert_eq!(ids(&ranked), vec![1, 2], "the title match ranks first");
+    assert!(ranked.hits[0].score > ranked.hits[1].score);
+    assert_eq!(ids(&search(&small, SearchRequest::new("title:ledger"))), vec![1]);
+}
+
 #[tokio::test]
 async fn sort_orders_by_weighted_relevance_recency_or_revenue() {
     let (_dir, index) = indexed_corpus().await;
