@@ -253,7 +253,8 @@ const NOTES: &str = "
 - **Index rebuild**: reading items back through the store (decoding JSON columns) overlaps with
   tantivy's two indexing threads on the same two cores. Most of tantivy's work is the
   per-token term hash; the pair fields (decision 0006) add a token for about a third of
-  positions.
+  positions, and the `words` field (decision 0017) hashes every word once more (a rebuild
+  took about 40% longer with it).
 - **Top-20**: one-word queries and two-word phrases of frequent words (one pair term) rank with
   block-max WAND, exact for the revenue-weighted sort (the factor is bounded per segment),
   filters or not (a filter bitset admits documents; a selective filter drives instead). ANDs
@@ -264,6 +265,6 @@ const NOTES: &str = "
   it; decision 0016), so a query matching most of the corpus (`the`) still costs in
   proportion to the corpus; segments are searched in parallel on the two cores. For such a
   word the page itself is most of the cost now: block-max WAND skips little when a term is in
-  nearly every document (its BM25 hardly varies), so `the` scores about every posting of its
-  three fields.
+  nearly every document (its BM25 hardly varies), so `the` scores about every posting of
+  its one `words` list (one list, not three fields' union: decision 0017).
 ";
