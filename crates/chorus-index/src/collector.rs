@@ -115,17 +115,6 @@ impl Counts {
         }
     }
 
-    fn add(&mut self, set: u32) {
-        match self {
-            Counts::Dense(counts) => {
-                if let Some(count) = counts.get_mut(set as usize) {
-                    *count += 1;
-                }
-            }
-            Counts::Sparse(counts) => *counts.entry(set).or_insert(0) += 1,
-        }
-    }
-
     /// `(facet set, matches)` for every set with a match.
     fn into_vec(self) -> Vec<(u32, u64)> {
         match self {
@@ -241,10 +230,10 @@ impl SegmentCollector for SegmentAggregates {
                     }
                 }
             }
-            sparse => {
+            Counts::Sparse(counts) => {
                 for &doc in docs {
                     if let Some(&set) = columns.facet_set.get(doc as usize) {
-                        sparse.add(set);
+                        *counts.entry(set).or_insert(0) += 1;
                     }
                 }
             }

@@ -167,7 +167,7 @@ impl IndexProjection {
         }
         self.position = last;
         self.indexed_up_to = self.indexed_up_to.max(added_up_to);
-        reload_reader(self.index.live()).await?;
+        self.index.reload_off_runtime().await?;
         Ok(consumed)
     }
 
@@ -500,15 +500,6 @@ async fn scan_documents(
             return;
         }
     }
-}
-
-/// Reloads `generation`'s reader on tokio's blocking pool (see
-/// [`SearchIndex::reload_off_runtime`]) so that its commit becomes visible.
-async fn reload_reader(generation: Arc<Generation>) -> Result<()> {
-    tokio::task::spawn_blocking(move || generation.reader.reload())
-        .await
-        .map_err(|error| crate::error::IndexError::Task(format!("index reload task: {error}")))??;
-    Ok(())
 }
 
 /// The largest item id among operations that add a document (0 when none do).

@@ -39,19 +39,19 @@ const SELECTIVE: u32 = 16;
 
 /// Top `limit` hits after `offset` by `(rank, bm25)` for [`Sort::Weighted`] or
 /// [`Sort::Relevance`], with pruning.
-pub struct RankedTopDocs {
+pub struct RankedTopDocs<'a> {
     limit: usize,
     offset: usize,
     weighted: bool,
     /// Where each segment's revenue factors are read (see `columns`).
-    columns: Arc<ColumnCache>,
+    columns: &'a ColumnCache,
     /// Only documents this (non-scoring) weight matches may be ranked.
     filter: Option<Box<dyn Weight>>,
 }
 
-impl RankedTopDocs {
+impl<'a> RankedTopDocs<'a> {
     /// `None` for sorts that do not rank by score (they use tantivy's `TopDocs`).
-    pub fn for_sort(sort: Sort, limit: usize, offset: usize, columns: Arc<ColumnCache>) -> Option<RankedTopDocs> {
+    pub fn for_sort(sort: Sort, limit: usize, offset: usize, columns: &'a ColumnCache) -> Option<RankedTopDocs<'a>> {
         let weighted = match sort {
             Sort::Weighted => true,
             Sort::Relevance => false,
@@ -193,7 +193,7 @@ impl SegmentCollector for SegmentRankedTop {
     }
 }
 
-impl Collector for RankedTopDocs {
+impl Collector for RankedTopDocs<'_> {
     type Fruit = Vec<(RankKey, DocAddress)>;
     type Child = SegmentRankedTop;
 
@@ -322,7 +322,7 @@ mod tests {
         let (index, fields, words) = index();
         let searcher = index.reader().expect("reader").searcher();
         assert!(searcher.segment_readers().len() > 1);
-        let columns = Arc::new(ColumnCache::default());
+        let columns = ColumnCache::default();
         let texts = WORDS.iter().map(|word| (*word).to_owned()).chain(["\"alpha beta\"".to_owned()]);
         let filters = [None, Some(KINDS[0].0), Some(KINDS[2].0)];
         for text in texts {
@@ -333,8 +333,7 @@ mod tests {
                 let built = build_query(&ast, &filter, &fields, &words).expect("query");
                 for sort in [Sort::Weighted, Sort::Relevance] {
                     for (limit, offset) in [(20, 0), (20, 40), (1, 0), (100, 7)] {
-                        let mut pruned =
-                            RankedTopDocs::for_sort(sort, limit, offset, Arc::clone(&columns)).expect("score sort");
+                        let mut pruned = RankedTopDocs::for_sort(sort, limit, offset, &columns).expect("score sort");
                         if let Some(filter) = &built.filter {
                             let scoring = EnableScoring::disabled_from_searcher(&searcher);
                             pruned = pruned.with_filter(filter.weight(scoring).expect("filter weight"));

@@ -6,8 +6,6 @@
 //! `catch_unwind`, so even an unforeseen tantivy panic becomes an error, not a crash.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
-
 use tantivy::collector::TopDocs;
 use tantivy::query::{EnableScoring, Query};
 use tantivy::schema::{Field, Value};
@@ -34,17 +32,17 @@ impl SearchIndex {
         let compiled = compile(request, &live)?;
         let searcher = live.reader.searcher();
         let aggregate = AggregateCollector { columns: &live.columns };
-        let columns = Arc::clone(&live.columns);
-        let (ranked, aggregates) = match RankedTopDocs::for_sort(request.sort, request.limit, request.offset, columns) {
-            // Two passes beat one when the page can be pruned: the aggregates visit every
-            // match without scoring, and the ranked page skips non-competitive ones.
-            Some(ranked) if compiled.prunes => {
-                let aggregates = guarded(|| searcher.search(&*compiled.query, &aggregate))?;
-                (compiled.ranked_page(&searcher, ranked)?, aggregates)
-            }
-            Some(ranked) => guarded(|| searcher.search(&*compiled.query, &(ranked, aggregate)))?,
-            None => guarded(|| searcher.search(&*compiled.query, &(top_docs(request), aggregate)))?,
-        };
+        let (ranked, aggregates) =
+            match RankedTopDocs::for_sort(request.sort, request.limit, request.offset, &live.columns) {
+                // Two passes beat one when the page can be pruned: the aggregates visit every
+                // match without scoring, and the ranked page skips non-competitive ones.
+                Some(ranked) if compiled.prunes => {
+                    let aggregates = guarded(|| searcher.search(&*compiled.query, &aggregate))?;
+                    (compiled.ranked_page(&searcher, ranked)?, aggregates)
+                }
+                Some(ranked) => guarded(|| searcher.search(&*compiled.query, &(ranked, aggregate)))?,
+                None => guarded(|| searcher.search(&*compiled.query, &(top_docs(request), aggregate)))?,
+            };
         let Aggregates { total, mut reach, facets } = aggregates;
         reach.currency = live.rates().map(|rates| rates.reporting_currency);
         let hits = load_hits(&live, &searcher, &*compiled.highlight, ranked)?;
@@ -56,8 +54,7 @@ impl SearchIndex {
         let live = self.live();
         let compiled = compile(request, &live)?;
         let searcher = live.reader.searcher();
-        let columns = Arc::clone(&live.columns);
-        let ranked = match RankedTopDocs::for_sort(request.sort, request.limit, request.offset, columns) {
+        let ranked = match RankedTopDocs::for_sort(request.sort, request.limit, request.offset, &live.columns) {
             Some(ranked) if compiled.prunes => compiled.ranked_page(&searcher, ranked)?,
             Some(ranked) => guarded(|| searcher.search(&*compiled.query, &ranked))?,
             None => guarded(|| searcher.search(&*compiled.query, &top_docs(request)))?,
