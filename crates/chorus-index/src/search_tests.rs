@@ -13,9 +13,13 @@ use crate::{
 };
 
 pub(crate) async fn indexed_corpus() -> (tempfile::TempDir, SearchIndex) {
+    indexed(corpus()).await
+}
+
+/// A fresh index that has followed `store`'s whole change log.
+async fn indexed(store: Arc<dyn Store>) -> (tempfile::TempDir, SearchIndex) {
     let dir = tempfile::tempdir().expect("temp dir");
     let index = SearchIndex::open(dir.path()).expect("open index");
-    let store: Arc<dyn Store> = corpus();
     let mut projection =
         IndexProjection::new(index.clone(), store, chorus_core::ExchangeRates::default()).expect("projection");
     while projection.step().await.expect("apply changes") > 0 {}
@@ -148,11 +152,27 @@ async fn filters_narrow_matches_and_aggregates() {
     assert_eq!(plain.hits[0].score, filtered.hits[0].score);
 }
 
-/// A word without a field prefix is one term of the `words` field (decision 0017): it
-/// matches exactly what the same word matches in the three fields, with the same reach and
-/// facets, and its title counts twice.
+/// A word without a field prefix is one term of the `words` field (decision 0017), while
+/// snippets still mark the text fields: it matches exactly what the same word matches in
+/// the three fields, with the same reach and facets, and a title match outranks the same
+/// word in a body as long.
 #[tokio::test]
 async fn a_word_searched_everywhere_matches_what_its_fields_match() {
+    use crate::pairs::FrequentWords;
+    use crate::request::{build_query, highlight_query, Filters};
+
+    let (_, fields) = crate::schema::Fields::build();
+    let fields_of = |query: &dyn tantivy::query::Query| {
+        let mut queried = Vec::new();
+        query.query_terms(&mut |term, _| queried.push(term.field()));
+        queried
+    };
+    let ast = crate::query::parse("ledger").expect("parse");
+    let built = build_query(&ast, &Filters::default(), &fields, &FrequentWords::default()).expect("query");
+    assert_eq!(fields_of(&*built.text), vec![fields.words]);
+    let highlight = highlight_query(&ast, &fields).expect("highlight");
+    assert_eq!(fields_of(&*highlight), vec![fields.title, fields.body, fields.comments]);
+
     let (_dir, index) = indexed_corpus().await;
     let everything = search(&index, SearchRequest { limit: 100, ..SearchRequest::new("") });
     let mut words: std::collections::BTreeSet<String> =
@@ -191,12 +211,7 @@ async fn a_word_searched_everywhere_matches_what_its_fields_match() {
     };
     store.put_item(fixture(1, "ledger", "sync is slow"));
     store.put_item(fixture(2, "sync is slow", "ledger"));
-    let dir = tempfile::tempdir().expect("temp dir");
-    let small = SearchIndex::open(dir.path()).expect("open index");
-    let store: Arc<dyn Store> = store;
-    let mut projection =
-        IndexProjection::new(small.clone(), store, chorus_core::ExchangeRates::default()).expect("projection");
-    while projection.step().await.expect("apply changes") > 0 {}
+    let (_small_dir, small) = indexed(store).await;
     let ranked = search(&small, SearchRequest { sort: Sort::Relevance, ..SearchRequest::new("ledger") });
     assert_eq!(ids(&ranked), vec![1, 2], "the title match ranks first");
     assert!(ranked.hits[0].score > ranked.hits[1].score);
